@@ -1,0 +1,277 @@
+"""`auth.yaml`: the one list of who may sign in.
+
+Reading is cached by the file's stat signature, so a change made by
+`python -m chat.users` is seen on the next page run without a restart. Writing
+goes through `edit_auth_file` only: under a file lock, into a temp file that is
+renamed over the original, with comments and other users kept as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+from filelock import FileLock, Timeout
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from chat.errors import ConfigError, InputError
+
+ROLES = ("admin", "user")
+BCRYPT_ROUNDS = 12
+MIN_PASSWORD_LENGTH = 8
+# bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input outright.
+MAX_PASSWORD_BYTES = 72
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,63}$")
+_BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+
+HEADER = """\
+Parley's users. Edit with `python -m chat.users add|passwd|remove|list`, not by hand:
+passwords are stored only as bcrypt hashes, and a plaintext one stops Parley.
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    password_hash: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def normalise_username(raw: str) -> str:
+    """Normalise a username exactly as the login form does (strip, lower-case)."""
+    username = raw.strip().lower()
+    if not _USERNAME.match(username):
+        raise InputError(
+            f"{raw!r} is not a usable username: use 1 to 64 letters, digits or . _ @ + -, "
+            "starting with a letter or digit."
+        )
+    return username
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords that the login form could never match."""
+    if password != password.strip():
+        # The login form strips what is typed, so such a password could never sign in.
+        raise InputError("The password must not start or end with spaces.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise InputError(f"The password must be at most {MAX_PASSWORD_BYTES} bytes long.")
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+# --- reading ---------------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_cache: dict[Path, tuple[tuple[int, int, int], dict[str, User]]] = {}
+
+
+def load_users(path: Path) -> dict[str, User]:
+    """All users in `path`, validated. Re-read only when the file changes."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path.name} does not exist. Create the first user with: "
+            "python -m chat.users add admin --role admin"
+        ) from None
+    signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _cache_lock:
+        cached = _cache.get(path)
+        if cached and cached[0] == signature:
+            return cached[1]
+    users = _parse_users(_read_document(path), path.name)
+    with _cache_lock:
+        _cache[path] = (signature, users)
+    return users
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip: keeps comments and key order
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _read_document(path: Path) -> CommentedMap:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            document = _yaml().load(handle)
+    except YAMLError as error:
+        raise ConfigError(f"{path.name} is not valid YAML: {error}") from None
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path.name} must be a mapping with a 'credentials' section.")
+    return document
+
+
+def _users_section(document: CommentedMap, filename: str) -> dict[str, Any]:
+    credentials = document.get("credentials") or {}
+    users = credentials.get("usernames") if isinstance(credentials, dict) else None
+    if users is None:
+        return {}
+    if not isinstance(users, dict):
+        raise ConfigError(f"{filename}: 'credentials.usernames' must be a mapping of users.")
+    return users
+
+
+def _parse_users(document: CommentedMap, filename: str) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for raw_name, entry in _users_section(document, filename).items():
+        username = str(raw_name)
+        if username != username.strip().lower() or not _USERNAME.match(username):
+            raise ConfigError(
+                f"{filename}: username {username!r} must be lower-case letters, digits or . _ @ + -."
+            )
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{filename}: user {username!r} must be a mapping.")
+        password = str(entry.get("password") or "")
+        if not _BCRYPT_HASH.match(password):
+            raise ConfigError(
+                f"{filename}: user {username!r} has a plaintext or malformed password. "
+                f"Set it with: python -m chat.users passwd {username}"
+            )
+        roles = tuple(str(role) for role in (entry.get("roles") or ["user"]))
+        unknown = [role for role in roles if role not in ROLES]
+        if unknown:
+            raise ConfigError(
+                f"{filename}: user {username!r} has unknown role(s) {', '.join(unknown)}; "
+                f"known roles are {', '.join(ROLES)}."
+            )
+        users[username] = User(
+            username=username,
+            name=str(entry.get("name") or username),
+            password_hash=password,
+            roles=roles,
+        )
+    return users
+
+
+def authenticator_credentials(users: dict[str, User]) -> dict[str, Any]:
+    """A fresh credentials dict for streamlit-authenticator, which mutates what it gets."""
+    return {
+        "usernames": {
+            user.username: {
+                "name": user.name,
+                "password": user.password_hash,
+                "roles": list(user.roles),
+            }
+            for user in users.values()
+        }
+    }
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+class AuthFileEditor:
+    """The users of one locked `auth.yaml` document, changed in memory."""
+
+    def __init__(self, document: CommentedMap, filename: str) -> None:
+        self.document = document
+        self.filename = filename
+
+    @property
+    def _users(self) -> CommentedMap:
+        credentials = self.document.setdefault("credentials", CommentedMap())
+        users = credentials.get("usernames")
+        if not isinstance(users, dict):
+            users = CommentedMap()
+            credentials["usernames"] = users
+        return users
+
+    def users(self) -> dict[str, User]:
+        return _parse_users(self.document, self.filename)
+
+    def add(self, username: str, password_hash: str, *, name: str, roles: list[str]) -> None:
+        if username in self._users:
+            raise InputError(f"User {username!r} already exists.")
+        entry = CommentedMap()
+        entry["name"] = name
+        entry["password"] = password_hash
+        entry["roles"] = list(roles)
+        self._users[username] = entry
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        self._require(username)["password"] = password_hash
+
+    def remove(self, username: str) -> None:
+        self._require(username)
+        del self._users[username]
+
+    def _require(self, username: str) -> CommentedMap:
+        entry = self._users.get(username)
+        if entry is None:
+            raise InputError(f"There is no user {username!r}.")
+        return entry
+
+
+@contextmanager
+def edit_auth_file(path: Path, *, lock_timeout: float = 10.0) -> Iterator[AuthFileEditor]:
+    """Lock `path`, hand out its users for editing, then replace it atomically.
+
+    Nothing is written if the block raises. The lock is a sibling `.lock` file, so
+    two CLI runs (or the app's password change, later) never interleave.
+    """
+    path = Path(path)
+    lock = FileLock(str(path) + ".lock", timeout=lock_timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(f"{path.name} is locked by another process; try again.") from None
+    try:
+        if path.exists():
+            document = _read_document(path)
+        else:
+            document = CommentedMap()
+            document.yaml_set_start_comment(HEADER)
+        editor = AuthFileEditor(document, path.name)
+        yield editor
+        editor.users()  # validate before writing: never leave a file Parley cannot start with
+        _write_atomically(path, document)
+    finally:
+        lock.release()
+
+
+def _write_atomically(path: Path, document: CommentedMap) -> None:
+    directory = path.resolve().parent
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            _yaml().dump(document, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

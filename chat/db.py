@@ -1,0 +1,70 @@
+"""Engine and session factory for the conversation log.
+
+SQLite is set up for a web app with concurrent sessions: WAL (readers never block
+the writer), a busy timeout (a writer waits instead of failing with "database is
+locked"), and foreign keys on. PostgreSQL gets `pool_pre_ping`, so a connection
+dropped by the server is replaced instead of failing a request.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import store
+from chat.errors import ConfigError
+from chat.models import Base, utcnow
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# A streaming reply is touched at least this often; rows older than
+# STALE_AFTER were left by a process that no longer runs.
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = timedelta(minutes=2)
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a valid database URL.") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _configure_sqlite(connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: rows read in a short transaction stay usable after it.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def init_db(engine: Engine) -> int:
+    """Create missing tables and close replies left `streaming` by a dead process.
+
+    Returns how many replies were marked `interrupted`.
+    """
+    Base.metadata.create_all(engine)
+    with session_factory(engine).begin() as session:
+        return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)

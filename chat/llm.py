@@ -1,0 +1,226 @@
+"""Where replies come from: an OpenAI-compatible server, or the offline demo model.
+
+Both yield the SDK's own `ChatCompletionChunk` objects (the demo model builds
+them itself, usage chunk included), so everything downstream is the same code
+whether a real model is connected or not. Errors leave this module as
+`UpstreamError`s whose message is a sentence for the user.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from chat.errors import UpstreamError
+from chat.settings import Settings
+
+# Sent when OPENAI_BASE_URL is set without a key (Ollama, vLLM, LM Studio ignore it);
+# the SDK refuses to start without one.
+PLACEHOLDER_API_KEY = "parley-no-key"
+DEMO_MODEL = "parley-demo"
+
+
+class ChunkStream(Protocol):
+    def __iter__(self) -> Iterator[ChatCompletionChunk]: ...
+
+    def close(self) -> None: ...
+
+
+class ChatModel(Protocol):
+    """Streams one reply. `close()` on the stream ends it early from any thread."""
+
+    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream: ...
+
+
+# --- the OpenAI-compatible client ------------------------------------------------------
+
+
+class OpenAIChatModel:
+    def __init__(self, settings: Settings) -> None:
+        self.base_url = settings.openai_base_url
+        self.request_timeout = settings.request_timeout
+        self.client = openai.OpenAI(
+            api_key=settings.openai_api_key.reveal() or PLACEHOLDER_API_KEY,
+            base_url=settings.openai_base_url,
+            timeout=openai.Timeout(settings.request_timeout, connect=settings.connect_timeout),
+            max_retries=settings.max_retries,
+        )
+
+    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream:
+        try:
+            stream = self.client.chat.completions.create(
+                model=model,
+                messages=list(messages),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except Exception as error:  # translated, or re-raised when not an upstream failure
+            raise self.translate(error, model=model) from error
+        return _TranslatingStream(stream, self, model)
+
+    def translate(self, error: BaseException, *, model: str) -> BaseException:
+        """The user's sentence for an upstream failure; other errors pass through."""
+        server = self.base_url or "the OpenAI API"
+        if isinstance(error, openai.AuthenticationError):
+            return UpstreamError(
+                "The model server refused the API key (401). Check OPENAI_API_KEY in .env.", kind="auth"
+            )
+        if isinstance(error, openai.PermissionDeniedError):
+            return UpstreamError(
+                f"The API key is not allowed to use the model '{model}' (403).", kind="forbidden"
+            )
+        if isinstance(error, openai.NotFoundError):
+            return UpstreamError(
+                f"The model '{model}' was not found on {server} (404). Check PARLEY_MODEL.",
+                kind="not_found",
+            )
+        if isinstance(error, openai.RateLimitError):
+            return UpstreamError(
+                "The model server is rate limiting requests (429). Wait a moment and send again.",
+                kind="rate_limit",
+            )
+        if isinstance(error, openai.BadRequestError):
+            return UpstreamError(
+                f"The model server rejected the request (400): {_server_message(error)}", kind="bad_request"
+            )
+        if isinstance(error, openai.APIStatusError):
+            if error.status_code >= 500:
+                return UpstreamError(
+                    f"The model server had an internal error ({error.status_code}). Try again shortly.",
+                    kind="server_error",
+                )
+            return UpstreamError(
+                f"The model server answered with an error ({error.status_code}): {_server_message(error)}",
+                kind="http_error",
+            )
+        if isinstance(error, openai.APITimeoutError | httpx2.TimeoutException):
+            return UpstreamError(
+                f"The model server did not answer within {self.request_timeout:g} seconds.", kind="timeout"
+            )
+        if isinstance(error, openai.APIConnectionError):
+            return UpstreamError(
+                f"Could not connect to the model server at {server}. Is it running?", kind="connection"
+            )
+        if isinstance(error, httpx2.TransportError):
+            return UpstreamError(
+                "The connection to the model server was lost in the middle of the reply.",
+                kind="connection_lost",
+            )
+        if isinstance(error, openai.APIError):
+            # An `error` event inside the stream.
+            return UpstreamError(f"The model server reported an error: {_server_message(error)}", kind="stream_error")
+        return error
+
+
+def _server_message(error: openai.APIError) -> str:
+    body = error.body
+    message = body.get("message") if isinstance(body, dict) else None
+    text = str(message or error.message or "no details")
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+class _TranslatingStream:
+    """The SDK stream, with its mid-stream failures translated like the opening ones."""
+
+    def __init__(self, stream: openai.Stream[ChatCompletionChunk], owner: OpenAIChatModel, model: str) -> None:
+        self._stream = stream
+        self._owner = owner
+        self._model = model
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        try:
+            yield from self._stream
+        except openai.APIConnectionError as error:
+            if isinstance(error, openai.APITimeoutError):
+                raise self._owner.translate(error, model=self._model) from error
+            raise UpstreamError(
+                "The connection to the model server was lost in the middle of the reply.",
+                kind="connection_lost",
+            ) from error
+        except Exception as error:
+            raise self._owner.translate(error, model=self._model) from error
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+# --- the offline demo model --------------------------------------------------------------
+
+
+class DemoChatModel:
+    """A deterministic model that needs no network, for trying Parley without a key."""
+
+    def __init__(self, token_delay: float = 0.02) -> None:
+        self.token_delay = token_delay
+
+    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream:
+        return _DemoStream(demo_reply(messages), messages, self.token_delay)
+
+
+def demo_reply(messages: Sequence[ChatCompletionMessageParam]) -> str:
+    prompts = [m for m in messages if m["role"] == "user"]
+    last = prompts[-1]["content"] if prompts else ""
+    text = last if isinstance(last, str) else ""
+    words = len(text.split())
+    return (
+        f"This is Parley's offline demo model, so this reply is canned. You wrote {words} "
+        f"word{'s' if words != 1 else ''} in message {len(prompts)} of this chat:\n\n"
+        f"> {' '.join(text.split()[:60])}\n\n"
+        "Connect a real model by setting `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for a local "
+        "server such as Ollama) in `.env`, then restart Parley."
+    )
+
+
+def _words(text: str) -> list[str]:
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        pieces.extend(word + " " for word in line.split(" "))
+        pieces[-1] = pieces[-1][:-1] + "\n"
+    pieces[-1] = pieces[-1][:-1]
+    return [piece for piece in pieces if piece]
+
+
+class _DemoStream:
+    def __init__(self, text: str, messages: Sequence[ChatCompletionMessageParam], delay: float) -> None:
+        self._pieces = _words(text)
+        self._prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
+        self._delay = delay
+        self._closed = False
+
+    def _chunk(self, **fields: object) -> ChatCompletionChunk:
+        return ChatCompletionChunk.model_validate(
+            {"id": "demo", "object": "chat.completion.chunk", "created": int(time.time()), "model": DEMO_MODEL, **fields}
+        )
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        yield self._chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+        for piece in self._pieces:
+            if self._closed:
+                return
+            if self._delay:
+                time.sleep(self._delay)
+            yield self._chunk(choices=[{"index": 0, "delta": {"content": piece}}])
+        yield self._chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        completion = len(self._pieces)
+        yield self._chunk(
+            choices=[],
+            usage={
+                "prompt_tokens": self._prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": self._prompt_tokens + completion,
+            },
+        )
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def build_model(settings: Settings) -> ChatModel:
+    if settings.demo_mode:
+        return DemoChatModel(settings.demo_token_delay)
+    return OpenAIChatModel(settings)

@@ -1,0 +1,168 @@
+"""Every setting Parley reads, validated once.
+
+Precedence follows Starlette's `Config`: the process environment beats `.env`,
+which beats the defaults here. `Settings.from_env` collects every problem before
+failing, so one run of `make run` names all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from chat.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///data/parley.db"
+MIN_COOKIE_KEY_LENGTH = 32
+
+# Keys copied from tutorials and templates: a cookie signed with one of these can
+# be forged by anyone who has read the same page.
+KNOWN_DEFAULT_COOKIE_KEYS = frozenset(
+    {
+        "some_key",
+        "some_signature_key",
+        "random_signature_key",
+        "abcdef",
+        "secret",
+        "changeme",
+        "change-me",
+        "replace-me",
+        "your-secret-key",
+        "parley-cookie-key",
+        "generated-by-make-run",
+    }
+)
+
+
+class Secret:
+    """A string that does not show itself in `repr`, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    cookie_key: Secret
+    openai_api_key: Secret = field(default_factory=lambda: Secret(""))
+    openai_base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    system_prompt: str = "You are a helpful assistant."
+    request_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+    database_url: str = DEFAULT_DATABASE_URL
+    auth_file: Path = Path("auth.yaml")
+    cookie_name: str = "parley_auth"
+    cookie_expiry_days: float = 7.0
+    max_prompt_chars: int = 16_000
+    demo_token_delay: float = 0.02
+
+    @property
+    def demo_mode(self) -> bool:
+        """No model server is configured: the built-in offline model answers."""
+        return not self.openai_api_key and not self.openai_base_url
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: str | os.PathLike[str] | None = ".env",
+    ) -> Settings:
+        """Read settings from `environ` (default: the process) over `env_file`."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return _parse(values)
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    problems: list[str] = []
+
+    def text(name: str, default: str) -> str:
+        value = env.get(name, "").strip()
+        return value or default
+
+    def number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            problems.append(f"{name} must be {kind}, not {raw!r}.")
+            return default
+        if value < minimum:
+            problems.append(f"{name} must be at least {minimum:g}, not {raw}.")
+            return default
+        return value
+
+    cookie_key = env.get("PARLEY_COOKIE_KEY", "").strip()
+    if not cookie_key:
+        problems.append(
+            "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; "
+            'or set one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    elif cookie_key.lower() in KNOWN_DEFAULT_COOKIE_KEYS:
+        problems.append(
+            "PARLEY_COOKIE_KEY is a well-known example value; anyone could forge a sign-in "
+            "cookie with it. Generate a random one."
+        )
+    elif len(cookie_key) < MIN_COOKIE_KEY_LENGTH:
+        problems.append(
+            f"PARLEY_COOKIE_KEY is {len(cookie_key)} characters long; "
+            f"it must be at least {MIN_COOKIE_KEY_LENGTH}."
+        )
+
+    base_url = env.get("OPENAI_BASE_URL", "").strip() or None
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        problems.append(f"OPENAI_BASE_URL must start with http:// or https://, not {base_url!r}.")
+
+    settings = Settings(
+        cookie_key=Secret(cookie_key),
+        openai_api_key=Secret(env.get("OPENAI_API_KEY", "").strip()),
+        openai_base_url=base_url,
+        model=text("PARLEY_MODEL", Settings.model),
+        system_prompt=env.get("PARLEY_SYSTEM_PROMPT", Settings.system_prompt),
+        request_timeout=number("PARLEY_REQUEST_TIMEOUT", Settings.request_timeout, minimum=1),
+        connect_timeout=number("PARLEY_CONNECT_TIMEOUT", Settings.connect_timeout, minimum=0.5),
+        max_retries=int(number("PARLEY_MAX_RETRIES", Settings.max_retries, minimum=0, integer=True)),
+        database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
+        auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
+        cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
+        cookie_expiry_days=number(
+            "PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01
+        ),
+        max_prompt_chars=int(
+            number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)
+        ),
+        demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),
+    )
+    if problems:
+        raise ConfigError("Parley's configuration has problems:\n- " + "\n- ".join(problems))
+    return settings

@@ -1,0 +1,127 @@
+"""Queries over a `Session` the caller gives: the store never opens or commits one.
+
+Keeping transactions in the caller's hands lets the service make each write short:
+no transaction stays open while a reply streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from chat.models import Conversation, Message, ReplyStatus, utcnow
+
+TITLE_LENGTH = 80
+
+
+def title_from_prompt(prompt: str) -> str:
+    line = " ".join(prompt.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def create_conversation(
+    session: Session, *, username: str, model: str, system_prompt: str, title: str = ""
+) -> Conversation:
+    conversation = Conversation(username=username, model=model, system_prompt=system_prompt, title=title)
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def get_conversation(session: Session, conversation_id: str, username: str) -> Conversation | None:
+    """The conversation if it exists and belongs to `username`; otherwise None."""
+    return session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.username == username)
+    )
+
+
+def add_prompt(session: Session, conversation: Conversation, content: str) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        username=conversation.username,
+        role="user",
+        content=content,
+        model=conversation.model,
+        status=ReplyStatus.COMPLETE,
+        finished_at=utcnow(),
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    session.flush()
+    return message
+
+
+def start_reply(session: Session, *, conversation_id: str, username: str, model: str, content: str = "") -> Message:
+    reply = Message(
+        conversation_id=conversation_id,
+        username=username,
+        role="assistant",
+        content=content,
+        model=model,
+        status=ReplyStatus.STREAMING,
+    )
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def save_reply_progress(session: Session, reply_id: int, content: str) -> None:
+    """Record what has arrived so far; also serves as the reply's heartbeat."""
+    session.execute(
+        update(Message)
+        .where(Message.id == reply_id, Message.status == ReplyStatus.STREAMING)
+        .values(content=content, updated_at=utcnow())
+    )
+
+
+def finish_reply(
+    session: Session,
+    reply_id: int,
+    *,
+    content: str,
+    status: str,
+    error_kind: str | None = None,
+    error_message: str | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    duration_ms: int | None = None,
+) -> None:
+    if status not in ReplyStatus.FINAL:
+        raise ValueError(f"{status!r} is not a final reply status")
+    now = utcnow()
+    session.execute(
+        update(Message)
+        .where(Message.id == reply_id)
+        .values(
+            content=content,
+            status=status,
+            error_kind=error_kind,
+            error_message=error_message,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            duration_ms=duration_ms,
+            updated_at=now,
+            finished_at=now,
+        )
+    )
+
+
+def mark_abandoned_replies(session: Session, *, older_than: datetime) -> int:
+    result = session.execute(
+        update(Message)
+        .where(Message.status == ReplyStatus.STREAMING, Message.updated_at < older_than)
+        .values(status=ReplyStatus.INTERRUPTED, error_kind="interrupted", finished_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def conversation_messages(session: Session, conversation_id: str, username: str) -> Sequence[Message]:
+    return session.scalars(
+        select(Message)
+        .join(Conversation)
+        .where(Message.conversation_id == conversation_id, Conversation.username == username)
+        .order_by(Message.id)
+    ).all()

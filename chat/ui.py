@@ -1,0 +1,266 @@
+"""The only module of `chat` that imports Streamlit: shared resources and widgets.
+
+Cached resources here are shared by every session, so they hold nothing that
+belongs to one user: settings, the database engine, the model client. Anything
+per user lives in `st.session_state`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import cast
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+from chat import auth
+from chat.authfile import User, authenticator_credentials, load_users
+from chat.db import init_db, make_engine, session_factory
+from chat.errors import ChatError, ConfigError, InputError
+from chat.llm import build_model
+from chat.models import ReplyStatus
+from chat.service import ChatMessage, ChatService, Turn, clean_prompt
+from chat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HISTORY = "parley_history"
+TURN = "parley_turn"
+CONVERSATION = "parley_conversation_id"
+NOTICE = "parley_notice"
+PROMPT = "parley_prompt"
+RESTORE_PROMPT = "parley_restore_prompt"
+
+
+# --- shared resources ----------------------------------------------------------------
+
+
+def settings_or_stop() -> Settings:
+    """The validated settings; a configuration problem stops the page with its reason."""
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        st.error(error.message)
+        st.stop()
+        raise  # st.stop() raises; this line only tells type checkers so
+
+
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
+def _service(settings: Settings) -> ChatService:
+    engine = make_engine(settings.database_url)
+    interrupted = init_db(engine)
+    if interrupted:
+        log.info("marked %d reply(ies) left streaming by a stopped process as interrupted", interrupted)
+    return ChatService(settings, session_factory(engine), build_model(settings))
+
+
+def chat_service(settings: Settings) -> ChatService:
+    try:
+        return _service(settings)
+    except ChatError as error:
+        st.error(error.message)
+        st.stop()
+        raise
+
+
+# --- sign-in -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    username: str
+    name: str
+    roles: tuple[str, ...]
+
+
+def _users_or_stop(settings: Settings) -> dict[str, User]:
+    try:
+        return load_users(settings.auth_file)
+    except ConfigError as error:
+        st.error(error.message)
+        st.stop()
+        raise
+
+
+def login_gate(settings: Settings) -> SignedIn | None:
+    """Render the login form (or the sign-out button) and say who is signed in.
+
+    streamlit-authenticator gets the users as a fresh dict each run: it mutates
+    what it is given, and `auth.yaml` may have been changed by the users CLI.
+    """
+    users = _users_or_stop(settings)
+    authenticator = stauth.Authenticate(
+        authenticator_credentials(users),
+        cookie_name=settings.cookie_name,
+        cookie_key=settings.cookie_key.reveal(),
+        cookie_expiry_days=settings.cookie_expiry_days,
+        auto_hash=False,
+        login_sleep_time=0,  # the cookie is read from the request, no need to wait for it
+    )
+    state = st.session_state
+    if state.get("authentication_status") and state.get("username") not in users:
+        # Removed from auth.yaml while signed in.
+        authenticator.logout(location="unrendered")
+
+    if state.get("authentication_status"):
+        st.sidebar.markdown(f"Signed in as **{users[state['username']].name}**")
+        authenticator.logout("Sign out", location="sidebar", key="parley_sign_out")
+
+    cookie = st.context.cookies.get(settings.cookie_name)
+    bad_cookie = isinstance(cookie, str) and bool(cookie) and not state.get("authentication_status") and (
+        auth.cookie_username(cookie, settings.cookie_key.reveal(), users) is None
+    )
+    if bad_cookie:
+        # The library raises on some malformed cookies: keep it from reading this one.
+        previous = state.get("logout")
+        state["logout"] = True
+    if not state.get("authentication_status"):
+        st.title("Parley")
+    try:
+        authenticator.login(
+            location="main",
+            fields={"Form name": "Sign in", "Username": "Username", "Password": "Password", "Login": "Sign in"},
+            key="parley_login",
+        )
+    finally:
+        if bad_cookie:
+            state["logout"] = previous
+
+    if state.get("authentication_status"):
+        username = cast(str, state["username"])
+        user = users[username]
+        return SignedIn(username=username, name=user.name, roles=user.roles)
+    if state.get("authentication_status") is False:
+        st.error("Incorrect username or password.")
+    elif bad_cookie:
+        st.info("Your sign-in has expired or is no longer valid. Please sign in again.")
+    st.caption("Conversations in Parley are logged.")
+    return None
+
+
+def current_user() -> SignedIn:
+    user = st.session_state.get("parley_user")
+    if not isinstance(user, SignedIn):
+        st.stop()  # only reachable by running a page without app.py's gate
+    return cast(SignedIn, user)
+
+
+# --- the chat ----------------------------------------------------------------------------
+
+
+def demo_banner(settings: Settings) -> None:
+    if settings.demo_mode:
+        st.info(
+            "**Offline demo mode.** No model is connected, so replies come from Parley's built-in "
+            "demo model. To chat with a real model, set `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for "
+            "Ollama, vLLM or LM Studio) in `.env` and restart Parley.",
+            icon=":material/info:",
+        )
+
+
+def _history() -> list[ChatMessage]:
+    return cast(list[ChatMessage], st.session_state.setdefault(HISTORY, []))
+
+
+def prompt_input(settings: Settings) -> str | None:
+    """The chat input; a prompt that was refused comes back into it."""
+    restored = st.session_state.pop(RESTORE_PROMPT, None)
+    if restored is not None:
+        st.session_state[PROMPT] = restored
+    return st.chat_input(
+        "Message Parley", key=PROMPT, max_chars=settings.max_prompt_chars, submit_mode="stop"
+    )
+
+
+def send(raw: str | None, user: SignedIn, service: ChatService) -> None:
+    """Start a turn for a submitted prompt, before anything is drawn.
+
+    Nothing here calls Streamlit between reading the prompt and starting the
+    worker, so a rerun arriving now (the one right after sign-in) cannot lose it.
+    """
+    try:
+        prompt = clean_prompt(raw, service.settings.max_prompt_chars)
+        if prompt is None:
+            return
+        active = _active_turn()
+        if active is not None and not active.done:
+            raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
+        turn = service.start_turn(
+            username=user.username,
+            conversation_id=st.session_state.get(CONVERSATION),
+            history=_history(),
+            prompt=prompt,
+        )
+    except ChatError as error:
+        st.session_state[NOTICE] = error.message
+        st.session_state[RESTORE_PROMPT] = raw
+        st.rerun()
+    st.session_state[CONVERSATION] = turn.conversation_id
+    _history().append(ChatMessage(role="user", content=prompt))
+    st.session_state[TURN] = turn
+
+
+def _active_turn() -> Turn | None:
+    return cast(Turn | None, st.session_state.get(TURN))
+
+
+def _settle(turn: Turn) -> None:
+    if st.session_state.get(TURN) is turn:
+        _history().append(turn.as_message())
+        del st.session_state[TURN]
+        if turn.save_error:
+            st.session_state[NOTICE] = turn.save_error.message
+
+
+def draw_conversation() -> None:
+    """Every message so far, then the reply that is still streaming, if any."""
+    turn = _active_turn()
+    if turn is not None and turn.done:
+        _settle(turn)
+    for message in _history():
+        with st.chat_message(message.role):
+            _draw_message(message)
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.error(notice)
+    turn = _active_turn()
+    if turn is not None:
+        _stream(turn)
+
+
+def _draw_message(message: ChatMessage) -> None:
+    if message.content:
+        st.markdown(message.content)
+    _draw_ending(message)
+
+
+def _draw_ending(message: ChatMessage) -> None:
+    if message.status == ReplyStatus.ERROR and message.note:
+        st.error(message.note, icon=":material/error:")
+    elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and message.note:
+        st.warning(message.note, icon=":material/warning:")
+    elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and message.note:
+        st.caption(f":material/stop_circle: {message.note}")
+    if message.role == "assistant" and message.completion_tokens is not None:
+        st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
+
+
+def _stream(turn: Turn) -> None:
+    with st.chat_message("assistant"):
+        try:
+            st.write_stream(turn.follow())
+        except StopException:
+            # The chat input's stop button (or Streamlit's own Stop): end the reply and keep
+            # what arrived. A rerun (RerunException) is not caught: the worker goes on and
+            # the next run picks the same turn up.
+            turn.stop()
+            raise
+        turn.wait()
+        message = turn.as_message()
+        _draw_ending(message)
+    _settle(turn)
+    if turn.save_error:
+        st.error(turn.save_error.message)
+        st.session_state.pop(NOTICE, None)

@@ -1,0 +1,104 @@
+"""Shared fixtures: a sandboxed environment, users, a fake model server, the app under AppTest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from chat import authfile
+from chat.authfile import edit_auth_file
+from tests.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_COOKIE_KEY = "test-cookie-key-0123456789-abcdefghijklmnop"
+PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "admin": "admin-password-333"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a component is missing, except under CI, where a skip would hide it."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in an empty folder with none of the developer's settings."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "PARLEY_")) or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def password_hashes() -> dict[str, str]:
+    # Low cost: these hashes only guard test users. The CLI uses authfile.BCRYPT_ROUNDS.
+    return {name: bcrypt.hashpw(pw.encode(), bcrypt.gensalt(4)).decode() for name, pw in PASSWORDS.items()}
+
+
+@pytest.fixture
+def auth_file(sandbox: Path, password_hashes: dict[str, str]) -> Path:
+    path = sandbox / "auth.yaml"
+    with edit_auth_file(path) as users:
+        users.add("alice", password_hashes["alice"], name="Alice", roles=["user"])
+        users.add("bob", password_hashes["bob"], name="Bob", roles=["user"])
+        users.add("admin", password_hashes["admin"], name="Admin", roles=["admin"])
+    return path
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@dataclass
+class AppEnv:
+    root: Path
+    auth_file: Path
+    database_url: str
+    database_path: Path
+
+
+@pytest.fixture
+def app_env(sandbox: Path, auth_file: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppEnv:
+    """The environment the app reads, pointed at the sandbox and the fake server."""
+    database_path = sandbox / "data" / "parley.db"
+    url = f"sqlite:///{database_path}"
+    for name, value in {
+        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
+        "PARLEY_AUTH_FILE": str(auth_file),
+        "DATABASE_URL": url,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "PARLEY_MAX_RETRIES": "0",
+        "PARLEY_REQUEST_TIMEOUT": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return AppEnv(root=ROOT, auth_file=auth_file, database_url=url, database_path=database_path)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches() -> Iterator[None]:
+    """Cached resources outlive an AppTest; each test gets its own engine and client."""
+    yield
+    authfile._cache.clear()
+    st = sys.modules.get("streamlit")
+    if st is None:
+        return
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None

@@ -1,0 +1,254 @@
+"""A fake OpenAI-compatible server for tests and benchmarks: real HTTP, real SSE.
+
+It speaks `/v1/chat/completions` (streaming) and `/v1/models` on 127.0.0.1 the
+way OpenAI does: a first chunk with only the role, one token per chunk, a chunk
+with `finish_reason`, a usage chunk with empty `choices` when the request asks
+for it, and `data: [DONE]`. Tests script replies with `enqueue(FakeReply(...))`,
+including every failure Parley must survive, and read back `requests`.
+
+Run it alone for manual tries and benchmarks:
+    python -m tests.fake_openai --port 8900 --tokens-per-second 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_TEXT = "Hello! I am the fake model. This reply streams one word at a time."
+
+
+def tokenize(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+@dataclass
+class FakeReply:
+    text: str = DEFAULT_TEXT
+    delay: float = 0.0  # seconds between tokens
+    first_delay: float = 0.0  # before the first token
+    status: int = 200  # anything else answers with an OpenAI-style JSON error
+    error_message: str = "fake failure"
+    finish_reason: str | None = "stop"  # None: close cleanly without one
+    reset_after: int | None = None  # send N tokens, then reset the connection
+    stall_after: int | None = None  # send N tokens, then go silent for `stall_seconds`
+    stall_seconds: float = 30.0
+    keepalive_every: float | None = None  # while stalled, send ": keep-alive" this often
+    error_event_after: int | None = None  # send N tokens, then an error event
+    hang_before_headers: float | None = None  # sleep before answering at all
+    usage: bool = True  # send usage when the request asks for it
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeOpenAI:
+    """Start with `with FakeOpenAI() as server:`; `server.base_url` ends in /v1."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, default: FakeReply | None = None) -> None:
+        self.default = default or FakeReply()
+        self.requests: list[RecordedRequest] = []
+        self.models = ["fake-model", "gpt-4o-mini"]
+        self._queue: deque[FakeReply] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def enqueue(self, *replies: FakeReply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def next_reply(self) -> FakeReply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def start(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _record(self, body: dict[str, Any]) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}  # HTTP header names ignore case
+                fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
+
+            def do_GET(self) -> None:
+                self._record({})
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
+                    self._json(200, {"object": "list", "data": data})
+                else:
+                    self._json(404, _error("not found", "not_found"))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    body = {}
+                self._record(body)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, _error("not found", "not_found"))
+                    return
+                reply = fake.next_reply()
+                if reply.hang_before_headers:
+                    time.sleep(reply.hang_before_headers)
+                if reply.status != 200:
+                    code = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+                    self._json(reply.status, _error(reply.error_message, code.get(reply.status, "server_error")))
+                    return
+                self._stream(reply, body)
+
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, reply: FakeReply, body: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                model = str(body.get("model", "fake-model"))
+                tokens = tokenize(reply.text)
+
+                def chunk(choices: list[dict[str, Any]], **extra: Any) -> None:
+                    payload = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": choices,
+                        **extra,
+                    }
+                    self._send(f"data: {json.dumps(payload)}\n\n")
+
+                try:
+                    chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+                    if reply.first_delay:
+                        time.sleep(reply.first_delay)
+                    for index, token in enumerate(tokens):
+                        if index == reply.reset_after:
+                            time.sleep(0.3)  # let the client read what was sent, as a real drop would
+                            self._reset()
+                            return
+                        if index == reply.error_event_after:
+                            error = _error(reply.error_message, "server_error")
+                            self._send(f"event: error\ndata: {json.dumps(error)}\n\n")
+                            return
+                        if index == reply.stall_after:
+                            self._stall(reply)
+                            return
+                        if index and reply.delay:
+                            time.sleep(reply.delay)
+                        chunk([{"index": 0, "delta": {"content": token}, "finish_reason": None}])
+                    if reply.finish_reason is None:
+                        return  # a clean close with no finish_reason: an incomplete reply
+                    chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
+                    wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                    if reply.usage and wants_usage:
+                        prompt_tokens = sum(
+                            len(tokenize(str(m.get("content", "")))) + 4 for m in body.get("messages", [])
+                        )
+                        usage = {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": len(tokens),
+                            "total_tokens": prompt_tokens + len(tokens),
+                        }
+                        chunk([], usage=usage)
+                    self._send("data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a stop): nothing to do
+
+            def _send(self, text: str) -> None:
+                self.wfile.write(text.encode())
+                self.wfile.flush()
+
+            def _stall(self, reply: FakeReply) -> None:
+                deadline = time.monotonic() + reply.stall_seconds
+                while time.monotonic() < deadline:
+                    step = reply.keepalive_every or 0.05
+                    time.sleep(min(step, max(0.0, deadline - time.monotonic())))
+                    if reply.keepalive_every:
+                        self._send(": keep-alive\n\n")
+
+            def _reset(self) -> None:
+                # SO_LINGER with a zero timeout makes close() send RST: a dropped connection.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+
+        return Handler
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake OpenAI-compatible server.")
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--tokens-per-second", type=float, default=30.0, help="0 sends as fast as possible")
+    parser.add_argument("--text", default=DEFAULT_TEXT * 5)
+    args = parser.parse_args()
+    delay = 1 / args.tokens_per_second if args.tokens_per_second else 0.0
+    server = FakeOpenAI(port=args.port, default=FakeReply(text=args.text, delay=delay))
+    print(f"fake OpenAI server on {server.base_url}", flush=True)
+    server.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

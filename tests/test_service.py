@@ -1,0 +1,241 @@
+"""One turn end to end against the fake server: what is sent, shown and logged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db import init_db, make_engine, session_factory
+from chat.errors import InputError, StorageError
+from chat.llm import PLACEHOLDER_API_KEY, build_model
+from chat.models import Message, ReplyStatus, utcnow
+from chat.service import ChatMessage, ChatService, clean_prompt
+from chat.settings import Settings
+from tests.conftest import TEST_COOKIE_KEY
+from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    base = {
+        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
+        "PARLEY_MAX_RETRIES": "0",
+        "PARLEY_REQUEST_TIMEOUT": "2",
+        "PARLEY_DEMO_TOKEN_DELAY": "0",
+    }
+    return Settings.from_env({**base, **env}, env_file=None)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    init_db(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test")
+    return ChatService(settings, sessions, build_model(settings))
+
+
+def rows(sessions: sessionmaker[Session]) -> list[Message]:
+    with sessions() as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def run_turn(service: ChatService, prompt: str = "Hello?", history: list[ChatMessage] | None = None, **kw: str):
+    turn = service.start_turn(username="alice", conversation_id=kw.get("conversation_id"), history=history or [], prompt=prompt)
+    pieces = list(turn.follow())
+    assert turn.done
+    return turn, pieces
+
+
+def test_a_turn_streams_and_is_logged_with_usage(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text="One two three four.", delay=0.01))
+    turn, pieces = run_turn(service)
+    assert "".join(pieces) == "One two three four." == turn.text
+    assert turn.status == ReplyStatus.COMPLETE and turn.error is None
+    prompt, reply = rows(sessions)
+    assert (prompt.role, prompt.content, prompt.username) == ("user", "Hello?", "alice")
+    assert (reply.role, reply.content, reply.status) == ("assistant", "One two three four.", "complete")
+    assert reply.model == "gpt-4o-mini" and reply.conversation_id == prompt.conversation_id
+    assert reply.completion_tokens == 4 and reply.prompt_tokens and reply.prompt_tokens > 0
+    assert reply.duration_ms is not None and reply.duration_ms >= 30
+    assert reply.created_at.tzinfo is not None and reply.finished_at is not None
+    request = fake_openai.chat_requests[-1].body
+    assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
+    assert request["messages"] == [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Hello?"},
+    ]
+
+
+def test_usage_is_null_when_the_server_sends_none(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text="no usage here", usage=False))
+    run_turn(service)
+    reply = rows(sessions)[-1]
+    assert reply.status == "complete" and reply.prompt_tokens is None and reply.completion_tokens is None
+
+
+def test_the_whole_conversation_goes_with_each_request(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    first, _ = run_turn(service, "First question")
+    history = [ChatMessage("user", "First question"), first.as_message()]
+    run_turn(service, "Second question", history, conversation_id=first.conversation_id)
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == DEFAULT_TEXT and sent[3]["content"] == "Second question"
+
+
+def test_the_prompt_is_saved_before_the_model_answers(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text="slow reply here", first_delay=0.6, delay=0.2))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Are you there?")
+    assert [(m.role, m.content) for m in rows(sessions)] == [("user", "Are you there?")]
+    deadline = time.monotonic() + 5
+    while turn.reply_id is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The reply row exists from the first token on, marked as streaming.
+    streaming = rows(sessions)[-1]
+    assert streaming.role == "assistant" and streaming.status == "streaming" and streaming.content.startswith("slow")
+    turn.wait(5)
+    assert rows(sessions)[-1].status == "complete"
+
+
+FAILURES = [
+    (FakeReply(status=401), "auth", "refused the API key"),
+    (FakeReply(status=404), "not_found", "'gpt-4o-mini' was not found"),
+    (FakeReply(status=429), "rate_limit", "rate limiting"),
+    (FakeReply(status=500), "server_error", "internal error (500)"),
+    (FakeReply(status=503), "server_error", "internal error (503)"),
+    (FakeReply(hang_before_headers=4), "timeout", "did not answer within 2 seconds"),
+    (FakeReply(error_event_after=2, error_message="overloaded"), "stream_error", "reported an error: overloaded"),
+]
+
+
+@pytest.mark.parametrize(("reply", "kind", "says"), FAILURES, ids=[f[1] + str(i) for i, f in enumerate(FAILURES)])
+def test_upstream_failures_become_sentences(
+    service: ChatService, fake_openai: FakeOpenAI, sessions, reply: FakeReply, kind: str, says: str
+) -> None:
+    fake_openai.enqueue(reply)
+    turn, _ = run_turn(service)
+    assert turn.status == ReplyStatus.ERROR and turn.error is not None
+    assert turn.error.kind == kind and says in turn.error.message
+    assert "Traceback" not in turn.error.message and "sk-test" not in turn.error.message
+    logged = rows(sessions)[-1]
+    assert (logged.status, logged.error_kind, logged.error_message) == ("error", kind, turn.error.message)
+    # The next prompt works.
+    fake_openai.enqueue(FakeReply(text="fine again"))
+    again, _ = run_turn(service)
+    assert again.status == "complete" and again.text == "fine again"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "says"),
+    [
+        (FakeReply(reset_after=3), "connection_lost", "lost in the middle"),
+        (FakeReply(stall_after=3, stall_seconds=4), "timeout", "did not answer within 2 seconds"),
+        (FakeReply(finish_reason=None), "incomplete", "closed the stream before the reply was finished"),
+        (FakeReply(error_event_after=3), "stream_error", "reported an error"),
+    ],
+    ids=["reset", "read-timeout", "no-finish-reason", "error-event"],
+)
+def test_a_stream_that_fails_midway_keeps_its_partial_reply(
+    service: ChatService, fake_openai: FakeOpenAI, sessions, reply: FakeReply, kind: str, says: str
+) -> None:
+    fake_openai.enqueue(reply)
+    turn, pieces = run_turn(service)
+    assert turn.error is not None and turn.error.kind == kind and says in turn.error.message
+    assert turn.text and DEFAULT_TEXT.startswith(turn.text)
+    if kind != "incomplete":  # that one sends every token, just never says it is done
+        assert turn.text != DEFAULT_TEXT
+    assert "".join(pieces) == turn.text
+    logged = rows(sessions)[-1]
+    assert (logged.status, logged.content) == ("error", turn.text)
+
+
+@pytest.mark.parametrize(("finish", "status"), [("length", "length"), ("content_filter", "content_filter")])
+def test_finish_reasons_are_recorded(service: ChatService, fake_openai: FakeOpenAI, sessions, finish, status) -> None:
+    fake_openai.enqueue(FakeReply(text="cut short", finish_reason=finish))
+    turn, _ = run_turn(service)
+    assert turn.status == status and turn.as_message().note
+    assert rows(sessions)[-1].status == status
+
+
+def test_connection_refused(tmp_path: Path, sessions) -> None:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    service = ChatService(settings, sessions, build_model(settings))
+    turn, _ = run_turn(service)
+    assert turn.error is not None and turn.error.kind == "connection"
+    assert "Could not connect to the model server at http://127.0.0.1:9/v1" in turn.error.message
+
+
+def test_stop_keeps_the_partial_reply(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(200)), delay=0.02))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="long please")
+    seen = ""
+    for piece in turn.follow():
+        seen += piece
+        if len(seen) > 20:
+            turn.stop()
+    assert turn.status == ReplyStatus.STOPPED and turn.error is None
+    assert 20 < len(turn.text) < 600 and seen == turn.text
+    logged = rows(sessions)[-1]
+    assert (logged.status, logged.content) == ("stopped", turn.text)
+
+
+def test_a_base_url_without_a_key_sends_a_placeholder(tmp_path: Path, fake_openai: FakeOpenAI, sessions) -> None:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
+    run_turn(ChatService(settings, sessions, build_model(settings)))
+    assert fake_openai.chat_requests[-1].headers["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
+
+
+def test_demo_mode_goes_through_the_same_path(tmp_path: Path, sessions) -> None:
+    settings = make_settings(tmp_path)
+    assert settings.demo_mode
+    service = ChatService(settings, sessions, build_model(settings))
+    turn, pieces = run_turn(service, "Tell me about Parley")
+    assert len(pieces) >= 1 and "offline demo model" in turn.text and "Tell me about Parley" in turn.text
+    again, _ = run_turn(service, "Tell me about Parley")
+    assert again.text == turn.text  # deterministic
+    reply = rows(sessions)[-1]
+    assert reply.model == "parley-demo" and reply.status == "complete"
+    assert reply.completion_tokens and reply.prompt_tokens
+
+
+def test_a_prompt_that_cannot_be_saved_is_not_sent(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    with sessions.begin() as session:
+        session.execute(text("DROP TABLE messages"))
+    with pytest.raises(StorageError, match="could not be saved"):
+        service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
+    assert fake_openai.chat_requests == []
+
+
+def test_prompt_cleaning() -> None:
+    assert clean_prompt(None, 10) is None
+    assert clean_prompt("   \n ", 10) is None
+    assert clean_prompt("  hi  ", 10) == "hi"
+    with pytest.raises(InputError, match="11 characters long; the limit is 10"):
+        clean_prompt("x" * 11, 10)
+
+
+def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_path: Path, sessions) -> None:
+    from chat import store
+
+    with sessions.begin() as session:
+        conversation = store.create_conversation(session, username="alice", model="m", system_prompt="")
+        old = store.start_reply(session, conversation_id=conversation.id, username="alice", model="m", content="half")
+        fresh = store.start_reply(session, conversation_id=conversation.id, username="alice", model="m")
+        old.updated_at = utcnow() - timedelta(minutes=10)
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    assert init_db(engine) == 1
+    by_id = {m.id: m for m in rows(sessions)}
+    assert (by_id[old.id].status, by_id[old.id].content) == ("interrupted", "half")
+    assert by_id[fresh.id].status == "streaming"  # may belong to a live replica
+    engine.dispose()

@@ -1,0 +1,126 @@
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from chat import authfile
+from chat.authfile import load_users, verify_password
+from chat.errors import ConfigError
+from chat.users import main
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
+
+
+def run(path: Path, *argv: str, stdin: str = "") -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(["--file", str(path), *argv], stdin=io.StringIO(stdin), stdout=out)
+    return code, out.getvalue()
+
+
+def test_add_hashes_the_password_and_normalises_the_name(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    code, _ = run(path, "add", "  Alice ", "--password-stdin", stdin="correct horse\n")
+    assert code == 0
+    users = load_users(path)
+    assert list(users) == ["alice"]
+    stored = users["alice"].password_hash
+    assert stored.startswith("$2b$") and "correct horse" not in path.read_text()
+    assert verify_password("correct horse", stored)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_generated_password_is_printed_once_and_works(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    code, out = run(path, "add", "admin", "--role", "admin", "--generate-password")
+    assert code == 0
+    password = next(line.split(": ", 1)[1] for line in out.splitlines() if "password:" in line)
+    user = load_users(path)["admin"]
+    assert user.is_admin
+    assert verify_password(password, user.password_hash)
+    assert password not in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [(" padded ", "spaces"), ("short", "at least 8"), ("x" * 73, "at most 72 bytes")],
+)
+def test_passwords_the_login_form_could_not_match_are_refused(
+    tmp_path: Path, password: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "auth.yaml"
+    code, _ = run(path, "add", "carol", "--password-stdin", stdin=password + "\n")
+    assert code == 1
+    assert says in capsys.readouterr().err
+    assert not path.exists()
+
+
+def test_bad_usernames_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run(tmp_path / "auth.yaml", "add", "no spaces please", "--password-stdin", stdin="password123\n")
+    assert code == 1
+    assert "not a usable username" in capsys.readouterr().err
+
+
+def test_comments_and_other_users_survive_passwd_and_remove(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    run(path, "add", "bob", "--password-stdin", stdin="bob-pass-22\n")
+    path.write_text("# keep this comment\n" + path.read_text().replace("    bob:", "    # bob's note\n    bob:"))
+    assert run(path, "passwd", "ALICE", "--password-stdin", stdin="alice-pass-2\n")[0] == 0
+    text = path.read_text()
+    assert "# keep this comment" in text and "# bob's note" in text
+    users = load_users(path)
+    assert verify_password("alice-pass-2", users["alice"].password_hash)
+    assert verify_password("bob-pass-22", users["bob"].password_hash)
+    assert run(path, "remove", "alice")[0] == 0
+    assert list(load_users(path)) == ["bob"]
+    assert "# keep this comment" in path.read_text()
+
+
+def test_duplicate_and_missing_users(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "auth.yaml"
+    run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    assert run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")[0] == 1
+    assert run(path, "remove", "nobody")[0] == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "no user 'nobody'" in err
+
+
+def test_list_shows_names_and_roles_but_no_hashes(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    run(path, "add", "root", "--role", "admin", "--password-stdin", stdin="root-pass-1\n")
+    _, out = run(path, "list")
+    assert "alice\tuser" in out and "root\tadmin" in out and "$2b$" not in out
+
+
+def test_a_plaintext_password_in_the_file_names_the_user(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    path.write_text("credentials:\n  usernames:\n    dave:\n      name: Dave\n      password: hunter22\n")
+    with pytest.raises(ConfigError, match="'dave' has a plaintext"):
+        load_users(path)
+
+
+def test_cli_changes_are_seen_without_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    assert list(load_users(path)) == ["alice"]
+    run(path, "add", "bob", "--password-stdin", stdin="bob-pass-22\n")
+    assert sorted(load_users(path)) == ["alice", "bob"]
+
+
+def test_writes_are_atomic_and_locked(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    before = path.read_text()
+    with pytest.raises(RuntimeError), authfile.edit_auth_file(path) as users:
+        users.remove("alice")
+        raise RuntimeError("crash in the middle of an edit")
+    assert path.read_text() == before  # nothing half-written
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".auth.yaml.")]  # no temp files left
+    with authfile.edit_auth_file(path), pytest.raises(ConfigError, match="locked"):  # noqa: SIM117
+        with authfile.edit_auth_file(path, lock_timeout=0.1):
+            pass
