@@ -1,4 +1,9 @@
-"""Parley's entry point: configuration check, login gate and page router."""
+"""Parley's entry point: configuration check, login gate and page router.
+
+The pages live in `views/`, not `pages/`: Streamlit runs the scripts of a folder
+named `pages/` by itself (its older multipage mode) on a process's first run and
+under AppTest, which would skip this gate.
+"""
 
 import streamlit as st
 
@@ -14,5 +19,5 @@ if user is None:
     st.stop()
 
 st.session_state["parley_user"] = user
-page = st.navigation([st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)])
+page = st.navigation([st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True)])
 page.run()

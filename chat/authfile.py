@@ -100,8 +100,7 @@ def load_users(path: Path) -> dict[str, User]:
         stat = path.stat()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path.name} does not exist. Create the first user with: "
-            "python -m chat.users add admin --role admin"
+            f"{path.name} does not exist. Create the first user with: python -m chat.users add admin --role admin"
         ) from None
     signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _cache_lock:
@@ -128,7 +127,7 @@ def _read_document(path: Path) -> CommentedMap:
         raise ConfigError(f"{path.name} is not valid YAML: {error}") from None
     if document is None:
         document = CommentedMap()
-    if not isinstance(document, dict):
+    if not isinstance(document, CommentedMap):
         raise ConfigError(f"{path.name} must be a mapping with a 'credentials' section.")
     return document
 
@@ -148,9 +147,7 @@ def _parse_users(document: CommentedMap, filename: str) -> dict[str, User]:
     for raw_name, entry in _users_section(document, filename).items():
         username = str(raw_name)
         if username != username.strip().lower() or not _USERNAME.match(username):
-            raise ConfigError(
-                f"{filename}: username {username!r} must be lower-case letters, digits or . _ @ + -."
-            )
+            raise ConfigError(f"{filename}: username {username!r} must be lower-case letters, digits or . _ @ + -.")
         if not isinstance(entry, dict):
             raise ConfigError(f"{filename}: user {username!r} must be a mapping.")
         password = str(entry.get("password") or "")
@@ -203,7 +200,7 @@ class AuthFileEditor:
     def _users(self) -> CommentedMap:
         credentials = self.document.setdefault("credentials", CommentedMap())
         users = credentials.get("usernames")
-        if not isinstance(users, dict):
+        if not isinstance(users, CommentedMap):
             users = CommentedMap()
             credentials["usernames"] = users
         return users
@@ -229,7 +226,7 @@ class AuthFileEditor:
 
     def _require(self, username: str) -> CommentedMap:
         entry = self._users.get(username)
-        if entry is None:
+        if not isinstance(entry, CommentedMap):
             raise InputError(f"There is no user {username!r}.")
         return entry
 

@@ -14,11 +14,11 @@ import secrets
 import sys
 from pathlib import Path
 
+from chat import users as users_cli
 from chat.authfile import load_users
 from chat.db import init_db, make_engine
 from chat.errors import ChatError
 from chat.settings import Settings
-from chat import users as users_cli
 
 _KEY_LINE = re.compile(r"^PARLEY_COOKIE_KEY=\s*$", re.MULTILINE)
 
@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(env_file=args.env_file)
         if not args.check and not (settings.auth_file.exists() and load_users(settings.auth_file)):
             print("No users yet: creating the first admin account.")
-            code = users_cli.main(["--file", str(settings.auth_file), "add", "admin", "--role", "admin", "--generate-password"])
+            code = users_cli.main(
+                ["--file", str(settings.auth_file), "add", "admin", "--role", "admin", "--generate-password"]
+            )
             if code:
                 return code
         users = load_users(settings.auth_file)

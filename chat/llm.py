@@ -71,9 +71,7 @@ class OpenAIChatModel:
                 "The model server refused the API key (401). Check OPENAI_API_KEY in .env.", kind="auth"
             )
         if isinstance(error, openai.PermissionDeniedError):
-            return UpstreamError(
-                f"The API key is not allowed to use the model '{model}' (403).", kind="forbidden"
-            )
+            return UpstreamError(f"The API key is not allowed to use the model '{model}' (403).", kind="forbidden")
         if isinstance(error, openai.NotFoundError):
             return UpstreamError(
                 f"The model '{model}' was not found on {server} (404). Check PARLEY_MODEL.",
@@ -194,7 +192,13 @@ class _DemoStream:
 
     def _chunk(self, **fields: object) -> ChatCompletionChunk:
         return ChatCompletionChunk.model_validate(
-            {"id": "demo", "object": "chat.completion.chunk", "created": int(time.time()), "model": DEMO_MODEL, **fields}
+            {
+                "id": "demo",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": DEMO_MODEL,
+                **fields,
+            }
         )
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:

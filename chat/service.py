@@ -63,8 +63,7 @@ def clean_prompt(raw: str | None, max_chars: int) -> str | None:
         return None
     if len(raw) > max_chars:
         raise InputError(
-            f"Your message is {len(raw):,} characters long; the limit is {max_chars:,}. "
-            "Shorten it and send again."
+            f"Your message is {len(raw):,} characters long; the limit is {max_chars:,}. Shorten it and send again."
         )
     return raw.strip()
 
@@ -271,7 +270,9 @@ class ChatService:
             else:
                 log.exception("unexpected error while streaming a reply")
                 turn.unexpected = error
-                turn.error = ChatError("Parley hit an unexpected error while streaming this reply; it has been logged.", kind="internal")
+                turn.error = ChatError(
+                    "Parley hit an unexpected error while streaming this reply; it has been logged.", kind="internal"
+                )
                 turn.status = ReplyStatus.ERROR
         finally:
             duration_ms = int((time.monotonic() - started) * 1000)

@@ -135,8 +135,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         )
     elif len(cookie_key) < MIN_COOKIE_KEY_LENGTH:
         problems.append(
-            f"PARLEY_COOKIE_KEY is {len(cookie_key)} characters long; "
-            f"it must be at least {MIN_COOKIE_KEY_LENGTH}."
+            f"PARLEY_COOKIE_KEY is {len(cookie_key)} characters long; it must be at least {MIN_COOKIE_KEY_LENGTH}."
         )
 
     base_url = env.get("OPENAI_BASE_URL", "").strip() or None
@@ -155,12 +154,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
         database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
         auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
-        cookie_expiry_days=number(
-            "PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01
-        ),
-        max_prompt_chars=int(
-            number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)
-        ),
+        cookie_expiry_days=number("PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01),
+        max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
         demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),
     )
     if problems:

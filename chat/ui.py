@@ -104,13 +104,16 @@ def login_gate(settings: Settings) -> SignedIn | None:
         # Removed from auth.yaml while signed in.
         authenticator.logout(location="unrendered")
 
-    if state.get("authentication_status"):
-        st.sidebar.markdown(f"Signed in as **{users[state['username']].name}**")
-        authenticator.logout("Sign out", location="sidebar", key="parley_sign_out")
+    signed_in_before = bool(state.get("authentication_status"))
+    if signed_in_before:
+        _account_sidebar(authenticator, users[state["username"]])
 
     cookie = st.context.cookies.get(settings.cookie_name)
-    bad_cookie = isinstance(cookie, str) and bool(cookie) and not state.get("authentication_status") and (
-        auth.cookie_username(cookie, settings.cookie_key.reveal(), users) is None
+    bad_cookie = (
+        isinstance(cookie, str)
+        and bool(cookie)
+        and not state.get("authentication_status")
+        and (auth.cookie_username(cookie, settings.cookie_key.reveal(), users) is None)
     )
     if bad_cookie:
         # The library raises on some malformed cookies: keep it from reading this one.
@@ -129,9 +132,10 @@ def login_gate(settings: Settings) -> SignedIn | None:
             state["logout"] = previous
 
     if state.get("authentication_status"):
-        username = cast(str, state["username"])
-        user = users[username]
-        return SignedIn(username=username, name=user.name, roles=user.roles)
+        user = users[cast(str, state["username"])]
+        if not signed_in_before:
+            _account_sidebar(authenticator, user)
+        return SignedIn(username=user.username, name=user.name, roles=user.roles)
     if state.get("authentication_status") is False:
         st.error("Incorrect username or password.")
     elif bad_cookie:
@@ -140,11 +144,20 @@ def login_gate(settings: Settings) -> SignedIn | None:
     return None
 
 
+def _account_sidebar(authenticator: stauth.Authenticate, user: User) -> None:
+    name = st.sidebar.empty()
+    name.markdown(f"Signed in as **{user.name}**")
+    # Signing out here, before the login form is drawn, shows the form in the same run.
+    authenticator.logout("Sign out", location="sidebar", key="parley_sign_out")
+    if not st.session_state.get("authentication_status"):
+        name.empty()
+
+
 def current_user() -> SignedIn:
     user = st.session_state.get("parley_user")
     if not isinstance(user, SignedIn):
         st.stop()  # only reachable by running a page without app.py's gate
-    return cast(SignedIn, user)
+    return user
 
 
 # --- the chat ----------------------------------------------------------------------------
@@ -164,14 +177,14 @@ def _history() -> list[ChatMessage]:
     return cast(list[ChatMessage], st.session_state.setdefault(HISTORY, []))
 
 
-def prompt_input(settings: Settings) -> str | None:
+def prompt_input() -> str | None:
     """The chat input; a prompt that was refused comes back into it."""
     restored = st.session_state.pop(RESTORE_PROMPT, None)
     if restored is not None:
         st.session_state[PROMPT] = restored
-    return st.chat_input(
-        "Message Parley", key=PROMPT, max_chars=settings.max_prompt_chars, submit_mode="stop"
-    )
+    # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
+    # with a message instead and hands the whole text back for editing.
+    return st.chat_input("Message Parley", key=PROMPT, submit_mode="stop")
 
 
 def send(raw: str | None, user: SignedIn, service: ChatService) -> None:

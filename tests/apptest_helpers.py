@@ -14,7 +14,7 @@ def new_app() -> AppTest:
 
 def sign_in(app: AppTest, username: str = "alice", password: str | None = None) -> AppTest:
     app.text_input[0].input(username)
-    app.text_input[1].input(PASSWORDS[username] if password is None else password)
+    app.text_input[1].input(PASSWORDS[username.strip().lower()] if password is None else password)
     app.button[0].click()
     return app.run()
 

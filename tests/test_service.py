@@ -52,7 +52,9 @@ def rows(sessions: sessionmaker[Session]) -> list[Message]:
 
 
 def run_turn(service: ChatService, prompt: str = "Hello?", history: list[ChatMessage] | None = None, **kw: str):
-    turn = service.start_turn(username="alice", conversation_id=kw.get("conversation_id"), history=history or [], prompt=prompt)
+    turn = service.start_turn(
+        username="alice", conversation_id=kw.get("conversation_id"), history=history or [], prompt=prompt
+    )
     pieces = list(turn.follow())
     assert turn.done
     return turn, pieces

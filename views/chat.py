@@ -7,6 +7,6 @@ user = ui.current_user()
 service = ui.chat_service(settings)
 
 ui.demo_banner(settings)
-prompt = ui.prompt_input(settings)
+prompt = ui.prompt_input()
 ui.send(prompt, user, service)
 ui.draw_conversation()

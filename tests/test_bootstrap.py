@@ -1,0 +1,83 @@
+"""`make run`'s set-up step: what it creates, what it reuses, when it refuses to start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chat import authfile
+from chat.authfile import load_users, verify_password
+from chat.bootstrap import main
+from chat.settings import Settings
+from tests.conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
+
+
+def test_first_run_creates_env_admin_and_database(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    settings = Settings.from_env(env_file=sandbox / ".env")
+    assert len(settings.cookie_key.reveal()) >= 32 and settings.cookie_key.reveal() not in out
+    assert oct((sandbox / ".env").stat().st_mode & 0o777) == "0o600"
+    password = next(line.split(": ", 1)[1] for line in out.splitlines() if "password:" in line)
+    admin = load_users(sandbox / "auth.yaml")["admin"]
+    assert admin.is_admin and verify_password(password, admin.password_hash)
+    assert password not in (sandbox / "auth.yaml").read_text()
+    assert (sandbox / "data" / "parley.db").exists()
+    assert "offline demo mode" in out
+
+
+def test_second_run_reuses_what_exists(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
+    assert main([]) == 0
+    env_before = (sandbox / ".env").read_text()
+    auth_before = (sandbox / "auth.yaml").read_text()
+    capsys.readouterr()
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "password:" not in out and "Wrote" not in out
+    assert (sandbox / ".env").read_text() == env_before and (sandbox / "auth.yaml").read_text() == auth_before
+
+
+@pytest.mark.parametrize(("key", "says"), [("", "not set"), ("short", "at least 32"), ("some_key", "well-known")])
+def test_a_bad_cookie_key_refuses_to_start(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], key: str, says: str
+) -> None:
+    (sandbox / ".env").write_text("# no key here\n")
+    monkeypatch.setenv("PARLEY_COOKIE_KEY", key)
+    assert main(["--check"]) == 2
+    err = capsys.readouterr().err
+    assert "Parley cannot start" in err and says in err
+
+
+def test_a_plaintext_password_refuses_to_start(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (sandbox / ".env").write_text("PARLEY_COOKIE_KEY=" + "k" * 40 + "\n")
+    (sandbox / "auth.yaml").write_text("credentials:\n  usernames:\n    erin:\n      password: opensesame\n")
+    assert main([]) == 2
+    assert "'erin' has a plaintext" in capsys.readouterr().err
+
+
+def test_make_run_stops_before_streamlit_when_the_key_is_bad(sandbox: Path) -> None:
+    """The real `make run`, with a venv that already exists, exits non-zero with the reason."""
+    for name in ("Makefile", "app.py", ".env.example", "requirements.txt"):
+        (sandbox / name).write_bytes((ROOT / name).read_bytes())
+    (sandbox / "chat").symlink_to(ROOT / "chat")
+    venv = sandbox / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    wrapper = venv / "bin" / "python"  # stands for the venv `make run` would have made
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    (venv / ".runtime").touch()
+    env = {**os.environ, "PARLEY_COOKIE_KEY": "too-short"}
+    result = subprocess.run(["make", "run"], cwd=sandbox, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "at least 32" in result.stderr and "streamlit" not in result.stdout.split("chat.bootstrap")[-1]
