@@ -1,0 +1,131 @@
+"""A real Streamlit server and Debian's Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from chat.authfile import edit_auth_file
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, chromium_path, require
+from tests.fake_openai import FakeOpenAI
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    folder: Path
+    database_url: str
+    fake: FakeOpenAI
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def fake_model() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> Iterator[Server]:
+    """`streamlit run app.py` in its own folder, with the project's Streamlit config."""
+    folder = tmp_path_factory.mktemp("server")
+    (folder / ".streamlit").mkdir()
+    shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+    auth_file = folder / "auth.yaml"
+    with edit_auth_file(auth_file) as users:
+        for name, password in PASSWORDS.items():
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+            users.add(name, hashed, name=name.title(), roles=["admin" if name == "admin" else "user"])
+    port = free_port()
+    database_url = f"sqlite:///{folder / 'parley.db'}"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "PARLEY_", "STREAMLIT_")) and key != "DATABASE_URL"
+    }
+    env.update(
+        PARLEY_COOKIE_KEY=TEST_COOKIE_KEY,
+        PARLEY_AUTH_FILE=str(auth_file),
+        DATABASE_URL=database_url,
+        OPENAI_BASE_URL=fake_model.base_url,
+        OPENAI_API_KEY="sk-test-not-a-real-key",
+        PARLEY_MAX_RETRIES="0",
+    )
+    log = folder / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Streamlit did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield Server(url=url, folder=folder, database_url=database_url, fake=fake_model, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    require(executable is not None, "Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()

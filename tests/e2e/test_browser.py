@@ -1,0 +1,132 @@
+"""What only a browser shows: the cookie across reloads, streaming on screen, markup as text."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from chat.models import Message
+from tests.conftest import PASSWORDS
+from tests.e2e.conftest import Server
+from tests.fake_openai import FakeReply
+
+pytestmark = pytest.mark.browser
+
+CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
+MESSAGES = "[data-testid='stChatMessage']"
+
+
+def sign_in(page, server: Server, username: str = "alice") -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS[username])
+    page.get_by_role("button", name="Sign in").click()
+    page.locator(CHAT_INPUT).wait_for()
+
+
+def send(page, prompt: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator(CHAT_INPUT)
+    box.fill(prompt)
+    box.press("Enter")
+
+
+def assistant_text(page) -> str:  # type: ignore[no-untyped-def]
+    messages = page.locator(MESSAGES)
+    if messages.count() < 2:
+        return ""
+    return str(messages.nth(messages.count() - 1).inner_text())
+
+
+def rows(server: Server) -> list[Message]:
+    engine = create_engine(server.database_url)
+    with Session(engine) as session:
+        result = list(session.scalars(select(Message).order_by(Message.id)))
+    engine.dispose()
+    return result
+
+
+def login_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
+    page.get_by_role("textbox", name="Username").wait_for()
+    return page.locator(CHAT_INPUT).count() == 0
+
+
+def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    words = [f"token{i}" for i in range(40)]
+    server.fake.enqueue(FakeReply(text=" ".join(words), delay=0.05))
+    sign_in(page, server)
+    send(page, "Stream me something")
+    seen: list[str] = []
+    deadline = time.monotonic() + 20
+    while "token39" not in (text := assistant_text(page)) and time.monotonic() < deadline:
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        time.sleep(0.05)
+    assert "token39" in assistant_text(page)
+    # The reply grew on screen in several steps, in order: it streamed.
+    partial = [text for text in seen if "token0" in text and "token39" not in text]
+    assert len(partial) >= 3, seen
+    assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:], strict=False))
+    reply = rows(server)[-1]
+    assert reply.role == "assistant" and reply.status == "complete" and reply.content == " ".join(words)
+
+    page.reload()
+    page.locator(CHAT_INPUT).wait_for()  # still signed in: the cookie
+    assert page.get_by_role("textbox", name="Username").count() == 0
+
+    page.get_by_role("button", name="Sign out").click()
+    assert login_form_shown(page)
+    page.reload()
+    assert login_form_shown(page)
+
+
+def test_a_wrong_password_gets_the_generic_message(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Username").fill("alice")
+    page.get_by_role("textbox", name="Password").fill("not-her-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Incorrect username or password.").wait_for()
+    assert page.locator(CHAT_INPUT).count() == 0
+
+
+def test_markup_in_a_reply_is_shown_as_text(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    attack = "<img src=x onerror=alert(1)> and <script>alert(2)</script>"
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    server.fake.enqueue(FakeReply(text=attack))
+    sign_in(page, server)
+    send(page, attack)
+    page.locator(MESSAGES).nth(1).get_by_text("alert(2)", exact=False).wait_for()
+    time.sleep(0.5)
+    assert dialogs == []
+    chat = page.locator(MESSAGES)
+    assert chat.locator("img[src='x']").count() == 0 and chat.locator("script").count() == 0
+    assert "<img src=x onerror=alert(1)>" in chat.nth(0).inner_text()
+    assert "<img src=x onerror=alert(1)>" in chat.nth(1).inner_text()
+
+
+def test_every_url_shows_only_the_login_form(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/", "/chat", "/admin", "/no-such-page"):
+        page.goto(server.url + path)
+        assert login_form_shown(page)
+        assert page.locator(MESSAGES).count() == 0
+
+
+def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """The cookie component reruns the page just after sign-in; a prompt sent then survives it."""
+    server.fake.enqueue(FakeReply(text="You were quick, and here is the whole reply.", delay=0.03))
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Username").fill("bob")
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
+    page.get_by_role("button", name="Sign in").click()
+    box = page.locator(CHAT_INPUT)
+    box.wait_for()
+    box.fill("Hello at once")
+    box.press("Enter")
+    page.get_by_text("here is the whole reply.").wait_for()
+    time.sleep(1.0)  # let any late rerun happen, then check nothing was lost
+    assert "here is the whole reply." in assistant_text(page)
+    bob = [m for m in rows(server) if m.username == "bob"]
+    assert [(m.role, m.status) for m in bob] == [("user", "complete"), ("assistant", "complete")]
