@@ -8,6 +8,8 @@ dropped by the server is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -60,11 +62,33 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def process_owner() -> str:
+    """Names this process in the replies it streams."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_dead_here(owner: str) -> bool:
+    """True if `owner` ran on this host and its process no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's replica: only its silence tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def init_db(engine: Engine) -> int:
     """Create missing tables and close replies left `streaming` by a dead process.
 
-    Returns how many replies were marked `interrupted`.
+    A reply is abandoned if the process that streamed it ran on this host and is
+    gone, or if it has not been touched for `STALE_AFTER` (a replica elsewhere
+    that died). Returns how many replies were marked `interrupted`.
     """
     Base.metadata.create_all(engine)
     with session_factory(engine).begin() as session:
-        return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)
+        dead = {owner for owner in store.streaming_owners(session) if _is_dead_here(owner)}
+        return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, dead_owners=dead)

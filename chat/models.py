@@ -94,5 +94,8 @@ class Message(Base):
     # belongs to a process that died.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "host:pid" of the process streaming the reply, so a restart on the same host can
+    # tell its dead predecessor's replies from a live replica's.
+    owner: Mapped[str | None] = mapped_column(String(300))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import store
-from chat.db import HEARTBEAT_SECONDS, STALE_AFTER
+from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
 from chat.models import ReplyStatus, utcnow
@@ -289,6 +289,7 @@ class ChatService:
                         username=turn.username,
                         model=turn.model,
                         content=turn.text,
+                        owner=process_owner(),
                     )
                     turn.reply_id = reply.id
                 else:

@@ -6,10 +6,10 @@ no transaction stays open while a reply streams.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation, Message, ReplyStatus, utcnow
@@ -54,7 +54,9 @@ def add_prompt(session: Session, conversation: Conversation, content: str) -> Me
     return message
 
 
-def start_reply(session: Session, *, conversation_id: str, username: str, model: str, content: str = "") -> Message:
+def start_reply(
+    session: Session, *, conversation_id: str, username: str, model: str, content: str = "", owner: str | None = None
+) -> Message:
     reply = Message(
         conversation_id=conversation_id,
         username=username,
@@ -62,6 +64,7 @@ def start_reply(session: Session, *, conversation_id: str, username: str, model:
         content=content,
         model=model,
         status=ReplyStatus.STREAMING,
+        owner=owner,
     )
     session.add(reply)
     session.flush()
@@ -109,13 +112,26 @@ def finish_reply(
     )
 
 
-def mark_abandoned_replies(session: Session, *, older_than: datetime) -> int:
+def mark_abandoned_replies(session: Session, *, older_than: datetime, dead_owners: Collection[str] = ()) -> int:
+    """Mark as `interrupted` the replies still `streaming` whose process is gone: known dead
+    (`dead_owners`), or silent since `older_than`. Returns how many."""
+    abandoned = Message.updated_at < older_than
+    if dead_owners:
+        abandoned = or_(abandoned, Message.owner.in_(list(dead_owners)))
     result = session.execute(
         update(Message)
-        .where(Message.status == ReplyStatus.STREAMING, Message.updated_at < older_than)
+        .where(Message.status == ReplyStatus.STREAMING, abandoned)
         .values(status=ReplyStatus.INTERRUPTED, error_kind="interrupted", finished_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def streaming_owners(session: Session) -> set[str]:
+    return {
+        owner
+        for owner in session.scalars(select(Message.owner).where(Message.status == ReplyStatus.STREAMING).distinct())
+        if owner
+    }
 
 
 def conversation_messages(session: Session, conversation_id: str, username: str) -> Sequence[Message]:

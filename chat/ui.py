@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
@@ -31,6 +33,7 @@ TURN = "parley_turn"
 CONVERSATION = "parley_conversation_id"
 NOTICE = "parley_notice"
 PROMPT = "parley_prompt"
+COOKIE_WRITE = "parley_cookie_write"
 RESTORE_PROMPT = "parley_restore_prompt"
 
 
@@ -131,7 +134,27 @@ def login_gate(settings: Settings) -> SignedIn | None:
         if bad_cookie:
             state["logout"] = previous
 
-    if state.get("authentication_status"):
+    signed_in = bool(state.get("authentication_status"))
+    cookie_model = authenticator.cookie_controller.cookie_model
+    if signed_in and not signed_in_before and cookie_model.exp_date is not None:
+        # Signed in with the form just now: the library has drawn its cookie writer.
+        token = jwt.encode(
+            {"username": state["username"], "exp_date": cookie_model.exp_date},
+            settings.cookie_key.reveal(),
+            algorithm=auth.COOKIE_ALGORITHM,
+        )
+        expires = datetime.fromtimestamp(cookie_model.exp_date).isoformat()
+        state[COOKIE_WRITE] = {
+            "method": "set",
+            "cookie": settings.cookie_name,
+            "value": token,
+            "options": {"path": "/", "expires": expires, "sameSite": "strict"},
+        }
+    elif signed_in_before and not signed_in:
+        state[COOKIE_WRITE] = {"method": "delete", "cookie": settings.cookie_name}
+    _finish_cookie_write(authenticator)
+
+    if signed_in:
         user = users[cast(str, state["username"])]
         if not signed_in_before:
             _account_sidebar(authenticator, user)
@@ -142,6 +165,22 @@ def login_gate(settings: Settings) -> SignedIn | None:
         st.info("Your sign-in has expired or is no longer valid. Please sign in again.")
     st.caption("Conversations in Parley are logged.")
     return None
+
+
+def _finish_cookie_write(authenticator: stauth.Authenticate) -> None:
+    """Draw the pending cookie write again on every run until the browser reports it done.
+
+    The library draws its cookie component once, in the run that signs in or out. A
+    run that starts before that component's frame has loaded (a prompt sent right
+    after sign-in) removes it from the page, and the cookie is never written: the
+    next reload would sign the user out, or back in. This writer stays until it ran.
+    """
+    pending = st.session_state.get(COOKIE_WRITE)
+    if pending is None:
+        return
+    component = authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager
+    if component(**pending, key="parley_cookie_write", default=False):
+        del st.session_state[COOKIE_WRITE]
 
 
 def _account_sidebar(authenticator: stauth.Authenticate, user: User) -> None:

@@ -40,7 +40,7 @@ class FakeReply:
     error_message: str = "fake failure"
     finish_reason: str | None = "stop"  # None: close cleanly without one
     reset_after: int | None = None  # send N tokens, then reset the connection
-    stall_after: int | None = None  # send N tokens, then go silent for `stall_seconds`
+    stall_after: int | None = None  # send N tokens, then pause for `stall_seconds`
     stall_seconds: float = 30.0
     keepalive_every: float | None = None  # while stalled, send ": keep-alive" this often
     error_event_after: int | None = None  # send N tokens, then an error event
@@ -186,8 +186,7 @@ class FakeOpenAI:
                             self._send(f"event: error\ndata: {json.dumps(error)}\n\n")
                             return
                         if index == reply.stall_after:
-                            self._stall(reply)
-                            return
+                            self._stall(reply)  # then carry on, as a slow model would
                         if index and reply.delay:
                             time.sleep(reply.delay)
                         chunk([{"index": 0, "delta": {"content": token}, "finish_reason": None}])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -229,15 +233,109 @@ def test_prompt_cleaning() -> None:
 
 def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_path: Path, sessions) -> None:
     from chat import store
+    from chat.db import process_owner
 
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
     with sessions.begin() as session:
         conversation = store.create_conversation(session, username="alice", model="m", system_prompt="")
-        old = store.start_reply(session, conversation_id=conversation.id, username="alice", model="m", content="half")
-        fresh = store.start_reply(session, conversation_id=conversation.id, username="alice", model="m")
-        old.updated_at = utcnow() - timedelta(minutes=10)
+
+        def reply(owner: str | None, content: str = "half") -> int:
+            return store.start_reply(
+                session, conversation_id=conversation.id, username="alice", model="m", content=content, owner=owner
+            ).id
+
+        killed_here = reply(f"{host}:{dead.pid}")  # fresh, but its process is gone
+        alive_here = reply(process_owner())  # this very process: alive
+        elsewhere = reply("other-host:123")  # a replica on another host, recently touched
+        silent = reply("other-host:456")
+        session.flush()
+        session.get(Message, silent).updated_at = utcnow() - timedelta(minutes=10)
     engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
-    assert init_db(engine) == 1
-    by_id = {m.id: m for m in rows(sessions)}
-    assert (by_id[old.id].status, by_id[old.id].content) == ("interrupted", "half")
-    assert by_id[fresh.id].status == "streaming"  # may belong to a live replica
+    assert init_db(engine) == 2
+    status = {m.id: (m.status, m.content) for m in rows(sessions)}
+    assert status[killed_here] == ("interrupted", "half") and status[silent] == ("interrupted", "half")
+    assert status[alive_here][0] == "streaming" and status[elsewhere][0] == "streaming"
+    engine.dispose()
+
+
+def test_keep_alive_comments_are_ignored(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    # A 3 s pause, longer than the 2 s read timeout, filled with keep-alive comments.
+    fake_openai.enqueue(FakeReply(text="slow but steady reply", stall_after=2, stall_seconds=3, keepalive_every=0.3))
+    turn, _ = run_turn(service)
+    assert turn.status == "complete" and turn.text == "slow but steady reply"
+
+
+def test_sqlite_runs_in_wal_with_a_busy_timeout(sessions) -> None:
+    with sessions() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_no_transaction_stays_open_while_a_reply_streams(
+    service: ChatService, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.enqueue(FakeReply(text=" ".join(["tick"] * 40), delay=0.05))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="go")
+    writer = sqlite3.connect(tmp_path / "parley.db", timeout=0.5)
+    try:
+        attempts = 0
+        while not turn.done:
+            writer.execute("BEGIN IMMEDIATE")  # raises "database is locked" if anyone holds the write lock long
+            writer.rollback()
+            attempts += 1
+            time.sleep(0.05)
+        assert attempts >= 10
+    finally:
+        writer.close()
+    assert turn.status == "complete"
+
+
+@pytest.fixture
+def quick_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chat.db
+
+    monkeypatch.setattr(chat.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+
+
+def test_a_locked_database_refuses_the_prompt_with_a_reason(
+    quick_busy: None, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    init_db(engine)
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
+    service = ChatService(settings, session_factory(engine), build_model(settings))
+    holder = sqlite3.connect(tmp_path / "parley.db")
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageError, match="the database is busy"):
+            service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert fake_openai.chat_requests == []
+    engine.dispose()
+
+
+def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
+    quick_busy: None, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    init_db(engine)
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
+    service = ChatService(settings, session_factory(engine), build_model(settings))
+    fake_openai.enqueue(FakeReply(text="a reply worth keeping", first_delay=0.5))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
+    holder = sqlite3.connect(tmp_path / "parley.db")
+    holder.execute("BEGIN IMMEDIATE")  # the database stays locked until the reply is over
+    try:
+        assert turn.wait(15)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert turn.text == "a reply worth keeping" and turn.status == "complete"
+    assert turn.save_error is not None and "could not be saved" in turn.save_error.message
+    assert "the database is busy" in turn.save_error.message
     engine.dispose()

@@ -48,8 +48,14 @@ def rows(server: Server) -> list[Message]:
     return result
 
 
+def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    return cookies.get("parley_auth")
+
+
 def login_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
     page.get_by_role("textbox", name="Username").wait_for()
+    page.locator(CHAT_INPUT).wait_for(state="detached")  # elements of the run before go at its end
     return page.locator(CHAT_INPUT).count() == 0
 
 
@@ -76,8 +82,14 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     page.locator(CHAT_INPUT).wait_for()  # still signed in: the cookie
     assert page.get_by_role("textbox", name="Username").count() == 0
 
+    assert auth_cookie(page) is not None
     page.get_by_role("button", name="Sign out").click()
     assert login_form_shown(page)
+    # The cookie is deleted by a component in the browser, a moment after the form shows.
+    deadline = time.monotonic() + 10
+    while auth_cookie(page) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert auth_cookie(page) is None
     page.reload()
     assert login_form_shown(page)
 
@@ -130,3 +142,7 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
     assert "here is the whole reply." in assistant_text(page)
     bob = [m for m in rows(server) if m.username == "bob"]
     assert [(m.role, m.status) for m in bob] == [("user", "complete"), ("assistant", "complete")]
+    # The sign-in cookie was written although a run started before its component had loaded.
+    page.reload()
+    page.locator(CHAT_INPUT).wait_for()
+    assert auth_cookie(page) is not None
