@@ -226,8 +226,8 @@ def prompt_input() -> str | None:
     return st.chat_input("Message Parley", key=PROMPT, submit_mode="stop")
 
 
-def send(raw: str | None, user: SignedIn, service: ChatService) -> None:
-    """Start a turn for a submitted prompt, before anything is drawn.
+def send(raw: str | None, user: SignedIn, service: ChatService) -> bool:
+    """Start a turn for a submitted prompt, before anything is drawn. True if started.
 
     Nothing here calls Streamlit between reading the prompt and starting the
     worker, so a rerun arriving now (the one right after sign-in) cannot lose it.
@@ -235,9 +235,11 @@ def send(raw: str | None, user: SignedIn, service: ChatService) -> None:
     try:
         prompt = clean_prompt(raw, service.settings.max_prompt_chars)
         if prompt is None:
-            return
+            return False
         active = _active_turn()
-        if active is not None and not active.done:
+        if active is not None and active.done:
+            _settle(active)  # e.g. stopped in the last run: its partial reply is context now
+        elif active is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
         turn = service.start_turn(
             username=user.username,
@@ -252,6 +254,7 @@ def send(raw: str | None, user: SignedIn, service: ChatService) -> None:
     st.session_state[CONVERSATION] = turn.conversation_id
     _history().append(ChatMessage(role="user", content=prompt))
     st.session_state[TURN] = turn
+    return True
 
 
 def _active_turn() -> Turn | None:
@@ -266,8 +269,11 @@ def _settle(turn: Turn) -> None:
             st.session_state[NOTICE] = turn.save_error.message
 
 
-def draw_conversation() -> None:
-    """Every message so far, then the reply that is still streaming, if any."""
+def draw_conversation(*, just_sent: bool = False) -> None:
+    """Every message so far, then the reply that is still streaming, if any.
+
+    `just_sent`: this run started the reply, so the chat input shows its stop button.
+    """
     turn = _active_turn()
     if turn is not None and turn.done:
         _settle(turn)
@@ -279,7 +285,7 @@ def draw_conversation() -> None:
         st.error(notice)
     turn = _active_turn()
     if turn is not None:
-        _stream(turn)
+        _stream(turn, own_stop_button=not just_sent)
 
 
 def _draw_message(message: ChatMessage) -> None:
@@ -299,8 +305,14 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
 
 
-def _stream(turn: Turn) -> None:
-    with st.chat_message("assistant"):
+def _stream(turn: Turn, *, own_stop_button: bool) -> None:
+    reply = st.chat_message("assistant")
+    stop_slot = st.empty()
+    # The chat input's stop button lives only in the run its prompt started. A run
+    # that picked the reply up after a rerun gets a stop button of its own.
+    if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
+        turn.stop()
+    with reply:
         try:
             st.write_stream(turn.follow())
         except StopException:
@@ -312,6 +324,7 @@ def _stream(turn: Turn) -> None:
         turn.wait()
         message = turn.as_message()
         _draw_ending(message)
+    stop_slot.empty()
     _settle(turn)
     if turn.save_error:
         st.error(turn.save_error.message)

@@ -49,7 +49,7 @@ def page(request: str) -> None:
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    ui.draw_conversation()
+    ui.draw_conversation(just_sent=first_run)
 
 
 def replies(env: AppEnv) -> list[Message]:
@@ -86,3 +86,52 @@ def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpen
         [reply] = replies(app_env)
     assert (reply.status, reply.content) == ("complete", LONG)
     assert len(fake_openai.chat_requests) == 1  # one request: the reply was not asked for twice
+
+
+def resumed_page() -> None:
+    """A run that did not start the reply (a rerun came first) follows it, and a click on
+    its own Stop button arrives, as the browser would send it, while it streams."""
+    import threading
+    import time
+
+    import streamlit as st
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    from chat import ui
+
+    settings = ui.settings_or_stop()
+    service = ui.chat_service(settings)
+    runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    if runs == 1:
+        ui.send("Tell me a long story", ui.SignedIn(username="alice", name="Alice", roles=("user",)), service)
+        st.rerun()  # the rerun that takes the stream over
+    if runs == 2:
+        ctx = get_script_run_ctx()
+        turn = st.session_state["parley_turn"]
+
+        def click_stop() -> None:
+            while len(turn.text) < 40:
+                time.sleep(0.01)
+            states = WidgetStates()
+            click = states.widgets.add()
+            widget_ids = object.__getattribute__(ctx.session_state, "_state")._key_id_mapper
+            while "parley_stop" not in widget_ids:
+                time.sleep(0.01)
+            click.id = widget_ids.get_id_from_key("parley_stop")
+            click.trigger_value = True
+            ctx.script_requests.request_rerun(RerunData(widget_states=states))
+
+        threading.Thread(target=click_stop, daemon=True).start()
+    ui.draw_conversation(just_sent=False)
+
+
+def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text=LONG, delay=0.02))
+    app = AppTest.from_function(resumed_page, default_timeout=20).run()
+    assert app.session_state["runs"] == 3  # started, followed (interrupted by the click), stopped
+    [reply] = replies(app_env)
+    assert reply.status == "stopped" and 40 <= len(reply.content) < len(LONG)
+    assert app.chat_message[-1].markdown[0].value == reply.content
+    assert any("Stopped" in c.value for c in app.chat_message[-1].caption)

@@ -8,5 +8,5 @@ service = ui.chat_service(settings)
 
 ui.demo_banner(settings)
 prompt = ui.prompt_input()
-ui.send(prompt, user, service)
-ui.draw_conversation()
+sent = ui.send(prompt, user, service)
+ui.draw_conversation(just_sent=sent)

@@ -146,3 +146,62 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
     page.reload()
     page.locator(CHAT_INPUT).wait_for()
     assert auth_cookie(page) is not None
+
+
+def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    words = " ".join(f"slow{i}" for i in range(200))
+    server.fake.enqueue(FakeReply(text=words, delay=0.05))
+    sign_in(page, server, "admin")
+    # The stop button belongs to the run the prompt started: let the sign-in cookie's own
+    # rerun pass first, or that rerun takes the stream over without a stop button.
+    deadline = time.monotonic() + 10
+    while auth_cookie(page) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2)
+    send(page, "Say a lot")
+    page.get_by_text("slow5", exact=False).wait_for()
+    page.locator("[data-testid='stChatInputStopButton']").click()  # the send button is a stop button now
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        mine = [m for m in rows(server) if m.username == "admin" and m.role == "assistant"]
+        if mine and mine[-1].status != "streaming":
+            break
+        time.sleep(0.1)
+    reply = mine[-1]
+    assert reply.status == "stopped" and reply.content.startswith("slow0 slow1") and "slow199" not in reply.content
+    # On screen now: what had been drawn when the script stopped (a prefix of what was saved).
+    shown = assistant_text(page).split("\n\n", 1)[1]
+    assert shown and reply.content.startswith(shown)
+    # The next prompt works, carries the partial reply as context, and the chat shows it in full.
+    server.fake.enqueue(FakeReply(text="Continuing."))
+    send(page, "Go on")
+    page.get_by_text("Continuing.").wait_for()
+    sent = server.fake.chat_requests[-1].body["messages"]
+    assert sent[-2] == {"role": "assistant", "content": reply.content}
+    stopped = page.locator(MESSAGES).nth(1)
+    assert reply.content in stopped.inner_text() and "Stopped." in stopped.inner_text()
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "garbage",
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJ1c2VybmFtZSI6ImFsaWNlIiwiZXhwX2RhdGUiOjQxMDI0NDQ4MDB9.",
+        "unknown-user",
+        "no-expiry",
+    ],
+)
+def test_a_bent_cookie_gets_the_login_form(page, server: Server, cookie: str) -> None:  # type: ignore[no-untyped-def]
+    import jwt
+
+    from tests.conftest import TEST_COOKIE_KEY
+
+    if cookie == "unknown-user":
+        cookie = jwt.encode({"username": "mallory", "exp_date": time.time() + 3600}, TEST_COOKIE_KEY, "HS256")
+    elif cookie == "no-expiry":
+        cookie = jwt.encode({"username": "alice"}, TEST_COOKIE_KEY, "HS256")
+    page.context.add_cookies([{"name": "parley_auth", "value": cookie, "url": server.url}])
+    page.goto(server.url)
+    assert login_form_shown(page)
+    page.get_by_text("Your sign-in has expired or is no longer valid").wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
