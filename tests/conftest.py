@@ -11,9 +11,12 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from chat import authfile
 from chat.authfile import edit_auth_file
+from chat.models import Message
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +101,15 @@ def _fresh_streamlit_caches() -> Iterator[None]:
         return
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def logged_messages(database_url: str) -> list[Message]:
+    """Every message row in the log, oldest first."""
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        rows = list(session.scalars(select(Message).order_by(Message.id)))
+    engine.dispose()
+    return rows
 
 
 def chromium_path() -> str | None:

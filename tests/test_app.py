@@ -6,25 +6,20 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine
 
 from chat import authfile
 from chat.models import Message
 from chat.users import main as users_cli
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
-from tests.conftest import AppEnv
+from tests.conftest import AppEnv, logged_messages
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
 GENERIC_FAILURE = "Incorrect username or password."
 
 
 def logged(env: AppEnv) -> list[Message]:
-    engine = create_engine(env.database_url)
-    with Session(engine) as session:
-        result = list(session.scalars(select(Message).order_by(Message.id)))
-    engine.dispose()
-    return result
+    return logged_messages(env.database_url)
 
 
 def prompt_box(app) -> str | None:

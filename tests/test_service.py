@@ -294,19 +294,24 @@ def test_no_transaction_stays_open_while_a_reply_streams(
 
 
 @pytest.fixture
-def quick_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+def impatient_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_openai: FakeOpenAI
+) -> Iterator[ChatService]:
+    """A service whose SQLite gives up on a lock after 200 ms instead of 5 s."""
     import chat.db
 
     monkeypatch.setattr(chat.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
-
-
-def test_a_locked_database_refuses_the_prompt_with_a_reason(
-    quick_busy: None, tmp_path: Path, fake_openai: FakeOpenAI
-) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
     init_db(engine)
     settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
-    service = ChatService(settings, session_factory(engine), build_model(settings))
+    yield ChatService(settings, session_factory(engine), build_model(settings))
+    engine.dispose()
+
+
+def test_a_locked_database_refuses_the_prompt_with_a_reason(
+    impatient_service: ChatService, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    service = impatient_service
     holder = sqlite3.connect(tmp_path / "parley.db")
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -316,16 +321,12 @@ def test_a_locked_database_refuses_the_prompt_with_a_reason(
         holder.rollback()
         holder.close()
     assert fake_openai.chat_requests == []
-    engine.dispose()
 
 
 def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
-    quick_busy: None, tmp_path: Path, fake_openai: FakeOpenAI
+    impatient_service: ChatService, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
-    init_db(engine)
-    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
-    service = ChatService(settings, session_factory(engine), build_model(settings))
+    service = impatient_service
     fake_openai.enqueue(FakeReply(text="a reply worth keeping", first_delay=0.5))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
     holder = sqlite3.connect(tmp_path / "parley.db")
@@ -338,4 +339,3 @@ def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
     assert turn.text == "a reply worth keeping" and turn.status == "complete"
     assert turn.save_error is not None and "could not be saved" in turn.save_error.message
     assert "the database is busy" in turn.save_error.message
-    engine.dispose()

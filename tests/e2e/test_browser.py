@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
 
 from chat.models import Message
-from tests.conftest import PASSWORDS
+from tests.conftest import PASSWORDS, logged_messages
 from tests.e2e.conftest import Server
 from tests.fake_openai import FakeReply
 
@@ -41,11 +39,7 @@ def assistant_text(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def rows(server: Server) -> list[Message]:
-    engine = create_engine(server.database_url)
-    with Session(engine) as session:
-        result = list(session.scalars(select(Message).order_by(Message.id)))
-    engine.dispose()
-    return result
+    return logged_messages(server.database_url)
 
 
 def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
