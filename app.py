@@ -18,6 +18,5 @@ if user is None:
     st.navigation([st.Page(lambda: None, title="Sign in", url_path="signin")], position="hidden")
     st.stop()
 
-st.session_state["parley_user"] = user
 page = st.navigation([st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True)])
 page.run()

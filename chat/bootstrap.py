@@ -9,6 +9,7 @@ when Parley could not start.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import secrets
 import sys
@@ -35,8 +36,11 @@ def ensure_env_file(env_file: Path, example: Path) -> bool:
         return False
     key = secrets.token_urlsafe(48)
     text = _KEY_LINE.sub(f"PARLEY_COOKIE_KEY={key}", text, count=1) if _KEY_LINE.search(text) else text
-    env_file.write_text(text, encoding="utf-8")
-    env_file.chmod(0o600)
+    # Created private: the cookie key must never be readable by other local users.
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    env_file.chmod(0o600)  # an existing file keeps its mode through O_CREAT
     return True
 
 

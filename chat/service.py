@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from openai.types.chat import ChatCompletionMessageParam
@@ -104,19 +104,25 @@ class Turn:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def follow(self, min_interval: float = 0.03) -> Iterator[str]:
+    def follow(self, min_interval: float = 0.03, on_idle: Callable[[], None] | None = None) -> Iterator[str]:
         """Yield the reply from its start as it grows, until it ends.
 
         Text that arrives faster than `min_interval` is handed out in larger pieces,
         so the page re-renders Markdown a bounded number of times per second; the
-        first piece is never held back.
+        first piece is never held back. `on_idle` runs every quarter second while
+        nothing arrives (the page uses it to notice its Stop button).
         """
         sent = 0
         last = 0.0
         while True:
             with self._changed:
                 while len(self._parts) == sent and not self._done.is_set():
-                    self._changed.wait(0.25)
+                    if not self._changed.wait(0.25) and on_idle is not None:
+                        self._changed.release()
+                        try:
+                            on_idle()
+                        finally:
+                            self._changed.acquire()
                 pieces = self._parts[sent:]
                 sent = len(self._parts)
                 finished = self._done.is_set()
@@ -228,7 +234,7 @@ class ChatService:
     # --- the worker ----------------------------------------------------------------
     def _generate(self, turn: Turn, messages: list[ChatCompletionMessageParam]) -> None:
         started = time.monotonic()
-        last_save = started
+        next_save = 0.0  # the first token is saved at once; then about every second
         try:
             stream = self.chat_model.stream(messages, model=turn.model)
             turn._stream = stream
@@ -246,9 +252,9 @@ class ChatService:
                 if turn._stop.is_set():
                     break
                 now = time.monotonic()
-                if turn.text and (turn.reply_id is None or now - last_save >= HEARTBEAT_SECONDS / 2):
+                if turn.text and now >= next_save:
                     self._save_progress(turn)
-                    last_save = now
+                    next_save = now + HEARTBEAT_SECONDS / 2
             if turn._stop.is_set():
                 turn.status = ReplyStatus.STOPPED
             elif turn.finish_reason is None:
@@ -283,17 +289,18 @@ class ChatService:
         try:
             with self.sessions.begin() as session:
                 if turn.reply_id is None:
-                    reply = store.start_reply(
+                    reply_id = store.start_reply(
                         session,
                         conversation_id=turn.conversation_id,
                         username=turn.username,
                         model=turn.model,
                         content=turn.text,
                         owner=process_owner(),
-                    )
-                    turn.reply_id = reply.id
+                    ).id
                 else:
-                    store.save_reply_progress(session, turn.reply_id, turn.text)
+                    reply_id = turn.reply_id
+                    store.save_reply_progress(session, reply_id, turn.text)
+            turn.reply_id = reply_id  # only once committed: a rolled-back id names no row
         except SQLAlchemyError as error:
             # Progress is best effort: the final save in `finally` writes everything.
             log.warning("could not save reply progress: %s", type(error).__name__)
@@ -303,13 +310,14 @@ class ChatService:
         for attempt in range(SAVE_ATTEMPTS):
             try:
                 with self.sessions.begin() as session:
-                    if turn.reply_id is None:
-                        turn.reply_id = store.start_reply(
+                    reply_id = turn.reply_id
+                    if reply_id is None or not store.reply_exists(session, reply_id):
+                        reply_id = store.start_reply(
                             session, conversation_id=turn.conversation_id, username=turn.username, model=turn.model
                         ).id
                     store.finish_reply(
                         session,
-                        turn.reply_id,
+                        reply_id,
                         content=turn.text,
                         status=turn.status,
                         error_kind=error.kind if error else None,
@@ -318,6 +326,7 @@ class ChatService:
                         completion_tokens=turn.completion_tokens,
                         duration_ms=duration_ms,
                     )
+                turn.reply_id = reply_id
                 return
             except SQLAlchemyError as failure:
                 reason = _db_reason(failure)

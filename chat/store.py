@@ -71,6 +71,10 @@ def start_reply(
     return reply
 
 
+def reply_exists(session: Session, reply_id: int) -> bool:
+    return session.get(Message, reply_id) is not None
+
+
 def save_reply_progress(session: Session, reply_id: int, content: str) -> None:
     """Record what has arrived so far; also serves as the reply's heartbeat."""
     session.execute(

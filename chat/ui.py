@@ -8,13 +8,14 @@ per user lives in `st.session_state`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from chat import auth
@@ -28,13 +29,10 @@ from chat.settings import Settings
 
 log = logging.getLogger(__name__)
 
-HISTORY = "parley_history"
-TURN = "parley_turn"
-CONVERSATION = "parley_conversation_id"
-NOTICE = "parley_notice"
+CHAT = "parley_chat"
+USER = "parley_user"
 PROMPT = "parley_prompt"
 COOKIE_WRITE = "parley_cookie_write"
-RESTORE_PROMPT = "parley_restore_prompt"
 
 
 # --- shared resources ----------------------------------------------------------------
@@ -63,9 +61,16 @@ def chat_service(settings: Settings) -> ChatService:
     try:
         return _service(settings)
     except ChatError as error:
-        st.error(error.message)
-        st.stop()
-        raise
+        message = error.message
+    except (SQLAlchemyError, OSError) as error:
+        log.error("cannot open the database: %s", error)
+        message = (
+            "Parley cannot open its conversation log (DATABASE_URL). "
+            "Check that the database is running and writable, then reload this page."
+        )
+    st.error(message)
+    st.stop()
+    raise AssertionError("st.stop() returned")
 
 
 # --- sign-in -----------------------------------------------------------------------------
@@ -158,7 +163,12 @@ def login_gate(settings: Settings) -> SignedIn | None:
         user = users[cast(str, state["username"])]
         if not signed_in_before:
             _account_sidebar(authenticator, user)
-        return SignedIn(username=user.username, name=user.name, roles=user.roles)
+        signed_in_user = SignedIn(username=user.username, name=user.name, roles=user.roles)
+        if state.get(USER) != signed_in_user:
+            forget_chat()  # never show one user's chat to the next in the same tab
+            state[USER] = signed_in_user
+        return signed_in_user
+    forget_chat()
     if state.get("authentication_status") is False:
         st.error("Incorrect username or password.")
     elif bad_cookie:
@@ -193,13 +203,55 @@ def _account_sidebar(authenticator: stauth.Authenticate, user: User) -> None:
 
 
 def current_user() -> SignedIn:
-    user = st.session_state.get("parley_user")
+    user = st.session_state.get(USER)
     if not isinstance(user, SignedIn):
         st.stop()  # only reachable by running a page without app.py's gate
     return user
 
 
 # --- the chat ----------------------------------------------------------------------------
+
+
+@dataclass
+class ChatState:
+    """One session's chat, kept in `st.session_state` as a single plain object.
+
+    Reading or writing `st.session_state` is a point where Streamlit may raise a
+    pending rerun or stop. Changes to this object are not, so a turn is recorded
+    in it all at once or not at all.
+    """
+
+    history: list[ChatMessage] = field(default_factory=list)
+    turn: Turn | None = None
+    conversation_id: str | None = None
+    notice: str | None = None
+    restore_prompt: str | None = None
+
+    def settle(self) -> None:
+        """Move a finished reply into the history, once."""
+        turn = self.turn
+        if turn is not None and turn.done:
+            self.turn = None
+            self.history.append(turn.as_message())
+            if turn.save_error:
+                self.notice = turn.save_error.message
+
+
+def chat_state() -> ChatState:
+    state = st.session_state.get(CHAT)
+    if not isinstance(state, ChatState):
+        state = ChatState()
+        st.session_state[CHAT] = state
+    return state
+
+
+def forget_chat() -> None:
+    """Sign-out: stop the reply in progress and drop the chat from this browser session."""
+    state = st.session_state.get(CHAT)
+    if isinstance(state, ChatState) and state.turn is not None:
+        state.turn.stop()
+    for key in (CHAT, USER, PROMPT):
+        st.session_state.pop(key, None)
 
 
 def demo_banner(settings: Settings) -> None:
@@ -212,80 +264,64 @@ def demo_banner(settings: Settings) -> None:
         )
 
 
-def _history() -> list[ChatMessage]:
-    return cast(list[ChatMessage], st.session_state.setdefault(HISTORY, []))
-
-
-def prompt_input() -> str | None:
+def prompt_input(chat: ChatState) -> str | None:
     """The chat input; a prompt that was refused comes back into it."""
-    restored = st.session_state.pop(RESTORE_PROMPT, None)
-    if restored is not None:
-        st.session_state[PROMPT] = restored
+    if chat.restore_prompt is not None:
+        st.session_state[PROMPT] = chat.restore_prompt
+        chat.restore_prompt = None  # only once the text is in the box
     # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
     # with a message instead and hands the whole text back for editing.
     return st.chat_input("Message Parley", key=PROMPT, submit_mode="stop")
 
 
-def send(raw: str | None, user: SignedIn, service: ChatService) -> bool:
+def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService) -> bool:
     """Start a turn for a submitted prompt, before anything is drawn. True if started.
 
-    Nothing here calls Streamlit between reading the prompt and starting the
-    worker, so a rerun arriving now (the one right after sign-in) cannot lose it.
+    Nothing here touches Streamlit (not even `st.session_state`, whose every access
+    may raise a pending rerun), so a rerun arriving now cannot split a turn.
     """
     try:
         prompt = clean_prompt(raw, service.settings.max_prompt_chars)
         if prompt is None:
             return False
-        active = _active_turn()
-        if active is not None and active.done:
-            _settle(active)  # e.g. stopped in the last run: its partial reply is context now
-        elif active is not None:
+        chat.settle()  # a reply stopped in the last run is context now
+        if chat.turn is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
         turn = service.start_turn(
-            username=user.username,
-            conversation_id=st.session_state.get(CONVERSATION),
-            history=_history(),
-            prompt=prompt,
+            username=user.username, conversation_id=chat.conversation_id, history=chat.history, prompt=prompt
         )
     except ChatError as error:
-        st.session_state[NOTICE] = error.message
-        st.session_state[RESTORE_PROMPT] = raw
+        chat.notice = error.message
+        chat.restore_prompt = raw
         st.rerun()
-    st.session_state[CONVERSATION] = turn.conversation_id
-    _history().append(ChatMessage(role="user", content=prompt))
-    st.session_state[TURN] = turn
+    chat.conversation_id = turn.conversation_id
+    chat.history.append(ChatMessage(role="user", content=prompt))
+    chat.turn = turn
     return True
 
 
-def _active_turn() -> Turn | None:
-    return cast(Turn | None, st.session_state.get(TURN))
-
-
-def _settle(turn: Turn) -> None:
-    if st.session_state.get(TURN) is turn:
-        _history().append(turn.as_message())
-        del st.session_state[TURN]
-        if turn.save_error:
-            st.session_state[NOTICE] = turn.save_error.message
-
-
-def draw_conversation(*, just_sent: bool = False) -> None:
+def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
     """Every message so far, then the reply that is still streaming, if any.
 
     `just_sent`: this run started the reply, so the chat input shows its stop button.
     """
-    turn = _active_turn()
-    if turn is not None and turn.done:
-        _settle(turn)
-    for message in _history():
-        with st.chat_message(message.role):
-            _draw_message(message)
-    notice = st.session_state.pop(NOTICE, None)
-    if notice:
-        st.error(notice)
-    turn = _active_turn()
-    if turn is not None:
-        _stream(turn, own_stop_button=not just_sent)
+    try:
+        chat.settle()
+        for message in chat.history:
+            with st.chat_message(message.role):
+                _draw_message(message)
+        if chat.notice:
+            st.error(chat.notice)
+            chat.notice = None
+        if chat.turn is not None:
+            _stream(chat, chat.turn, own_stop_button=not just_sent)
+    except StopException:
+        # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
+        # end the reply and keep what arrived. A rerun (RerunException) is not caught:
+        # the worker goes on and the next run picks the same turn up.
+        if chat.turn is not None:
+            chat.turn.stop()
+        raise
 
 
 def _draw_message(message: ChatMessage) -> None:
@@ -305,7 +341,13 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
 
 
-def _stream(turn: Turn, *, own_stop_button: bool) -> None:
+def _check_for_interrupts() -> None:
+    # Any session-state access lets Streamlit raise a pending stop or rerun: this keeps
+    # Stop working while the model has not sent anything yet.
+    st.session_state.get(CHAT)
+
+
+def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
     reply = st.chat_message("assistant")
     stop_slot = st.empty()
     # The chat input's stop button lives only in the run its prompt started. A run
@@ -313,19 +355,12 @@ def _stream(turn: Turn, *, own_stop_button: bool) -> None:
     if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
         turn.stop()
     with reply:
-        try:
-            st.write_stream(turn.follow())
-        except StopException:
-            # The chat input's stop button (or Streamlit's own Stop): end the reply and keep
-            # what arrived. A rerun (RerunException) is not caught: the worker goes on and
-            # the next run picks the same turn up.
-            turn.stop()
-            raise
+        st.write_stream(turn.follow(on_idle=_check_for_interrupts))
         turn.wait()
         message = turn.as_message()
         _draw_ending(message)
     stop_slot.empty()
-    _settle(turn)
+    chat.settle()
     if turn.save_error:
         st.error(turn.save_error.message)
-        st.session_state.pop(NOTICE, None)
+        chat.notice = None

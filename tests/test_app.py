@@ -209,3 +209,18 @@ def test_page_file_alone_does_not_bypass_the_gate(app_env: AppEnv) -> None:
 def test_reply_text_is_kept_in_full(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     app = send(sign_in(new_app()), "hi")
     assert chat_texts(app)[-1] == ("assistant", DEFAULT_TEXT)
+
+
+def test_the_next_user_in_the_same_tab_sees_nothing_of_the_last(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    app = send(sign_in(new_app(), "alice"), "my salary is 123456")
+    assert len(chat_texts(app)) == 2
+    app.sidebar.button[0].click().run()  # sign out
+    app = sign_in(app, "bob")
+    assert (
+        chat_texts(app) == [] and "parley_chat" not in app.session_state or not app.session_state["parley_chat"].history
+    )
+    app = send(app, "hello")
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert all("123456" not in m["content"] for m in sent)
+    assert chat_texts(app)[0] == ("user", "hello")
+    assert {m.username for m in logged(app_env) if "hello" in m.content} == {"bob"}

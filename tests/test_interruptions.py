@@ -33,13 +33,18 @@ def page(request: str) -> None:
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
     user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
-    first_run = "parley_turn" not in st.session_state and not st.session_state.get("parley_history")
+    chat = ui.chat_state()
+    first_run = chat.turn is None and not chat.history
     if first_run:
-        ui.send("Tell me a long story", user, service)
-        turn = st.session_state["parley_turn"]
+        ui.send(chat, "Tell me a long story", user, service)
+        turn = chat.turn
         requests = get_script_run_ctx().script_requests
 
         def interrupt() -> None:
+            if request == "stop-early":
+                time.sleep(0.5)
+                requests.request_stop()
+                return
             while len(turn.text) < 40:
                 time.sleep(0.01)
             if request == "stop":
@@ -49,7 +54,7 @@ def page(request: str) -> None:
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    ui.draw_conversation(just_sent=first_run)
+    ui.draw_conversation(chat, just_sent=first_run)
 
 
 def replies(env: AppEnv) -> list[Message]:
@@ -63,7 +68,7 @@ def replies(env: AppEnv) -> list[Message]:
 def test_stop_mid_stream_saves_the_partial_reply_as_stopped(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text=LONG, delay=0.02))
     app = AppTest.from_function(page, args=("stop",), default_timeout=20).run()
-    turn = app.session_state["parley_turn"]
+    turn = app.session_state["parley_chat"].turn
     assert turn.wait(5) and turn.status == "stopped"
     [reply] = replies(app_env)
     assert reply.status == "stopped" and 40 <= len(reply.content) < len(LONG) and reply.content == turn.text
@@ -104,12 +109,13 @@ def resumed_page() -> None:
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    chat = ui.chat_state()
     if runs == 1:
-        ui.send("Tell me a long story", ui.SignedIn(username="alice", name="Alice", roles=("user",)), service)
+        ui.send(chat, "Tell me a long story", ui.SignedIn(username="alice", name="Alice", roles=("user",)), service)
         st.rerun()  # the rerun that takes the stream over
     if runs == 2:
         ctx = get_script_run_ctx()
-        turn = st.session_state["parley_turn"]
+        turn = chat.turn
 
         def click_stop() -> None:
             while len(turn.text) < 40:
@@ -124,7 +130,7 @@ def resumed_page() -> None:
             ctx.script_requests.request_rerun(RerunData(widget_states=states))
 
         threading.Thread(target=click_stop, daemon=True).start()
-    ui.draw_conversation(just_sent=False)
+    ui.draw_conversation(chat, just_sent=False)
 
 
 def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
@@ -135,3 +141,16 @@ def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv
     assert reply.status == "stopped" and 40 <= len(reply.content) < len(LONG)
     assert app.chat_message[-1].markdown[0].value == reply.content
     assert any("Stopped" in c.value for c in app.chat_message[-1].caption)
+
+
+def test_stop_works_before_the_first_token(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    """Nothing has arrived yet, so no text is drawn; Stop must still be noticed at once."""
+    fake_openai.enqueue(FakeReply(text=LONG, first_delay=8))
+    started = time.monotonic()
+    app = AppTest.from_function(page, args=("stop-early",), default_timeout=20).run()
+    elapsed = time.monotonic() - started
+    turn = app.session_state["parley_chat"].turn
+    assert turn.wait(5) and turn.status == "stopped" and turn.text == ""
+    assert elapsed < 6  # not held until the model's first token, 8 s away
+    [reply] = replies(app_env)
+    assert reply.status == "stopped"

@@ -339,3 +339,48 @@ def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
     assert turn.text == "a reply worth keeping" and turn.status == "complete"
     assert turn.save_error is not None and "could not be saved" in turn.save_error.message
     assert "the database is busy" in turn.save_error.message
+
+
+def test_a_reply_whose_first_save_was_rolled_back_is_still_saved(
+    service: ChatService, fake_openai: FakeOpenAI, sessions
+) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    failures = []
+
+    def note_new_reply(session: Session, _context: object) -> None:
+        if any(isinstance(o, Message) and o.role == "assistant" for o in session.new):
+            session.info["new_reply"] = True
+
+    def fail_first_reply_commit(session: Session) -> None:
+        if session.info.pop("new_reply", False) and not failures:
+            failures.append(1)
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(sessions, "after_flush", note_new_reply)
+    event.listen(sessions, "before_commit", fail_first_reply_commit)
+    fake_openai.enqueue(FakeReply(text="every word of this must be saved", delay=0.01))
+    turn, _ = run_turn(service)
+    assert failures == [1] and turn.save_error is None
+    reply = rows(sessions)[-1]
+    assert (reply.role, reply.status, reply.content) == ("assistant", "complete", "every word of this must be saved")
+    assert reply.id == turn.reply_id
+
+
+def test_a_finished_reply_is_settled_once() -> None:
+    from chat.ui import ChatState
+
+    chat = ChatState()
+
+    class Done:
+        done = True
+        save_error = None
+
+        def as_message(self) -> ChatMessage:
+            return ChatMessage("assistant", "hi")
+
+    chat.turn = Done()  # type: ignore[assignment]
+    chat.settle()
+    chat.settle()
+    assert chat.history == [ChatMessage("assistant", "hi")] and chat.turn is None

@@ -47,6 +47,14 @@ def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
     return cookies.get("parley_auth")
 
 
+def wait_for_cookie(page, *, present: bool, seconds: float = 15) -> bool:  # type: ignore[no-untyped-def]
+    """Cookies are written and deleted by components in the browser, a moment after a run."""
+    deadline = time.monotonic() + seconds
+    while (auth_cookie(page) is not None) != present and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return (auth_cookie(page) is not None) == present
+
+
 def login_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
     page.get_by_role("textbox", name="Username").wait_for()
     page.locator(CHAT_INPUT).wait_for(state="detached")  # elements of the run before go at its end
@@ -72,6 +80,7 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     reply = rows(server)[-1]
     assert reply.role == "assistant" and reply.status == "complete" and reply.content == " ".join(words)
 
+    assert wait_for_cookie(page, present=True)
     page.reload()
     page.locator(CHAT_INPUT).wait_for()  # still signed in: the cookie
     assert page.get_by_role("textbox", name="Username").count() == 0
@@ -80,10 +89,7 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     page.get_by_role("button", name="Sign out").click()
     assert login_form_shown(page)
     # The cookie is deleted by a component in the browser, a moment after the form shows.
-    deadline = time.monotonic() + 10
-    while auth_cookie(page) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert auth_cookie(page) is None
+    assert wait_for_cookie(page, present=False)
     page.reload()
     assert login_form_shown(page)
 
@@ -136,10 +142,10 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
     assert "here is the whole reply." in assistant_text(page)
     bob = [m for m in rows(server) if m.username == "bob"]
     assert [(m.role, m.status) for m in bob] == [("user", "complete"), ("assistant", "complete")]
-    # The sign-in cookie was written although a run started before its component had loaded.
+    # The sign-in cookie gets written although a run started before its component had loaded.
+    assert wait_for_cookie(page, present=True)
     page.reload()
     page.locator(CHAT_INPUT).wait_for()
-    assert auth_cookie(page) is not None
 
 
 def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -148,9 +154,7 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
     sign_in(page, server, "admin")
     # The stop button belongs to the run the prompt started: let the sign-in cookie's own
     # rerun pass first, or that rerun takes the stream over without a stop button.
-    deadline = time.monotonic() + 10
-    while auth_cookie(page) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_for_cookie(page, present=True)
     time.sleep(2)
     send(page, "Say a lot")
     page.get_by_text("slow5", exact=False).wait_for()
