@@ -11,10 +11,12 @@ it ended.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +26,7 @@ from chat import store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
-from chat.models import ReplyStatus, utcnow
+from chat.models import Message, ReplyStatus, utcnow
 from chat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,15 @@ STATUS_NOTES = {
     ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
 }
 SAVE_ATTEMPTS = 3
+STILL_STREAMING_NOTE = "This reply is still being written. Reload the page to see more of it."
+_CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    title: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,33 @@ class ChatService:
     @property
     def model_name(self) -> str:
         return DEMO_MODEL if self.settings.demo_mode else self.settings.model
+
+    # --- conversations (every one scoped to its owner) -----------------------------------
+    def conversations(self, username: str) -> list[ConversationSummary]:
+        with self.sessions() as session:
+            return [
+                ConversationSummary(c.id, c.title or "Untitled", c.updated_at)
+                for c in store.list_conversations(session, username)
+            ]
+
+    def open_conversation(self, username: str, conversation_id: str) -> list[ChatMessage] | None:
+        """The conversation's messages, or None if it is not this user's to see."""
+        if not _CONVERSATION_ID.match(conversation_id):
+            return None
+        with self.sessions() as session:
+            if store.get_conversation(session, conversation_id, username) is None:
+                return None
+            return [_as_chat_message(row) for row in store.conversation_messages(session, conversation_id, username)]
+
+    def rename_conversation(self, username: str, conversation_id: str, title: str) -> bool:
+        if not title.strip():
+            raise InputError("A conversation needs a title.")
+        with self.sessions.begin() as session:
+            return store.rename_conversation(session, conversation_id, username, title)
+
+    def delete_conversation(self, username: str, conversation_id: str) -> bool:
+        with self.sessions.begin() as session:
+            return store.delete_conversation(session, conversation_id, username)
 
     def request_messages(self, history: Sequence[ChatMessage], prompt: str) -> list[ChatCompletionMessageParam]:
         """The system prompt, the conversation so far (partial replies too), the new prompt."""
@@ -336,6 +374,21 @@ class ChatService:
             f"This reply could not be saved to the conversation log ({reason}). "
             "It is still shown here; copy it if you need it."
         )
+
+
+def _as_chat_message(row: Message) -> ChatMessage:
+    if row.status == ReplyStatus.STREAMING:
+        note: str | None = STILL_STREAMING_NOTE
+    else:
+        note = row.error_message or STATUS_NOTES.get(row.status)
+    return ChatMessage(
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        note=note,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+    )
 
 
 def _db_reason(error: SQLAlchemyError) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation, Message, ReplyStatus, utcnow
@@ -31,11 +31,42 @@ def create_conversation(
     return conversation
 
 
-def get_conversation(session: Session, conversation_id: str, username: str) -> Conversation | None:
-    """The conversation if it exists and belongs to `username`; otherwise None."""
-    return session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id, Conversation.username == username)
+def _owned(conversation_id: str, username: str) -> ColumnElement[bool]:
+    """The one filter every user-facing query goes through: theirs, and not deleted."""
+    return and_(
+        Conversation.id == conversation_id,
+        Conversation.username == username,
+        Conversation.deleted_at.is_(None),
     )
+
+
+def get_conversation(session: Session, conversation_id: str, username: str) -> Conversation | None:
+    """The conversation if it exists, belongs to `username` and is not deleted; else None.
+
+    Someone else's id and a deleted one look exactly like a missing one."""
+    return session.scalar(select(Conversation).where(_owned(conversation_id, username)))
+
+
+def list_conversations(session: Session, username: str, *, limit: int = 200) -> Sequence[Conversation]:
+    """The user's conversations, most recently active first."""
+    return session.scalars(
+        select(Conversation)
+        .where(Conversation.username == username, Conversation.deleted_at.is_(None))
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def rename_conversation(session: Session, conversation_id: str, username: str, title: str) -> bool:
+    result = session.execute(
+        update(Conversation).where(_owned(conversation_id, username)).values(title=title_from_prompt(title))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def delete_conversation(session: Session, conversation_id: str, username: str) -> bool:
+    result = session.execute(update(Conversation).where(_owned(conversation_id, username)).values(deleted_at=utcnow()))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def add_prompt(session: Session, conversation: Conversation, content: str) -> Message:
@@ -140,8 +171,5 @@ def streaming_owners(session: Session) -> set[str]:
 
 def conversation_messages(session: Session, conversation_id: str, username: str) -> Sequence[Message]:
     return session.scalars(
-        select(Message)
-        .join(Conversation)
-        .where(Message.conversation_id == conversation_id, Conversation.username == username)
-        .order_by(Message.id)
+        select(Message).join(Conversation).where(_owned(conversation_id, username)).order_by(Message.id)
     ).all()

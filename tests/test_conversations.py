@@ -1,0 +1,99 @@
+"""Many conversations per user: list, open, rename, delete, each scoped to its owner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db import init_db, make_engine, session_factory
+from chat.errors import InputError
+from chat.llm import build_model
+from chat.models import Conversation
+from chat.service import ChatService
+from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.test_service import make_settings
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    init_db(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
+    return ChatService(settings, sessions, build_model(settings))
+
+
+def chat(service: ChatService, username: str, prompt: str, conversation_id: str | None = None) -> str:
+    turn = service.start_turn(username=username, conversation_id=conversation_id, history=[], prompt=prompt)
+    assert turn.wait(10)
+    return turn.conversation_id
+
+
+def test_conversations_are_listed_newest_first_and_titled_by_their_first_prompt(service: ChatService) -> None:
+    first = chat(service, "alice", "What is the capital of France?")
+    second = chat(service, "alice", "Write a haiku about the sea " + "and the waves " * 10)
+    chat(service, "alice", "Follow-up", first)  # activity moves it to the top
+    listed = service.conversations("alice")
+    assert [c.id for c in listed] == [first, second]
+    assert listed[0].title == "What is the capital of France?"
+    assert listed[1].title.endswith("…") and len(listed[1].title) <= 80
+
+
+def test_opening_a_conversation_returns_its_messages_with_how_they_ended(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(FakeReply(text="Paris."), FakeReply(status=429))
+    conversation = chat(service, "alice", "Capital of France?")
+    chat(service, "alice", "And Spain?", conversation)
+    messages = service.open_conversation("alice", conversation)
+    assert messages is not None
+    assert [(m.role, m.content, m.status) for m in messages] == [
+        ("user", "Capital of France?", "complete"),
+        ("assistant", "Paris.", "complete"),
+        ("user", "And Spain?", "complete"),
+        ("assistant", "", "error"),
+    ]
+    assert messages[1].completion_tokens == 1
+    assert messages[3].note and "rate limiting" in messages[3].note
+
+
+def test_rename_and_delete(service: ChatService, sessions) -> None:
+    conversation = chat(service, "alice", "Original title")
+    assert service.rename_conversation("alice", conversation, "  Trip   planning  ")
+    assert service.conversations("alice")[0].title == "Trip planning"
+    with pytest.raises(InputError):
+        service.rename_conversation("alice", conversation, "   ")
+    assert service.delete_conversation("alice", conversation)
+    assert service.conversations("alice") == []
+    assert service.open_conversation("alice", conversation) is None
+    assert not service.delete_conversation("alice", conversation)  # already gone from her views
+    with sessions() as session:  # the audit log keeps it
+        kept = session.get(Conversation, conversation)
+        assert kept is not None and kept.deleted_at is not None and len(kept.messages) == 2
+
+
+def test_user_b_can_reach_none_of_user_as_conversations(service: ChatService) -> None:
+    mine = chat(service, "alice", "Alice's secret plan")
+    assert service.conversations("bob") == []
+    assert service.open_conversation("bob", mine) is None
+    assert not service.rename_conversation("bob", mine, "hijacked")
+    assert not service.delete_conversation("bob", mine)
+    # Bob sending into Alice's conversation id starts a conversation of his own instead.
+    his = chat(service, "bob", "Let me in", mine)
+    assert his != mine
+    alice_view = service.open_conversation("alice", mine)
+    assert alice_view is not None and [m.content for m in alice_view if m.role == "user"] == ["Alice's secret plan"]
+    assert service.conversations("alice")[0].title == "Alice's secret plan"
+
+
+@pytest.mark.parametrize("bad_id", ["", "nope", "../../etc/passwd", "0" * 31, "Z" * 32, "' OR 1=1 --"])
+def test_malformed_ids_are_simply_not_found(service: ChatService, bad_id: str) -> None:
+    assert service.open_conversation("alice", bad_id) is None
