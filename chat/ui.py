@@ -226,6 +226,11 @@ class ChatState:
     conversation_id: str | None = None
     notice: str | None = None
     restore_prompt: str | None = None
+    url_id: str | None = None  # the conversation id this session last put in the URL
+    # Replies still being written in conversations the user switched away from: their
+    # workers go on and save them; reopening the conversation follows them again.
+    elsewhere: dict[str, Turn] = field(default_factory=dict)
+    confirm_delete: str | None = None
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""
@@ -235,6 +240,28 @@ class ChatState:
             self.history.append(turn.as_message())
             if turn.save_error:
                 self.notice = turn.save_error.message
+
+    def start_new(self) -> None:
+        self._put_turn_aside()
+        self.history, self.conversation_id, self.confirm_delete = [], None, None
+
+    def show(self, conversation_id: str, messages: list[ChatMessage]) -> None:
+        """Show a conversation loaded from the log, following its reply if one is running here."""
+        self._put_turn_aside()
+        self.conversation_id, self.confirm_delete = conversation_id, None
+        running = self.elsewhere.pop(conversation_id, None)
+        if running is not None and not running.done:
+            # The log holds the reply as far as it got; the turn will draw all of it.
+            if messages and messages[-1].status == ReplyStatus.STREAMING:
+                messages = messages[:-1]
+            self.turn = running
+        self.history = messages
+
+    def _put_turn_aside(self) -> None:
+        self.elsewhere = {cid: turn for cid, turn in self.elsewhere.items() if not turn.done}
+        if self.turn is not None and not self.turn.done and self.conversation_id is not None:
+            self.elsewhere[self.conversation_id] = self.turn
+        self.turn = None
 
 
 def chat_state() -> ChatState:
@@ -252,6 +279,102 @@ def forget_chat() -> None:
         state.turn.stop()
     for key in (CHAT, USER, PROMPT):
         st.session_state.pop(key, None)
+
+
+NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
+
+
+def follow_url(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """Open the conversation the URL names, when the URL (not this session) changed it:
+    a reload, a bookmark, a second tab, the browser's back button."""
+    requested = st.query_params.get("c")
+    if requested == chat.url_id:
+        return
+    chat.url_id = requested
+    if requested is None:
+        return
+    messages = service.open_conversation(user.username, requested)
+    if messages is None:
+        chat.start_new()
+        chat.notice = NOT_FOUND
+    else:
+        chat.show(requested, messages)
+
+
+def sync_url(chat: ChatState) -> None:
+    """Put the open conversation's id in the URL, so a reload or a bookmark comes back to it."""
+    if chat.conversation_id == chat.url_id:
+        return
+    if chat.conversation_id is None:
+        st.query_params.pop("c", None)
+    else:
+        st.query_params["c"] = chat.conversation_id
+    chat.url_id = chat.conversation_id
+
+
+def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """New chat, the user's conversations (newest first), and rename or delete for the open one."""
+    with st.sidebar:
+        st.button(
+            "New chat",
+            icon=":material/edit_square:",
+            key="parley_new_chat",
+            width="stretch",
+            on_click=chat.start_new,
+        )
+        conversations = service.conversations(user.username)
+        if conversations:
+            st.caption("Your conversations")
+        for conversation in conversations:
+            st.button(
+                conversation.title,
+                key=f"parley_open_{conversation.id}",
+                type="primary" if conversation.id == chat.conversation_id else "tertiary",
+                width="stretch",
+                on_click=_open_conversation,
+                args=(chat, user, service, conversation.id),
+            )
+        current = next((c for c in conversations if c.id == chat.conversation_id), None)
+        if current is not None:
+            _manage_conversation(chat, user, service, current.id, current.title)
+
+
+def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, conversation_id: str) -> None:
+    messages = service.open_conversation(user.username, conversation_id)
+    if messages is None:
+        chat.start_new()
+        chat.notice = NOT_FOUND
+    else:
+        chat.show(conversation_id, messages)
+
+
+def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
+    with st.expander("Rename or delete this conversation", icon=":material/edit:"):
+        new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
+        if st.button("Rename", key=f"parley_rename_{cid}") and new_title.strip() != title:
+            try:
+                service.rename_conversation(user.username, cid, new_title)
+            except ChatError as error:
+                st.error(error.message)
+            else:
+                st.rerun()
+        if chat.confirm_delete != cid:
+            if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
+                chat.confirm_delete = cid
+                st.rerun()
+            return
+        st.warning(
+            f"Delete “{title}”? It disappears from your conversations at once. The audit log keeps "
+            "it until the retention period set by the admins ends."
+        )
+        confirm, cancel = st.columns(2)
+        if confirm.button("Delete", key=f"parley_delete_confirm_{cid}", type="primary"):
+            service.delete_conversation(user.username, cid)
+            chat.start_new()
+            st.rerun()
+        if cancel.button("Cancel", key=f"parley_delete_cancel_{cid}"):
+            chat.confirm_delete = None
+            st.rerun()
 
 
 def demo_banner(settings: Settings) -> None:
@@ -337,6 +460,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.warning(message.note, icon=":material/warning:")
     elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and message.note:
         st.caption(f":material/stop_circle: {message.note}")
+    elif message.status == ReplyStatus.STREAMING and message.note:
+        st.caption(f":material/hourglass_top: {message.note}")
     if message.role == "assistant" and message.completion_tokens is not None:
         st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
 

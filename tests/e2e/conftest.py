@@ -29,6 +29,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Components (the cookie writers) are iframes: never let a busy machine throttle them.
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
 ]
 
 
@@ -126,6 +130,6 @@ def browser() -> Iterator[object]:
 def page(browser):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     yield page
     context.close()

@@ -47,7 +47,7 @@ def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
     return cookies.get("parley_auth")
 
 
-def wait_for_cookie(page, *, present: bool, seconds: float = 15) -> bool:  # type: ignore[no-untyped-def]
+def wait_for_cookie(page, *, present: bool, seconds: float = 30) -> bool:  # type: ignore[no-untyped-def]
     """Cookies are written and deleted by components in the browser, a moment after a run."""
     deadline = time.monotonic() + seconds
     while (auth_cookie(page) is not None) != present and time.monotonic() < deadline:

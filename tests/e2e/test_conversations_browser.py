@@ -1,0 +1,71 @@
+"""Conversations in a real browser: reload, a second tab, someone else's link, switching mid-stream."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, rows, send, sign_in
+from tests.fake_openai import FakeReply
+
+pytestmark = pytest.mark.browser
+
+
+def conversation_url(page) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 10
+    while "c=" not in page.url and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "c=" in page.url
+    return str(page.url)
+
+
+def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    server.fake.enqueue(FakeReply(text="An answer worth keeping."))
+    sign_in(page, server)
+    send(page, "Keep this conversation")
+    page.get_by_text("An answer worth keeping.").wait_for()
+    url = conversation_url(page)
+    page.reload()
+    page.get_by_text("An answer worth keeping.").wait_for()
+    assert page.locator(MESSAGES).count() == 2
+    second = page.context.new_page()  # same browser, same sign-in cookie
+    second.goto(url)
+    second.get_by_text("An answer worth keeping.").wait_for()
+    assert second.locator(MESSAGES).nth(0).inner_text().endswith("Keep this conversation")
+
+
+def test_someone_elses_link_shows_not_found(browser, page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    server.fake.enqueue(FakeReply(text="Only for Alice."))
+    sign_in(page, server)
+    send(page, "Alice's own question")
+    page.get_by_text("Only for Alice.").wait_for()
+    url = conversation_url(page)
+    other = browser.new_context().new_page()
+    sign_in(other, server, "bob")
+    other.goto(url)
+    other.get_by_text("Conversation not found").wait_for()
+    other.locator(CHAT_INPUT).wait_for()
+    assert "Only for Alice." not in other.content() and "Alice's own question" not in other.content()
+    other.context.close()
+
+
+def test_switching_conversations_mid_stream_loses_nothing(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    words = " ".join(f"part{i}" for i in range(60))
+    server.fake.enqueue(FakeReply(text=words, delay=0.05))
+    sign_in(page, server, "admin")
+    send(page, "A long one, please")
+    page.get_by_text("part3", exact=False).wait_for()
+    page.get_by_role("button", name="New chat").click()
+    page.locator(MESSAGES).first.wait_for(state="detached")
+    time.sleep(0.5)
+    page.get_by_role("button", name="A long one, please").click()
+    page.get_by_text("part59", exact=False).wait_for(timeout=20_000)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        reply = [m for m in rows(server) if m.username == "admin" and m.role == "assistant"][-1]
+        if reply.status != "streaming":
+            break
+        time.sleep(0.1)
+    assert (reply.status, reply.content) == ("complete", words)

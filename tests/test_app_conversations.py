@@ -1,0 +1,89 @@
+"""Conversations in the app: new, switch, rename, delete, and the id in the URL."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest_helpers import chat_texts, new_app, send, sign_in
+from tests.conftest import ROOT, AppEnv
+from tests.fake_openai import FakeOpenAI, FakeReply
+
+
+def sidebar_titles(app: AppTest) -> list[str]:
+    return [b.label for b in app.sidebar.button if b.key and b.key.startswith("parley_open_")]
+
+
+def click(app: AppTest, key: str) -> AppTest:
+    app.button(key=key).click()
+    return app.run()
+
+
+def open_by_title(app: AppTest, title: str) -> AppTest:
+    button = next(b for b in app.sidebar.button if b.key and b.key.startswith("parley_open_") and b.label == title)
+    button.click()
+    return app.run()
+
+
+def test_new_chat_switch_and_back(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="Paris."), FakeReply(text="Madrid."), FakeReply(text="Rome."))
+    app = send(sign_in(new_app()), "Capital of France?")
+    first_id = app.query_params["c"]
+    app = click(app, "parley_new_chat")
+    assert chat_texts(app) == [] and "c" not in app.query_params
+    app = send(app, "Capital of Spain?")
+    second_id = app.query_params["c"]
+    assert second_id != first_id
+    assert sidebar_titles(app) == ["Capital of Spain?", "Capital of France?"]
+    app = open_by_title(app, "Capital of France?")
+    assert chat_texts(app) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+    assert app.query_params["c"] == first_id
+    # The reopened conversation goes on, with its own history as context.
+    app = send(app, "And Italy?")
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == ["Capital of France?", "Paris.", "And Italy?"]
+
+
+def test_the_url_reopens_a_conversation_in_a_new_session(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="Kept across reloads."))
+    app = send(sign_in(new_app()), "Remember me")
+    conversation = app.query_params["c"]
+    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    reloaded.query_params["c"] = conversation
+    reloaded = sign_in(reloaded.run())
+    assert chat_texts(reloaded) == [("user", "Remember me"), ("assistant", "Kept across reloads.")]
+
+
+def test_someone_elses_deleted_or_malformed_id_is_not_found(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="Alice's private reply."))
+    alice = send(sign_in(new_app(), "alice"), "Alice's private question")
+    alices_id = alice.query_params["c"]
+    shown = {}
+    for label, conversation in {"other user's": alices_id, "malformed": "not-an-id", "missing": "f" * 32}.items():
+        bob = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+        bob.query_params["c"] = conversation
+        bob = sign_in(bob.run(), "bob")
+        assert chat_texts(bob) == [], label
+        assert sidebar_titles(bob) == []
+        shown[label] = [e.value for e in bob.error]
+    assert len(set(map(tuple, shown.values()))) == 1  # the same words for all three
+    assert "not found" in shown["missing"][0]
+    # Deleted: Alice deletes it, then her own link no longer opens it.
+    alice = click(alice, f"parley_delete_{alices_id}")
+    assert "retention period" in alice.warning[0].value
+    alice = click(alice, f"parley_delete_confirm_{alices_id}")
+    assert sidebar_titles(alice) == [] and chat_texts(alice) == []
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    again.query_params["c"] = alices_id
+    again = sign_in(again.run(), "alice")
+    assert chat_texts(again) == [] and [e.value for e in again.error] == shown["missing"]
+
+
+def test_rename_and_cancelled_delete(app_env: AppEnv) -> None:
+    app = send(sign_in(new_app()), "Untidy first prompt")
+    conversation = app.query_params["c"]
+    app.text_input(key=f"parley_title_{conversation}").input("Tidy title")
+    app = click(app, f"parley_rename_{conversation}")
+    assert sidebar_titles(app) == ["Tidy title"]
+    app = click(app, f"parley_delete_{conversation}")
+    app = click(app, f"parley_delete_cancel_{conversation}")
+    assert sidebar_titles(app) == ["Tidy title"] and len(chat_texts(app)) == 2
