@@ -34,7 +34,13 @@ class ChunkStream(Protocol):
 class ChatModel(Protocol):
     """Streams one reply. `close()` on the stream ends it early from any thread."""
 
-    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream: ...
+    def stream(
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
+    ) -> ChunkStream: ...
+
+    def list_models(self) -> list[str]:
+        """The models the server offers; empty when it does not say."""
+        ...
 
 
 # --- the OpenAI-compatible client ------------------------------------------------------
@@ -51,17 +57,26 @@ class OpenAIChatModel:
             max_retries=settings.max_retries,
         )
 
-    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream:
+    def stream(
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
+    ) -> ChunkStream:
         try:
             stream = self.client.chat.completions.create(
                 model=model,
                 messages=list(messages),
                 stream=True,
                 stream_options={"include_usage": True},
+                temperature=openai.omit if temperature is None else temperature,
             )
         except Exception as error:  # translated, or re-raised when not an upstream failure
             raise self.translate(error, model=model) from error
         return _TranslatingStream(stream, self, model)
+
+    def list_models(self) -> list[str]:
+        try:
+            return sorted(model.id for model in self.client.with_options(timeout=3.0, max_retries=0).models.list())
+        except openai.OpenAIError:
+            return []  # many servers do not list models, or need a key for it: the configured list stands
 
     def translate(self, error: BaseException, *, model: str) -> BaseException:
         """The user's sentence for an upstream failure; other errors pass through."""
@@ -156,8 +171,13 @@ class DemoChatModel:
     def __init__(self, token_delay: float = 0.02) -> None:
         self.token_delay = token_delay
 
-    def stream(self, messages: Sequence[ChatCompletionMessageParam], *, model: str) -> ChunkStream:
+    def stream(
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
+    ) -> ChunkStream:
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
+
+    def list_models(self) -> list[str]:
+        return [DEMO_MODEL]
 
 
 def demo_reply(messages: Sequence[ChatCompletionMessageParam]) -> str:

@@ -70,6 +70,8 @@ class Settings:
     openai_api_key: Secret = field(default_factory=lambda: Secret(""))
     openai_base_url: str | None = None
     model: str = "gpt-4o-mini"
+    # Models offered in the chat screen (the server's /v1/models are added when it answers).
+    models: tuple[str, ...] = ()
     system_prompt: str = "You are a helpful assistant."
     request_timeout: float = 60.0
     connect_timeout: float = 10.0
@@ -142,11 +144,15 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         problems.append(f"OPENAI_BASE_URL must start with http:// or https://, not {base_url!r}.")
 
+    model = text("PARLEY_MODEL", Settings.model)
     settings = Settings(
         cookie_key=Secret(cookie_key),
         openai_api_key=Secret(env.get("OPENAI_API_KEY", "").strip()),
         openai_base_url=base_url,
-        model=text("PARLEY_MODEL", Settings.model),
+        model=model,
+        models=tuple(
+            dict.fromkeys([model, *(m.strip() for m in env.get("PARLEY_MODELS", "").split(",") if m.strip())])
+        ),
         system_prompt=env.get("PARLEY_SYSTEM_PROMPT", Settings.system_prompt),
         request_timeout=number("PARLEY_REQUEST_TIMEOUT", Settings.request_timeout, minimum=1),
         connect_timeout=number("PARLEY_CONNECT_TIMEOUT", Settings.connect_timeout, minimum=0.5),

@@ -23,9 +23,17 @@ def title_from_prompt(prompt: str) -> str:
 
 
 def create_conversation(
-    session: Session, *, username: str, model: str, system_prompt: str, title: str = ""
+    session: Session,
+    *,
+    username: str,
+    model: str,
+    system_prompt: str,
+    title: str = "",
+    temperature: float | None = None,
 ) -> Conversation:
-    conversation = Conversation(username=username, model=model, system_prompt=system_prompt, title=title)
+    conversation = Conversation(
+        username=username, model=model, system_prompt=system_prompt, title=title, temperature=temperature
+    )
     session.add(conversation)
     session.flush()
     return conversation
@@ -64,6 +72,17 @@ def rename_conversation(session: Session, conversation_id: str, username: str, t
     return bool(getattr(result, "rowcount", 0))
 
 
+def update_conversation_settings(
+    session: Session, conversation_id: str, username: str, *, model: str, system_prompt: str, temperature: float | None
+) -> bool:
+    result = session.execute(
+        update(Conversation)
+        .where(_owned(conversation_id, username))
+        .values(model=model, system_prompt=system_prompt, temperature=temperature)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def delete_conversation(session: Session, conversation_id: str, username: str) -> bool:
     result = session.execute(update(Conversation).where(_owned(conversation_id, username)).values(deleted_at=utcnow()))
     return bool(getattr(result, "rowcount", 0))
@@ -86,7 +105,15 @@ def add_prompt(session: Session, conversation: Conversation, content: str) -> Me
 
 
 def start_reply(
-    session: Session, *, conversation_id: str, username: str, model: str, content: str = "", owner: str | None = None
+    session: Session,
+    *,
+    conversation_id: str,
+    username: str,
+    model: str,
+    content: str = "",
+    owner: str | None = None,
+    system_prompt: str | None = None,
+    temperature: float | None = None,
 ) -> Message:
     reply = Message(
         conversation_id=conversation_id,
@@ -96,6 +123,8 @@ def start_reply(
         model=model,
         status=ReplyStatus.STREAMING,
         owner=owner,
+        system_prompt=system_prompt,
+        temperature=temperature,
     )
     session.add(reply)
     session.flush()

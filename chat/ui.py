@@ -24,7 +24,7 @@ from chat.db import init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
 from chat.models import ReplyStatus
-from chat.service import ChatMessage, ChatService, Turn, clean_prompt
+from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt
 from chat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,8 @@ class ChatState:
     # workers go on and save them; reopening the conversation follows them again.
     elsewhere: dict[str, Turn] = field(default_factory=dict)
     confirm_delete: str | None = None
+    options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
+    not_found: bool = False  # shown until the user opens or starts something else
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""
@@ -243,12 +245,14 @@ class ChatState:
 
     def start_new(self) -> None:
         self._put_turn_aside()
-        self.history, self.conversation_id, self.confirm_delete = [], None, None
+        self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
+        self.not_found = False
 
-    def show(self, conversation_id: str, messages: list[ChatMessage]) -> None:
+    def show(self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions) -> None:
         """Show a conversation loaded from the log, following its reply if one is running here."""
         self._put_turn_aside()
-        self.conversation_id, self.confirm_delete = conversation_id, None
+        self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
+        self.not_found = False
         running = self.elsewhere.pop(conversation_id, None)
         if running is not None and not running.done:
             # The log holds the reply as far as it got; the turn will draw all of it.
@@ -291,14 +295,8 @@ def follow_url(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     if requested == chat.url_id:
         return
     chat.url_id = requested
-    if requested is None:
-        return
-    messages = service.open_conversation(user.username, requested)
-    if messages is None:
-        chat.start_new()
-        chat.notice = NOT_FOUND
-    else:
-        chat.show(requested, messages)
+    if requested is not None:
+        _open_conversation(chat, user, service, requested)
 
 
 def sync_url(chat: ChatState) -> None:
@@ -341,11 +339,42 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
 
 def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, conversation_id: str) -> None:
     messages = service.open_conversation(user.username, conversation_id)
-    if messages is None:
+    options = service.conversation_options(user.username, conversation_id) if messages is not None else None
+    if messages is None or options is None:
         chat.start_new()
-        chat.notice = NOT_FOUND
+        chat.not_found = True
     else:
-        chat.show(conversation_id, messages)
+        chat.show(conversation_id, messages, options)
+
+
+def options_panel(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """Model, system prompt and temperature of the open conversation (or of the next new one)."""
+    current = chat.options or service.default_options()
+    key = chat.conversation_id or "new"
+    with st.expander(f"{current.model} · settings", icon=":material/tune:"):
+        models = service.available_models()
+        if current.model not in models:
+            models = [current.model, *models]
+        model = st.selectbox("Model", models, index=models.index(current.model), key=f"parley_model_{key}")
+        system_prompt = st.text_area(
+            "System prompt", value=current.system_prompt, max_chars=8000, key=f"parley_system_{key}"
+        )
+        server_default = st.checkbox(
+            "Use the server's default temperature", value=current.temperature is None, key=f"parley_tdefault_{key}"
+        )
+        temperature = None
+        if not server_default:
+            start = 1.0 if current.temperature is None else current.temperature
+            temperature = st.slider("Temperature", 0.0, 2.0, value=start, step=0.1, key=f"parley_temp_{key}")
+        chosen = ConversationOptions(model=str(model), system_prompt=system_prompt, temperature=temperature)
+        if chosen == current:
+            return
+        try:
+            if chat.conversation_id is not None:
+                service.set_conversation_options(user.username, chat.conversation_id, chosen)
+            chat.options = chosen.checked()
+        except ChatError as error:
+            st.error(error.message)
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
@@ -411,13 +440,19 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
         if chat.turn is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
         turn = service.start_turn(
-            username=user.username, conversation_id=chat.conversation_id, history=chat.history, prompt=prompt
+            username=user.username,
+            conversation_id=chat.conversation_id,
+            history=chat.history,
+            prompt=prompt,
+            options=chat.options,
         )
     except ChatError as error:
         chat.notice = error.message
         chat.restore_prompt = raw
         st.rerun()
     chat.conversation_id = turn.conversation_id
+    chat.options = turn.options
+    chat.not_found = False
     chat.history.append(ChatMessage(role="user", content=prompt))
     chat.turn = turn
     return True
@@ -433,6 +468,8 @@ def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
         for message in chat.history:
             with st.chat_message(message.role):
                 _draw_message(message)
+        if chat.not_found:
+            st.error(NOT_FOUND, icon=":material/search_off:")
         if chat.notice:
             st.error(chat.notice)
             chat.notice = None

@@ -87,3 +87,27 @@ def test_rename_and_cancelled_delete(app_env: AppEnv) -> None:
     app = click(app, f"parley_delete_{conversation}")
     app = click(app, f"parley_delete_cancel_{conversation}")
     assert sidebar_titles(app) == ["Tidy title"] and len(chat_texts(app)) == 2
+
+
+def test_options_chosen_in_the_chat_screen_go_with_the_conversation(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    from tests.conftest import logged_messages
+
+    app = sign_in(new_app())
+    app.selectbox(key="parley_model_new").select("fake-model")
+    app.text_area(key="parley_system_new").input("Talk like a pirate.")
+    app.checkbox(key="parley_tdefault_new").uncheck()
+    app.run()
+    app.slider(key="parley_temp_new").set_value(0.2)
+    app = send(app.run(), "Ahoy?")
+    body = fake_openai.chat_requests[-1].body
+    assert body["model"] == "fake-model" and body["temperature"] == 0.2
+    assert body["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
+    reply = logged_messages(app_env.database_url)[-1]
+    assert (reply.model, reply.system_prompt, reply.temperature) == ("fake-model", "Talk like a pirate.", 0.2)
+    # A new chat starts from the defaults; going back restores the conversation's own options.
+    first = app.query_params["c"]
+    app = click(app, "parley_new_chat")
+    assert app.selectbox(key="parley_model_new").value == "gpt-4o-mini"
+    app = open_by_title(app, "Ahoy?")
+    assert app.selectbox(key=f"parley_model_{first}").value == "fake-model"
+    assert app.text_area(key=f"parley_system_{first}").value == "Talk like a pirate."

@@ -97,3 +97,54 @@ def test_user_b_can_reach_none_of_user_as_conversations(service: ChatService) ->
 @pytest.mark.parametrize("bad_id", ["", "nope", "../../etc/passwd", "0" * 31, "Z" * 32, "' OR 1=1 --"])
 def test_malformed_ids_are_simply_not_found(service: ChatService, bad_id: str) -> None:
     assert service.open_conversation("alice", bad_id) is None
+
+
+def test_a_conversation_keeps_its_own_options_and_each_reply_records_them(
+    service: ChatService, fake_openai: FakeOpenAI, sessions
+) -> None:
+    from chat.models import Message
+    from chat.service import ConversationOptions
+
+    options = ConversationOptions(model="fake-model", system_prompt="Answer in French.", temperature=0.3)
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Hello", options=options)
+    assert turn.wait(10)
+    sent = fake_openai.chat_requests[-1].body
+    assert sent["model"] == "fake-model" and sent["temperature"] == 0.3
+    assert sent["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert service.conversation_options("alice", turn.conversation_id) == options
+    # Changed later: the next reply uses and records the new options; the first keeps the old.
+    changed = ConversationOptions(model="gpt-4o-mini", system_prompt="Be brief.", temperature=None)
+    assert service.set_conversation_options("alice", turn.conversation_id, changed)
+    assert not service.set_conversation_options("bob", turn.conversation_id, options)  # not his
+    second = service.start_turn(username="alice", conversation_id=turn.conversation_id, history=[], prompt="Again")
+    assert second.wait(10)
+    sent = fake_openai.chat_requests[-1].body
+    assert sent["model"] == "gpt-4o-mini" and "temperature" not in sent
+    with sessions() as session:
+        replies = session.query(Message).filter_by(role="assistant").order_by(Message.id).all()
+        assert [(r.model, r.system_prompt, r.temperature) for r in replies] == [
+            ("fake-model", "Answer in French.", 0.3),
+            ("gpt-4o-mini", "Be brief.", None),
+        ]
+
+
+def test_bad_options_are_refused(service: ChatService) -> None:
+    from chat.service import ConversationOptions
+
+    with pytest.raises(InputError, match="between 0 and 2"):
+        service.start_turn(
+            username="alice",
+            conversation_id=None,
+            history=[],
+            prompt="x",
+            options=ConversationOptions("fake-model", "", 3.5),
+        )
+
+
+def test_models_come_from_settings_and_the_server(tmp_path: Path, fake_openai: FakeOpenAI, sessions) -> None:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, PARLEY_MODELS="model-a, model-b")
+    service = ChatService(settings, sessions, build_model(settings))
+    fake_openai.models = ["served-1", "model-a"]
+    assert service.available_models() == ["gpt-4o-mini", "model-a", "model-b", "served-1"]
+    down = make_settings(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1", PARLEY_MODELS="model-a")
+    assert ChatService(down, sessions, build_model(down)).available_models() == ["gpt-4o-mini", "model-a"]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, rows, send, sign_in
+from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, rows, send, sign_in, wait_for_cookie
 from tests.fake_openai import FakeReply
 
 pytestmark = pytest.mark.browser
@@ -44,6 +44,7 @@ def test_someone_elses_link_shows_not_found(browser, page, server: Server) -> No
     url = conversation_url(page)
     other = browser.new_context().new_page()
     sign_in(other, server, "bob")
+    assert wait_for_cookie(other, present=True)  # navigating sooner would drop the sign-in
     other.goto(url)
     other.get_by_text("Conversation not found").wait_for()
     other.locator(CHAT_INPUT).wait_for()
