@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,6 +81,26 @@ def _is_dead_here(owner: str) -> bool:
     return False
 
 
+def _check_schema(engine: Engine) -> None:
+    """Refuse, with a sentence, a database whose tables lack columns these models need.
+
+    `create_all` makes missing tables but never alters existing ones; until migrations
+    exist, a database made by an older Parley must be named, not crash on first use.
+    """
+    inspector = inspect(engine)
+    missing = [
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+    ]
+    if missing:
+        raise ConfigError(
+            "The database was made by an older version of Parley and lacks "
+            f"{', '.join(missing)}. Move it aside (for SQLite: data/parley.db) to start a new one."
+        )
+
+
 def init_db(engine: Engine) -> int:
     """Create missing tables and close replies left `streaming` by a dead process.
 
@@ -89,6 +109,7 @@ def init_db(engine: Engine) -> int:
     that died). Returns how many replies were marked `interrupted`.
     """
     Base.metadata.create_all(engine)
+    _check_schema(engine)
     with session_factory(engine).begin() as session:
         dead = {owner for owner in store.streaming_owners(session) if _is_dead_here(owner)}
         return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, dead_owners=dead)
