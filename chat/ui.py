@@ -8,9 +8,10 @@ per user lives in `st.session_state`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import jwt
 import streamlit as st
@@ -18,7 +19,7 @@ import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from chat import auth
+from chat import auth, export
 from chat.authfile import User, authenticator_credentials, load_users
 from chat.db import init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
@@ -335,6 +336,17 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
         current = next((c for c in conversations if c.id == chat.conversation_id), None)
         if current is not None:
             _manage_conversation(chat, user, service, current.id, current.title)
+        if conversations:
+            st.download_button(
+                "Export all (JSON)",
+                lambda: export.as_json(export.user_export(service.sessions, user.username)),
+                file_name=f"parley-{user.username}.json",
+                mime="application/json",
+                key="parley_export_all",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
 
 
 def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, conversation_id: str) -> None:
@@ -378,7 +390,7 @@ def options_panel(chat: ChatState, user: SignedIn, service: ChatService) -> None
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
-    with st.expander("Rename or delete this conversation", icon=":material/edit:"):
+    with st.expander("Rename, export or delete", icon=":material/edit:"):
         new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
         if st.button("Rename", key=f"parley_rename_{cid}") and new_title.strip() != title:
             try:
@@ -387,6 +399,30 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
                 st.error(error.message)
             else:
                 st.rerun()
+
+        def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
+            # Built only when clicked: a long conversation costs nothing until then.
+            return lambda: render(export.user_export(service.sessions, user.username, cid))
+
+        left, right = st.columns(2)
+        left.download_button(
+            "Markdown",
+            one(lambda doc: export.as_markdown(doc["conversations"][0])),
+            file_name=f"parley-{cid[:8]}.md",
+            mime="text/markdown",
+            key=f"parley_md_{cid}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        right.download_button(
+            "JSON",
+            one(export.as_json),
+            file_name=f"parley-{cid[:8]}.json",
+            mime="application/json",
+            key=f"parley_json_{cid}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
         if chat.confirm_delete != cid:
             if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
                 chat.confirm_delete = cid

@@ -12,11 +12,15 @@ from pathlib import Path
 import bcrypt
 import pytest
 from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from chat import authfile
 from chat.authfile import edit_auth_file
+from chat.db import init_db, make_engine, session_factory
+from chat.llm import build_model
 from chat.models import Message
+from chat.service import ChatService
+from chat.settings import Settings
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +114,34 @@ def logged_messages(database_url: str) -> list[Message]:
         rows = list(session.scalars(select(Message).order_by(Message.id)))
     engine.dispose()
     return rows
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    """Settings for service tests: a temp database, no retries, short timeouts."""
+    base = {
+        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
+        "PARLEY_MAX_RETRIES": "0",
+        "PARLEY_REQUEST_TIMEOUT": "2",
+        "PARLEY_DEMO_TOKEN_DELAY": "0",
+    }
+    return Settings.from_env({**base, **env}, env_file=None)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A fresh conversation log in a temp SQLite database."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    init_db(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
+    """The chat service against the fake model server and the temp log."""
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test")
+    return ChatService(settings, sessions, build_model(settings))
 
 
 def chromium_path() -> str | None:

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import init_db, make_engine, session_factory
 from chat.errors import InputError
 from chat.llm import build_model
 from chat.models import Conversation
 from chat.service import ChatService
+from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
-from tests.test_service import make_settings
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
-    init_db(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
-    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
-    return ChatService(settings, sessions, build_model(settings))
 
 
 def chat(service: ChatService, username: str, prompt: str, conversation_id: str | None = None) -> str:

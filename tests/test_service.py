@@ -20,34 +20,8 @@ from chat.errors import InputError, StorageError
 from chat.llm import PLACEHOLDER_API_KEY, build_model
 from chat.models import Message, ReplyStatus, utcnow
 from chat.service import ChatMessage, ChatService, clean_prompt
-from chat.settings import Settings
-from tests.conftest import TEST_COOKIE_KEY
+from tests.conftest import make_settings
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
-
-
-def make_settings(tmp_path: Path, **env: str) -> Settings:
-    base = {
-        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
-        "PARLEY_MAX_RETRIES": "0",
-        "PARLEY_REQUEST_TIMEOUT": "2",
-        "PARLEY_DEMO_TOKEN_DELAY": "0",
-    }
-    return Settings.from_env({**base, **env}, env_file=None)
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
-    init_db(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
-    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test")
-    return ChatService(settings, sessions, build_model(settings))
 
 
 def rows(sessions: sessionmaker[Session]) -> list[Message]:

@@ -70,3 +70,22 @@ def test_switching_conversations_mid_stream_loses_nothing(page, server: Server) 
             break
         time.sleep(0.1)
     assert (reply.status, reply.content) == ("complete", words)
+
+
+def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    server.fake.enqueue(FakeReply(text="Worth exporting."))
+    sign_in(page, server, "admin")
+    send(page, "Export me")
+    page.get_by_text("Worth exporting.").wait_for()
+    page.get_by_text("Rename, export or delete").click()
+    with page.expect_download() as markdown:
+        page.get_by_role("button", name="Markdown").click()
+    text = open(markdown.value.path(), encoding="utf-8").read()
+    assert text.startswith("# Export me") and "Worth exporting." in text
+    with page.expect_download() as everything:
+        page.get_by_role("button", name="Export all (JSON)").click()
+    document = json.loads(open(everything.value.path(), encoding="utf-8").read())
+    assert document["user"] == "admin"
+    assert [m["content"] for m in document["conversations"][-1]["messages"]] == ["Export me", "Worth exporting."]

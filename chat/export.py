@@ -1,0 +1,184 @@
+"""Take conversations out of Parley and back in.
+
+`export` writes one user's conversations as JSON (every field of every message, so
+an import loses nothing) or one conversation as Markdown (for reading). `import`
+reads such a JSON file back under a user, as new conversations:
+
+    python -m chat.export export --user alice [--out alice.json]
+    python -m chat.export import alice.json --user alice
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import store
+from chat.authfile import normalise_username
+from chat.errors import ChatError, InputError
+from chat.models import Conversation, Message
+
+FORMAT = "parley.conversations"
+VERSION = 1
+_MESSAGE_FIELDS = (
+    "role",
+    "content",
+    "model",
+    "system_prompt",
+    "temperature",
+    "status",
+    "error_kind",
+    "error_message",
+    "prompt_tokens",
+    "completion_tokens",
+    "duration_ms",
+)
+_TIMES = ("created_at", "updated_at", "finished_at")
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def conversation_record(conversation: Conversation, messages: Sequence[Message]) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "model": conversation.model,
+        "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
+        "created_at": _time(conversation.created_at),
+        "updated_at": _time(conversation.updated_at),
+        "messages": [
+            {
+                **{name: getattr(message, name) for name in _MESSAGE_FIELDS},
+                **{name: _time(getattr(message, name)) for name in _TIMES},
+            }
+            for message in messages
+        ],
+    }
+
+
+def export_document(records: list[dict[str, Any]], username: str) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "user": username, "conversations": records}
+
+
+def user_export(sessions: sessionmaker[Session], username: str, conversation_id: str | None = None) -> dict[str, Any]:
+    """All of `username`'s conversations (or just one), oldest first, as an export document."""
+    with sessions() as session:
+        conversations = list(reversed(store.list_conversations(session, username, limit=1_000_000)))
+        if conversation_id is not None:
+            conversations = [c for c in conversations if c.id == conversation_id]
+        records = [conversation_record(c, store.conversation_messages(session, c.id, username)) for c in conversations]
+    return export_document(records, username)
+
+
+def as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+def as_markdown(record: dict[str, Any]) -> str:
+    """One conversation for reading: a title, its settings, then each message."""
+    lines = [f"# {record['title'] or 'Untitled'}", ""]
+    lines.append(f"*Model: {record['model']} · started {record['created_at']}*")
+    if record["system_prompt"]:
+        lines += ["", f"> System prompt: {record['system_prompt']}"]
+    for message in record["messages"]:
+        who = "You" if message["role"] == "user" else "Assistant"
+        lines += ["", f"## {who}", "", message["content"] or "*(no text)*"]
+        if message["role"] == "assistant" and message["status"] != "complete":
+            ending = message["error_message"] or message["status"]
+            lines += ["", f"*Ended early: {ending}*"]
+    return "\n".join(lines) + "\n"
+
+
+def import_document(sessions: sessionmaker[Session], document: dict[str, Any], username: str) -> list[str]:
+    """Add the document's conversations to `username` as new ones. Returns their new ids."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError("This file is not a Parley conversations export.")
+    if document.get("version") != VERSION:
+        raise InputError(f"This export is version {document.get('version')}; this Parley reads version {VERSION}.")
+    created: list[str] = []
+    try:
+        with sessions.begin() as session:
+            for record in document["conversations"]:
+                conversation = Conversation(
+                    username=username,
+                    title=record["title"],
+                    model=record["model"],
+                    system_prompt=record["system_prompt"],
+                    temperature=record["temperature"],
+                    created_at=datetime.fromisoformat(record["created_at"]),
+                    updated_at=datetime.fromisoformat(record["updated_at"]),
+                )
+                session.add(conversation)
+                session.flush()
+                for item in record["messages"]:
+                    session.add(
+                        Message(
+                            conversation_id=conversation.id,
+                            username=username,
+                            **{name: item[name] for name in _MESSAGE_FIELDS},
+                            **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
+                        )
+                    )
+                created.append(conversation.id)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(
+            f"The export file is damaged ({type(error).__name__}: {error}); nothing was imported."
+        ) from None
+    return created
+
+
+def _sessions() -> sessionmaker[Session]:
+    from chat.db import init_db, make_engine, session_factory
+    from chat.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url)
+    init_db(engine)
+    return session_factory(engine)
+
+
+def main(argv: Sequence[str] | None = None, sessions: sessionmaker[Session] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m chat.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    out = commands.add_parser("export", help="write a user's conversations as JSON")
+    out.add_argument("--user", required=True)
+    out.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    back = commands.add_parser("import", help="read an export back in, as new conversations of --user")
+    back.add_argument("file", type=Path)
+    back.add_argument("--user", required=True)
+    args = parser.parse_args(argv)
+    try:
+        username = normalise_username(args.user)
+        sessions = sessions or _sessions()
+        if args.command == "export":
+            text = as_json(user_export(sessions, username))
+            if args.out:
+                args.out.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text + "\n")
+        else:
+            try:
+                document = json.loads(args.file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as error:
+                raise InputError(f"Cannot read {args.file}: {error}") from None
+            ids = import_document(sessions, document, username)
+            print(f"Imported {len(ids)} conversation(s) for {username}.")
+    except ChatError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
