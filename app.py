@@ -18,5 +18,10 @@ if user is None:
     st.navigation([st.Page(lambda: None, title="Sign in", url_path="signin")], position="hidden")
     st.stop()
 
-page = st.navigation([st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True)])
+page = st.navigation(
+    [
+        st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("views/history.py", title="History", icon=":material/history:"),
+    ]
+)
 page.run()

@@ -82,6 +82,7 @@ class ChatMessage:
     note: str | None = None  # why the reply ended early, as a sentence
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    id: int | None = None  # the log's id, for messages loaded from it
 
 
 def clean_prompt(raw: str | None, max_chars: int) -> str | None:
@@ -263,6 +264,11 @@ class ChatService:
             raise InputError("A conversation needs a title.")
         with self.sessions.begin() as session:
             return store.rename_conversation(session, conversation_id, username, title)
+
+    def search(self, username: str, text: str) -> list[store.SearchHit]:
+        """The user's own messages matching every word of `text` (the last as a prefix), newest first."""
+        with self.sessions() as session:
+            return store.search_messages(session, username, text)
 
     def delete_conversation(self, username: str, conversation_id: str) -> bool:
         with self.sessions.begin() as session:
@@ -455,6 +461,7 @@ def _as_chat_message(row: Message) -> ChatMessage:
         note=note,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
+        id=row.id,
     )
 
 

@@ -8,6 +8,7 @@ per user lives in `st.session_state`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from chat.llm import build_model
 from chat.models import ReplyStatus
 from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt
 from chat.settings import Settings
+from chat.store import HIGHLIGHT_END, HIGHLIGHT_START
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +236,7 @@ class ChatState:
     confirm_delete: str | None = None
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
     not_found: bool = False  # shown until the user opens or starts something else
+    focus: int | None = None  # a message opened from search results
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""
@@ -298,17 +301,21 @@ def follow_url(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     chat.url_id = requested
     if requested is not None:
         _open_conversation(chat, user, service, requested)
+        focus = st.query_params.get("m", "")
+        chat.focus = int(focus) if focus.isdigit() else None
 
 
 def sync_url(chat: ChatState) -> None:
     """Put the open conversation's id in the URL, so a reload or a bookmark comes back to it."""
     if chat.conversation_id == chat.url_id:
         return
+    st.query_params.pop("m", None)
     if chat.conversation_id is None:
         st.query_params.pop("c", None)
     else:
         st.query_params["c"] = chat.conversation_id
     chat.url_id = chat.conversation_id
+    chat.focus = None
 
 
 def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> None:
@@ -442,6 +449,50 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
             st.rerun()
 
 
+def history_page(user: SignedIn, service: ChatService) -> None:
+    """Search over the user's own messages; each result opens its conversation at that message."""
+    st.title("History")
+    query = st.text_input(
+        "Search your conversations", key="parley_search", placeholder="Every word must match; the last may be cut short"
+    )
+    if not query.strip():
+        st.caption("Type a few words from any of your messages or replies.")
+        return
+    hits = service.search(user.username, query)
+    if not hits:
+        st.info("No messages match all of those words.")
+        return
+    st.caption(f"{len(hits)} message{'s' if len(hits) != 1 else ''}, newest first")
+    for hit in hits:
+        with st.container(border=True):
+            who = "You" if hit.role == "user" else "Assistant"
+            st.markdown(f"**{escape_markdown(hit.conversation_title)}** · {who} · {hit.created_at:%Y-%m-%d %H:%M} UTC")
+            st.markdown(highlighted(hit.snippet))
+            st.page_link(
+                "views/chat.py",
+                label="Open at this message",
+                icon=":material/open_in_new:",
+                query_params={"c": hit.conversation_id, "m": str(hit.message_id)},
+            )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally by st.markdown: nothing a user or model wrote becomes formatting."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def highlighted(snippet: str) -> str:
+    """A search snippet with its matching words in bold and everything else literal."""
+    parts = []
+    for index, piece in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_END}]", snippet)):
+        escaped = escape_markdown(piece)
+        parts.append(f"**{escaped}**" if index % 2 and escaped.strip() else escaped)
+    return "".join(parts)
+
+
 def demo_banner(settings: Settings) -> None:
     if settings.demo_mode:
         st.info(
@@ -503,6 +554,8 @@ def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
         chat.settle()
         for message in chat.history:
             with st.chat_message(message.role):
+                if message.id is not None and message.id == chat.focus:
+                    st.caption(":material/search: The message you found")
                 _draw_message(message)
         if chat.not_found:
             st.error(NOT_FOUND, icon=":material/search_off:")

@@ -111,3 +111,25 @@ def test_options_chosen_in_the_chat_screen_go_with_the_conversation(app_env: App
     app = open_by_title(app, "Ahoy?")
     assert app.selectbox(key=f"parley_model_{first}").value == "fake-model"
     assert app.text_area(key=f"parley_system_{first}").value == "Talk like a pirate."
+
+
+def test_history_search_opens_the_conversation_at_the_message(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    from tests.conftest import logged_messages
+
+    fake_openai.enqueue(FakeReply(text="The *quokka* lives on Rottnest Island."))
+    app = send(sign_in(new_app()), "Which animal smiles?")
+    conversation = app.query_params["c"]
+    reply_id = logged_messages(app_env.database_url)[-1].id
+    app.switch_page("views/history.py").run()
+    app.text_input(key="parley_search").input("ROTTNEST isl").run()
+    texts = [m.value for m in app.markdown]
+    assert any("**Rottnest** **Island**" in t and "\\*quokka\\*" in t for t in texts)  # highlighted, else literal
+    [link] = app.get("page_link")
+    assert link.proto.query_string == f"c={conversation}&m={reply_id}"
+    app.text_input(key="parley_search").input("rottnest penguin").run()
+    assert "No messages match" in app.info[0].value
+    # Following the link: the conversation opens with that message marked.
+    opened = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    opened.query_params.update({"c": conversation, "m": str(reply_id)})
+    opened = sign_in(opened.run())
+    assert "The message you found" in opened.chat_message[1].caption[0].value

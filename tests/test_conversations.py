@@ -131,3 +131,29 @@ def test_models_come_from_settings_and_the_server(tmp_path: Path, fake_openai: F
     assert service.available_models() == ["gpt-4o-mini", "model-a", "model-b", "served-1"]
     down = make_settings(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1", PARLEY_MODELS="model-a")
     assert ChatService(down, sessions, build_model(down)).available_models() == ["gpt-4o-mini", "model-a"]
+
+
+def test_search_matches_every_word_case_insensitively_with_the_last_as_a_prefix(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    from chat.store import HIGHLIGHT_END, HIGHLIGHT_START
+
+    fake_openai.enqueue(FakeReply(text="Paris is lovely in spring."), FakeReply(text="Berlin has many museums."))
+    france = chat(service, "alice", "Tell me about Paris in Spring")
+    chat(service, "alice", "Tell me about Berlin museums")
+    hits = service.search("alice", "paris SPR")
+    assert [(h.conversation_id, h.role) for h in hits] == [(france, "assistant"), (france, "user")]  # newest first
+    assert f"{HIGHLIGHT_START}Paris{HIGHLIGHT_END}" in hits[0].snippet
+    assert hits[0].conversation_title == "Tell me about Paris in Spring"
+    assert service.search("alice", "paris museums") == []  # every word must match in one message
+    assert [h.role for h in service.search("alice", "muse")] == ["assistant", "user"]
+    assert service.search("alice", "  ") == [] and service.search("alice", '"*) OR (') == []
+
+
+def test_search_is_scoped_to_the_user_and_skips_deleted_conversations(service: ChatService) -> None:
+    mine = chat(service, "alice", "zebra crossing secrets")
+    chat(service, "bob", "zebra for bob")
+    assert [h.conversation_id for h in service.search("alice", "zebra")] == [mine]
+    assert all(h.conversation_id != mine for h in service.search("bob", "zebra"))
+    service.delete_conversation("alice", mine)
+    assert service.search("alice", "zebra") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -82,10 +83,10 @@ def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # typ
     page.get_by_text("Rename, export or delete").click()
     with page.expect_download() as markdown:
         page.get_by_role("button", name="Markdown").click()
-    text = open(markdown.value.path(), encoding="utf-8").read()
+    text = Path(markdown.value.path()).read_text(encoding="utf-8")
     assert text.startswith("# Export me") and "Worth exporting." in text
     with page.expect_download() as everything:
         page.get_by_role("button", name="Export all (JSON)").click()
-    document = json.loads(open(everything.value.path(), encoding="utf-8").read())
+    document = json.loads(Path(everything.value.path()).read_text(encoding="utf-8"))
     assert document["user"] == "admin"
     assert [m["content"] for m in document["conversations"][-1]["messages"]] == ["Export me", "Worth exporting."]
