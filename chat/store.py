@@ -243,7 +243,7 @@ def search_messages(session: Session, username: str, text: str, *, limit: int = 
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
             " WHERE messages_fts MATCH :query AND c.username = :username AND c.deleted_at IS NULL"
-            " ORDER BY m.id DESC LIMIT :limit"
+            " ORDER BY messages_fts.rowid DESC LIMIT :limit"  # FTS5 walks its rowids newest first and stops early
         ),
         {"query": query, "username": username, "limit": limit},
     ).all()

@@ -1,0 +1,154 @@
+"""Speed of conversations on SQLite: open, list, search, and drawing a long one.
+
+    .venv/bin/python benchmarks/conversations.py [--messages 100000]
+
+Builds its own data in a temp folder (one user with 1,000 conversations, one of
+them 1,000 messages long, and 100,000 messages in all), then prints the median
+of repeated runs of each operation beside its target. Figures, not a test: the
+machine is shared, so quote medians from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from chat.db import init_db, make_engine, session_factory
+from chat.llm import build_model
+from chat.models import Conversation, Message, new_id, utcnow
+from chat.service import ChatService
+from chat.settings import Settings
+
+WORDS = [
+    "river",
+    "mountain",
+    "garden",
+    "teacher",
+    "window",
+    "yellow",
+    "quantum",
+    "market",
+    "silver",
+    "forest",
+    "planet",
+    "engine",
+    "budget",
+    "harbor",
+    "violin",
+    "pepper",
+    "castle",
+    "rocket",
+    "meadow",
+    "lantern",
+    "orbit",
+    "canyon",
+    "desert",
+    "glacier",
+    "island",
+    "jungle",
+]
+
+
+def median_ms(operation: Callable[[], object], runs: int = 20) -> float:
+    operation()  # warm caches once
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        operation()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def build(folder: Path, total_messages: int) -> tuple[ChatService, str]:
+    settings = Settings.from_env(
+        {"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}"}, env_file=None
+    )
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    rng = random.Random(7)
+    start = utcnow() - timedelta(days=30)
+    conversations = [
+        {
+            "id": new_id(),
+            "username": "bench",
+            "title": " ".join(rng.sample(WORDS, 4)),
+            "model": "gpt-4o-mini",
+            "system_prompt": "",
+            "created_at": start + timedelta(minutes=i),
+            "updated_at": start + timedelta(minutes=i),
+        }
+        for i in range(1000)
+    ]
+    long_one = conversations[0]["id"]
+    messages = []
+    for index in range(total_messages):
+        conversation = long_one if index < 1000 else conversations[1 + index % 999]["id"]
+        messages.append(
+            {
+                "conversation_id": conversation,
+                "username": "bench",
+                "role": "user" if index % 2 == 0 else "assistant",
+                "content": " ".join(rng.choices(WORDS, k=40)),
+                "status": "complete",
+                "created_at": start + timedelta(seconds=index),
+                "updated_at": start + timedelta(seconds=index),
+            }
+        )
+    with engine.begin() as connection:
+        connection.execute(insert(Conversation), conversations)
+        for chunk in range(0, len(messages), 10_000):
+            connection.execute(insert(Message), messages[chunk : chunk + 10_000])
+    return ChatService(settings, session_factory(engine), build_model(settings)), long_one
+
+
+def render_ms(long_id: str, service: ChatService) -> float:
+    """AppTest run of the chat drawing code over a 200-message conversation (AppTest's own overhead included)."""
+    from streamlit.testing.v1 import AppTest
+
+    history = (service.open_conversation("bench", long_id) or [])[:200]
+
+    def script(messages: list) -> None:  # type: ignore[type-arg]
+        from chat import ui
+
+        chat = ui.ChatState(history=list(messages))
+        ui.draw_conversation(chat)
+
+    app = AppTest.from_function(script, args=(history,), default_timeout=60)
+    return median_ms(lambda: app.run(), runs=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        service, long_id = build(Path(folder), args.messages)
+        print(f"built 1,000 conversations and {args.messages:,} messages in {time.perf_counter() - started:.1f} s")
+        results = [
+            ("open a 1,000-message conversation", median_ms(lambda: service.open_conversation("bench", long_id)), 50),
+            ("list the sidebar (1,000 conversations)", median_ms(lambda: service.conversations("bench")), 50),
+            (
+                f"search {args.messages:,} messages ('river gla')",
+                median_ms(lambda: service.search("bench", "river gla")),
+                200,
+            ),
+            ("draw a 200-message conversation (AppTest run)", render_ms(long_id, service), None),
+        ]
+    print(f"{'operation':<48} {'median':>10} {'target':>8}  result")
+    for name, value, target in results:
+        verdict = "" if target is None else ("met" if value < target else "missed")
+        target_text = "" if target is None else f"{target} ms"
+        print(f"{name:<48} {value:>7.1f} ms {target_text:>8}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
