@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,15 +153,18 @@ def login_gate(settings: Settings) -> SignedIn | None:
             algorithm=auth.COOKIE_ALGORITHM,
         )
         expires = datetime.fromtimestamp(cookie_model.exp_date).isoformat()
-        state[COOKIE_WRITE] = {
-            "method": "set",
-            "cookie": settings.cookie_name,
-            "value": token,
-            "options": {"path": "/", "expires": expires, "sameSite": "strict"},
-        }
+        _queue_cookie_write(
+            {
+                "method": "set",
+                "cookie": settings.cookie_name,
+                "value": token,
+                "options": {"path": "/", "expires": expires, "sameSite": "strict"},
+            }
+        )
     elif signed_in_before and not signed_in:
-        state[COOKIE_WRITE] = {"method": "delete", "cookie": settings.cookie_name}
-    _finish_cookie_write(authenticator)
+        _queue_cookie_write({"method": "delete", "cookie": settings.cookie_name})
+    if state.get(COOKIE_WRITE) is not None:
+        _cookie_writer(authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager)
 
     if signed_in:
         user = users[cast(str, state["username"])]
@@ -180,20 +184,36 @@ def login_gate(settings: Settings) -> SignedIn | None:
     return None
 
 
-def _finish_cookie_write(authenticator: stauth.Authenticate) -> None:
-    """Draw the pending cookie write again on every run until the browser reports it done.
+COOKIE_RETRY_SECONDS = 3.0
+
+
+def _queue_cookie_write(args: dict[str, Any]) -> None:
+    previous = st.session_state.get(COOKIE_WRITE)
+    serial = previous["serial"] + 1 if previous else int(time.time() * 1000)
+    st.session_state[COOKIE_WRITE] = {"args": args, "serial": serial, "attempt": 0, "since": time.monotonic()}
+
+
+@st.fragment(run_every=1.0)
+def _cookie_writer(component: Callable[..., Any]) -> None:
+    """Draw the pending cookie write until the browser reports it done, in a fresh frame
+    every few seconds if it does not.
 
     The library draws its cookie component once, in the run that signs in or out. A
-    run that starts before that component's frame has loaded (a prompt sent right
-    after sign-in) removes it from the page, and the cookie is never written: the
-    next reload would sign the user out, or back in. This writer stays until it ran.
+    run that starts before that frame has loaded (a prompt sent right after sign-in)
+    removes it, and a frame can fail to load on a busy machine: either way the cookie
+    is never written, and the next reload signs the user out (or back in). This
+    fragment reruns on its own, so it keeps trying even while the user is idle.
     """
     pending = st.session_state.get(COOKIE_WRITE)
     if pending is None:
         return
-    component = authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager
-    if component(**pending, key="parley_cookie_write", default=False):
-        del st.session_state[COOKIE_WRITE]
+    now = time.monotonic()
+    if now - pending["since"] > COOKIE_RETRY_SECONDS:
+        pending["attempt"] += 1
+        pending["since"] = now
+    key = f"parley_cookie_{pending['serial']}_{pending['attempt']}"  # unique: no stale value from an old write
+    if component(**pending["args"], key=key, default=False):
+        st.session_state.pop(COOKIE_WRITE, None)
 
 
 def _account_sidebar(authenticator: stauth.Authenticate, user: User) -> None:

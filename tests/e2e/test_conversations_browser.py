@@ -28,9 +28,13 @@ def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -
     send(page, "Keep this conversation")
     page.get_by_text("An answer worth keeping.").wait_for()
     url = conversation_url(page)
+    assert wait_for_cookie(page, present=True)
     page.reload()
     page.get_by_text("An answer worth keeping.").wait_for()
-    assert page.locator(MESSAGES).count() == 2
+    deadline = time.monotonic() + 10  # the page settles after the cookie components' reruns
+    while page.locator(MESSAGES).count() != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert page.locator(MESSAGES).count() == 2, page.locator(MESSAGES).all_inner_texts()
     second = page.context.new_page()  # same browser, same sign-in cookie
     second.goto(url)
     second.get_by_text("An answer worth keeping.").wait_for()
