@@ -73,9 +73,11 @@ def export_document(records: list[dict[str, Any]], username: str) -> dict[str, A
 def user_export(sessions: sessionmaker[Session], username: str, conversation_id: str | None = None) -> dict[str, Any]:
     """All of `username`'s conversations (or just one), oldest first, as an export document."""
     with sessions() as session:
-        conversations = list(reversed(store.list_conversations(session, username, limit=1_000_000)))
-        if conversation_id is not None:
-            conversations = [c for c in conversations if c.id == conversation_id]
+        if conversation_id is None:
+            conversations = list(reversed(store.list_conversations(session, username, limit=1_000_000)))
+        else:
+            one = store.get_conversation(session, conversation_id, username)
+            conversations = [one] if one is not None else []
         records = [conversation_record(c, store.conversation_messages(session, c.id, username)) for c in conversations]
     return export_document(records, username)
 

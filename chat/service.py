@@ -127,6 +127,10 @@ class Turn:
             return "".join(self._parts)
 
     @property
+    def has_text(self) -> bool:
+        return bool(self._parts)  # cheap, unlike `text`, which joins every piece
+
+    @property
     def done(self) -> bool:
         return self._done.is_set()
 
@@ -356,7 +360,7 @@ class ChatService:
                 if turn._stop.is_set():
                     break
                 now = time.monotonic()
-                if turn.text and now >= next_save:
+                if turn.has_text and now >= next_save:
                     self._save_progress(turn)
                     next_save = now + HEARTBEAT_SECONDS / 2
             if turn._stop.is_set():

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import jwt
 import streamlit as st
@@ -42,14 +42,19 @@ COOKIE_WRITE = "parley_cookie_write"
 # --- shared resources ----------------------------------------------------------------
 
 
+def _stop(message: str) -> NoReturn:
+    """Show why the page cannot go on, and end this run."""
+    st.error(message)
+    st.stop()
+    raise AssertionError("st.stop() returned")
+
+
 def settings_or_stop() -> Settings:
     """The validated settings; a configuration problem stops the page with its reason."""
     try:
         return Settings.from_env()
     except ConfigError as error:
-        st.error(error.message)
-        st.stop()
-        raise  # st.stop() raises; this line only tells type checkers so
+        _stop(error.message)
 
 
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
@@ -65,16 +70,13 @@ def chat_service(settings: Settings) -> ChatService:
     try:
         return _service(settings)
     except ChatError as error:
-        message = error.message
+        _stop(error.message)
     except (SQLAlchemyError, OSError) as error:
         log.error("cannot open the database: %s", error)
-        message = (
+        _stop(
             "Parley cannot open its conversation log (DATABASE_URL). "
             "Check that the database is running and writable, then reload this page."
         )
-    st.error(message)
-    st.stop()
-    raise AssertionError("st.stop() returned")
 
 
 # --- sign-in -----------------------------------------------------------------------------
@@ -91,9 +93,7 @@ def _users_or_stop(settings: Settings) -> dict[str, User]:
     try:
         return load_users(settings.auth_file)
     except ConfigError as error:
-        st.error(error.message)
-        st.stop()
-        raise
+        _stop(error.message)
 
 
 def login_gate(settings: Settings) -> SignedIn | None:
