@@ -193,16 +193,16 @@ def _queue_cookie_write(args: dict[str, Any]) -> None:
     st.session_state[COOKIE_WRITE] = {"args": args, "serial": serial, "attempt": 0, "since": time.monotonic()}
 
 
-@st.fragment(run_every=1.0)
 def _cookie_writer(component: Callable[..., Any]) -> None:
-    """Draw the pending cookie write until the browser reports it done, in a fresh frame
-    every few seconds if it does not.
+    """Draw the pending cookie write on every run until the browser reports it done, in a
+    fresh frame if the last one has not answered within a few seconds.
 
     The library draws its cookie component once, in the run that signs in or out. A
     run that starts before that frame has loaded (a prompt sent right after sign-in)
     removes it, and a frame can fail to load on a busy machine: either way the cookie
-    is never written, and the next reload signs the user out (or back in). This
-    fragment reruns on its own, so it keeps trying even while the user is idle.
+    is never written, and the next reload signs the user out (or back in). (A fragment
+    with `run_every` would retry while the user is idle, but its reruns were seen to
+    swallow a prompt sent right after sign-in.)
     """
     pending = st.session_state.get(COOKIE_WRITE)
     if pending is None:
