@@ -40,6 +40,8 @@ _MESSAGE_FIELDS = (
     "completion_tokens",
     "duration_ms",
 )
+# Added after version 1 first shipped: read with a default, so older files still import.
+_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out")
 _TIMES = ("created_at", "updated_at", "finished_at")
 
 
@@ -58,7 +60,7 @@ def conversation_record(conversation: Conversation, messages: Sequence[Message])
         "updated_at": _time(conversation.updated_at),
         "messages": [
             {
-                **{name: getattr(message, name) for name in _MESSAGE_FIELDS},
+                **{name: getattr(message, name) for name in (*_MESSAGE_FIELDS, *_LATER_MESSAGE_FIELDS)},
                 **{name: _time(getattr(message, name)) for name in _TIMES},
             }
             for message in messages
@@ -128,6 +130,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                             conversation_id=conversation.id,
                             username=username,
                             **{name: item[name] for name in _MESSAGE_FIELDS},
+                            **{name: item.get(name) for name in _LATER_MESSAGE_FIELDS},
                             **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
                         )
                     )

@@ -8,6 +8,7 @@ whether a real model is connected or not. Errors leave this module as
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
@@ -97,6 +98,11 @@ class OpenAIChatModel:
                 "The model server is rate limiting requests (429). Wait a moment and send again.",
                 kind="rate_limit",
             )
+        if isinstance(error, openai.BadRequestError) and _is_context_length(error):
+            return UpstreamError(
+                f"The conversation is too long for the model's context window: {_server_message(error)}",
+                kind="context_length",
+            )
         if isinstance(error, openai.BadRequestError):
             return UpstreamError(
                 f"The model server rejected the request (400): {_server_message(error)}", kind="bad_request"
@@ -128,6 +134,15 @@ class OpenAIChatModel:
             # An `error` event inside the stream.
             return UpstreamError(f"The model server reported an error: {_server_message(error)}", kind="stream_error")
         return error
+
+
+# How servers say a request does not fit: OpenAI's error code, and the wording of
+# OpenAI, vLLM ("maximum context length"), llama.cpp ("context size") and others.
+_CONTEXT_LENGTH = re.compile(r"context[ _](length|window|size)|maximum context|prompt is too long", re.IGNORECASE)
+
+
+def _is_context_length(error: openai.BadRequestError) -> bool:
+    return error.code == "context_length_exceeded" or bool(_CONTEXT_LENGTH.search(_server_message(error)))
 
 
 def _server_message(error: openai.APIError) -> str:

@@ -94,6 +94,11 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16), default=ReplyStatus.COMPLETE)
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)  # the sentence the user saw
+    # The request's context: Parley's own count of its tokens (exact for OpenAI's
+    # encodings, else an estimate), and how many earlier messages were left out of it
+    # to fit the budget. `prompt_tokens` is what the server reported.
+    context_tokens: Mapped[int | None] = mapped_column(Integer)
+    context_left_out: Mapped[int | None] = mapped_column(Integer)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)

@@ -117,6 +117,8 @@ def start_reply(
     owner: str | None = None,
     system_prompt: str | None = None,
     temperature: float | None = None,
+    context_tokens: int | None = None,
+    context_left_out: int | None = None,
 ) -> Message:
     reply = Message(
         conversation_id=conversation_id,
@@ -128,6 +130,8 @@ def start_reply(
         owner=owner,
         system_prompt=system_prompt,
         temperature=temperature,
+        context_tokens=context_tokens,
+        context_left_out=context_left_out,
     )
     session.add(reply)
     session.flush()

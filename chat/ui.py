@@ -608,6 +608,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f":material/stop_circle: {message.note}")
     elif message.status == ReplyStatus.STREAMING and message.note:
         st.caption(f":material/hourglass_top: {message.note}")
+    if message.context_note:
+        st.caption(f":material/content_cut: {message.context_note}")
     if message.role == "assistant" and message.completion_tokens is not None:
         st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
 

@@ -46,6 +46,7 @@ class FakeReply:
     error_event_after: int | None = None  # send N tokens, then an error event
     hang_before_headers: float | None = None  # sleep before answering at all
     usage: bool = True  # send usage when the request asks for it
+    prompt_tokens: int | None = None  # report this many prompt tokens instead of the fake's own count
 
 
 @dataclass
@@ -63,6 +64,9 @@ class FakeOpenAI:
         self.default = default or FakeReply()
         self.requests: list[RecordedRequest] = []
         self.models = ["fake-model", "gpt-4o-mini"]
+        # Like a real model: a request over this many prompt tokens (the fake's own
+        # count) gets OpenAI's 400 `context_length_exceeded`.
+        self.context_window: int | None = None
         self._queue: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -134,6 +138,15 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, _error("not found", "not_found"))
                     return
+                window = fake.context_window
+                size = prompt_tokens(body)
+                if window is not None and size > window:
+                    message = (
+                        f"This model's maximum context length is {window} tokens. However, your messages "
+                        f"resulted in {size} tokens. Please reduce the length of the messages."
+                    )
+                    self._json(400, _error(message, "context_length_exceeded"))
+                    return
                 reply = fake.next_reply()
                 if reply.hang_before_headers:
                     time.sleep(reply.hang_before_headers)
@@ -195,13 +208,11 @@ class FakeOpenAI:
                     chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
                     wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
                     if reply.usage and wants_usage:
-                        prompt_tokens = sum(
-                            len(tokenize(str(m.get("content", "")))) + 4 for m in body.get("messages", [])
-                        )
+                        reported = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_tokens(body)
                         usage = {
-                            "prompt_tokens": prompt_tokens,
+                            "prompt_tokens": reported,
                             "completion_tokens": len(tokens),
-                            "total_tokens": prompt_tokens + len(tokens),
+                            "total_tokens": reported + len(tokens),
                         }
                         chunk([], usage=usage)
                     self._send("data: [DONE]\n\n")
@@ -226,6 +237,11 @@ class FakeOpenAI:
                 self.connection.close()
 
         return Handler
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The fake's own count of a request's prompt tokens (its tokens, 4 per message)."""
+    return sum(len(tokenize(str(m.get("content", "")))) + 4 for m in body.get("messages", []))
 
 
 def _error(message: str, code: str) -> dict[str, Any]:

@@ -39,6 +39,8 @@ def test_json_export_imports_back_without_loss(
     assert len(again["conversations"]) == 2 and again["conversations"][0]["temperature"] == 0.4
     statuses = [m["status"] for m in again["conversations"][0]["messages"]]
     assert statuses == ["complete", "complete", "complete", "length"]
+    replies = [m for m in again["conversations"][0]["messages"] if m["role"] == "assistant"]
+    assert all(m["context_tokens"] > 0 and m["context_left_out"] == 0 for m in replies)
     assert {c["id"] for c in again["conversations"]}.isdisjoint({c["id"] for c in exported["conversations"]})
 
 

@@ -1,0 +1,271 @@
+"""The token budget: exact counts for OpenAI's encodings, estimates for the rest,
+trimming checked against the request the server received, and the retry after a
+context-length error."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+import tiktoken
+import tiktoken.load
+import tiktoken.registry
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import tokens
+from chat.errors import InputError
+from chat.llm import build_model
+from chat.models import Message
+from chat.service import ChatMessage, ChatService, plan_request
+from chat.tokens import ESTIMATE_MARGIN, TokenCounting
+from tests.apptest_helpers import new_app, send, sign_in
+from tests.conftest import AppEnv, logged_messages, make_settings
+from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
+
+# OpenAI cookbook, "How to count tokens with tiktoken": these messages, sent to the
+# API, were reported as 129 prompt tokens by gpt-3.5-turbo and gpt-4, 124 by gpt-4o
+# and gpt-4o-mini.
+COOKBOOK_MESSAGES = [
+    {
+        "role": "system",
+        "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain "
+        "English.",
+    },
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {
+        "role": "system",
+        "name": "example_user",
+        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased "
+        "leverage.",
+    },
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Let's talk later when we're less busy about how to do better.",
+    },
+    {
+        "role": "user",
+        "content": "This late pivot means we don't have time to boil the ocean for the client deliverable.",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "reported"), [("gpt-3.5-turbo", 129), ("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)]
+)
+def test_openai_models_are_counted_as_the_api_counted(model: str, reported: int) -> None:
+    counter = TokenCounting().counter(model)
+    assert counter.exact
+    assert counter.messages(COOKBOOK_MESSAGES) == reported
+
+
+def test_tables_come_from_the_package_and_never_from_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(blobpath: str) -> bytes:
+        raise AssertionError(f"tiktoken tried to fetch {blobpath}")
+
+    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delitem(tiktoken.registry.ENCODINGS, "cl100k_base", raising=False)  # make tiktoken read the file
+    _, url, expected = tokens.TABLES["cl100k_base"]
+    cached = tmp_path / hashlib.sha1(url.encode()).hexdigest()
+    cached.write_bytes(b"a tampered table\n")
+
+    encoding = tokens._load("cl100k_base")
+
+    assert encoding is not None and encoding.encode_ordinary("hello world") == [15339, 1917]
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == expected  # the tampered file was replaced
+
+
+def test_a_table_that_fails_its_hash_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tokens, "_tiktoken_file", lambda stem: b"not the real table\n")
+    with caplog.at_level(logging.ERROR, logger="chat.tokens"):
+        assert tokens._load("o200k_base") is None
+    assert "does not match" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_models_get_an_estimate_with_a_margin() -> None:
+    counting = TokenCounting()
+    estimate = counting.counter("llama3.1:8b")
+    exact = counting.counter("gpt-4")  # cl100k, the estimate's base
+    assert not estimate.exact
+    text = "The quick brown fox jumps over the lazy dog. " * 20
+    assert estimate.message({"role": "user", "content": text}) >= exact.message({"role": "user", "content": text}) * (
+        ESTIMATE_MARGIN
+    )
+
+
+def history_of(turns: int, words: int = 40) -> list[ChatMessage]:
+    history: list[ChatMessage] = []
+    for n in range(turns):
+        history.append(ChatMessage("user", f"Question {n}: " + "tell me more " * (words // 3)))
+        history.append(ChatMessage("assistant", f"Answer {n}: " + "here is more " * (words // 3)))
+    return history
+
+
+def test_trimming_keeps_the_system_prompt_the_newest_prompt_and_whole_recent_turns() -> None:
+    counter = TokenCounting().counter("gpt-4o-mini")
+    history = history_of(10)
+    full = plan_request(history, "Newest?", "Be brief.", counter, 100_000)
+    assert full.left_out == 0 and len(full.messages) == 22 and full.tokens == counter.messages(full.messages)
+
+    plan = plan_request(history, "Newest?", "Be brief.", counter, full.tokens // 2)
+
+    assert plan.messages[0] == {"role": "system", "content": "Be brief."}
+    assert plan.messages[-1] == {"role": "user", "content": "Newest?"}
+    kept = plan.messages[1:-1]
+    assert kept and len(kept) % 2 == 0 and kept[0]["role"] == "user"  # whole turns, never an orphan reply
+    assert [m["content"] for m in kept] == [m.content for m in history[-len(kept) :]]  # the newest, no gap
+    assert plan.left_out == 20 - len(kept)
+    assert plan.tokens == counter.messages(plan.messages) <= full.tokens // 2
+    # One more turn would not have fitted.
+    one_more = history[-len(kept) - 2 : -len(kept)]
+    assert plan.tokens + sum(counter.message({"role": m.role, "content": m.content}) for m in one_more) > (
+        full.tokens // 2
+    )
+
+
+def test_a_prompt_too_long_for_the_budget_is_refused_before_anything_is_sent(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    settings = make_settings(
+        tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test", PARLEY_CONTEXT_TOKENS="256"
+    )
+    service = ChatService(settings, sessions, build_model(settings))
+    with pytest.raises(InputError, match="more than the 256 one request may carry"):
+        service.start_turn(username="alice", conversation_id=None, history=[], prompt="word " * 400)
+    assert fake_openai.chat_requests == []
+    with sessions() as session:
+        assert session.scalars(select(Message)).all() == []
+
+
+def budget_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session], **env: str) -> ChatService:
+    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", **env)
+    return ChatService(settings, sessions, build_model(settings))
+
+
+def finished(service: ChatService, history: list[ChatMessage], prompt: str = "Newest?"):
+    turn = service.start_turn(username="alice", conversation_id=None, history=history, prompt=prompt)
+    assert turn.wait(10)
+    return turn
+
+
+def test_the_server_receives_the_trimmed_request_and_the_log_records_it(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_CONTEXT_TOKENS="600", PARLEY_MODEL="gpt-4o-mini")
+    history = history_of(12)
+
+    turn = finished(service, history)
+
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert sent[0]["role"] == "system" and sent[-1] == {"role": "user", "content": "Newest?"}
+    assert 3 <= len(sent) < 26
+    assert [m["content"] for m in sent[1:-1]] == [m.content for m in history[-(len(sent) - 2) :]]
+    counted = service.tokens.counter("gpt-4o-mini").messages(sent)
+    assert counted <= 600
+    reply = [m for m in logged_messages(service.settings.database_url) if m.role == "assistant"][-1]
+    assert reply.context_left_out == 24 - (len(sent) - 2) == turn.as_message().left_out
+    assert reply.context_tokens == counted
+    assert "left out of this request" in (turn.as_message().context_note or "")
+
+
+def test_a_context_length_error_trims_further_and_retries_once(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")  # budget 16,000
+    history = history_of(12)
+    fake_openai.context_window = 300  # far less than the budget, as with a small local model
+
+    turn = finished(service, history)
+
+    first, second = fake_openai.chat_requests
+    assert prompt_tokens(first.body) > 300 >= prompt_tokens(second.body)
+    assert second.body["messages"][-1] == {"role": "user", "content": "Newest?"}
+    assert turn.status == "complete" and turn.error is None
+    assert turn.as_message().left_out == 24 - (len(second.body["messages"]) - 2) > 0
+
+
+def test_a_request_that_cannot_fit_ends_with_a_sentence(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    fake_openai.context_window = 5  # not even the prompt fits
+
+    turn = finished(service, history_of(1))
+
+    assert turn.status == "error" and turn.error is not None and turn.error.kind == "context_length"
+    assert "too long for the model's context window" in turn.error.message
+    assert "shorten your message, or start a new chat" in turn.error.message
+    # The server's stated limit leaves no room even for the prompt alone: no pointless retry.
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_without_a_stated_limit_the_retry_halves_the_request(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    fake_openai.enqueue(FakeReply(status=400, error_message="The prompt is too long for this model."))
+
+    turn = finished(service, history_of(12))
+
+    first, second = fake_openai.chat_requests
+    counter = service.tokens.counter("gpt-4o-mini")
+    assert counter.messages(second.body["messages"]) <= counter.messages(first.body["messages"]) // 2
+    assert turn.status == "complete"
+
+
+def test_the_servers_prompt_tokens_correct_the_estimate(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="fake-model", PARLEY_CONTEXT_TOKENS="2000")
+    history = history_of(8)
+    assert service.tokens.estimate_factor("fake-model") == ESTIMATE_MARGIN
+    before = service.plan_request(history, "Newest?", service.default_options())
+    assert before.left_out == 0
+    raw = service.tokens.counter("fake-model").raw(before.messages)
+
+    fake_openai.enqueue(FakeReply(text="ok", prompt_tokens=raw * 3))  # the model's tokenizer is far less thrifty
+    finished(service, history)
+
+    assert service.tokens.estimate_factor("fake-model") == pytest.approx(3 * 1.1)
+    after = service.plan_request(history, "Newest?", service.default_options())
+    assert after.left_out > 0  # the same history no longer fits
+
+
+def test_an_exact_count_that_disagrees_with_the_server_is_logged(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session], caplog
+) -> None:
+    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    fake_openai.enqueue(FakeReply(text="ok", prompt_tokens=1))
+    with caplog.at_level(logging.WARNING, logger="chat.tokens"):
+        finished(service, [])
+    assert "the server reported 1 prompt tokens" in caplog.text
+
+
+def test_the_chat_says_when_earlier_turns_were_left_out(
+    app_env: AppEnv, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_CONTEXT_TOKENS", "300")
+    fake_openai.default = FakeReply(text="A fairly long answer " * 25)
+    app = sign_in(new_app())
+    for n in range(4):
+        app = send(app, f"Question number {n}, asked at some length " * 3)
+    notes = [c.value for c in app.caption if "left out of this request" in c.value]
+    assert notes, [c.value for c in app.caption]
+    last = fake_openai.chat_requests[-1].body["messages"]
+    assert last[-1]["content"].startswith("Question number 3") and len(last) < 2 + 2 * 3
+    # The notice is stored with the reply: reopening the conversation shows it again.
+    conversation = app.query_params["c"]
+    reopened = sign_in(new_app())
+    reopened.query_params["c"] = conversation
+    reopened = reopened.run()
+    assert any("left out of this request" in c.value for c in reopened.caption)
+    assert logged_messages(app_env.database_url)[-1].context_left_out
