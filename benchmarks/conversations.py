@@ -1,4 +1,4 @@
-"""Speed of conversations on SQLite: open, list, search, and drawing a long one.
+"""Speed of conversations on SQLite: open, list, search, fitting the context, drawing a long one.
 
     .venv/bin/python benchmarks/conversations.py [--messages 100000]
 
@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from chat.db import init_db, make_engine, session_factory
 from chat.llm import build_model
 from chat.models import Conversation, Message, new_id, utcnow
-from chat.service import ChatService
+from chat.service import ChatService, ConversationOptions
 from chat.settings import Settings
 
 WORDS = [
@@ -109,6 +109,14 @@ def build(folder: Path, total_messages: int) -> tuple[ChatService, str]:
     return ChatService(settings, session_factory(engine), build_model(settings)), long_one
 
 
+def plan_ms(long_id: str, service: ChatService) -> float:
+    """Counting (o200k, exact) and trimming the history for the next request: done before each send."""
+    history = service.open_conversation("bench", long_id) or []
+    options = ConversationOptions("gpt-4o-mini", "You are a helpful assistant.")
+    assert service.tokens.counter(options.model).exact  # the table loads once per process
+    return median_ms(lambda: service.plan_request(history, "And next?", options))
+
+
 def render_ms(long_id: str, service: ChatService) -> float:
     """AppTest run of the chat drawing code over a 200-message conversation (AppTest's own overhead included)."""
     from streamlit.testing.v1 import AppTest
@@ -141,6 +149,7 @@ def main() -> None:
                 median_ms(lambda: service.search("bench", "river gla")),
                 200,
             ),
+            ("fit a 1,000-message history to 16,000 tokens", plan_ms(long_id, service), None),
             ("draw a 200-message conversation (AppTest run)", render_ms(long_id, service), None),
         ]
     print(f"{'operation':<48} {'median':>10} {'target':>8}  result")
