@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import store
+from chat import search, store
 from chat.errors import ConfigError
 from chat.models import Base, utcnow
 
@@ -101,33 +101,6 @@ def _check_schema(engine: Engine) -> None:
         )
 
 
-# Full-text search over message text: an FTS5 index that triggers keep in step with
-# `messages` (external content, so the text is stored once).
-_SQLITE_SEARCH_DDL = (
-    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
-    " tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
-    " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
-    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
-    " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-)
-
-
-def _create_sqlite_search_index(engine: Engine) -> None:
-    with engine.begin() as connection:
-        exists = connection.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages_fts'"
-        ).first()
-        if exists:
-            return
-        for statement in _SQLITE_SEARCH_DDL:
-            connection.exec_driver_sql(statement)
-        connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
-
-
 def init_db(engine: Engine) -> int:
     """Create missing tables and close replies left `streaming` by a dead process.
 
@@ -137,8 +110,7 @@ def init_db(engine: Engine) -> int:
     """
     Base.metadata.create_all(engine)
     _check_schema(engine)
-    if engine.dialect.name == "sqlite":
-        _create_sqlite_search_index(engine)
+    search.create_index(engine)
     with session_factory(engine).begin() as session:
         dead = {owner for owner in store.streaming_owners(session) if _is_dead_here(owner)}
         return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, dead_owners=dead)

@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import store
+from chat import search, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
@@ -343,10 +343,10 @@ class ChatService:
         with self.sessions.begin() as session:
             return store.rename_conversation(session, conversation_id, username, title)
 
-    def search(self, username: str, text: str) -> list[store.SearchHit]:
+    def search(self, username: str, text: str) -> list[search.SearchHit]:
         """The user's own messages matching every word of `text` (the last as a prefix), newest first."""
         with self.sessions() as session:
-            return store.search_messages(session, username, text)
+            return search.search_messages(session, username, text)
 
     def delete_conversation(self, username: str, conversation_id: str) -> bool:
         with self.sessions.begin() as session:

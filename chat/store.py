@@ -6,13 +6,10 @@ no transaction stays open while a reply streams.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation, Message, ReplyStatus, utcnow
@@ -209,62 +206,3 @@ def conversation_messages(session: Session, conversation_id: str, username: str)
     return session.scalars(
         select(Message).join(Conversation).where(_owned(conversation_id, username)).order_by(Message.id)
     ).all()
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: str
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str  # the matching words between HIGHLIGHT_START and HIGHLIGHT_END
-    created_at: datetime
-
-
-HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"  # private-use marks: never in real text
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def search_query(text: str) -> str | None:
-    """Every word must match, the last one as a prefix; None when there is no word."""
-    words = _WORD.findall(text.lower())
-    if not words:
-        return None
-    quoted = [f'"{word}"' for word in words]
-    quoted[-1] += "*"
-    return " ".join(quoted)
-
-
-def search_messages(session: Session, username: str, text: str, *, limit: int = 50) -> list[SearchHit]:
-    """The user's messages that match `text`, newest first (SQLite FTS5)."""
-    query = search_query(text)
-    if query is None:
-        return []
-    rows = session.execute(
-        sql_text(
-            "SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title,"
-            f" snippet(messages_fts, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 16) AS snippet"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " WHERE messages_fts MATCH :query AND c.username = :username AND c.deleted_at IS NULL"
-            " ORDER BY messages_fts.rowid DESC LIMIT :limit"  # FTS5 walks its rowids newest first and stops early
-        ),
-        {"query": query, "username": username, "limit": limit},
-    ).all()
-    return [
-        SearchHit(
-            conversation_id=row.conversation_id,
-            conversation_title=row.title or "Untitled",
-            message_id=row.id,
-            role=row.role,
-            snippet=row.snippet,
-            created_at=_as_utc(row.created_at),
-        )
-        for row in rows
-    ]
-
-
-def _as_utc(value: object) -> datetime:
-    """A raw-SQL time column as an aware UTC datetime (the ORM's UTCDateTime does this for mapped reads)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -27,9 +27,9 @@ from chat.db import init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
 from chat.models import ReplyStatus
+from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
 from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt
 from chat.settings import Settings
-from chat.store import HIGHLIGHT_END, HIGHLIGHT_START
 
 log = logging.getLogger(__name__)
 

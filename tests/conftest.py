@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import authfile
@@ -21,10 +23,13 @@ from chat.llm import build_model
 from chat.models import Message
 from chat.service import ChatService
 from chat.settings import Settings
+from tests import postgres_server as postgres_server_script
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Read now: the sandbox fixture clears PARLEY_* variables before each test.
+POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL", "")
 TEST_COOKIE_KEY = "test-cookie-key-0123456789-abcdefghijklmnop"
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "admin": "admin-password-333"}
 
@@ -128,10 +133,49 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
     return Settings.from_env({**base, **env}, env_file=None)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's admin URL: the one `.ci/run` started, or one of our own."""
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        return
+    require(postgres_server_script.bin_dir() is not None, "PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="parley-postgres-"))  # pytest's own temp root is closed to `postgres`
+    try:
+        yield postgres_server_script.start(folder)
+    finally:
+        postgres_server_script.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each engine Parley supports (a fresh PostgreSQL database per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'parley.db'}"
+        return
+    admin_url = make_url(request.getfixturevalue("postgres_server"))
+    name = f"parley_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def url_of(sessions: sessionmaker[Session]) -> str:
+    engine = sessions.kw["bind"]
+    return str(engine.url.render_as_string(hide_password=False))
+
+
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    """A fresh conversation log in a temp SQLite database."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A fresh conversation log, on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url)
     init_db(engine)
     yield session_factory(engine)
     engine.dispose()
@@ -140,7 +184,9 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
     """The chat service against the fake model server and the temp log."""
-    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test")
+    settings = make_settings(
+        tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions)
+    )
     return ChatService(settings, sessions, build_model(settings))
 
 

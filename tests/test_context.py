@@ -22,7 +22,7 @@ from chat.models import Message
 from chat.service import ChatMessage, ChatService, plan_request
 from chat.tokens import ESTIMATE_MARGIN, TokenCounting
 from tests.apptest_helpers import new_app, send, sign_in
-from tests.conftest import AppEnv, logged_messages, make_settings
+from tests.conftest import AppEnv, logged_messages, make_settings, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
 
 # OpenAI cookbook, "How to count tokens with tiktoken": these messages, sent to the
@@ -147,7 +147,9 @@ def test_a_prompt_too_long_for_the_budget_is_refused_before_anything_is_sent(
 
 
 def budget_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session], **env: str) -> ChatService:
-    settings = make_settings(tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", **env)
+    settings = make_settings(
+        tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions), **env
+    )
     return ChatService(settings, sessions, build_model(settings))
 
 

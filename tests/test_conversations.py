@@ -136,7 +136,7 @@ def test_models_come_from_settings_and_the_server(tmp_path: Path, fake_openai: F
 def test_search_matches_every_word_case_insensitively_with_the_last_as_a_prefix(
     service: ChatService, fake_openai: FakeOpenAI
 ) -> None:
-    from chat.store import HIGHLIGHT_END, HIGHLIGHT_START
+    from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
 
     fake_openai.enqueue(FakeReply(text="Paris is lovely in spring."), FakeReply(text="Berlin has many museums."))
     france = chat(service, "alice", "Tell me about Paris in Spring")
@@ -157,3 +157,26 @@ def test_search_is_scoped_to_the_user_and_skips_deleted_conversations(service: C
     assert all(h.conversation_id != mine for h in service.search("bob", "zebra"))
     service.delete_conversation("alice", mine)
     assert service.search("alice", "zebra") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "query", "found"),
+    [
+        ("Un café à Genève", "CAFE geneve", True),  # case and accents
+        ("Привет, мир", "ПРИВЕТ мир", True),  # beyond ASCII
+        ("see example.com/docs or mail a@b.org", "example docs", True),  # punctuation separates words
+        ("see example.com/docs or mail a@b.org", "b org", True),
+        ("version 1.2.3 of top-line growth", "line 3", True),
+        ("snake_case_name", "case", True),
+        ("Paris in spring", "par spring", False),  # only the last word is a prefix
+        ("Paris in spring", "spring par", True),
+        ("Paris in spring", "aris", False),  # a prefix, not a substring
+        ("It's 42 degrees", "it s 42", True),
+        ("It's 42 degrees", "degrees 4", True),
+        ("It's 42 degrees", "degree 4", False),
+    ],
+)
+def test_search_means_the_same_on_every_engine(service: ChatService, message: str, query: str, found: bool) -> None:
+    conversation = chat(service, "alice", message)
+    hits = service.search("alice", query)
+    assert [(h.conversation_id, h.role) for h in hits] == ([(conversation, "user")] if found else [])

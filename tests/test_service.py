@@ -20,7 +20,7 @@ from chat.errors import InputError, StorageError
 from chat.llm import PLACEHOLDER_API_KEY, build_model
 from chat.models import Message, ReplyStatus, utcnow
 from chat.service import ChatMessage, ChatService, clean_prompt
-from tests.conftest import make_settings
+from tests.conftest import make_settings, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
 
@@ -226,7 +226,7 @@ def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_pat
         silent = reply("other-host:456")
         session.flush()
         session.get(Message, silent).updated_at = utcnow() - timedelta(minutes=10)
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    engine = make_engine(url_of(sessions))
     assert init_db(engine) == 2
     status = {m.id: (m.status, m.content) for m in rows(sessions)}
     assert status[killed_here] == ("interrupted", "half") and status[silent] == ("interrupted", "half")
@@ -241,6 +241,7 @@ def test_keep_alive_comments_are_ignored(service: ChatService, fake_openai: Fake
     assert turn.status == "complete" and turn.text == "slow but steady reply"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_runs_in_wal_with_a_busy_timeout(sessions) -> None:
     with sessions() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -249,16 +250,34 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(sessions) -> None:
 
 
 def test_no_transaction_stays_open_while_a_reply_streams(
-    service: ChatService, fake_openai: FakeOpenAI, tmp_path: Path
+    service: ChatService, fake_openai: FakeOpenAI, sessions
 ) -> None:
     fake_openai.enqueue(FakeReply(text=" ".join(["tick"] * 40), delay=0.05))
+    url = url_of(sessions)
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="go")
-    writer = sqlite3.connect(tmp_path / "parley.db", timeout=0.5)
+    if url.startswith("sqlite"):
+        writer = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0.5)
+
+        def check() -> None:
+            writer.execute("BEGIN IMMEDIATE")  # raises "database is locked" if anyone holds the write lock long
+            writer.rollback()
+    else:
+        watcher = make_engine(url)
+        writer = watcher.raw_connection()
+
+        def check() -> None:
+            cursor = writer.cursor()
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] == 0
+            writer.rollback()
+
     try:
         attempts = 0
         while not turn.done:
-            writer.execute("BEGIN IMMEDIATE")  # raises "database is locked" if anyone holds the write lock long
-            writer.rollback()
+            check()
             attempts += 1
             time.sleep(0.05)
         assert attempts >= 10
