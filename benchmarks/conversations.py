@@ -1,6 +1,6 @@
 """Speed of conversations on SQLite: open, list, search, fitting the context, drawing a long one.
 
-    .venv/bin/python benchmarks/conversations.py [--messages 100000]
+    PYTHONPATH=. .venv/bin/python benchmarks/conversations.py [--messages 100000] [--postgres]
 
 Builds its own data in a temp folder (one user with 1,000 conversations, one of
 them 1,000 messages long, and 100,000 messages in all), then prints the median
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,10 +69,23 @@ def median_ms(operation: Callable[[], object], runs: int = 20) -> float:
     return statistics.median(times)
 
 
-def build(folder: Path, total_messages: int) -> tuple[ChatService, str]:
-    settings = Settings.from_env(
-        {"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}"}, env_file=None
-    )
+@contextmanager
+def database(folder: Path, postgres: bool) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    from tests import postgres_server
+
+    server = Path(tempfile.mkdtemp(prefix="parley-bench-postgres-"))
+    try:
+        yield postgres_server.start(server)
+    finally:
+        postgres_server.stop(server)
+        shutil.rmtree(server, ignore_errors=True)
+
+
+def build(database_url: str, total_messages: int) -> tuple[ChatService, str]:
+    settings = Settings.from_env({"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": database_url}, env_file=None)
     engine = make_engine(settings.database_url)
     init_db(engine)
     rng = random.Random(7)
@@ -96,7 +111,7 @@ def build(folder: Path, total_messages: int) -> tuple[ChatService, str]:
                 "conversation_id": conversation,
                 "username": "bench",
                 "role": "user" if index % 2 == 0 else "assistant",
-                "content": " ".join(rng.choices(WORDS, k=40)),
+                "content": " ".join(rng.choices(WORDS, k=40)) + (" zeppelin" if index % 1000 == 0 else ""),
                 "status": "complete",
                 "created_at": start + timedelta(seconds=index),
                 "updated_at": start + timedelta(seconds=index),
@@ -106,6 +121,9 @@ def build(folder: Path, total_messages: int) -> tuple[ChatService, str]:
         connection.execute(insert(Conversation), conversations)
         for chunk in range(0, len(messages), 10_000):
             connection.execute(insert(Message), messages[chunk : chunk + 10_000])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")  # what autovacuum does soon after a load like this
     return ChatService(settings, session_factory(engine), build_model(settings)), long_one
 
 
@@ -136,17 +154,34 @@ def render_ms(long_id: str, service: ChatService) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a throwaway PostgreSQL server (Debian's) instead of SQLite"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, database(Path(folder), args.postgres) as url:
         started = time.perf_counter()
-        service, long_id = build(Path(folder), args.messages)
-        print(f"built 1,000 conversations and {args.messages:,} messages in {time.perf_counter() - started:.1f} s")
+        service, long_id = build(url, args.messages)
+        engine_name = "PostgreSQL" if args.postgres else "SQLite"
+        print(
+            f"{engine_name}: built 1,000 conversations and {args.messages:,} messages"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
         results = [
             ("open a 1,000-message conversation", median_ms(lambda: service.open_conversation("bench", long_id)), 50),
             ("list the sidebar (1,000 conversations)", median_ms(lambda: service.conversations("bench")), 50),
             (
                 f"search {args.messages:,} messages ('river gla')",
                 median_ms(lambda: service.search("bench", "river gla")),
+                200,
+            ),
+            (
+                "search a word in 100 of them ('zeppelin')",
+                median_ms(lambda: service.search("bench", "zeppelin")),
+                200,
+            ),
+            (
+                "search a word in none of them ('river zebra')",
+                median_ms(lambda: service.search("bench", "river zebra")),
                 200,
             ),
             ("fit a 1,000-message history to 16,000 tokens", plan_ms(long_id, service), None),
