@@ -46,3 +46,9 @@ class StorageError(ChatError):
     """The conversation log could not be written or read."""
 
     kind = "storage"
+
+
+class BusyError(ChatError):
+    """Parley is writing as many replies as it may at once."""
+
+    kind = "busy"

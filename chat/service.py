@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import search, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
-from chat.errors import ChatError, InputError, StorageError, UpstreamError
+from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
 from chat.models import Message, ReplyStatus, utcnow
 from chat.settings import Settings
@@ -187,6 +187,7 @@ class Turn:
         self._changed = threading.Condition()
         self._done = threading.Event()
         self._stop = threading.Event()
+        self._stopped_as = ReplyStatus.STOPPED  # or INTERRUPTED when Parley itself shuts down
         self._stream: ChunkStream | None = None
         self.thread: threading.Thread | None = None
 
@@ -251,8 +252,11 @@ class Turn:
         )
 
     # --- control -------------------------------------------------------------------
-    def stop(self) -> None:
-        """End the reply early; what arrived so far is kept with status `stopped`."""
+    def stop(self, *, shutdown: bool = False) -> None:
+        """End the reply early; what arrived so far is kept with status `stopped`
+        (`interrupted` when Parley is shutting down)."""
+        if shutdown and not self._stop.is_set():
+            self._stopped_as = ReplyStatus.INTERRUPTED
         self._stop.set()
         stream = self._stream
         if stream is not None:
@@ -279,6 +283,9 @@ class ChatService:
         self.sessions = sessions
         self.chat_model = model
         self.tokens = TokenCounting()
+        self._running: dict[int, Turn] = {}
+        self._running_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.max_workers)
         # Loading a token table takes most of a second: do it before the first prompt needs it.
         threading.Thread(target=self.tokens.counter, args=(self.model_name,), name="parley-tokens", daemon=True).start()
 
@@ -368,45 +375,105 @@ class ChatService:
         prompt: str,
         options: ConversationOptions | None = None,
     ) -> Turn:
-        """Save the prompt, then start the reply's worker. Raises `StorageError` if
-        the prompt cannot be saved (nothing is sent to the model then).
+        """Save the prompt and an empty reply, then start the reply's worker.
 
+        Raises, with nothing saved or sent: `StorageError` if the database refuses
+        the prompt, `InputError` if the prompt and system prompt alone exceed the
+        token budget, `BusyError` if Parley is writing as many replies as it may.
         A new conversation takes `options` (default: the settings'); an existing one
-        is answered with its own stored options. Raises `InputError`, with nothing
-        saved, if the prompt and system prompt alone exceed the token budget."""
+        is answered with its own stored options."""
         new_options = (options or self.default_options()).checked()
+        if not self._slots.acquire(blocking=False):
+            raise BusyError(
+                f"Parley is already writing {self.settings.max_workers} replies, as many as it may at once. "
+                "Your message is back in the input box: send it again in a moment."
+            )
         try:
-            with self.sessions.begin() as session:
-                conversation = store.get_conversation(session, conversation_id, username) if conversation_id else None
-                used = new_options
-                if conversation is not None:
-                    used = ConversationOptions(conversation.model, conversation.system_prompt, conversation.temperature)
-                plan = self.plan_request(history, prompt, used)  # before any write
-                if conversation is None:
-                    conversation = store.create_conversation(
-                        session,
-                        username=username,
-                        model=new_options.model,
-                        system_prompt=new_options.system_prompt,
-                        temperature=new_options.temperature,
-                        title=store.title_from_prompt(prompt),
+            try:
+                with self.sessions.begin() as session:
+                    conversation = (
+                        store.get_conversation(session, conversation_id, username) if conversation_id else None
                     )
-                store.add_prompt(session, conversation, prompt)
-                store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)
-                conversation_id = conversation.id
-        except SQLAlchemyError as error:
-            log.error("could not save a prompt: %s", type(error).__name__)
-            raise StorageError(
-                f"Your message could not be saved to the conversation log ({_db_reason(error)}), "
-                "so it was not sent. It is back in the input box: try again in a moment."
-            ) from None
+                    used = new_options
+                    if conversation is not None:
+                        used = ConversationOptions(
+                            conversation.model, conversation.system_prompt, conversation.temperature
+                        )
+                    plan = self.plan_request(history, prompt, used)  # before any write
+                    if conversation is None:
+                        conversation = store.create_conversation(
+                            session,
+                            username=username,
+                            model=new_options.model,
+                            system_prompt=new_options.system_prompt,
+                            temperature=new_options.temperature,
+                            title=store.title_from_prompt(prompt),
+                        )
+                    store.add_prompt(session, conversation, prompt)
+                    store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)
+                    reply_id = self._new_reply(session, conversation.id, username, used, plan)
+                    conversation_id = conversation.id
+            except SQLAlchemyError as error:
+                log.error("could not save a prompt: %s", type(error).__name__)
+                raise StorageError(
+                    f"Your message could not be saved to the conversation log ({_db_reason(error)}), "
+                    "so it was not sent. It is back in the input box: try again in a moment."
+                ) from None
+            turn = Turn(conversation_id=conversation_id, username=username, options=used, prompt=prompt, plan=plan)
+            turn.reply_id = reply_id
+            self._launch(turn, history)
+        except BaseException:
+            self._slots.release()
+            raise
+        return turn
 
-        turn = Turn(conversation_id=conversation_id, username=username, options=used, prompt=prompt, plan=plan)
+    def _new_reply(
+        self, session: Session, conversation_id: str, username: str, options: ConversationOptions, plan: RequestPlan
+    ) -> int:
+        """The reply's row, `streaming` and empty until the first token: another tab
+        (or a reload) opening the conversation finds it and follows it."""
+        return store.start_reply(
+            session,
+            conversation_id=conversation_id,
+            username=username,
+            model=options.model,
+            owner=process_owner(),
+            system_prompt=options.system_prompt,
+            temperature=options.temperature,
+            context_tokens=plan.tokens,
+            context_left_out=plan.left_out,
+        ).id
+
+    def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
+        assert turn.reply_id is not None
+        with self._running_lock:
+            self._running[turn.reply_id] = turn
         turn.thread = threading.Thread(
-            target=self._generate, args=(turn, history), name=f"parley-turn-{conversation_id[:8]}", daemon=True
+            target=self._generate, args=(turn, history), name=f"parley-reply-{turn.reply_id}", daemon=True
         )
         turn.thread.start()
-        return turn
+
+    # --- replies being written (by reply id, never handed to another user) -------------
+    def running_turn(self, username: str, reply_id: int | None) -> Turn | None:
+        """The reply still being written in this process, if it is this user's."""
+        with self._running_lock:
+            turn = self._running.get(reply_id) if reply_id is not None else None
+        return turn if turn is not None and turn.username == username and not turn.done else None
+
+    @property
+    def running_count(self) -> int:
+        with self._running_lock:
+            return len(self._running)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Parley is stopping: end every reply, saved as `interrupted` with what arrived."""
+        with self._running_lock:
+            turns = list(self._running.values())
+        for turn in turns:
+            turn.stop(shutdown=True)
+        deadline = time.monotonic() + timeout
+        for turn in turns:
+            turn.wait(max(0.0, deadline - time.monotonic()))
 
     # --- the worker ----------------------------------------------------------------
     def _generate(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
@@ -432,7 +499,7 @@ class ChatService:
             if turn.prompt_tokens is not None:
                 self.tokens.observe(turn.plan.counter, list(turn.plan.messages), turn.prompt_tokens)
             if turn._stop.is_set():
-                turn.status = ReplyStatus.STOPPED
+                turn.status = turn._stopped_as
             elif turn.finish_reason is None:
                 turn.error = UpstreamError(
                     "The model server closed the stream before the reply was finished.", kind="incomplete"
@@ -442,13 +509,13 @@ class ChatService:
                 turn.status = FINISH_STATUS.get(turn.finish_reason, ReplyStatus.COMPLETE)
         except ChatError as error:
             if turn._stop.is_set():
-                turn.status = ReplyStatus.STOPPED
+                turn.status = turn._stopped_as
             else:
                 turn.error = error
                 turn.status = ReplyStatus.ERROR
         except BaseException as error:
             if turn._stop.is_set():
-                turn.status = ReplyStatus.STOPPED
+                turn.status = turn._stopped_as
             else:
                 log.exception("unexpected error while streaming a reply")
                 turn.unexpected = error
@@ -459,6 +526,9 @@ class ChatService:
         finally:
             duration_ms = int((time.monotonic() - started) * 1000)
             self._save_final(turn, duration_ms)
+            with self._running_lock:
+                self._running.pop(turn.reply_id or -1, None)
+            self._slots.release()
             turn._finish()
 
     def _open_stream(self, turn: Turn, history: Sequence[ChatMessage]) -> ChunkStream:
@@ -491,23 +561,7 @@ class ChatService:
     def _save_progress(self, turn: Turn) -> None:
         try:
             with self.sessions.begin() as session:
-                if turn.reply_id is None:
-                    reply_id = store.start_reply(
-                        session,
-                        conversation_id=turn.conversation_id,
-                        username=turn.username,
-                        model=turn.model,
-                        content=turn.text,
-                        owner=process_owner(),
-                        system_prompt=turn.options.system_prompt,
-                        temperature=turn.options.temperature,
-                        context_tokens=turn.plan.tokens,
-                        context_left_out=turn.plan.left_out,
-                    ).id
-                else:
-                    reply_id = turn.reply_id
-                    store.save_reply_progress(session, reply_id, turn.text)
-            turn.reply_id = reply_id  # only once committed: a rolled-back id names no row
+                store.save_reply_progress(session, turn.reply_id or -1, turn.text)
         except SQLAlchemyError as error:
             # Progress is best effort: the final save in `finally` writes everything.
             log.warning("could not save reply progress: %s", type(error).__name__)
@@ -519,16 +573,10 @@ class ChatService:
                 with self.sessions.begin() as session:
                     reply_id = turn.reply_id
                     if reply_id is None or not store.reply_exists(session, reply_id):
-                        reply_id = store.start_reply(
-                            session,
-                            conversation_id=turn.conversation_id,
-                            username=turn.username,
-                            model=turn.model,
-                            system_prompt=turn.options.system_prompt,
-                            temperature=turn.options.temperature,
-                            context_tokens=turn.plan.tokens,
-                            context_left_out=turn.plan.left_out,
-                        ).id
+                        # Its row is gone (a database restored meanwhile): write the reply anew.
+                        reply_id = self._new_reply(
+                            session, turn.conversation_id, turn.username, turn.options, turn.plan
+                        )
                     store.finish_reply(
                         session,
                         reply_id,

@@ -83,6 +83,8 @@ class Settings:
     max_prompt_chars: int = 16_000
     # The most prompt tokens one request may carry: older turns are left out to fit.
     context_tokens: int = 16_000
+    # Replies written at once by this process (each a worker thread); more are refused.
+    max_workers: int = 32
     demo_token_delay: float = 0.02
 
     @property
@@ -164,6 +166,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
         cookie_expiry_days=number("PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01),
         max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
+        max_workers=int(number("PARLEY_MAX_WORKERS", Settings.max_workers, minimum=1, integer=True)),
         context_tokens=int(number("PARLEY_CONTEXT_TOKENS", Settings.context_tokens, minimum=256, integer=True)),
         demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),
     )

@@ -7,6 +7,7 @@ per user lives in `st.session_state`.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import time
@@ -63,7 +64,11 @@ def _service(settings: Settings) -> ChatService:
     interrupted = init_db(engine)
     if interrupted:
         log.info("marked %d reply(ies) left streaming by a stopped process as interrupted", interrupted)
-    return ChatService(settings, session_factory(engine), build_model(settings))
+    service = ChatService(settings, session_factory(engine), build_model(settings))
+    # Replies are written by daemon threads, which the interpreter would cut off at exit
+    # (Streamlit exits this way on SIGTERM or Ctrl+C): end them first, saved as interrupted.
+    atexit.register(service.shutdown)
+    return service
 
 
 def chat_service(settings: Settings) -> ChatService:
@@ -250,9 +255,6 @@ class ChatState:
     notice: str | None = None
     restore_prompt: str | None = None
     url_id: str | None = None  # the conversation id this session last put in the URL
-    # Replies still being written in conversations the user switched away from: their
-    # workers go on and save them; reopening the conversation follows them again.
-    elsewhere: dict[str, Turn] = field(default_factory=dict)
     confirm_delete: str | None = None
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
     not_found: bool = False  # shown until the user opens or starts something else
@@ -268,28 +270,24 @@ class ChatState:
                 self.notice = turn.save_error.message
 
     def start_new(self) -> None:
-        self._put_turn_aside()
+        # A reply still being written goes on in its worker, which saves it; reopening
+        # its conversation (here, after a reload, in another tab) follows it again.
+        self.turn = None
         self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
         self.not_found = False
 
-    def show(self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions) -> None:
-        """Show a conversation loaded from the log, following its reply if one is running here."""
-        self._put_turn_aside()
+    def show(
+        self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions, running: Turn | None
+    ) -> None:
+        """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
         self.not_found = False
-        running = self.elsewhere.pop(conversation_id, None)
-        if running is not None and not running.done:
-            # The log holds the reply as far as it got; the turn will draw all of it.
-            if messages and messages[-1].status == ReplyStatus.STREAMING:
-                messages = messages[:-1]
+        self.turn = None
+        if running is not None and messages and messages[-1].id == running.reply_id:
+            # The log holds the reply as far as it got; the turn draws all of it and what follows.
+            messages = messages[:-1]
             self.turn = running
         self.history = messages
-
-    def _put_turn_aside(self) -> None:
-        self.elsewhere = {cid: turn for cid, turn in self.elsewhere.items() if not turn.done}
-        if self.turn is not None and not self.turn.done and self.conversation_id is not None:
-            self.elsewhere[self.conversation_id] = self.turn
-        self.turn = None
 
 
 def chat_state() -> ChatState:
@@ -301,10 +299,8 @@ def chat_state() -> ChatState:
 
 
 def forget_chat() -> None:
-    """Sign-out: stop the reply in progress and drop the chat from this browser session."""
-    state = st.session_state.get(CHAT)
-    if isinstance(state, ChatState) and state.turn is not None:
-        state.turn.stop()
+    """Sign-out: drop the chat from this browser session (a reply being written goes
+    on and is saved: only Stop ends one early)."""
     for key in (CHAT, USER, PROMPT):
         st.session_state.pop(key, None)
 
@@ -382,8 +378,11 @@ def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, co
     if messages is None or options is None:
         chat.start_new()
         chat.not_found = True
-    else:
-        chat.show(conversation_id, messages, options)
+        return
+    running = None
+    if messages and messages[-1].status == ReplyStatus.STREAMING:
+        running = service.running_turn(user.username, messages[-1].id)
+    chat.show(conversation_id, messages, options, running)
 
 
 def options_panel(chat: ChatState, user: SignedIn, service: ChatService) -> None:

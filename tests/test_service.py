@@ -6,6 +6,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -77,15 +78,19 @@ def test_the_whole_conversation_goes_with_each_request(service: ChatService, fak
 def test_the_prompt_is_saved_before_the_model_answers(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
     fake_openai.enqueue(FakeReply(text="slow reply here", first_delay=0.6, delay=0.2))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Are you there?")
-    assert [(m.role, m.content) for m in rows(sessions)] == [("user", "Are you there?")]
+    # Before the model answers: the prompt, and the reply's row, empty and marked as streaming,
+    # so another tab opening the conversation finds the reply and follows it.
+    prompt, reply = rows(sessions)
+    assert (prompt.role, prompt.content) == ("user", "Are you there?")
+    assert (reply.role, reply.status, reply.content, reply.id) == ("assistant", "streaming", "", turn.reply_id)
     deadline = time.monotonic() + 5
-    while turn.reply_id is None and time.monotonic() < deadline:
+    while not turn.has_text and time.monotonic() < deadline:
         time.sleep(0.02)
-    # The reply row exists from the first token on, marked as streaming.
-    streaming = rows(sessions)[-1]
-    assert streaming.role == "assistant" and streaming.status == "streaming" and streaming.content.startswith("slow")
+    time.sleep(0.1)
+    # It is written as it arrives, from the first token on.
+    assert rows(sessions)[-1].content.startswith("slow")
     turn.wait(5)
-    assert rows(sessions)[-1].status == "complete"
+    assert [(m.role, m.status) for m in rows(sessions)] == [("user", "complete"), ("assistant", "complete")]
 
 
 FAILURES = [
@@ -334,7 +339,7 @@ def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
     assert "the database is busy" in turn.save_error.message
 
 
-def test_a_reply_whose_first_save_was_rolled_back_is_still_saved(
+def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
     service: ChatService, fake_openai: FakeOpenAI, sessions
 ) -> None:
     from sqlalchemy import event
@@ -342,17 +347,22 @@ def test_a_reply_whose_first_save_was_rolled_back_is_still_saved(
 
     failures = []
 
-    def note_new_reply(session: Session, _context: object) -> None:
-        if any(isinstance(o, Message) and o.role == "assistant" for o in session.new):
-            session.info["new_reply"] = True
-
-    def fail_first_reply_commit(session: Session) -> None:
-        if session.info.pop("new_reply", False) and not failures:
+    def fail_first_progress_commit(session: Session) -> None:
+        # The worker's first commit of an UPDATE: a progress save (the final save comes last).
+        if not failures and session.info.get("progress") and threading.current_thread().name.startswith("parley-"):
             failures.append(1)
             raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
 
-    event.listen(sessions, "after_flush", note_new_reply)
-    event.listen(sessions, "before_commit", fail_first_reply_commit)
+    def note_progress(session: Session, _transaction: object, connection: object) -> None:
+        session.info["progress"] = False
+
+    def mark(state) -> None:  # type: ignore[no-untyped-def]
+        if state.is_update:
+            state.session.info["progress"] = True
+
+    event.listen(sessions, "after_begin", note_progress)
+    event.listen(sessions, "do_orm_execute", mark)  # progress saves are bulk UPDATEs
+    event.listen(sessions, "before_commit", fail_first_progress_commit)
     fake_openai.enqueue(FakeReply(text="every word of this must be saved", delay=0.01))
     turn, _ = run_turn(service)
     assert failures == [1] and turn.save_error is None

@@ -1,0 +1,157 @@
+"""A reply outlives the page: its worker goes on after the session that started it,
+another session of the same user can follow it, workers are bounded, and they end
+cleanly when Parley stops."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.errors import BusyError
+from chat.llm import build_model
+from chat.models import Message
+from chat.service import ChatService
+from tests.apptest_helpers import chat_texts, new_app, send, sign_in
+from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, make_settings, url_of
+from tests.fake_openai import FakeOpenAI, FakeReply
+
+SLOW = FakeReply(text="one two three four five six seven eight nine ten", delay=0.15)
+
+
+def rows(sessions: sessionmaker[Session]) -> list[Message]:
+    with sessions() as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def wait_for_text(turn, timeout: float = 5) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not turn.has_text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert turn.has_text
+
+
+def test_a_running_reply_is_found_by_its_owner_only(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(SLOW)
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
+    assert service.running_turn("alice", turn.reply_id) is turn
+    assert service.running_turn("bob", turn.reply_id) is None
+    assert service.running_turn("alice", None) is None
+    assert turn.wait(10)
+    assert service.running_turn("alice", turn.reply_id) is None and service.running_count == 0
+
+
+def test_workers_are_bounded_and_a_refused_prompt_saves_nothing(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY="sk-test",
+        DATABASE_URL=url_of(sessions),
+        PARLEY_MAX_WORKERS="1",
+    )
+    service = ChatService(settings, sessions, build_model(settings))
+    fake_openai.enqueue(SLOW)
+    first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="First")
+    before = len(rows(sessions))
+    with pytest.raises(BusyError, match="already writing 1 replies"):
+        service.start_turn(username="bob", conversation_id=None, history=[], prompt="Second")
+    assert len(rows(sessions)) == before
+    assert first.wait(10)
+    assert len(fake_openai.chat_requests) == 1  # the refused prompt was never sent
+    again = service.start_turn(username="bob", conversation_id=None, history=[], prompt="Second")
+    assert again.wait(10) and again.status == "complete"
+
+
+def test_shutdown_ends_every_reply_as_interrupted_with_what_arrived(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    fake_openai.enqueue(SLOW, SLOW)
+    turns = [
+        service.start_turn(username=name, conversation_id=None, history=[], prompt="Count") for name in ("alice", "bob")
+    ]
+    for turn in turns:
+        wait_for_text(turn)
+    service.shutdown(timeout=5)
+    for turn in turns:
+        assert turn.done and turn.status == "interrupted"
+        assert turn.as_message().note == "The reply was interrupted when Parley stopped."
+    replies = [m for m in rows(sessions) if m.role == "assistant"]
+    assert [r.status for r in replies] == ["interrupted", "interrupted"]
+    assert all(r.content.startswith("one") and r.finished_at is not None for r in replies)
+
+
+def test_a_process_that_exits_mid_reply_saves_it_as_interrupted(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    """What Streamlit does on SIGTERM: the interpreter exits, and the exit hook the app
+    registers ends the replies before their daemon threads would be cut off."""
+    fake_openai.default = SLOW
+    script = textwrap.dedent(
+        f"""
+        import atexit, time
+        from chat.db import make_engine, session_factory
+        from chat.llm import build_model
+        from chat.service import ChatService
+        from chat.settings import Settings
+        settings = Settings.from_env({{
+            "PARLEY_COOKIE_KEY": {TEST_COOKIE_KEY!r}, "DATABASE_URL": {url_of(sessions)!r},
+            "OPENAI_BASE_URL": {fake_openai.base_url!r}, "OPENAI_API_KEY": "sk-test",
+        }}, env_file=None)
+        service = ChatService(settings, session_factory(make_engine(settings.database_url)), build_model(settings))
+        atexit.register(service.shutdown)
+        turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
+        while not turn.has_text:
+            time.sleep(0.02)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=60)
+    reply = rows(sessions)[-1]
+    assert reply.role == "assistant" and reply.status == "interrupted" and reply.content.startswith("one")
+
+
+def test_another_session_follows_a_reply_and_sign_out_does_not_stop_it(
+    app_env: AppEnv, fake_openai: FakeOpenAI
+) -> None:
+    from chat import ui
+
+    fake_openai.enqueue(FakeReply(text="alpha beta gamma delta epsilon zeta eta theta", delay=0.25))
+    first = sign_in(new_app())
+    service = ui.chat_service(ui.settings_or_stop())
+    # Send from a second, headless look at the same service: the first session's tab is "closed".
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Greek letters?")
+    first.sidebar.button[0].click().run()  # this session signs out meanwhile
+    assert not turn.done
+
+    reopened = sign_in(new_app())
+    reopened.query_params["c"] = turn.conversation_id
+    reopened = reopened.run()
+
+    assert chat_texts(reopened) == [
+        ("user", "Greek letters?"),
+        ("assistant", "alpha beta gamma delta epsilon zeta eta theta"),
+    ]
+    reply = logged_messages(app_env.database_url)[-1]
+    assert (reply.status, reply.content) == ("complete", "alpha beta gamma delta epsilon zeta eta theta")
+
+
+def test_switching_away_and_back_follows_the_same_reply(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="slow words " * 8, delay=0.1), FakeReply(text="Quick answer."))
+    from chat import ui
+
+    app = sign_in(new_app())
+    service = ui.chat_service(ui.settings_or_stop())
+    slow = service.start_turn(username="alice", conversation_id=None, history=[], prompt="A slow question")
+    app = send(app, "Something else")  # a new conversation while the slow reply is written
+    assert chat_texts(app)[-1] == ("assistant", "Quick answer.")
+    assert not slow.done
+    app.query_params["c"] = slow.conversation_id
+    app = app.run()
+    assert chat_texts(app)[-1] == ("assistant", ("slow words " * 8).strip())
