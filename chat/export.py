@@ -41,7 +41,7 @@ _MESSAGE_FIELDS = (
     "duration_ms",
 )
 # Added after version 1 first shipped: read with a default, so older files still import.
-_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out")
+_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd")
 _TIMES = ("created_at", "updated_at", "finished_at")
 
 
@@ -61,6 +61,7 @@ def conversation_record(conversation: Conversation, messages: Sequence[Message])
         "messages": [
             {
                 **{name: getattr(message, name) for name in (*_MESSAGE_FIELDS, *_LATER_MESSAGE_FIELDS)},
+                "usage_estimated": message.usage_estimated,
                 **{name: _time(getattr(message, name)) for name in _TIMES},
             }
             for message in messages
@@ -131,6 +132,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                             username=username,
                             **{name: item[name] for name in _MESSAGE_FIELDS},
                             **{name: item.get(name) for name in _LATER_MESSAGE_FIELDS},
+                            usage_estimated=bool(item.get("usage_estimated", False)),
                             **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
                         )
                     )

@@ -83,12 +83,51 @@ class ChatMessage:
     note: str | None = None  # why the reply ended early, as a sentence
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    usage_estimated: bool = False
+    cost: float | None = None  # USD; None: the model has no price (or the request never ran)
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
 
     @property
     def context_note(self) -> str | None:
         return context_note(self.left_out)
+
+    @property
+    def usage_note(self) -> str | None:
+        """Small print under a reply: its tokens and cost."""
+        if self.role != "assistant" or self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        about = "≈ " if self.usage_estimated else ""
+        tokens = f"{about}{self.prompt_tokens:,} prompt + {self.completion_tokens:,} reply tokens"
+        if self.usage_estimated:
+            tokens += " (estimated)"
+        cost = "cost unknown" if self.cost is None else about + format_cost(self.cost)
+        return f"{tokens} · {cost}"
+
+
+def format_cost(usd: float) -> str:
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd >= 0.0001 or usd == 0:
+        return f"${usd:.4f}".rstrip("0").rstrip(".") if usd == 0 else f"${usd:.4f}"
+    return f"${float(f'{usd:.2g}'):.10f}".rstrip("0")  # two significant digits: $0.0000069
+
+
+def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
+    """The conversation's total tokens and cost, for the sidebar."""
+    replies = [m for m in messages if m.role == "assistant" and m.prompt_tokens is not None]
+    if not replies:
+        return None
+    tokens = sum((m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in replies)
+    known = [m.cost for m in replies if m.cost is not None]
+    about = "≈ " if any(m.usage_estimated for m in replies) else ""
+    if not known:
+        cost = "cost unknown"
+    elif len(known) < len(replies):
+        cost = f"{about}{format_cost(sum(known))} + unknown"
+    else:
+        cost = about + format_cost(sum(known))
+    return f"{about}{tokens:,} tokens · {cost}"
 
 
 def context_note(left_out: int) -> str | None:
@@ -181,6 +220,8 @@ class Turn:
         self.save_error: StorageError | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.usage_estimated = False
+        self.cost: float | None = None
         self.finish_reason: str | None = None
         self.unexpected: BaseException | None = None  # a bug: kept for tests and logs
         self._parts: list[str] = []
@@ -248,6 +289,9 @@ class Turn:
             note=note,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
+            usage_estimated=self.usage_estimated,
+            cost=self.cost,
+            id=self.reply_id,
             left_out=self.plan.left_out,
         )
 
@@ -479,8 +523,10 @@ class ChatService:
     def _generate(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
         started = time.monotonic()
         next_save = 0.0  # the first token is saved at once; then about every second
+        opened = False
         try:
             stream = self._open_stream(turn, history)
+            opened = True
             for chunk in stream:
                 if chunk.usage is not None:
                     turn.prompt_tokens = chunk.usage.prompt_tokens
@@ -525,11 +571,24 @@ class ChatService:
                 turn.status = ReplyStatus.ERROR
         finally:
             duration_ms = int((time.monotonic() - started) * 1000)
+            if opened:
+                self._settle_usage(turn)
             self._save_final(turn, duration_ms)
             with self._running_lock:
                 self._running.pop(turn.reply_id or -1, None)
             self._slots.release()
             turn._finish()
+
+    def _settle_usage(self, turn: Turn) -> None:
+        """Usage as the server reported it, or Parley's estimate when it sent none
+        (many servers do not; nor does a stream that was stopped or broke), and its cost."""
+        if turn.prompt_tokens is None or turn.completion_tokens is None:
+            turn.usage_estimated = True
+            turn.prompt_tokens = turn.plan.tokens
+            turn.completion_tokens = turn.plan.counter.text(turn.text)
+        price = self.settings.price(turn.model)
+        if price is not None:
+            turn.cost = (turn.prompt_tokens * price[0] + turn.completion_tokens * price[1]) / 1_000_000
 
     def _open_stream(self, turn: Turn, history: Sequence[ChatMessage]) -> ChunkStream:
         """Send the request; if the server finds it too long for the model, trim
@@ -586,6 +645,8 @@ class ChatService:
                         error_message=error.message if error else None,
                         prompt_tokens=turn.prompt_tokens,
                         completion_tokens=turn.completion_tokens,
+                        usage_estimated=turn.usage_estimated,
+                        cost_usd=turn.cost,
                         duration_ms=duration_ms,
                     )
                 turn.reply_id = reply_id
@@ -612,6 +673,8 @@ def _as_chat_message(row: Message) -> ChatMessage:
         note=note,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
+        usage_estimated=row.usage_estimated,
+        cost=row.cost_usd,
         id=row.id,
         left_out=row.context_left_out or 0,
     )

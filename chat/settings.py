@@ -83,9 +83,16 @@ class Settings:
     max_prompt_chars: int = 16_000
     # The most prompt tokens one request may carry: older turns are left out to fit.
     context_tokens: int = 16_000
+    # USD per million tokens, input and output, by model name. A model not listed has
+    # an unknown cost (never $0).
+    prices: tuple[tuple[str, float, float], ...] = ()
     # Replies written at once by this process (each a worker thread); more are refused.
     max_workers: int = 32
     demo_token_delay: float = 0.02
+
+    def price(self, model: str) -> tuple[float, float] | None:
+        """(input, output) USD per million tokens for `model`, or None if unknown."""
+        return next(((i, o) for name, i, o in self.prices if name == model), None)
 
     @property
     def demo_mode(self) -> bool:
@@ -144,6 +151,24 @@ def _parse(env: Mapping[str, str]) -> Settings:
             f"PARLEY_COOKIE_KEY is {len(cookie_key)} characters long; it must be at least {MIN_COOKIE_KEY_LENGTH}."
         )
 
+    prices: list[tuple[str, float, float]] = []
+    for entry in filter(None, (e.strip() for e in env.get("PARLEY_PRICES", "").split(","))):
+        name, _, pair = entry.rpartition("=")
+        costs = pair.split("/")
+        try:
+            if not name.strip() or len(costs) != 2:
+                raise ValueError
+            input_price, output_price = float(costs[0]), float(costs[1])
+            if min(input_price, output_price) < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(
+                f"PARLEY_PRICES: {entry!r} is not MODEL=INPUT/OUTPUT (USD per million tokens, "
+                "e.g. gpt-4o-mini=0.15/0.60)."
+            )
+            continue
+        prices.append((name.strip(), input_price, output_price))
+
     base_url = env.get("OPENAI_BASE_URL", "").strip() or None
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         problems.append(f"OPENAI_BASE_URL must start with http:// or https://, not {base_url!r}.")
@@ -166,6 +191,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
         cookie_expiry_days=number("PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01),
         max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
+        prices=tuple(prices),
         max_workers=int(number("PARLEY_MAX_WORKERS", Settings.max_workers, minimum=1, integer=True)),
         context_tokens=int(number("PARLEY_CONTEXT_TOKENS", Settings.context_tokens, minimum=256, integer=True)),
         demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),

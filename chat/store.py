@@ -158,6 +158,8 @@ def finish_reply(
     error_message: str | None = None,
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
+    usage_estimated: bool = False,
+    cost_usd: float | None = None,
     duration_ms: int | None = None,
 ) -> None:
     if status not in ReplyStatus.FINAL:
@@ -173,6 +175,8 @@ def finish_reply(
             error_message=error_message,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            usage_estimated=usage_estimated,
+            cost_usd=cost_usd,
             duration_ms=duration_ms,
             updated_at=now,
             finished_at=now,

@@ -158,6 +158,11 @@ class Counter:
                 tokens += TOKENS_PER_NAME
         return tokens
 
+    def text(self, text: str) -> int:
+        """A bare text's tokens (a reply's, when the server did not count them)."""
+        raw = self._text(text)
+        return raw if self.exact else math.ceil(raw * self.factor)
+
     def message(self, message: Mapping[str, object]) -> int:
         """One message's share of a request."""
         raw = self._raw(message)

@@ -20,6 +20,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from chat import auth, export
@@ -29,7 +30,7 @@ from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
 from chat.models import ReplyStatus
 from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
-from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt
+from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt, conversation_usage
 from chat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -334,8 +335,12 @@ def sync_url(chat: ChatState) -> None:
     chat.focus = None
 
 
-def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    """New chat, the user's conversations (newest first), and rename or delete for the open one."""
+def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator:
+    """New chat, the user's conversations (newest first), and rename or delete for the open one.
+
+    Returns the place for the open conversation's usage, filled by `show_usage` once
+    the page has drawn (and maybe streamed) its replies."""
+    usage_slot = st.sidebar.empty()
     with st.sidebar:
         st.button(
             "New chat",
@@ -358,6 +363,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             )
         current = next((c for c in conversations if c.id == chat.conversation_id), None)
         if current is not None:
+            usage_slot = st.empty()
             _manage_conversation(chat, user, service, current.id, current.title)
         if conversations:
             st.download_button(
@@ -370,6 +376,13 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
                 on_click="ignore",
                 width="stretch",
             )
+    return usage_slot
+
+
+def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
+    usage = conversation_usage(chat.history) if chat.conversation_id else None
+    if usage:
+        slot.caption(f"This conversation: {usage}")
 
 
 def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, conversation_id: str) -> None:
@@ -609,8 +622,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f":material/hourglass_top: {message.note}")
     if message.context_note:
         st.caption(f":material/content_cut: {message.context_note}")
-    if message.role == "assistant" and message.completion_tokens is not None:
-        st.caption(f"{message.prompt_tokens or 0:,} prompt + {message.completion_tokens:,} reply tokens")
+    if message.usage_note:
+        st.caption(message.usage_note)
 
 
 def _check_for_interrupts() -> None:

@@ -155,3 +155,17 @@ def test_switching_away_and_back_follows_the_same_reply(app_env: AppEnv, fake_op
     app.query_params["c"] = slow.conversation_id
     app = app.run()
     assert chat_texts(app)[-1] == ("assistant", ("slow words " * 8).strip())
+
+
+def test_usage_and_cost_are_shown_per_reply_and_per_conversation(
+    app_env: AppEnv, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_PRICES", "gpt-4o-mini=0.15/0.60")
+    fake_openai.enqueue(FakeReply(text="Priced answer.", prompt_tokens=2000), FakeReply(text="Guessed.", usage=False))
+    app = send(sign_in(new_app()), "First?")
+    assert "2,000 prompt + 2 reply tokens · $0.0003" in [c.value for c in app.caption]
+    app = send(app, "Second?")
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("≈ ") and "(estimated) · ≈ $" in c for c in captions), captions
+    total = [c.value for c in app.sidebar.caption if c.value.startswith("This conversation:")]
+    assert len(total) == 1 and total[0].startswith("This conversation: ≈ ") and "$0.000" in total[0]

@@ -20,7 +20,7 @@ from chat.db import init_db, make_engine, session_factory
 from chat.errors import InputError, StorageError
 from chat.llm import PLACEHOLDER_API_KEY, build_model
 from chat.models import Message, ReplyStatus, utcnow
-from chat.service import ChatMessage, ChatService, clean_prompt
+from chat.service import ChatMessage, ChatService, ConversationOptions, clean_prompt, conversation_usage
 from tests.conftest import make_settings, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
@@ -59,11 +59,61 @@ def test_a_turn_streams_and_is_logged_with_usage(service: ChatService, fake_open
     ]
 
 
-def test_usage_is_null_when_the_server_sends_none(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
-    fake_openai.enqueue(FakeReply(text="no usage here", usage=False))
-    run_turn(service)
+def test_reported_usage_is_stored_as_reported(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text="a b c", prompt_tokens=1234))
+    turn, _ = run_turn(service)
     reply = rows(sessions)[-1]
-    assert reply.status == "complete" and reply.prompt_tokens is None and reply.completion_tokens is None
+    assert (reply.prompt_tokens, reply.completion_tokens, reply.usage_estimated) == (1234, 3, False)
+    assert reply.cost_usd is None and turn.as_message().usage_note == "1,234 prompt + 3 reply tokens · cost unknown"
+
+
+def test_usage_is_estimated_when_the_server_sends_none(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(text="no usage here", usage=False))
+    turn, _ = run_turn(service)
+    reply = rows(sessions)[-1]
+    counter = service.tokens.counter("gpt-4o-mini")
+    assert reply.status == "complete" and reply.usage_estimated
+    assert reply.prompt_tokens == counter.messages(fake_openai.chat_requests[-1].body["messages"])
+    assert reply.completion_tokens == counter.text("no usage here") == 3
+    note = turn.as_message().usage_note
+    assert note is not None and note.startswith("≈ ") and "(estimated)" in note
+
+
+def test_cost_comes_from_the_price_table(tmp_path: Path, fake_openai: FakeOpenAI, sessions) -> None:
+    settings = make_settings(
+        tmp_path,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY="sk-test",
+        DATABASE_URL=url_of(sessions),
+        PARLEY_PRICES="gpt-4o-mini=0.15/0.60,other=1/1",
+        PARLEY_MODELS="unpriced",
+    )
+    service = ChatService(settings, sessions, build_model(settings))
+    fake_openai.enqueue(FakeReply(text="one two three", prompt_tokens=1_000_000), FakeReply(text="x"))
+    priced, _ = run_turn(service)
+    assert priced.cost == pytest.approx(0.15 + 3 * 0.60 / 1_000_000)
+    unpriced = service.start_turn(
+        username="alice",
+        conversation_id=None,
+        history=[],
+        prompt="Hi",
+        options=ConversationOptions("unpriced", ""),
+    )
+    assert unpriced.wait(10) and unpriced.cost is None
+    costs = {m.model: m.cost_usd for m in rows(sessions) if m.role == "assistant"}
+    assert costs == {"gpt-4o-mini": pytest.approx(0.1500018), "unpriced": None}
+    history = [priced.as_message(), unpriced.as_message()]
+    tokens = sum((m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in history)
+    assert conversation_usage(history) == f"{tokens:,} tokens · $0.1500 + unknown"
+    assert conversation_usage([unpriced.as_message()]).endswith("cost unknown")  # never $0
+
+
+def test_a_request_that_never_ran_has_no_usage(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+    fake_openai.enqueue(FakeReply(status=401))
+    turn, _ = run_turn(service)
+    reply = rows(sessions)[-1]
+    assert reply.status == "error" and reply.prompt_tokens is None and reply.cost_usd is None
+    assert turn.as_message().usage_note is None
 
 
 def test_the_whole_conversation_goes_with_each_request(service: ChatService, fake_openai: FakeOpenAI) -> None:
