@@ -41,7 +41,7 @@ _MESSAGE_FIELDS = (
     "duration_ms",
 )
 # Added after version 1 first shipped: read with a default, so older files still import.
-_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd")
+_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd", "reasoning")
 _TIMES = ("created_at", "updated_at", "finished_at")
 
 

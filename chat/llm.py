@@ -36,8 +36,16 @@ class ChatModel(Protocol):
     """Streams one reply. `close()` on the stream ends it early from any thread."""
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
-    ) -> ChunkStream: ...
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        *,
+        model: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        max_tokens_field: str = "max_tokens",
+    ) -> ChunkStream:
+        """`max_tokens_field`: `max_tokens`, or `max_completion_tokens` for models that refuse the former."""
+        ...
 
     def list_models(self) -> list[str]:
         """The models the server offers; empty when it does not say."""
@@ -59,7 +67,13 @@ class OpenAIChatModel:
         )
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        *,
+        model: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        max_tokens_field: str = "max_tokens",
     ) -> ChunkStream:
         try:
             stream = self.client.chat.completions.create(
@@ -68,6 +82,10 @@ class OpenAIChatModel:
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if temperature is None else temperature,
+                max_tokens=max_tokens if max_tokens is not None and max_tokens_field == "max_tokens" else openai.omit,
+                max_completion_tokens=(
+                    max_tokens if max_tokens is not None and max_tokens_field != "max_tokens" else openai.omit
+                ),
             )
         except Exception as error:  # translated, or re-raised when not an upstream failure
             raise self.translate(error, model=model) from error
@@ -97,6 +115,11 @@ class OpenAIChatModel:
             return UpstreamError(
                 "The model server is rate limiting requests (429). Wait a moment and send again.",
                 kind="rate_limit",
+            )
+        if isinstance(error, openai.BadRequestError) and (parameter := _refused_parameter(error)):
+            return UpstreamError(
+                f"The model '{model}' does not accept the '{parameter}' parameter: {_server_message(error)}",
+                kind=f"unsupported_{parameter}",
             )
         if isinstance(error, openai.BadRequestError) and _is_context_length(error):
             return UpstreamError(
@@ -139,6 +162,21 @@ class OpenAIChatModel:
 # How servers say a request does not fit: OpenAI's error code, and the wording of
 # OpenAI, vLLM ("maximum context length"), llama.cpp ("context size") and others.
 _CONTEXT_LENGTH = re.compile(r"context[ _](length|window|size)|maximum context|prompt is too long", re.IGNORECASE)
+
+
+# A parameter some models refuse: o-series and gpt-5 models take no `temperature` (or
+# only its default) and want `max_completion_tokens` instead of `max_tokens`.
+_QUIRKY_PARAMETERS = ("temperature", "max_tokens")
+_REFUSAL = re.compile(r"unsupported|not supported|does not support|only the default", re.IGNORECASE)
+
+
+def _refused_parameter(error: openai.BadRequestError) -> str | None:
+    text = _server_message(error)
+    param = error.param if isinstance(error.param, str) else None
+    for name in _QUIRKY_PARAMETERS:
+        if param == name or (_REFUSAL.search(text) and re.search(rf"\b{name}\b", text)):
+            return name
+    return None
 
 
 def _is_context_length(error: openai.BadRequestError) -> bool:
@@ -187,7 +225,13 @@ class DemoChatModel:
         self.token_delay = token_delay
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, temperature: float | None = None
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        *,
+        model: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        max_tokens_field: str = "max_tokens",
     ) -> ChunkStream:
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
 

@@ -87,6 +87,8 @@ class Message(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16))  # "user" or "assistant"
     content: Mapped[str] = mapped_column(Text, default="")
+    # A reply's reasoning (sent apart by reasoning models): shown collapsed, never sent back.
+    reasoning: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(200))
     # What produced a reply, as sent: so a log entry says exactly where it came from.
     system_prompt: Mapped[str | None] = mapped_column(Text)

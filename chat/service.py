@@ -27,6 +27,7 @@ from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
 from chat.models import Message, ReplyStatus, utcnow
+from chat.reasoning import ThinkSplitter, delta_reasoning
 from chat.settings import Settings
 from chat.tokens import Counter, TokenCounting
 
@@ -85,6 +86,8 @@ class ChatMessage:
     completion_tokens: int | None = None
     usage_estimated: bool = False
     cost: float | None = None  # USD; None: the model has no price (or the request never ran)
+    reasoning: str = ""  # the model's reasoning, shown apart and never sent back
+    notices: tuple[str, ...] = ()  # how the request was adapted to the model, as sentences
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
 
@@ -225,6 +228,9 @@ class Turn:
         self.finish_reason: str | None = None
         self.unexpected: BaseException | None = None  # a bug: kept for tests and logs
         self._parts: list[str] = []
+        self._reasoning: list[str] = []
+        self.notices: list[str] = []
+        self.sent_temperature = options.temperature  # None if the model refused one
         self._changed = threading.Condition()
         self._done = threading.Event()
         self._stop = threading.Event()
@@ -237,6 +243,11 @@ class Turn:
     def text(self) -> str:
         with self._changed:
             return "".join(self._parts)
+
+    @property
+    def reasoning(self) -> str:
+        with self._changed:
+            return "".join(self._reasoning)
 
     @property
     def has_text(self) -> bool:
@@ -291,11 +302,24 @@ class Turn:
             completion_tokens=self.completion_tokens,
             usage_estimated=self.usage_estimated,
             cost=self.cost,
+            reasoning=self.reasoning,
+            notices=tuple(self.notices),
             id=self.reply_id,
             left_out=self.plan.left_out,
         )
 
     # --- control -------------------------------------------------------------------
+    def expire(self, seconds: float) -> None:
+        """The overall deadline passed: end the reply as an error, keeping what arrived."""
+        if not self._stop.is_set():
+            self.error = UpstreamError(
+                f"The reply took longer than {seconds:g} seconds, Parley's limit for one reply "
+                "(PARLEY_REPLY_DEADLINE), and was cut off there.",
+                kind="deadline",
+            )
+            self._stopped_as = ReplyStatus.ERROR
+        self.stop()
+
     def stop(self, *, shutdown: bool = False) -> None:
         """End the reply early; what arrived so far is kept with status `stopped`
         (`interrupted` when Parley is shutting down)."""
@@ -315,6 +339,10 @@ class Turn:
             self._parts.append(text)
             self._changed.notify_all()
 
+    def _append_reasoning(self, text: str) -> None:
+        with self._changed:
+            self._reasoning.append(text)
+
     def _finish(self) -> None:
         with self._changed:
             self._done.set()
@@ -330,6 +358,7 @@ class ChatService:
         self._running: dict[int, Turn] = {}
         self._running_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_workers)
+        self._quirks: dict[str, dict[str, object]] = {}  # per model: what its server refused
         # Loading a token table takes most of a second: do it before the first prompt needs it.
         threading.Thread(target=self.tokens.counter, args=(self.model_name,), name="parley-tokens", daemon=True).start()
 
@@ -524,6 +553,12 @@ class ChatService:
         started = time.monotonic()
         next_save = 0.0  # the first token is saved at once; then about every second
         opened = False
+        # Read timeouts end a silent stream; this ends one kept alive by comments, or one
+        # that never stops, at the overall deadline.
+        deadline = threading.Timer(self.settings.reply_deadline, turn.expire, args=(self.settings.reply_deadline,))
+        deadline.daemon = True
+        deadline.start()
+        think = ThinkSplitter()
         try:
             stream = self._open_stream(turn, history)
             opened = True
@@ -532,8 +567,11 @@ class ChatService:
                     turn.prompt_tokens = chunk.usage.prompt_tokens
                     turn.completion_tokens = chunk.usage.completion_tokens
                 for choice in chunk.choices:
+                    reasoning = delta_reasoning(choice.delta)
+                    if reasoning:
+                        turn._append_reasoning(reasoning)
                     if choice.delta.content:
-                        turn._append(choice.delta.content)
+                        self._add_content(turn, *think.feed(choice.delta.content))
                     if choice.finish_reason:
                         turn.finish_reason = choice.finish_reason
                 if turn._stop.is_set():
@@ -570,6 +608,8 @@ class ChatService:
                 )
                 turn.status = ReplyStatus.ERROR
         finally:
+            deadline.cancel()
+            self._add_content(turn, *think.flush())
             duration_ms = int((time.monotonic() - started) * 1000)
             if opened:
                 self._settle_usage(turn)
@@ -578,6 +618,13 @@ class ChatService:
                 self._running.pop(turn.reply_id or -1, None)
             self._slots.release()
             turn._finish()
+
+    @staticmethod
+    def _add_content(turn: Turn, reasoning: str, content: str) -> None:
+        if reasoning:
+            turn._append_reasoning(reasoning)
+        if content:
+            turn._append(content)
 
     def _settle_usage(self, turn: Turn) -> None:
         """Usage as the server reported it, or Parley's estimate when it sent none
@@ -591,31 +638,61 @@ class ChatService:
             turn.cost = (turn.prompt_tokens * price[0] + turn.completion_tokens * price[1]) / 1_000_000
 
     def _open_stream(self, turn: Turn, history: Sequence[ChatMessage]) -> ChunkStream:
-        """Send the request; if the server finds it too long for the model, trim
-        further (to its stated limit when it gives one, else to half) and send once more."""
-        try:
-            stream = self.chat_model.stream(turn.plan.messages, model=turn.model, temperature=turn.options.temperature)
-        except UpstreamError as error:
-            if error.kind != "context_length" or turn._stop.is_set():
-                raise
-            budget = _smaller_budget(turn.plan.tokens, error.message)
+        """Send the request, adapting it once to each refusal a server may answer with
+        before the reply starts (never after: nothing is sent twice once a token came):
+
+        - too long for the model: trim further (to its stated limit, else to half);
+        - a model that takes no `temperature`: send none (it answers with its default);
+        - a model that wants `max_completion_tokens` instead of `max_tokens`: use that.
+
+        What was learnt about a model is remembered, so later requests are right at once.
+        """
+        quirks = self._quirks.setdefault(turn.model, {})
+        trimmed = False
+        while True:
+            if quirks.get("no_temperature") and turn.sent_temperature is not None:
+                turn.sent_temperature = None
+                turn.notices.append("This model takes no temperature setting; it answered with its own default.")
             try:
-                smaller = self.plan_request(history, turn.prompt, turn.options, budget)
-            except InputError:
-                smaller = None
-            if smaller is None or smaller.left_out <= turn.plan.left_out:
-                raise UpstreamError(
-                    f"{error.message} Leaving out earlier messages did not make it fit: shorten your message, "
-                    "or start a new chat.",
-                    kind="context_length",
-                ) from None
-            log.info("context too long for %s: retrying with %d tokens", turn.model, smaller.tokens)
-            turn.plan = smaller
-            stream = self.chat_model.stream(turn.plan.messages, model=turn.model, temperature=turn.options.temperature)
+                stream = self.chat_model.stream(
+                    turn.plan.messages,
+                    model=turn.model,
+                    temperature=turn.sent_temperature,
+                    max_tokens=self.settings.max_tokens,
+                    max_tokens_field=str(quirks.get("max_tokens_field", "max_tokens")),
+                )
+                break
+            except UpstreamError as error:
+                if turn._stop.is_set():
+                    raise
+                if error.kind == "unsupported_temperature" and turn.sent_temperature is not None:
+                    quirks["no_temperature"] = True
+                elif error.kind == "unsupported_max_tokens" and "max_tokens_field" not in quirks:
+                    quirks["max_tokens_field"] = "max_completion_tokens"
+                elif error.kind == "context_length" and not trimmed:
+                    turn.plan = self._trimmed_further(turn, history, error)
+                    trimmed = True
+                else:
+                    raise
         turn._stream = stream
         if turn._stop.is_set():
             stream.close()
         return stream
+
+    def _trimmed_further(self, turn: Turn, history: Sequence[ChatMessage], error: UpstreamError) -> RequestPlan:
+        budget = _smaller_budget(turn.plan.tokens, error.message)
+        try:
+            smaller: RequestPlan | None = self.plan_request(history, turn.prompt, turn.options, budget)
+        except InputError:
+            smaller = None
+        if smaller is None or smaller.left_out <= turn.plan.left_out:
+            raise UpstreamError(
+                f"{error.message} Leaving out earlier messages did not make it fit: shorten your message, "
+                "or start a new chat.",
+                kind="context_length",
+            ) from None
+        log.info("context too long for %s: retrying with %d tokens", turn.model, smaller.tokens)
+        return smaller
 
     def _save_progress(self, turn: Turn) -> None:
         try:
@@ -647,6 +724,8 @@ class ChatService:
                         completion_tokens=turn.completion_tokens,
                         usage_estimated=turn.usage_estimated,
                         cost_usd=turn.cost,
+                        temperature=turn.sent_temperature,
+                        reasoning=turn.reasoning or None,
                         duration_ms=duration_ms,
                     )
                 turn.reply_id = reply_id
@@ -675,6 +754,7 @@ def _as_chat_message(row: Message) -> ChatMessage:
         completion_tokens=row.completion_tokens,
         usage_estimated=row.usage_estimated,
         cost=row.cost_usd,
+        reasoning=row.reasoning or "",
         id=row.id,
         left_out=row.context_left_out or 0,
     )

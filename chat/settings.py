@@ -86,6 +86,10 @@ class Settings:
     # USD per million tokens, input and output, by model name. A model not listed has
     # an unknown cost (never $0).
     prices: tuple[tuple[str, float, float], ...] = ()
+    # The most tokens a reply may have (sent as max_tokens); None: the server's own limit.
+    max_tokens: int | None = None
+    # Seconds one reply may take from the request to its end, however it streams.
+    reply_deadline: float = 300.0
     # Replies written at once by this process (each a worker thread); more are refused.
     max_workers: int = 32
     demo_token_delay: float = 0.02
@@ -192,6 +196,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
         cookie_expiry_days=number("PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01),
         max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
         prices=tuple(prices),
+        max_tokens=int(number("PARLEY_MAX_TOKENS", 0, minimum=0, integer=True)) or None,
+        reply_deadline=number("PARLEY_REPLY_DEADLINE", Settings.reply_deadline, minimum=1),
         max_workers=int(number("PARLEY_MAX_WORKERS", Settings.max_workers, minimum=1, integer=True)),
         context_tokens=int(number("PARLEY_CONTEXT_TOKENS", Settings.context_tokens, minimum=256, integer=True)),
         demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),

@@ -160,8 +160,11 @@ def finish_reply(
     completion_tokens: int | None = None,
     usage_estimated: bool = False,
     cost_usd: float | None = None,
+    temperature: float | None = None,
+    reasoning: str | None = None,
     duration_ms: int | None = None,
 ) -> None:
+    """Write a reply's end. `temperature`: what was actually sent (None if the model refused one)."""
     if status not in ReplyStatus.FINAL:
         raise ValueError(f"{status!r} is not a final reply status")
     now = utcnow()
@@ -177,6 +180,8 @@ def finish_reply(
             completion_tokens=completion_tokens,
             usage_estimated=usage_estimated,
             cost_usd=cost_usd,
+            temperature=temperature,
+            reasoning=reasoning,
             duration_ms=duration_ms,
             updated_at=now,
             finished_at=now,

@@ -606,9 +606,16 @@ def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
 
 
 def _draw_message(message: ChatMessage) -> None:
+    _draw_reasoning(message.reasoning)
     if message.content:
         st.markdown(message.content)
     _draw_ending(message)
+
+
+def _draw_reasoning(reasoning: str) -> None:
+    if reasoning.strip():
+        with st.expander("Reasoning", icon=":material/psychology:"):
+            st.markdown(reasoning)
 
 
 def _draw_ending(message: ChatMessage) -> None:
@@ -620,6 +627,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f":material/stop_circle: {message.note}")
     elif message.status == ReplyStatus.STREAMING and message.note:
         st.caption(f":material/hourglass_top: {message.note}")
+    for notice in message.notices:
+        st.caption(f":material/info: {notice}")
     if message.context_note:
         st.caption(f":material/content_cut: {message.context_note}")
     if message.usage_note:
@@ -643,6 +652,7 @@ def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
         st.write_stream(turn.follow(on_idle=_check_for_interrupts))
         turn.wait()
         message = turn.as_message()
+        _draw_reasoning(message.reasoning)  # below the reply here; above it from the next run on
         _draw_ending(message)
     stop_slot.empty()
     chat.settle()

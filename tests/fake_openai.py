@@ -47,6 +47,7 @@ class FakeReply:
     hang_before_headers: float | None = None  # sleep before answering at all
     usage: bool = True  # send usage when the request asks for it
     prompt_tokens: int | None = None  # report this many prompt tokens instead of the fake's own count
+    reasoning: str | None = None  # sent first, as `reasoning_content` deltas (DeepSeek, vLLM)
 
 
 @dataclass
@@ -67,6 +68,9 @@ class FakeOpenAI:
         # Like a real model: a request over this many prompt tokens (the fake's own
         # count) gets OpenAI's 400 `context_length_exceeded`.
         self.context_window: int | None = None
+        # Parameters this "model" refuses with OpenAI's 400, as o-series models refuse
+        # `temperature` and `max_tokens`.
+        self.refuses: set[str] = set()
         self._queue: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -138,6 +142,10 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, _error("not found", "not_found"))
                     return
+                refused = sorted(name for name in fake.refuses if name in body)
+                if refused:
+                    self._json(400, _refusal(refused[0], body[refused[0]]))
+                    return
                 window = fake.context_window
                 size = prompt_tokens(body)
                 if window is not None and size > window:
@@ -187,6 +195,8 @@ class FakeOpenAI:
 
                 try:
                     chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+                    for piece in tokenize(reply.reasoning or ""):
+                        chunk([{"index": 0, "delta": {"reasoning_content": piece}, "finish_reason": None}])
                     if reply.first_delay:
                         time.sleep(reply.first_delay)
                     for index, token in enumerate(tokens):
@@ -242,6 +252,19 @@ class FakeOpenAI:
 def prompt_tokens(body: dict[str, Any]) -> int:
     """The fake's own count of a request's prompt tokens (its tokens, 4 per message)."""
     return sum(len(tokenize(str(m.get("content", "")))) + 4 for m in body.get("messages", []))
+
+
+def _refusal(name: str, value: Any) -> dict[str, Any]:
+    """OpenAI's own wording for the parameters o-series models refuse."""
+    if name == "max_tokens":
+        message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens'"
+        message += " instead."
+        code = "unsupported_parameter"
+    else:
+        message = f"Unsupported value: '{name}' does not support {value} with this model. Only the default (1) value"
+        message += " is supported."
+        code = "unsupported_value"
+    return {"error": {"message": message, "type": "invalid_request_error", "param": name, "code": code}}
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
