@@ -141,13 +141,18 @@ def render_ms(long_id: str, service: ChatService) -> float:
 
     history = (service.open_conversation("bench", long_id) or [])[:200]
 
-    def script(messages: list) -> None:  # type: ignore[type-arg]
+    def script(messages: list, url: str, conversation_id: str) -> None:  # type: ignore[type-arg]
         from chat import ui
+        from chat.settings import Settings
 
-        chat = ui.ChatState(history=list(messages))
-        ui.draw_conversation(chat)
+        service = ui.chat_service(
+            Settings.from_env({"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": url}, env_file=None)
+        )
+        user = ui.SignedIn(username="bench", name="Bench", roles=("user",))
+        chat = ui.ChatState(history=list(messages), conversation_id=conversation_id)
+        ui.draw_conversation(chat, user, service)  # with every reply's thumbs, copy and the last one's actions
 
-    app = AppTest.from_function(script, args=(history,), default_timeout=60)
+    app = AppTest.from_function(script, args=(history, service.settings.database_url, long_id), default_timeout=60)
     return median_ms(lambda: app.run(), runs=5)
 
 

@@ -41,7 +41,7 @@ _MESSAGE_FIELDS = (
     "duration_ms",
 )
 # Added after version 1 first shipped: read with a default, so older files still import.
-_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd", "reasoning")
+_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd", "reasoning", "feedback")
 _TIMES = ("created_at", "updated_at", "finished_at")
 
 
@@ -62,6 +62,7 @@ def conversation_record(conversation: Conversation, messages: Sequence[Message])
             {
                 **{name: getattr(message, name) for name in (*_MESSAGE_FIELDS, *_LATER_MESSAGE_FIELDS)},
                 "usage_estimated": message.usage_estimated,
+                "superseded": message.superseded,
                 **{name: _time(getattr(message, name)) for name in _TIMES},
             }
             for message in messages
@@ -81,7 +82,10 @@ def user_export(sessions: sessionmaker[Session], username: str, conversation_id:
         else:
             one = store.get_conversation(session, conversation_id, username)
             conversations = [one] if one is not None else []
-        records = [conversation_record(c, store.conversation_messages(session, c.id, username)) for c in conversations]
+        records = [
+            conversation_record(c, store.conversation_messages(session, c.id, username, with_superseded=True))
+            for c in conversations
+        ]
     return export_document(records, username)
 
 
@@ -90,12 +94,15 @@ def as_json(document: dict[str, Any]) -> str:
 
 
 def as_markdown(record: dict[str, Any]) -> str:
-    """One conversation for reading: a title, its settings, then each message."""
+    """One conversation for reading: a title, its settings, then each message of its
+    current branch (earlier attempts are in the JSON export)."""
     lines = [f"# {record['title'] or 'Untitled'}", ""]
     lines.append(f"*Model: {record['model']} · started {record['created_at']}*")
     if record["system_prompt"]:
         lines += ["", f"> System prompt: {record['system_prompt']}"]
     for message in record["messages"]:
+        if message.get("superseded"):
+            continue
         who = "You" if message["role"] == "user" else "Assistant"
         lines += ["", f"## {who}", "", message["content"] or "*(no text)*"]
         if message["role"] == "assistant" and message["status"] != "complete":
@@ -133,6 +140,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                             **{name: item[name] for name in _MESSAGE_FIELDS},
                             **{name: item.get(name) for name in _LATER_MESSAGE_FIELDS},
                             usage_estimated=bool(item.get("usage_estimated", False)),
+                            superseded=bool(item.get("superseded", False)),
                             **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
                         )
                     )

@@ -94,6 +94,11 @@ class Message(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     temperature: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default=ReplyStatus.COMPLETE)
+    # Replaced by a regenerated reply or an edited prompt: kept in the log, out of the
+    # chat and of every later request. Apart from how the reply ended (`status`).
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The user's thumbs on a reply: 1 up, 0 down, None not rated (changeable).
+    feedback: Mapped[int | None] = mapped_column(Integer)
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)  # the sentence the user saw
     # The request's context: Parley's own count of its tokens (exact for OpenAI's

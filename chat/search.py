@@ -133,7 +133,8 @@ def _unaccent_available(connection: Connection) -> bool:
 
 
 def search_messages(session: Session, username: str, text: str, *, limit: int = 50) -> list[SearchHit]:
-    """The user's messages in conversations they have not deleted that match `text`, newest first."""
+    """The user's messages in conversations they have not deleted that match `text`,
+    newest first; attempts replaced by a regenerated reply or an edited prompt are left out."""
     words = query_words(text)
     if not words:
         return []
@@ -163,6 +164,7 @@ def _sqlite_rows(session: Session, username: str, words: list[str], limit: int):
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
             " WHERE messages_fts MATCH :query AND c.username = :username AND c.deleted_at IS NULL"
+            " AND NOT m.superseded"
             " ORDER BY messages_fts.rowid DESC LIMIT :limit"  # FTS5 walks its rowids newest first and stops early
         ),
         {"query": query, "username": username, "limit": limit},
@@ -179,7 +181,7 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
             " ts_headline('parley_search', hit.content, to_tsquery('parley_search', :query), :options) AS snippet"
             " FROM (SELECT m.id, m.role, m.created_at, m.content, c.id AS conversation_id, c.title"
             "  FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-            "  WHERE m.search_vector @@ to_tsquery('parley_search', :query)"
+            "  WHERE m.search_vector @@ to_tsquery('parley_search', :query) AND NOT m.superseded"
             "  AND c.username = :username AND c.deleted_at IS NULL"
             "  ORDER BY m.id DESC LIMIT :limit) AS hit"
             " ORDER BY hit.id DESC"  # snippets only for the rows shown

@@ -26,7 +26,7 @@ from chat import search, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
-from chat.models import Message, ReplyStatus, utcnow
+from chat.models import Conversation, Message, ReplyStatus, utcnow
 from chat.reasoning import ThinkSplitter, delta_reasoning
 from chat.settings import Settings
 from chat.tokens import Counter, TokenCounting
@@ -88,6 +88,7 @@ class ChatMessage:
     cost: float | None = None  # USD; None: the model has no price (or the request never ran)
     reasoning: str = ""  # the model's reasoning, shown apart and never sent back
     notices: tuple[str, ...] = ()  # how the request was adapted to the model, as sentences
+    feedback: int | None = None  # the user's thumbs: 1 up, 0 down
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
 
@@ -388,6 +389,13 @@ class ChatService:
                 return None
             return ConversationOptions(conversation.model, conversation.system_prompt, conversation.temperature)
 
+    def set_feedback(self, username: str, reply_id: int, value: int | None) -> bool:
+        """Thumbs up (1) or down (0) on one of the user's replies; None clears it."""
+        if value not in (None, 0, 1):
+            raise InputError("Feedback is a thumbs up or down.")
+        with self.sessions.begin() as session:
+            return store.set_feedback(session, reply_id, username, value)
+
     def set_conversation_options(self, username: str, conversation_id: str, options: ConversationOptions) -> bool:
         options = options.checked()
         with self.sessions.begin() as session:
@@ -455,6 +463,28 @@ class ChatService:
         token budget, `BusyError` if Parley is writing as many replies as it may.
         A new conversation takes `options` (default: the settings'); an existing one
         is answered with its own stored options."""
+        return self._begin(username, conversation_id, options, prompt=prompt, history=history, replace=None)
+
+    def regenerate(self, *, username: str, conversation_id: str) -> Turn:
+        """Answer the last prompt again. The reply it replaces stays in the log, marked
+        `superseded`; the request carries the current branch only."""
+        return self._begin(username, conversation_id, None, prompt=None, history=None, replace="reply")
+
+    def edit_last_prompt(self, *, username: str, conversation_id: str, prompt: str) -> Turn:
+        """Replace the last prompt (and its reply, both kept in the log as `superseded`)
+        with `prompt`, and answer it."""
+        return self._begin(username, conversation_id, None, prompt=prompt, history=None, replace="prompt")
+
+    def _begin(
+        self,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions | None,
+        *,
+        prompt: str | None,
+        history: Sequence[ChatMessage] | None,
+        replace: str | None,
+    ) -> Turn:
         new_options = (options or self.default_options()).checked()
         if not self._slots.acquire(blocking=False):
             raise BusyError(
@@ -472,6 +502,11 @@ class ChatService:
                         used = ConversationOptions(
                             conversation.model, conversation.system_prompt, conversation.temperature
                         )
+                    if replace is not None:
+                        if conversation is None:
+                            raise InputError("Conversation not found.")
+                        history, prompt = self._branch_back(session, conversation, username, replace, prompt)
+                    assert prompt is not None and history is not None
                     plan = self.plan_request(history, prompt, used)  # before any write
                     if conversation is None:
                         conversation = store.create_conversation(
@@ -482,7 +517,8 @@ class ChatService:
                             temperature=new_options.temperature,
                             title=store.title_from_prompt(prompt),
                         )
-                    store.add_prompt(session, conversation, prompt)
+                    if replace != "reply":
+                        store.add_prompt(session, conversation, prompt)
                     store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)
                     reply_id = self._new_reply(session, conversation.id, username, used, plan)
                     conversation_id = conversation.id
@@ -499,6 +535,27 @@ class ChatService:
             self._slots.release()
             raise
         return turn
+
+    @staticmethod
+    def _branch_back(
+        session: Session, conversation: Conversation, username: str, replace: str, prompt: str | None
+    ) -> tuple[list[ChatMessage], str]:
+        """Supersede the last reply (`replace="reply"`) or the last prompt and its reply
+        (`"prompt"`). Returns the history before that prompt, and the prompt to answer."""
+        messages = list(store.conversation_messages(session, conversation.id, username))
+        last_prompt = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+        if last_prompt is None:
+            raise InputError("This conversation has no prompt to answer again.")
+        after = messages[last_prompt + 1 :]
+        if any(m.status == ReplyStatus.STREAMING for m in after):
+            raise InputError("The last reply is still being written: stop it first, or wait for it to end.")
+        if replace == "reply":
+            store.supersede(session, after)
+            prompt = messages[last_prompt].content
+        else:
+            store.supersede(session, [messages[last_prompt], *after])
+        assert prompt is not None
+        return [_as_chat_message(m) for m in messages[:last_prompt]], prompt
 
     def _new_reply(
         self, session: Session, conversation_id: str, username: str, options: ConversationOptions, plan: RequestPlan
@@ -755,6 +812,7 @@ def _as_chat_message(row: Message) -> ChatMessage:
         usage_estimated=row.usage_estimated,
         cost=row.cost_usd,
         reasoning=row.reasoning or "",
+        feedback=row.feedback,
         id=row.id,
         left_out=row.context_left_out or 0,
     )

@@ -211,7 +211,36 @@ def streaming_owners(session: Session) -> set[str]:
     }
 
 
-def conversation_messages(session: Session, conversation_id: str, username: str) -> Sequence[Message]:
-    return session.scalars(
-        select(Message).join(Conversation).where(_owned(conversation_id, username)).order_by(Message.id)
-    ).all()
+def conversation_messages(
+    session: Session, conversation_id: str, username: str, *, with_superseded: bool = False
+) -> Sequence[Message]:
+    """The conversation's messages in order: its current branch, or (for the log's
+    exports) every attempt too."""
+    query = select(Message).join(Conversation).where(_owned(conversation_id, username))
+    if not with_superseded:
+        query = query.where(Message.superseded.is_(False))
+    return session.scalars(query.order_by(Message.id)).all()
+
+
+def supersede(session: Session, messages: Sequence[Message]) -> None:
+    for message in messages:
+        message.superseded = True
+    session.flush()
+
+
+def set_feedback(session: Session, reply_id: int, username: str, value: int | None) -> bool:
+    """Rate one of the user's own replies (1 up, 0 down, None: no rating). False if not theirs."""
+    reply = session.scalar(
+        select(Message)
+        .join(Conversation)
+        .where(
+            Message.id == reply_id,
+            Message.role == "assistant",
+            Conversation.username == username,
+            Conversation.deleted_at.is_(None),
+        )
+    )
+    if reply is None:
+        return False
+    reply.feedback = value
+    return True

@@ -12,12 +12,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, cast
 
 import jwt
 import streamlit as st
+import streamlit.components.v2 as components_v2
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
@@ -260,6 +261,7 @@ class ChatState:
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
     not_found: bool = False  # shown until the user opens or starts something else
     focus: int | None = None  # a message opened from search results
+    editing: bool = False  # the last prompt is being edited
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""
@@ -271,6 +273,7 @@ class ChatState:
                 self.notice = turn.save_error.message
 
     def start_new(self) -> None:
+        self.editing = False
         # A reply still being written goes on in its worker, which saves it; reopening
         # its conversation (here, after a reload, in another tab) follows it again.
         self.turn = None
@@ -282,7 +285,7 @@ class ChatState:
     ) -> None:
         """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
-        self.not_found = False
+        self.not_found, self.editing = False, False
         self.turn = None
         if running is not None and messages and messages[-1].id == running.reply_id:
             # The log holds the reply as far as it got; the turn draws all of it and what follows.
@@ -577,18 +580,35 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     return True
 
 
-def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
-    """Every message so far, then the reply that is still streaming, if any.
+def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, just_sent: bool = False) -> None:
+    """Every message so far with its actions, then the reply that is still streaming, if any.
 
     `just_sent`: this run started the reply, so the chat input shows its stop button.
     """
     try:
         chat.settle()
-        for message in chat.history:
+        last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
+        last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
+        idle = chat.turn is None and chat.conversation_id is not None
+        for index, message in enumerate(chat.history):
             with st.chat_message(message.role):
                 if message.id is not None and message.id == chat.focus:
                     st.caption(":material/search: The message you found")
+                if index == last_prompt and idle and chat.editing:
+                    _edit_form(chat, user, service, message)
+                    continue
                 _draw_message(message)
+                if message.role == "assistant":
+                    _reply_actions(chat, user, service, message, last=idle and index == last_reply)
+                elif index == last_prompt and idle:
+                    st.button(
+                        "Edit",
+                        key="parley_edit",
+                        icon=":material/edit:",
+                        type="tertiary",
+                        on_click=_start_editing,
+                        args=(chat,),
+                    )
         if chat.not_found:
             st.error(NOT_FOUND, icon=":material/search_off:")
         if chat.notice:
@@ -603,6 +623,135 @@ def draw_conversation(chat: ChatState, *, just_sent: bool = False) -> None:
         if chat.turn is not None:
             chat.turn.stop()
         raise
+
+
+def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, *, last: bool) -> None:
+    """Thumbs, copy, and for the last reply, regenerate."""
+    if message.id is None or message.status == ReplyStatus.STREAMING:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    with row:
+        st.feedback(
+            "thumbs",
+            key=f"parley_feedback_{message.id}",
+            default=message.feedback,
+            on_change=_save_feedback,
+            args=(chat, user, service, message.id),
+        )
+        if message.content:
+            copy_button(message.content, key=f"parley_copy_{message.id}")
+        if last:
+            st.button(
+                "Regenerate",
+                key="parley_regenerate",
+                icon=":material/refresh:",
+                type="tertiary",
+                on_click=_regenerate,
+                args=(chat, user, service),
+            )
+
+
+def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
+    value = st.session_state.get(f"parley_feedback_{reply_id}")
+    try:
+        if not service.set_feedback(user.username, reply_id, value):
+            chat.notice = "That reply is no longer yours to rate."
+            return
+    except (ChatError, SQLAlchemyError):
+        log.warning("could not save feedback", exc_info=True)
+        chat.notice = "Your rating could not be saved; try again in a moment."
+        return
+    chat.history = [replace(m, feedback=value) if m.id == reply_id else m for m in chat.history]
+
+
+def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    if chat.conversation_id is None or chat.turn is not None:
+        return
+    try:
+        turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id)
+    except ChatError as error:
+        chat.notice = error.message
+        return
+    while chat.history and chat.history[-1].role == "assistant":
+        chat.history.pop()  # superseded: in the log, out of the chat
+    chat.turn = turn
+
+
+def _start_editing(chat: ChatState) -> None:
+    chat.editing = True
+
+
+def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
+    with st.form("parley_edit_form", border=False):
+        text = st.text_area("Edit your message", value=message.content, key="parley_edit_text", height=120)
+        buttons = st.container(horizontal=True)
+        send_it = buttons.form_submit_button("Send", icon=":material/send:", type="primary")
+        cancel = buttons.form_submit_button("Cancel")
+    if cancel:
+        chat.editing = False
+        st.rerun()
+    if send_it:
+        try:
+            prompt = clean_prompt(text, service.settings.max_prompt_chars)
+            if prompt is None:
+                raise InputError("The message is empty: type something, or cancel.")
+            assert chat.conversation_id is not None
+            turn = service.edit_last_prompt(username=user.username, conversation_id=chat.conversation_id, prompt=prompt)
+        except ChatError as error:
+            st.error(error.message)
+            return
+        last = max(i for i, m in enumerate(chat.history) if m.role == "user")
+        chat.history = [*chat.history[:last], ChatMessage(role="user", content=prompt)]
+        chat.turn, chat.editing = turn, False
+        st.rerun()
+
+
+# One-click copy of a reply's raw Markdown. A v2 component: no iframe per reply, and
+# the text goes in as data (JSON), never into the component's HTML or JavaScript.
+# The clipboard API exists only on HTTPS and localhost; elsewhere the old
+# `execCommand("copy")` on a hidden textarea still works.
+_COPY_JS = """
+export default function (component) {
+  const { data, parentElement } = component;
+  const button = parentElement.querySelector("button");
+  button.onclick = async () => {
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(data.text);
+      copied = true;
+    } catch (error) {
+      const area = document.createElement("textarea");
+      area.value = data.text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      copied = document.execCommand("copy");
+      area.remove();
+    }
+    button.textContent = copied ? "Copied" : "Copy failed";
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  };
+}
+"""
+_COPY_CSS = """
+button {
+  font: inherit; font-size: 0.875rem; color: var(--st-text-color); background: none;
+  border: none; padding: 0.25rem 0.5rem; cursor: pointer; opacity: 0.7;
+}
+button:hover { opacity: 1; }
+"""
+_copy_component = components_v2.component(
+    "parley_copy",
+    html='<button type="button" title="Copy this reply as Markdown">Copy</button>',
+    css=_COPY_CSS,
+    js=_COPY_JS,
+)
+
+
+def copy_button(text: str, *, key: str) -> None:
+    _copy_component(key=key, data={"text": text})
 
 
 def _draw_message(message: ChatMessage) -> None:
@@ -655,7 +804,7 @@ def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
         _draw_reasoning(message.reasoning)  # below the reply here; above it from the next run on
         _draw_ending(message)
     stop_slot.empty()
-    chat.settle()
-    if turn.save_error:
-        st.error(turn.save_error.message)
-        chat.notice = None
+    chat.settle()  # a reply that could not be saved leaves its sentence in `chat.notice`
+    # Draw the page again with the reply in the history: its thumbs, copy and
+    # regenerate, the edit button on the prompt, the usage total, the reasoning on top.
+    st.rerun()

@@ -54,7 +54,7 @@ def page(request: str) -> None:
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    ui.draw_conversation(chat, just_sent=first_run)
+    ui.draw_conversation(chat, user, service, just_sent=first_run)
 
 
 def replies(env: AppEnv) -> list[Message]:
@@ -81,8 +81,9 @@ def test_stop_mid_stream_saves_the_partial_reply_as_stopped(app_env: AppEnv, fak
 def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text=LONG, delay=0.01))
     app = AppTest.from_function(page, args=("rerun",), default_timeout=20).run()
-    # The rerun interrupted the first script run; the second picked the same turn up.
-    assert app.session_state["runs"] == 2
+    # The rerun interrupted the first script run; the second picked the same turn up, and
+    # a third drew the page with the finished reply in the history.
+    assert app.session_state["runs"] == 3
     assert [m.markdown[0].value for m in app.chat_message] == ["Tell me a long story", LONG]
     [reply] = replies(app_env)
     deadline = time.monotonic() + 5
@@ -110,8 +111,9 @@ def resumed_page() -> None:
     service = ui.chat_service(settings)
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     chat = ui.chat_state()
+    user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
     if runs == 1:
-        ui.send(chat, "Tell me a long story", ui.SignedIn(username="alice", name="Alice", roles=("user",)), service)
+        ui.send(chat, "Tell me a long story", user, service)
         st.rerun()  # the rerun that takes the stream over
     if runs == 2:
         ctx = get_script_run_ctx()
@@ -130,13 +132,14 @@ def resumed_page() -> None:
             ctx.script_requests.request_rerun(RerunData(widget_states=states))
 
         threading.Thread(target=click_stop, daemon=True).start()
-    ui.draw_conversation(chat, just_sent=False)
+    ui.draw_conversation(chat, user, service, just_sent=False)
 
 
 def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text=LONG, delay=0.02))
     app = AppTest.from_function(resumed_page, default_timeout=20).run()
-    assert app.session_state["runs"] == 3  # started, followed (interrupted by the click), stopped
+    # Started, followed (interrupted by the click), stopped, drawn with the reply in the history.
+    assert app.session_state["runs"] == 4
     [reply] = replies(app_env)
     assert reply.status == "stopped" and 40 <= len(reply.content) < len(LONG)
     assert app.chat_message[-1].markdown[0].value == reply.content

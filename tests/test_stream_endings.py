@@ -138,13 +138,12 @@ def test_text_that_merely_mentions_think_is_content() -> None:
     assert "".join(c for _, c in parts) + splitter.flush()[1] == "I <think> therefore I am"
 
 
-def test_the_chat_shows_reasoning_collapsed_and_the_adaptation(
+def test_the_chat_shows_reasoning_collapsed_above_the_reply(
     app_env: AppEnv, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_openai.enqueue(FakeReply(text="Forty-two.", reasoning="Deep thought, briefly."))
     app = send(sign_in(new_app()), "The answer?")
-    assert chat_texts(app)[-1] == ("assistant", "Forty-two.\nDeep thought, briefly.")  # reasoning drawn below, live
+    # Collapsed, above the reply (the run after the stream draws it from the history).
+    assert chat_texts(app)[-1] == ("assistant", "Deep thought, briefly.\nForty-two.")
     expander = app.chat_message[-1].expander[0]
     assert expander.label == "Reasoning" and not expander.proto.expanded
-    app = send(app, "Again?")  # the next run draws history: reasoning above the reply
-    assert chat_texts(app)[1] == ("assistant", "Deep thought, briefly.\nForty-two.")
