@@ -31,6 +31,11 @@ def send(page, prompt: str) -> None:  # type: ignore[no-untyped-def]
     box.press("Enter")
 
 
+def reply_settled(page) -> None:  # type: ignore[no-untyped-def]
+    """The run after a reply ends draws its actions: from then on the page holds still."""
+    page.get_by_role("button", name="Regenerate").wait_for()
+
+
 def assistant_text(page) -> str:  # type: ignore[no-untyped-def]
     messages = page.locator(MESSAGES)
     if messages.count() < 2:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, rows, send, sign_in, wait_for_cookie
+from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, rows, send, sign_in, wait_for_cookie
 from tests.fake_openai import FakeReply
 
 pytestmark = pytest.mark.browser
@@ -31,10 +31,10 @@ def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -
     assert wait_for_cookie(page, present=True)
     page.reload()
     page.get_by_text("An answer worth keeping.").wait_for()
-    deadline = time.monotonic() + 10  # the page settles after the cookie components' reruns
+    deadline = time.monotonic() + 30  # the page settles after the cookie components' reruns
     while page.locator(MESSAGES).count() != 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert page.locator(MESSAGES).count() == 2, page.locator(MESSAGES).all_inner_texts()
+    assert page.locator(MESSAGES).count() == 2, [t.replace("\n", " ") for t in page.locator(MESSAGES).all_inner_texts()]
     second = page.context.new_page()  # same browser, same sign-in cookie
     second.goto(url)
     second.get_by_text("An answer worth keeping.").wait_for()
@@ -84,6 +84,7 @@ def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # typ
     sign_in(page, server, "admin")
     send(page, "Export me")
     page.get_by_text("Worth exporting.").wait_for()
+    reply_settled(page)
     page.get_by_text("Rename, export or delete").click()
     with page.expect_download() as markdown:
         page.get_by_role("button", name="Markdown").click()
