@@ -22,7 +22,10 @@ import streamlit.components.v2 as components_v2
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime import Runtime
+from streamlit.runtime.runtime import RuntimeState
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from chat import auth, export
 from chat.authfile import User, authenticator_credentials, load_users
@@ -618,11 +621,34 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
             _stream(chat, chat.turn, own_stop_button=not just_sent)
     except StopException:
         # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
-        # end the reply and keep what arrived. A rerun (RerunException) is not caught:
-        # the worker goes on and the next run picks the same turn up.
-        if chat.turn is not None:
+        # end the reply and keep what arrived. A reload, a closed tab or the server
+        # stopping raise the same exception: those leave the reply to its worker. A
+        # rerun (RerunException) is not caught: the next run picks the same turn up.
+        if chat.turn is not None and _stopped_by_the_user():
             chat.turn.stop()
         raise
+
+
+def _stopped_by_the_user() -> bool:
+    """Whether the script was stopped by the user rather than by its session going away.
+
+    Streamlit stops a session's script when its browser disconnects or the server
+    shuts down, just as it does for the Stop button; the session manager then drops
+    the session (at once, on its own thread), and a stopping server says so.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return True  # no server around it (AppTest): only a Stop can have done it
+    runtime = Runtime.instance()
+    deadline = time.monotonic() + 0.15
+    while True:
+        if runtime.state in (RuntimeState.STOPPING, RuntimeState.STOPPED):
+            return False
+        if not runtime.is_active_session(ctx.session_id):
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.02)
 
 
 def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, *, last: bool) -> None:

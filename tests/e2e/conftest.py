@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +58,9 @@ def fake_model() -> Iterator[FakeOpenAI]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> Iterator[Server]:
-    """`streamlit run app.py` in its own folder, with the project's Streamlit config."""
-    folder = tmp_path_factory.mktemp("server")
+@contextmanager
+def running_server(folder: Path, fake: FakeOpenAI) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
+    """`streamlit run app.py` in `folder`, with the project's Streamlit config."""
     (folder / ".streamlit").mkdir()
     shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
     auth_file = folder / "auth.yaml"
@@ -79,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> 
         PARLEY_COOKIE_KEY=TEST_COOKIE_KEY,
         PARLEY_AUTH_FILE=str(auth_file),
         DATABASE_URL=database_url,
-        OPENAI_BASE_URL=fake_model.base_url,
+        OPENAI_BASE_URL=fake.base_url,
         OPENAI_API_KEY="sk-test-not-a-real-key",
         PARLEY_MAX_RETRIES="0",
     )
@@ -105,13 +105,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Streamlit did not start:\n{log.read_text()}")
             time.sleep(0.2)
-        yield Server(url=url, folder=folder, database_url=database_url, fake=fake_model, log=log)
+        yield Server(url=url, folder=folder, database_url=database_url, fake=fake, log=log), process
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("server"), fake_model) as (server, _process):
+        yield server
 
 
 @pytest.fixture(scope="module")
