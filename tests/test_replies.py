@@ -169,3 +169,28 @@ def test_usage_and_cost_are_shown_per_reply_and_per_conversation(
     assert any(c.startswith("≈ ") and "(estimated) · ≈ $" in c for c in captions), captions
     total = [c.value for c in app.sidebar.caption if c.value.startswith("This conversation:")]
     assert len(total) == 1 and total[0].startswith("This conversation: ≈ ") and "$0.000" in total[0]
+
+
+def test_two_tabs_of_one_user_streaming_at_once_both_save(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    """Two tabs: one in its own conversation, two more sending into one shared conversation."""
+    first = "alpha " * 30
+    second = "beta " * 30
+    third = "gamma " * 30
+    fake_openai.enqueue(
+        FakeReply(text=first, delay=0.01), FakeReply(text=second, delay=0.01), FakeReply(text=third, delay=0.01)
+    )
+    shared = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Tab one")
+    other = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Tab two")
+    same = service.start_turn(username="alice", conversation_id=shared.conversation_id, history=[], prompt="Tab three")
+    for turn in (shared, other, same):
+        assert turn.wait(15) and turn.status == "complete"
+    assert {shared.text, other.text, same.text} == {first, second, third}
+    by_conversation: dict[str, list[tuple[str, str]]] = {}
+    for row in rows(sessions):
+        by_conversation.setdefault(row.conversation_id, []).append((row.role, row.status))
+    assert sorted(len(v) for v in by_conversation.values()) == [2, 4]
+    assert all(status == "complete" for v in by_conversation.values() for _, status in v)
+    replies = {row.id: row.content for row in rows(sessions) if row.role == "assistant"}
+    assert {replies[t.reply_id] for t in (shared, other, same)} == {first, second, third}
