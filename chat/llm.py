@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx2
@@ -26,6 +27,22 @@ PLACEHOLDER_API_KEY = "parley-no-key"
 DEMO_MODEL = "parley-demo"
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """What a request asks of the model besides its messages."""
+
+    temperature: float | None = None  # None: the server's default
+    max_tokens: int | None = None  # None: the server's own limit
+    # Sent as `max_tokens`, or as `max_completion_tokens` for models that refuse the former.
+    max_tokens_field: str = "max_tokens"
+
+    def limit(self, field: str) -> int | openai.Omit:
+        return self.max_tokens if self.max_tokens is not None and field == self.max_tokens_field else openai.omit
+
+
+DEFAULT_SAMPLING = Sampling()
+
+
 class ChunkStream(Protocol):
     def __iter__(self) -> Iterator[ChatCompletionChunk]: ...
 
@@ -36,16 +53,8 @@ class ChatModel(Protocol):
     """Streams one reply. `close()` on the stream ends it early from any thread."""
 
     def stream(
-        self,
-        messages: Sequence[ChatCompletionMessageParam],
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        max_tokens_field: str = "max_tokens",
-    ) -> ChunkStream:
-        """`max_tokens_field`: `max_tokens`, or `max_completion_tokens` for models that refuse the former."""
-        ...
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
+    ) -> ChunkStream: ...
 
     def list_models(self) -> list[str]:
         """The models the server offers; empty when it does not say."""
@@ -67,13 +76,7 @@ class OpenAIChatModel:
         )
 
     def stream(
-        self,
-        messages: Sequence[ChatCompletionMessageParam],
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        max_tokens_field: str = "max_tokens",
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
         try:
             stream = self.client.chat.completions.create(
@@ -81,11 +84,9 @@ class OpenAIChatModel:
                 messages=list(messages),
                 stream=True,
                 stream_options={"include_usage": True},
-                temperature=openai.omit if temperature is None else temperature,
-                max_tokens=max_tokens if max_tokens is not None and max_tokens_field == "max_tokens" else openai.omit,
-                max_completion_tokens=(
-                    max_tokens if max_tokens is not None and max_tokens_field != "max_tokens" else openai.omit
-                ),
+                temperature=openai.omit if sampling.temperature is None else sampling.temperature,
+                max_tokens=sampling.limit("max_tokens"),
+                max_completion_tokens=sampling.limit("max_completion_tokens"),
             )
         except Exception as error:  # translated, or re-raised when not an upstream failure
             raise self.translate(error, model=model) from error
@@ -225,13 +226,7 @@ class DemoChatModel:
         self.token_delay = token_delay
 
     def stream(
-        self,
-        messages: Sequence[ChatCompletionMessageParam],
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        max_tokens_field: str = "max_tokens",
+        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import search, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
-from chat.llm import DEMO_MODEL, ChatModel, ChunkStream
+from chat.llm import DEMO_MODEL, ChatModel, ChunkStream, Sampling
 from chat.models import Conversation, Message, ReplyStatus, utcnow
 from chat.reasoning import ThinkSplitter, delta_reasoning
 from chat.settings import Settings
@@ -711,13 +711,12 @@ class ChatService:
                 turn.sent_temperature = None
                 turn.notices.append("This model takes no temperature setting; it answered with its own default.")
             try:
-                stream = self.chat_model.stream(
-                    turn.plan.messages,
-                    model=turn.model,
+                sampling = Sampling(
                     temperature=turn.sent_temperature,
                     max_tokens=self.settings.max_tokens,
                     max_tokens_field=str(quirks.get("max_tokens_field", "max_tokens")),
                 )
+                stream = self.chat_model.stream(turn.plan.messages, model=turn.model, sampling=sampling)
                 break
             except UpstreamError as error:
                 if turn._stop.is_set():

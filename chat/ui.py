@@ -259,6 +259,7 @@ class ChatState:
     conversation_id: str | None = None
     notice: str | None = None
     restore_prompt: str | None = None
+    pending_prompt: str | None = None  # submitted, not yet sent (see `prompt_input`)
     url_id: str | None = None  # the conversation id this session last put in the URL
     confirm_delete: str | None = None
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
@@ -542,13 +543,26 @@ def demo_banner(settings: Settings) -> None:
 
 
 def prompt_input(chat: ChatState) -> str | None:
-    """The chat input; a prompt that was refused comes back into it."""
+    """The chat input; a prompt that was refused comes back into it.
+
+    The submitted prompt is taken by a callback into `chat.pending_prompt`, which
+    Streamlit runs before the script: a rerun that interrupts this run (right after
+    sign-in the cookie components cause several) cannot lose it, as it could lose the
+    widget's one-shot return value. `send` clears it once the turn has started.
+    """
     if chat.restore_prompt is not None:
         st.session_state[PROMPT] = chat.restore_prompt
         chat.restore_prompt = None  # only once the text is in the box
     # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
     # with a message instead and hands the whole text back for editing.
-    return st.chat_input("Message Parley", key=PROMPT, submit_mode="stop")
+    st.chat_input("Message Parley", key=PROMPT, submit_mode="stop", on_submit=_keep_prompt)
+    return chat.pending_prompt
+
+
+def _keep_prompt() -> None:
+    value = st.session_state.get(PROMPT)
+    if isinstance(value, str):
+        chat_state().pending_prompt = value
 
 
 def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService) -> bool:
@@ -557,6 +571,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     Nothing here touches Streamlit (not even `st.session_state`, whose every access
     may raise a pending rerun), so a rerun arriving now cannot split a turn.
     """
+    chat.pending_prompt = None  # taken: from here on it is a turn, or back in the input box
     try:
         prompt = clean_prompt(raw, service.settings.max_prompt_chars)
         if prompt is None:

@@ -181,13 +181,18 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
+def service_with(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session], **env: str) -> ChatService:
+    """The chat service against the fake model server and `sessions`' log, with `env` on top."""
+    settings = make_settings(
+        tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions), **env
+    )
+    return ChatService(settings, sessions, build_model(settings))
+
+
 @pytest.fixture
 def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
     """The chat service against the fake model server and the temp log."""
-    settings = make_settings(
-        tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions)
-    )
-    return ChatService(settings, sessions, build_model(settings))
+    return service_with(tmp_path, fake_openai, sessions)
 
 
 def chromium_path() -> str | None:

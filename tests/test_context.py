@@ -22,7 +22,7 @@ from chat.models import Message
 from chat.service import ChatMessage, ChatService, plan_request
 from chat.tokens import ESTIMATE_MARGIN, TokenCounting
 from tests.apptest_helpers import new_app, send, sign_in
-from tests.conftest import AppEnv, logged_messages, make_settings, url_of
+from tests.conftest import AppEnv, logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
 
 # OpenAI cookbook, "How to count tokens with tiktoken": these messages, sent to the
@@ -146,13 +146,6 @@ def test_a_prompt_too_long_for_the_budget_is_refused_before_anything_is_sent(
         assert session.scalars(select(Message)).all() == []
 
 
-def budget_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session], **env: str) -> ChatService:
-    settings = make_settings(
-        tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions), **env
-    )
-    return ChatService(settings, sessions, build_model(settings))
-
-
 def finished(service: ChatService, history: list[ChatMessage], prompt: str = "Newest?"):
     turn = service.start_turn(username="alice", conversation_id=None, history=history, prompt=prompt)
     assert turn.wait(10)
@@ -162,7 +155,7 @@ def finished(service: ChatService, history: list[ChatMessage], prompt: str = "Ne
 def test_the_server_receives_the_trimmed_request_and_the_log_records_it(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_CONTEXT_TOKENS="600", PARLEY_MODEL="gpt-4o-mini")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_CONTEXT_TOKENS="600", PARLEY_MODEL="gpt-4o-mini")
     history = history_of(12)
 
     turn = finished(service, history)
@@ -182,7 +175,7 @@ def test_the_server_receives_the_trimmed_request_and_the_log_records_it(
 def test_a_context_length_error_trims_further_and_retries_once(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")  # budget 16,000
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")  # budget 16,000
     history = history_of(12)
     fake_openai.context_window = 300  # far less than the budget, as with a small local model
 
@@ -198,7 +191,7 @@ def test_a_context_length_error_trims_further_and_retries_once(
 def test_a_request_that_cannot_fit_ends_with_a_sentence(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
     fake_openai.context_window = 5  # not even the prompt fits
 
     turn = finished(service, history_of(1))
@@ -213,7 +206,7 @@ def test_a_request_that_cannot_fit_ends_with_a_sentence(
 def test_without_a_stated_limit_the_retry_halves_the_request(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
     fake_openai.enqueue(FakeReply(status=400, error_message="The prompt is too long for this model."))
 
     turn = finished(service, history_of(12))
@@ -227,7 +220,7 @@ def test_without_a_stated_limit_the_retry_halves_the_request(
 def test_the_servers_prompt_tokens_correct_the_estimate(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="fake-model", PARLEY_CONTEXT_TOKENS="2000")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="fake-model", PARLEY_CONTEXT_TOKENS="2000")
     history = history_of(8)
     assert service.tokens.estimate_factor("fake-model") == ESTIMATE_MARGIN
     before = service.plan_request(history, "Newest?", service.default_options())
@@ -245,7 +238,7 @@ def test_the_servers_prompt_tokens_correct_the_estimate(
 def test_an_exact_count_that_disagrees_with_the_server_is_logged(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session], caplog
 ) -> None:
-    service = budget_service(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
     fake_openai.enqueue(FakeReply(text="ok", prompt_tokens=1))
     with caplog.at_level(logging.WARNING, logger="chat.tokens"):
         finished(service, [])

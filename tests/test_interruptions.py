@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from chat.models import Message
-from tests.conftest import AppEnv
+from tests.conftest import AppEnv, logged_messages
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 LONG = " ".join(f"word{i}" for i in range(120))
@@ -157,3 +157,36 @@ def test_stop_works_before_the_first_token(app_env: AppEnv, fake_openai: FakeOpe
     assert elapsed < 6  # not held until the model's first token, 8 s away
     [reply] = replies(app_env)
     assert reply.status == "stopped"
+
+
+def submit_interrupted_page() -> None:
+    """The run that carries a submitted prompt is cut short by a rerun right after the
+    chat input, as the cookie components' reruns can do just after sign-in."""
+    import streamlit as st
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    from chat import ui
+
+    service = ui.chat_service(ui.settings_or_stop())
+    user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
+    chat = ui.chat_state()
+    runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    prompt = ui.prompt_input(chat)
+    if prompt and not st.session_state.get("interrupted"):
+        st.session_state["interrupted"] = True
+        get_script_run_ctx().script_requests.request_rerun(RerunData())
+        st.empty()  # the next element is where Streamlit acts on the request
+    st.session_state["runs"] = runs
+    sent = ui.send(chat, prompt, user, service)
+    ui.draw_conversation(chat, user, service, just_sent=sent)
+
+
+def test_a_prompt_survives_a_rerun_that_interrupts_its_run(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="Nothing was lost."))
+    app = AppTest.from_function(submit_interrupted_page, default_timeout=20).run()
+    app.chat_input[0].set_value("Hello right away").run()
+    assert app.session_state["interrupted"]
+    prompts = [m.content for m in logged_messages(app_env.database_url) if m.role == "user"]
+    assert prompts == ["Hello right away"]
+    assert [m.markdown[0].value for m in app.chat_message][:2] == ["Hello right away", "Nothing was lost."]

@@ -15,11 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.errors import BusyError
-from chat.llm import build_model
 from chat.models import Message
 from chat.service import ChatService
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
-from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, make_settings, url_of
+from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, service_with, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 SLOW = FakeReply(text="one two three four five six seven eight nine ten", delay=0.15)
@@ -50,14 +49,7 @@ def test_a_running_reply_is_found_by_its_owner_only(service: ChatService, fake_o
 def test_workers_are_bounded_and_a_refused_prompt_saves_nothing(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        OPENAI_API_KEY="sk-test",
-        DATABASE_URL=url_of(sessions),
-        PARLEY_MAX_WORKERS="1",
-    )
-    service = ChatService(settings, sessions, build_model(settings))
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MAX_WORKERS="1")
     fake_openai.enqueue(SLOW)
     first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="First")
     before = len(rows(sessions))

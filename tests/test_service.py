@@ -21,7 +21,7 @@ from chat.errors import InputError, StorageError
 from chat.llm import PLACEHOLDER_API_KEY, build_model
 from chat.models import Message, ReplyStatus, utcnow
 from chat.service import ChatMessage, ChatService, ConversationOptions, clean_prompt, conversation_usage
-from tests.conftest import make_settings, url_of
+from tests.conftest import make_settings, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
 
@@ -80,15 +80,9 @@ def test_usage_is_estimated_when_the_server_sends_none(service: ChatService, fak
 
 
 def test_cost_comes_from_the_price_table(tmp_path: Path, fake_openai: FakeOpenAI, sessions) -> None:
-    settings = make_settings(
-        tmp_path,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        OPENAI_API_KEY="sk-test",
-        DATABASE_URL=url_of(sessions),
-        PARLEY_PRICES="gpt-4o-mini=0.15/0.60,other=1/1",
-        PARLEY_MODELS="unpriced",
+    service = service_with(
+        tmp_path, fake_openai, sessions, PARLEY_PRICES="gpt-4o-mini=0.15/0.60,other=1/1", PARLEY_MODELS="unpriced"
     )
-    service = ChatService(settings, sessions, build_model(settings))
     fake_openai.enqueue(FakeReply(text="one two three", prompt_tokens=1_000_000), FakeReply(text="x"))
     priced, _ = run_turn(service)
     assert priced.cost == pytest.approx(0.15 + 3 * 0.60 / 1_000_000)

@@ -9,20 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.llm import build_model
 from chat.models import Message
 from chat.reasoning import ThinkSplitter
 from chat.service import ChatService, ConversationOptions
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
-from tests.conftest import AppEnv, make_settings, url_of
+from tests.conftest import AppEnv, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply
-
-
-def make_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session], **env: str) -> ChatService:
-    settings = make_settings(
-        tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test", DATABASE_URL=url_of(sessions), **env
-    )
-    return ChatService(settings, sessions, build_model(settings))
 
 
 def last_reply(sessions: sessionmaker[Session]) -> Message:
@@ -39,7 +31,7 @@ def run(service: ChatService, options: ConversationOptions | None = None, prompt
 def test_a_stream_kept_alive_past_the_deadline_ends_with_a_sentence(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = make_service(tmp_path, fake_openai, sessions, PARLEY_REPLY_DEADLINE="1.5")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_REPLY_DEADLINE="1.5")
     # Comments every 0.2 s keep each read inside the 2 s read timeout, forever.
     fake_openai.enqueue(
         FakeReply(text="partial words then silence", stall_after=2, stall_seconds=30, keepalive_every=0.2)
@@ -54,7 +46,7 @@ def test_a_stream_kept_alive_past_the_deadline_ends_with_a_sentence(
 def test_a_model_that_refuses_temperature_answers_with_its_default(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = make_service(tmp_path, fake_openai, sessions)
+    service = service_with(tmp_path, fake_openai, sessions)
     fake_openai.refuses = {"temperature"}
     options = ConversationOptions("o3-mini", "", temperature=0.7)
 
@@ -73,7 +65,7 @@ def test_a_model_that_refuses_temperature_answers_with_its_default(
 def test_a_model_that_wants_max_completion_tokens_gets_it(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = make_service(tmp_path, fake_openai, sessions, PARLEY_MAX_TOKENS="500")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MAX_TOKENS="500")
     fake_openai.refuses = {"max_tokens"}
     turn = run(service)
     first, second = fake_openai.chat_requests
@@ -85,7 +77,7 @@ def test_a_model_that_wants_max_completion_tokens_gets_it(
 def test_a_refusal_that_cannot_be_worked_around_is_a_sentence(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = make_service(tmp_path, fake_openai, sessions, PARLEY_MAX_TOKENS="500")
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_MAX_TOKENS="500")
     fake_openai.refuses = {"max_tokens", "max_completion_tokens"}
     turn = run(service)
     assert turn.status == "error" and turn.error is not None
@@ -96,7 +88,7 @@ def test_a_refusal_that_cannot_be_worked_around_is_a_sentence(
 def test_reasoning_is_kept_apart_and_never_sent_back(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    service = make_service(tmp_path, fake_openai, sessions)
+    service = service_with(tmp_path, fake_openai, sessions)
     fake_openai.enqueue(
         FakeReply(text="The answer is 4.", reasoning="Two plus two makes four."),
         FakeReply(text="<think>Inline thoughts here.</think>\n\nInline answer."),
