@@ -105,10 +105,14 @@ def _create_postgres_index(connection: Connection) -> None:
     # Immutable, so a generated column can use it. The vector is stored, not just
     # indexed: the index's matches are rechecked against it, and recomputing it for
     # every match of a common word took seconds over 100,000 messages.
+    # Named with its schema: a restore (pg_restore runs with an empty search_path)
+    # recomputes the generated column and must find the configuration.
+    schema = connection.exec_driver_sql("SELECT quote_ident(current_schema())").scalar_one()
     connection.exec_driver_sql(
         "CREATE OR REPLACE FUNCTION parley_search_vector(content text) RETURNS tsvector"
         " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS"
-        f" $$ SELECT to_tsvector('parley_search'::regconfig, regexp_replace(content, '{_PG_PUNCTUATION}', ' ', 'g')) $$"
+        f" $$ SELECT pg_catalog.to_tsvector('{schema}.parley_search'::regconfig,"
+        f" pg_catalog.regexp_replace(content, '{_PG_PUNCTUATION}', ' ', 'g')) $$"
     )
     connection.exec_driver_sql(
         "ALTER TABLE messages ADD COLUMN IF NOT EXISTS search_vector tsvector"

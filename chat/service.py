@@ -236,6 +236,8 @@ class Turn:
         self._done = threading.Event()
         self._stop = threading.Event()
         self._stopped_as = ReplyStatus.STOPPED  # or INTERRUPTED when Parley itself shuts down
+        self._reading_ended = False
+        self._saved_at = time.monotonic()  # the row was written with the prompt
         self._stream: ChunkStream | None = None
         self.thread: threading.Thread | None = None
 
@@ -312,6 +314,9 @@ class Turn:
     # --- control -------------------------------------------------------------------
     def expire(self, seconds: float) -> None:
         """The overall deadline passed: end the reply as an error, keeping what arrived."""
+        with self._changed:
+            if self._reading_ended or self.status != ReplyStatus.STREAMING:
+                return  # it ended by itself just now: the deadline came too late to matter
         if not self._stop.is_set():
             self.error = UpstreamError(
                 f"The reply took longer than {seconds:g} seconds, Parley's limit for one reply "
@@ -339,6 +344,10 @@ class Turn:
         with self._changed:
             self._parts.append(text)
             self._changed.notify_all()
+
+    def _end_reading(self) -> None:
+        with self._changed:
+            self._reading_ended = True
 
     def _append_reasoning(self, text: str) -> None:
         with self._changed:
@@ -461,8 +470,9 @@ class ChatService:
         Raises, with nothing saved or sent: `StorageError` if the database refuses
         the prompt, `InputError` if the prompt and system prompt alone exceed the
         token budget, `BusyError` if Parley is writing as many replies as it may.
-        A new conversation takes `options` (default: the settings'); an existing one
-        is answered with its own stored options."""
+        A new conversation takes `options` (default: the settings') and `history` as
+        the context before `prompt` (usually none); an existing one is answered with its
+        own stored options and its current branch from the log."""
         return self._begin(username, conversation_id, options, prompt=prompt, history=history, replace=None)
 
     def regenerate(self, *, username: str, conversation_id: str) -> Turn:
@@ -495,7 +505,9 @@ class ChatService:
             try:
                 with self.sessions.begin() as session:
                     conversation = (
-                        store.get_conversation(session, conversation_id, username) if conversation_id else None
+                        store.get_conversation(session, conversation_id, username, for_update=True)
+                        if conversation_id
+                        else None
                     )
                     used = new_options
                     if conversation is not None:
@@ -506,6 +518,14 @@ class ChatService:
                         if conversation is None:
                             raise InputError("Conversation not found.")
                         history, prompt = self._branch_back(session, conversation, username, replace, prompt)
+                    elif conversation is not None:
+                        # The log's current branch, not the page's copy: another tab may have
+                        # edited, regenerated or added to it meanwhile.
+                        history = [
+                            _as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)
+                        ]
+                    else:
+                        history = list(history or [])  # a copy: the page goes on changing its own
                     assert prompt is not None and history is not None
                     plan = self.plan_request(history, prompt, used)  # before any write
                     if conversation is None:
@@ -519,7 +539,9 @@ class ChatService:
                         )
                     if replace != "reply":
                         store.add_prompt(session, conversation, prompt)
-                    store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER)
+                    store.mark_abandoned_replies(
+                        session, older_than=utcnow() - STALE_AFTER, running=self._running_ids()
+                    )
                     reply_id = self._new_reply(session, conversation.id, username, used, plan)
                     conversation_id = conversation.id
             except SQLAlchemyError as error:
@@ -581,7 +603,12 @@ class ChatService:
         turn.thread = threading.Thread(
             target=self._generate, args=(turn, history), name=f"parley-reply-{turn.reply_id}", daemon=True
         )
-        turn.thread.start()
+        try:
+            turn.thread.start()
+        except BaseException:
+            with self._running_lock:
+                self._running.pop(turn.reply_id, None)
+            raise
 
     # --- replies being written (by reply id, never handed to another user) -------------
     def running_turn(self, username: str, reply_id: int | None) -> Turn | None:
@@ -589,6 +616,10 @@ class ChatService:
         with self._running_lock:
             turn = self._running.get(reply_id) if reply_id is not None else None
         return turn if turn is not None and turn.username == username and not turn.done else None
+
+    def _running_ids(self) -> list[int]:
+        with self._running_lock:
+            return list(self._running)
 
     @property
     def running_count(self) -> int:
@@ -610,11 +641,10 @@ class ChatService:
         started = time.monotonic()
         next_save = 0.0  # the first token is saved at once; then about every second
         opened = False
-        # Read timeouts end a silent stream; this ends one kept alive by comments, or one
-        # that never stops, at the overall deadline.
-        deadline = threading.Timer(self.settings.reply_deadline, turn.expire, args=(self.settings.reply_deadline,))
-        deadline.daemon = True
-        deadline.start()
+        watchdog = threading.Thread(
+            target=self._watch, args=(turn, started), name=f"parley-watch-{turn.reply_id}", daemon=True
+        )
+        watchdog.start()
         think = ThinkSplitter()
         try:
             stream = self._open_stream(turn, history)
@@ -665,16 +695,32 @@ class ChatService:
                 )
                 turn.status = ReplyStatus.ERROR
         finally:
-            deadline.cancel()
-            self._add_content(turn, *think.flush())
-            duration_ms = int((time.monotonic() - started) * 1000)
-            if opened:
-                self._settle_usage(turn)
-            self._save_final(turn, duration_ms)
-            with self._running_lock:
-                self._running.pop(turn.reply_id or -1, None)
-            self._slots.release()
-            turn._finish()
+            try:
+                turn._end_reading()
+                self._add_content(turn, *think.flush())
+                duration_ms = int((time.monotonic() - started) * 1000)
+                if opened:
+                    self._settle_usage(turn)
+                self._save_final(turn, duration_ms)
+            except Exception:  # a bug here must not hang the page or hold a slot
+                log.exception("could not finish a reply")
+            finally:
+                with self._running_lock:
+                    self._running.pop(turn.reply_id or -1, None)
+                self._slots.release()
+                turn._finish()
+
+    def _watch(self, turn: Turn, started: float) -> None:
+        """While a reply is written: its row's heartbeat (also while the model thinks
+        before its first token, so nobody takes it for abandoned), and the overall
+        deadline, which read timeouts cannot enforce on a stream kept alive by comments."""
+        deadline = self.settings.reply_deadline
+        interval = HEARTBEAT_SECONDS / 2
+        while not turn._done.wait(min(interval, deadline)):
+            if time.monotonic() - started >= deadline:
+                turn.expire(deadline)
+            if time.monotonic() - turn._saved_at >= interval:
+                self._save_progress(turn)
 
     @staticmethod
     def _add_content(turn: Turn, reasoning: str, content: str) -> None:
@@ -751,6 +797,7 @@ class ChatService:
         return smaller
 
     def _save_progress(self, turn: Turn) -> None:
+        turn._saved_at = time.monotonic()
         try:
             with self.sessions.begin() as session:
                 store.save_reply_progress(session, turn.reply_id or -1, turn.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation, Message, ReplyStatus, utcnow
@@ -48,11 +48,16 @@ def _owned(conversation_id: str, username: str) -> ColumnElement[bool]:
     )
 
 
-def get_conversation(session: Session, conversation_id: str, username: str) -> Conversation | None:
+def get_conversation(
+    session: Session, conversation_id: str, username: str, *, for_update: bool = False
+) -> Conversation | None:
     """The conversation if it exists, belongs to `username` and is not deleted; else None.
 
-    Someone else's id and a deleted one look exactly like a missing one."""
-    return session.scalar(select(Conversation).where(_owned(conversation_id, username)))
+    Someone else's id and a deleted one look exactly like a missing one. `for_update`
+    locks its row until the transaction ends (PostgreSQL; SQLite has one writer anyway),
+    so two tabs changing its last turn at once take turns."""
+    query = select(Conversation).where(_owned(conversation_id, username))
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def list_conversations(session: Session, username: str, *, limit: int = 200) -> Sequence[Conversation]:
@@ -189,15 +194,19 @@ def finish_reply(
     )
 
 
-def mark_abandoned_replies(session: Session, *, older_than: datetime, dead_owners: Collection[str] = ()) -> int:
+def mark_abandoned_replies(
+    session: Session, *, older_than: datetime, dead_owners: Collection[str] = (), running: Collection[int] = ()
+) -> int:
     """Mark as `interrupted` the replies still `streaming` whose process is gone: known dead
-    (`dead_owners`), or silent since `older_than`. Returns how many."""
+    (`dead_owners`), or silent since `older_than`; never those this process is still
+    writing (`running`). Returns how many."""
     abandoned = Message.updated_at < older_than
     if dead_owners:
         abandoned = or_(abandoned, Message.owner.in_(list(dead_owners)))
+    alive = Message.id.not_in(list(running)) if running else true()
     result = session.execute(
         update(Message)
-        .where(Message.status == ReplyStatus.STREAMING, abandoned)
+        .where(Message.status == ReplyStatus.STREAMING, abandoned, alive)
         .values(status=ReplyStatus.INTERRUPTED, error_kind="interrupted", finished_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)

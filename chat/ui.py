@@ -402,6 +402,8 @@ def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, co
     running = None
     if messages and messages[-1].status == ReplyStatus.STREAMING:
         running = service.running_turn(user.username, messages[-1].id)
+        if running is None:  # it may have ended between the two reads: read once more
+            messages = service.open_conversation(user.username, conversation_id) or messages
     chat.show(conversation_id, messages, options, running)
 
 

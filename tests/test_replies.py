@@ -186,3 +186,35 @@ def test_two_tabs_of_one_user_streaming_at_once_both_save(
     assert all(status == "complete" for v in by_conversation.values() for _, status in v)
     replies = {row.id: row.content for row in rows(sessions) if row.role == "assistant"}
     assert {replies[t.reply_id] for t in (shared, other, same)} == {first, second, third}
+
+
+def test_a_reply_still_thinking_is_never_taken_for_abandoned(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    import chat.service
+
+    monkeypatch.setattr(chat.service, "STALE_AFTER", timedelta(milliseconds=200))
+    fake_openai.enqueue(FakeReply(text="After a long think.", first_delay=1.8), FakeReply(text="Quick."))
+    thinking = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
+    first_touch = rows(sessions)[-1].updated_at
+    time.sleep(1.3)
+    assert rows(sessions)[-1].updated_at > first_touch  # the heartbeat, before any token
+    other = service.start_turn(username="bob", conversation_id=None, history=[], prompt="Meanwhile")
+    assert other.wait(10) and thinking.wait(10)
+    assert thinking.status == "complete" and thinking.text == "After a long think.", thinking.error
+    reply = [m for m in rows(sessions) if m.id == thinking.reply_id][0]
+    assert (reply.status, reply.content) == ("complete", "After a long think.")
+
+
+def test_the_page_changing_its_history_does_not_change_a_request(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    from chat.service import ChatMessage
+
+    history = [ChatMessage("user" if n % 2 == 0 else "assistant", f"Earlier message {n} " * 20) for n in range(24)]
+    fake_openai.context_window = 400  # the first request is refused: the retry re-plans from the history
+    turn = service.start_turn(username="alice", conversation_id=None, history=history, prompt="NEW PROMPT")
+    history.append(ChatMessage("user", "NEW PROMPT"))  # what the page does right after
+    assert turn.wait(10) and turn.status == "complete", turn.error
+    retried = fake_openai.chat_requests[-1].body["messages"]
+    assert [m["content"] for m in retried].count("NEW PROMPT") == 1 and retried[-1]["content"] == "NEW PROMPT"
