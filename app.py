@@ -18,10 +18,12 @@ if user is None:
     st.navigation([st.Page(lambda: None, title="Sign in", url_path="signin")], position="hidden")
     st.stop()
 
-page = st.navigation(
-    [
-        st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
-        st.Page("views/history.py", title="History", icon=":material/history:"),
-    ]
-)
-page.run()
+pages = [
+    st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("views/history.py", title="History", icon=":material/history:"),
+    st.Page("views/account.py", title="Account", icon=":material/person:"),
+]
+if user.is_admin:
+    # Only registered for admins: for anyone else its URL names no page at all.
+    pages.append(st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:"))
+st.navigation(pages).run()

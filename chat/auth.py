@@ -1,31 +1,213 @@
-"""Sign-in checks that need no Streamlit.
+"""Accounts: signing in and out, resuming a sign-in from its cookie, changing a password.
 
-streamlit-authenticator 0.4.2 raises, instead of showing the login form, on some
-cookies it cannot use (another algorithm, a missing or non-numeric expiry, an
-unknown user). Parley checks the cookie the same way first and keeps the library
-from reading one that would fail.
+Who may sign in is `auth.yaml` (streamlit-authenticator's format: bcrypt hashes
+under `credentials.usernames`), re-read whenever it changes. Everything else a
+login must remember (sessions, failed attempts) is in the database, so it holds
+across sessions, processes and replicas. No Streamlit here: `chat/ui.py` draws
+the forms and keeps the session's token hash in `st.session_state`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Container
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import jwt
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-COOKIE_ALGORITHM = "HS256"
+from chat import sessions, throttle
+from chat.authfile import User, check_password, edit_auth_file, hash_password, load_users, verify_password
+from chat.errors import InputError, StorageError
+from chat.models import utcnow
+from chat.quotas import Quota
+from chat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WRONG_CREDENTIALS = "Incorrect username or password."
+DATABASE_DOWN = "Parley cannot reach its database to check your sign-in. Try again in a moment."
 
 
-def cookie_username(token: str, key: str, users: Container[str], *, now: float | None = None) -> str | None:
-    """The username a sign-in cookie vouches for, or None if it must not be trusted."""
-    try:
-        claims = jwt.decode(token, key, algorithms=[COOKIE_ALGORITHM])
-    except jwt.PyJWTError:
-        return None
-    username = claims.get("username")
-    expires = claims.get("exp_date")
-    if not isinstance(username, str) or isinstance(expires, bool) or not isinstance(expires, int | float):
-        return None
-    if expires <= (time.time() if now is None else now):
-        return None
-    return username if username in users else None
+def throttled_message(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    wait = f"{int(seconds) + 1} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return f"Too many failed sign-ins for this username. Try again in {wait}."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who this page run is for, and the session that vouches for it."""
+
+    username: str
+    name: str
+    roles: tuple[str, ...]
+    session_hash: str
+    quota: Quota
+    must_change_password: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: SignedIn | None = None
+    token: str | None = None  # for the cookie; never stored or logged
+    expires_at: datetime | None = None
+    error: str | None = None
+
+
+def dummy_hash(cost: int) -> str:
+    """A well-formed bcrypt hash of cost `cost` that no password matches: checking
+    an unknown username against it costs what checking a real one does."""
+    return f"$2b${cost:02d}$" + "." * 53
+
+
+class Accounts:
+    def __init__(self, settings: Settings, database: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.database = database
+        self.session_policy = sessions.SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes), absolute=timedelta(days=settings.session_days)
+        )
+        self.throttle_policy = throttle.ThrottlePolicy(
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+            lock=timedelta(seconds=settings.login_lock_seconds),
+        )
+
+    def users(self) -> dict[str, User]:
+        return load_users(self.settings.auth_file)
+
+    def quota(self, user: User) -> Quota:
+        return Quota(
+            messages_per_minute=(
+                self.settings.quota_messages_per_minute
+                if user.messages_per_minute is None
+                else user.messages_per_minute
+            ),
+            tokens_per_day=self.settings.quota_tokens_per_day if user.tokens_per_day is None else user.tokens_per_day,
+        )
+
+    def _signed_in(self, user: User, hashed: str) -> SignedIn:
+        return SignedIn(
+            username=user.username,
+            name=user.name,
+            roles=user.roles,
+            session_hash=hashed,
+            quota=self.quota(user),
+            must_change_password=user.must_change_password,
+        )
+
+    def sign_in(self, raw_username: str, password: str, address: str, *, now: datetime | None = None) -> SignInResult:
+        """Check a typed username and password, under the throttle.
+
+        Every path that reaches the password check costs one bcrypt check of the
+        usual cost, known username or not. A throttled attempt is refused before
+        the check, right password or wrong.
+        """
+        now = now or utcnow()
+        username = raw_username.strip().lower()[:64]
+        users = self.users()
+        try:
+            with self.database() as session:
+                wait = throttle.retry_after(session, username, address, now=now, policy=self.throttle_policy)
+        except SQLAlchemyError as error:
+            log.error("sign-in refused, the database could not be read: %s", type(error).__name__)
+            return SignInResult(error=DATABASE_DOWN)
+        if wait > 0:
+            log.info("sign-in refused by the throttle (%.0f s left)", wait)
+            return SignInResult(error=throttled_message(wait))
+        user = users.get(username)
+        matches = verify_password(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+        try:
+            with self.database.begin() as session:
+                if user is None or not matches:
+                    throttle.record_failure(session, username, address, now=now)
+                    return SignInResult(error=WRONG_CREDENTIALS)
+                throttle.clear(session, username, address)
+                token, expires_at = sessions.new_token(
+                    user.username, self.settings.cookie_key.reveal(), now=now, lifetime=self.session_policy.absolute
+                )
+                sessions.create(
+                    session,
+                    token=token,
+                    username=user.username,
+                    password_hash=user.password_hash,
+                    address=address,
+                    now=now,
+                    expires_at=expires_at,
+                )
+        except SQLAlchemyError as error:
+            log.error("sign-in could not be recorded: %s", type(error).__name__)
+            return SignInResult(error=DATABASE_DOWN)
+        return SignInResult(user=self._signed_in(user, sessions.token_hash(token)), token=token, expires_at=expires_at)
+
+    def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
+        """The user a cookie's token signs in, if its session is still live."""
+        now = now or utcnow()
+        if sessions.token_username(token, self.settings.cookie_key.reveal(), now=now) is None:
+            return None
+        return self.resume(sessions.token_hash(token), now=now)
+
+    def resume(self, hashed: str, *, now: datetime | None = None) -> SignedIn | None:
+        """The session's user, or None if it was revoked, expired, idle too long, or
+        its user was removed or changed password since. Raises StorageError if the
+        database cannot be read (a sign-in is never assumed)."""
+        now = now or utcnow()
+        users = self.users()
+        try:
+            with self.database() as session:
+                row = sessions.find_live(session, hashed, now=now, policy=self.session_policy)
+        except SQLAlchemyError as error:
+            log.error("could not read a sign-in session: %s", type(error).__name__)
+            raise StorageError(DATABASE_DOWN) from None
+        user = users.get(row.username) if row is not None else None
+        if row is None or user is None or row.password_mark != sessions.password_mark(user.password_hash):
+            return None
+        try:
+            with self.database.begin() as session:
+                sessions.touch(session, hashed, now=now)
+        except SQLAlchemyError as error:
+            # Only the idle clock misses a beat; the chat goes on.
+            log.warning("could not record sign-in activity: %s", type(error).__name__)
+        return self._signed_in(user, hashed)
+
+    def sign_out(self, hashed: str) -> None:
+        with self.database.begin() as session:
+            sessions.revoke(session, hashed, now=utcnow())
+
+    def change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
+        """Change the signed-in user's own password through the same locked writer as
+        the CLI. The current password is required and a wrong one counts as a failed
+        sign-in. Other sessions of the user end; this one goes on."""
+        now = utcnow()
+        with self.database() as session:
+            wait = throttle.retry_after(session, user.username, address, now=now, policy=self.throttle_policy)
+        if wait > 0:
+            raise InputError(throttled_message(wait))
+        stored = self.users().get(user.username)
+        if stored is None or not verify_password(current, stored.password_hash):
+            with self.database.begin() as session:
+                throttle.record_failure(session, user.username, address, now=now)
+            raise InputError("The current password is not right.")
+        if new != repeat:
+            raise InputError("The new passwords do not match.")
+        if new == current:
+            raise InputError("The new password must differ from the current one.")
+        check_password(new)
+        new_hash = hash_password(new)
+        with edit_auth_file(self.settings.auth_file) as editor:
+            editor.set_password(user.username, new_hash, expected_hash=stored.password_hash)
+        with self.database.begin() as session:
+            sessions.remark(session, user.session_hash, new_hash)
+        log.info("a user changed their password")
+
+
+def _usual_cost(users: dict[str, User]) -> int:
+    """The bcrypt cost most users' hashes have (12 if there are none)."""
+    costs = Counter(int(user.password_hash[4:6]) for user in users.values())
+    return costs.most_common(1)[0][0] if costs else 12

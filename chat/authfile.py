@@ -47,6 +47,12 @@ class User:
     name: str
     password_hash: str
     roles: tuple[str, ...]
+    # Set for an account whose password was printed (the first admin): it must be
+    # changed at the first sign-in.
+    must_change_password: bool = False
+    # Per-user quota overrides (None: the settings' default; 0: no limit).
+    messages_per_minute: int | None = None
+    tokens_per_day: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -168,8 +174,26 @@ def _parse_users(document: CommentedMap, filename: str) -> dict[str, User]:
             name=str(entry.get("name") or username),
             password_hash=password,
             roles=roles,
+            must_change_password=entry.get("must_change_password") is True,
+            **_quota(entry.get("quota"), username, filename),
         )
     return users
+
+
+QUOTA_KEYS = ("messages_per_minute", "tokens_per_day")
+
+
+def _quota(section: Any, username: str, filename: str) -> dict[str, int | None]:
+    if section is None:
+        return {}
+    if not isinstance(section, dict) or set(section) - set(QUOTA_KEYS):
+        raise ConfigError(f"{filename}: user {username!r}: 'quota' may only set {' and '.join(QUOTA_KEYS)}.")
+    limits: dict[str, int | None] = {}
+    for key, value in section.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{filename}: user {username!r}: quota {key} must be a whole number >= 0 (0: no limit).")
+        limits[str(key)] = value
+    return limits
 
 
 def authenticator_credentials(users: dict[str, User]) -> dict[str, Any]:
@@ -208,17 +232,46 @@ class AuthFileEditor:
     def users(self) -> dict[str, User]:
         return _parse_users(self.document, self.filename)
 
-    def add(self, username: str, password_hash: str, *, name: str, roles: list[str]) -> None:
+    def add(
+        self, username: str, password_hash: str, *, name: str, roles: list[str], must_change_password: bool = False
+    ) -> None:
         if username in self._users:
             raise InputError(f"User {username!r} already exists.")
         entry = CommentedMap()
         entry["name"] = name
         entry["password"] = password_hash
         entry["roles"] = list(roles)
+        if must_change_password:
+            entry["must_change_password"] = True
         self._users[username] = entry
 
-    def set_password(self, username: str, password_hash: str) -> None:
-        self._require(username)["password"] = password_hash
+    def set_password(self, username: str, password_hash: str, *, expected_hash: str | None = None) -> None:
+        """Replace the password hash (and end a forced change). With `expected_hash`,
+        only if the current hash is still that one: a check made before the lock
+        must not approve a change after another one."""
+        entry = self._require(username)
+        if expected_hash is not None and entry.get("password") != expected_hash:
+            raise InputError("The password was changed meanwhile; sign in again.")
+        entry["password"] = password_hash
+        entry.pop("must_change_password", None)
+
+    def set_quota(self, username: str, **limits: int | None) -> None:
+        """Set (an int, 0 for no limit) or clear (None) the user's quota overrides."""
+        entry = self._require(username)
+        quota = entry.get("quota")
+        if not isinstance(quota, CommentedMap):
+            quota = CommentedMap()
+        for key, value in limits.items():
+            if key not in QUOTA_KEYS:
+                raise InputError(f"Unknown quota {key!r}.")
+            if value is None:
+                quota.pop(key, None)
+            else:
+                quota[key] = value
+        if quota:
+            entry["quota"] = quota
+        else:
+            entry.pop("quota", None)
 
     def remove(self, username: str) -> None:
         self._require(username)

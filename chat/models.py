@@ -123,3 +123,49 @@ class Message(Base):
     owner: Mapped[str | None] = mapped_column(String(300))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class AuthSession(Base):
+    """One sign-in: the cookie it issued is valid only while this row says so.
+
+    Keyed by the SHA-256 of the cookie token, never the token itself: the table
+    can be read without being able to sign in as anyone.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    # A fingerprint of the user's password hash at sign-in: a password changed
+    # anywhere (the app, the CLI, a hand edit) ends the sessions made before.
+    password_mark: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted per username and client address by the throttle."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key", "username", "address", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AuditEvent(Base):
+    """Something an admin did that reaches past their own data (reading another's
+    conversation): who, when, what."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200), default="")

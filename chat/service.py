@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import search, store
+from chat import quotas, search, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream, Sampling
@@ -432,7 +432,7 @@ class ChatService:
         with self.sessions() as session:
             if store.get_conversation(session, conversation_id, username) is None:
                 return None
-            return [_as_chat_message(row) for row in store.conversation_messages(session, conversation_id, username)]
+            return [as_chat_message(row) for row in store.conversation_messages(session, conversation_id, username)]
 
     def rename_conversation(self, username: str, conversation_id: str, title: str) -> bool:
         if not title.strip():
@@ -464,26 +464,32 @@ class ChatService:
         history: Sequence[ChatMessage],
         prompt: str,
         options: ConversationOptions | None = None,
+        quota: quotas.Quota | None = None,
     ) -> Turn:
         """Save the prompt and an empty reply, then start the reply's worker.
 
         Raises, with nothing saved or sent: `StorageError` if the database refuses
         the prompt, `InputError` if the prompt and system prompt alone exceed the
-        token budget, `BusyError` if Parley is writing as many replies as it may.
+        token budget, `BusyError` if Parley is writing as many replies as it may,
+        `QuotaError` if the request would break the user's `quota`.
         A new conversation takes `options` (default: the settings') and `history` as
         the context before `prompt` (usually none); an existing one is answered with its
         own stored options and its current branch from the log."""
-        return self._begin(username, conversation_id, options, prompt=prompt, history=history, replace=None)
+        return self._begin(
+            username, conversation_id, options, prompt=prompt, history=history, replace=None, quota=quota
+        )
 
-    def regenerate(self, *, username: str, conversation_id: str) -> Turn:
+    def regenerate(self, *, username: str, conversation_id: str, quota: quotas.Quota | None = None) -> Turn:
         """Answer the last prompt again. The reply it replaces stays in the log, marked
         `superseded`; the request carries the current branch only."""
-        return self._begin(username, conversation_id, None, prompt=None, history=None, replace="reply")
+        return self._begin(username, conversation_id, None, prompt=None, history=None, replace="reply", quota=quota)
 
-    def edit_last_prompt(self, *, username: str, conversation_id: str, prompt: str) -> Turn:
+    def edit_last_prompt(
+        self, *, username: str, conversation_id: str, prompt: str, quota: quotas.Quota | None = None
+    ) -> Turn:
         """Replace the last prompt (and its reply, both kept in the log as `superseded`)
         with `prompt`, and answer it."""
-        return self._begin(username, conversation_id, None, prompt=prompt, history=None, replace="prompt")
+        return self._begin(username, conversation_id, None, prompt=prompt, history=None, replace="prompt", quota=quota)
 
     def _begin(
         self,
@@ -494,8 +500,11 @@ class ChatService:
         prompt: str | None,
         history: Sequence[ChatMessage] | None,
         replace: str | None,
+        quota: quotas.Quota | None,
     ) -> Turn:
         new_options = (options or self.default_options()).checked()
+        if quota is not None:
+            self._check_quota(username, quota)
         if not self._slots.acquire(blocking=False):
             raise BusyError(
                 f"Parley is already writing {self.settings.max_workers} replies, as many as it may at once. "
@@ -522,7 +531,7 @@ class ChatService:
                         # The log's current branch, not the page's copy: another tab may have
                         # edited, regenerated or added to it meanwhile.
                         history = [
-                            _as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)
+                            as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)
                         ]
                     else:
                         history = list(history or [])  # a copy: the page goes on changing its own
@@ -558,6 +567,19 @@ class ChatService:
             raise
         return turn
 
+    def _check_quota(self, username: str, quota: quotas.Quota) -> None:
+        """Refuse a request past the user's quota. A database that cannot be read does
+        not stop the chat (fail open): the skipped check is logged."""
+        try:
+            with self.sessions() as session:
+                quotas.check(session, username, quota, now=utcnow())
+        except SQLAlchemyError as error:
+            log.warning("quota check skipped (fail open): the database could not be read: %s", type(error).__name__)
+
+    def quota_usage(self, username: str) -> quotas.QuotaUsage:
+        with self.sessions() as session:
+            return quotas.usage(session, username, now=utcnow())
+
     @staticmethod
     def _branch_back(
         session: Session, conversation: Conversation, username: str, replace: str, prompt: str | None
@@ -577,7 +599,7 @@ class ChatService:
         else:
             store.supersede(session, [messages[last_prompt], *after])
         assert prompt is not None
-        return [_as_chat_message(m) for m in messages[:last_prompt]], prompt
+        return [as_chat_message(m) for m in messages[:last_prompt]], prompt
 
     def _new_reply(
         self, session: Session, conversation_id: str, username: str, options: ConversationOptions, plan: RequestPlan
@@ -843,7 +865,7 @@ class ChatService:
         )
 
 
-def _as_chat_message(row: Message) -> ChatMessage:
+def as_chat_message(row: Message) -> ChatMessage:
     if row.status == ReplyStatus.STREAMING:
         note: str | None = STILL_STREAMING_NOTE
     else:

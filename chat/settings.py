@@ -7,6 +7,7 @@ failing, so one run of `make run` names all of them at once.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,7 +80,22 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     auth_file: Path = Path("auth.yaml")
     cookie_name: str = "parley_auth"
-    cookie_expiry_days: float = 7.0
+    # A sign-in ends after this long without a page run (idle), and in any case after
+    # `session_days` (absolute).
+    session_idle_minutes: float = 480.0
+    session_days: float = 7.0
+    # Failed sign-ins per username and address within the window before sign-in is
+    # refused for `login_lock_seconds`, doubled for each further failure (at most
+    # the window).
+    login_max_failures: int = 5
+    login_window_minutes: float = 15.0
+    login_lock_seconds: float = 30.0
+    # Proxies whose X-Forwarded-For is believed (addresses or networks). Empty: the
+    # peer address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Per-user defaults (0: no limit); `auth.yaml` may override them per user.
+    quota_messages_per_minute: int = 20
+    quota_tokens_per_day: int = 1_000_000
     max_prompt_chars: int = 16_000
     # The most prompt tokens one request may carry: older turns are left out to fit.
     context_tokens: int = 16_000
@@ -173,6 +189,13 @@ def _parse(env: Mapping[str, str]) -> Settings:
             continue
         prices.append((name.strip(), input_price, output_price))
 
+    proxies: list[str] = []
+    for entry in filter(None, (e.strip() for e in env.get("PARLEY_TRUSTED_PROXIES", "").split(","))):
+        try:
+            proxies.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            problems.append(f"PARLEY_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8).")
+
     base_url = env.get("OPENAI_BASE_URL", "").strip() or None
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         problems.append(f"OPENAI_BASE_URL must start with http:// or https://, not {base_url!r}.")
@@ -193,7 +216,20 @@ def _parse(env: Mapping[str, str]) -> Settings:
         database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
         auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
-        cookie_expiry_days=number("PARLEY_COOKIE_EXPIRY_DAYS", Settings.cookie_expiry_days, minimum=0.01),
+        session_idle_minutes=number("PARLEY_SESSION_IDLE_MINUTES", Settings.session_idle_minutes, minimum=1),
+        session_days=number("PARLEY_SESSION_DAYS", Settings.session_days, minimum=0.01),
+        login_max_failures=int(
+            number("PARLEY_LOGIN_MAX_FAILURES", Settings.login_max_failures, minimum=1, integer=True)
+        ),
+        login_window_minutes=number("PARLEY_LOGIN_WINDOW_MINUTES", Settings.login_window_minutes, minimum=0.1),
+        login_lock_seconds=number("PARLEY_LOGIN_LOCK_SECONDS", Settings.login_lock_seconds, minimum=0),
+        trusted_proxies=tuple(proxies),
+        quota_messages_per_minute=int(
+            number("PARLEY_QUOTA_MESSAGES_PER_MINUTE", Settings.quota_messages_per_minute, minimum=0, integer=True)
+        ),
+        quota_tokens_per_day=int(
+            number("PARLEY_QUOTA_TOKENS_PER_DAY", Settings.quota_tokens_per_day, minimum=0, integer=True)
+        ),
         max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
         prices=tuple(prices),
         max_tokens=int(number("PARLEY_MAX_TOKENS", 0, minimum=0, integer=True)) or None,

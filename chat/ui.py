@@ -13,13 +13,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
-import jwt
 import streamlit as st
 import streamlit.components.v2 as components_v2
-import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime import Runtime
@@ -27,12 +24,14 @@ from streamlit.runtime.runtime import RuntimeState
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from chat import auth, export
-from chat.authfile import User, authenticator_credentials, load_users
+from chat import export, sessions, throttle
+from chat.auth import WRONG_CREDENTIALS, Accounts, SignedIn
 from chat.db import init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
+from chat.markdown import neutralise_images, neutralise_stream
 from chat.models import ReplyStatus
+from chat.reports import Reports
 from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
 from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt, conversation_usage
 from chat.settings import Settings
@@ -43,6 +42,9 @@ CHAT = "parley_chat"
 USER = "parley_user"
 PROMPT = "parley_prompt"
 COOKIE_WRITE = "parley_cookie_write"
+JUDGED_COOKIE = "parley_judged_cookie"  # the hash of the request cookie this session has judged
+PASSWORD_CHANGED = "parley_password_changed"
+AUTH_NOTICE = "parley_auth_notice"  # why the login form is shown (signed out, expired...)
 
 
 # --- shared resources ----------------------------------------------------------------
@@ -91,148 +93,178 @@ def chat_service(settings: Settings) -> ChatService:
 
 # --- sign-in -----------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class SignedIn:
-    username: str
-    name: str
-    roles: tuple[str, ...]
+SESSION_ENDED = "Your sign-in has ended (expired, signed out elsewhere, or the account changed). Please sign in again."
+COOKIE_REFUSED = "Your sign-in has expired or is no longer valid. Please sign in again."
+LOGGED_NOTICE = "Conversations in Parley are logged, and Parley's admins can read them."
 
 
-def _users_or_stop(settings: Settings) -> dict[str, User]:
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
+def _accounts(settings: Settings) -> Accounts:
+    return Accounts(settings, _service(settings).sessions)
+
+
+def accounts(settings: Settings) -> Accounts:
+    chat_service(settings)  # opens the database, or stops the page saying why
+    return _accounts(settings)
+
+
+def _users_or_stop(accounts: Accounts) -> None:
     try:
-        return load_users(settings.auth_file)
+        accounts.users()
     except ConfigError as error:
         _stop(error.message)
 
 
-def login_gate(settings: Settings) -> SignedIn | None:
-    """Render the login form (or the sign-out button) and say who is signed in.
-
-    streamlit-authenticator gets the users as a fresh dict each run: it mutates
-    what it is given, and `auth.yaml` may have been changed by the users CLI.
-    """
-    users = _users_or_stop(settings)
-    authenticator = stauth.Authenticate(
-        authenticator_credentials(users),
-        cookie_name=settings.cookie_name,
-        cookie_key=settings.cookie_key.reveal(),
-        cookie_expiry_days=settings.cookie_expiry_days,
-        auto_hash=False,
-        login_sleep_time=0,  # the cookie is read from the request, no need to wait for it
+def _client_address(settings: Settings) -> str:
+    peer = st.context.ip_address
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    return throttle.client_address(
+        peer if isinstance(peer, str) else None,
+        forwarded if isinstance(forwarded, str) else None,
+        settings.trusted_proxies,
     )
-    state = st.session_state
-    if state.get("authentication_status") and state.get("username") not in users:
-        # Removed from auth.yaml while signed in.
-        authenticator.logout(location="unrendered")
 
-    signed_in_before = bool(state.get("authentication_status"))
-    if signed_in_before:
-        _account_sidebar(authenticator, users[state["username"]])
 
-    cookie = st.context.cookies.get(settings.cookie_name)
-    bad_cookie = (
-        isinstance(cookie, str)
-        and bool(cookie)
-        and not state.get("authentication_status")
-        and (auth.cookie_username(cookie, settings.cookie_key.reveal(), users) is None)
-    )
-    if bad_cookie:
-        # The library raises on some malformed cookies: keep it from reading this one.
-        previous = state.get("logout")
-        state["logout"] = True
-    if not state.get("authentication_status"):
-        st.title("Parley")
+def _resume(accounts: Accounts, hashed: str) -> SignedIn | None:
     try:
-        authenticator.login(
-            location="main",
-            fields={"Form name": "Sign in", "Username": "Username", "Password": "Password", "Login": "Sign in"},
-            key="parley_login",
-        )
-    finally:
-        if bad_cookie:
-            state["logout"] = previous
-
-    signed_in = bool(state.get("authentication_status"))
-    cookie_model = authenticator.cookie_controller.cookie_model
-    if signed_in and not signed_in_before and cookie_model.exp_date is not None:
-        # Signed in with the form just now: the library has drawn its cookie writer.
-        token = jwt.encode(
-            {"username": state["username"], "exp_date": cookie_model.exp_date},
-            settings.cookie_key.reveal(),
-            algorithm=auth.COOKIE_ALGORITHM,
-        )
-        expires = datetime.fromtimestamp(cookie_model.exp_date).isoformat()
-        _queue_cookie_write(
-            {
-                "method": "set",
-                "cookie": settings.cookie_name,
-                "value": token,
-                "options": {"path": "/", "expires": expires, "sameSite": "strict"},
-            }
-        )
-    elif signed_in_before and not signed_in:
-        _queue_cookie_write({"method": "delete", "cookie": settings.cookie_name})
-    if state.get(COOKIE_WRITE) is not None:
-        _cookie_writer(authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager)
-
-    if signed_in:
-        user = users[cast(str, state["username"])]
-        if not signed_in_before:
-            _account_sidebar(authenticator, user)
-        signed_in_user = SignedIn(username=user.username, name=user.name, roles=user.roles)
-        if state.get(USER) != signed_in_user:
-            forget_chat()  # never show one user's chat to the next in the same tab
-            state[USER] = signed_in_user
-        return signed_in_user
-    forget_chat()
-    if state.get("authentication_status") is False:
-        st.error("Incorrect username or password.")
-    elif bad_cookie:
-        st.info("Your sign-in has expired or is no longer valid. Please sign in again.")
-    st.caption("Conversations in Parley are logged.")
-    return None
+        return accounts.resume(hashed)
+    except ChatError as error:
+        _stop(error.message)
 
 
-COOKIE_RETRY_SECONDS = 3.0
+def login_gate(settings: Settings) -> SignedIn | None:
+    """Who this run is for: checked against the session table on every run, so a
+    sign-out, an expiry or a removal from `auth.yaml` ends it from the next run on.
 
-
-def _queue_cookie_write(args: dict[str, Any]) -> None:
-    previous = st.session_state.get(COOKIE_WRITE)
-    serial = previous["serial"] + 1 if previous else int(time.time() * 1000)
-    st.session_state[COOKIE_WRITE] = {"args": args, "serial": serial, "attempt": 0, "since": time.monotonic()}
-
-
-def _cookie_writer(component: Callable[..., Any]) -> None:
-    """Draw the pending cookie write on every run until the browser reports it done, in a
-    fresh frame if the last one has not answered within a few seconds.
-
-    The library draws its cookie component once, in the run that signs in or out. A
-    run that starts before that frame has loaded (a prompt sent right after sign-in)
-    removes it, and a frame can fail to load on a busy machine: either way the cookie
-    is never written, and the next reload signs the user out (or back in). (A fragment
-    with `run_every` would retry while the user is idle, but its reruns were seen to
-    swallow a prompt sent right after sign-in.)
+    Draws the login form (not signed in), the forced password change (a printed
+    password), or the account sidebar (signed in). The sign-in cookie is read from the
+    page's request and judged once per browser session; the session's row, not the
+    cookie, is what vouches for the user afterwards.
     """
-    pending = st.session_state.get(COOKIE_WRITE)
-    if pending is None:
-        return
-    now = time.monotonic()
-    if now - pending["since"] > COOKIE_RETRY_SECONDS:
-        pending["attempt"] += 1
-        pending["since"] = now
-    key = f"parley_cookie_{pending['serial']}_{pending['attempt']}"  # unique: no stale value from an old write
-    if component(**pending["args"], key=key, default=False):
-        st.session_state.pop(COOKIE_WRITE, None)
+    gate = accounts(settings)
+    _users_or_stop(gate)
+    state = st.session_state
+    notice: str | None = state.get(AUTH_NOTICE)  # kept until the next sign-in: later runs show it too
+    user = state.get(USER)
+    if isinstance(user, SignedIn):
+        user = _resume(gate, user.session_hash)
+        if user is None:
+            notice = SESSION_ENDED
+            _queue_cookie_write({"delete": True})
+    else:
+        user = None
+        cookie = st.context.cookies.get(settings.cookie_name)
+        if isinstance(cookie, str) and cookie and sessions.token_hash(cookie) != state.get(JUDGED_COOKIE):
+            state[JUDGED_COOKIE] = sessions.token_hash(cookie)  # the request's cookie never changes: judge it once
+            try:
+                user = gate.from_cookie(cookie)
+            except ChatError as error:
+                _stop(error.message)
+            if user is None:
+                notice = COOKIE_REFUSED
+                _queue_cookie_write({"delete": True})
+
+    if user is not None and _account_sidebar(gate, user):
+        user, notice = None, "You have signed out."
+    if user is None:
+        forget_chat()
+        state[AUTH_NOTICE] = notice
+        user = _login_form(gate, settings, notice)
+        if user is not None:
+            _account_sidebar(gate, user)  # signed in by the form in this run
+    if user is not None and user.must_change_password:
+        _remember(user)
+        st.title("Parley")
+        st.info(f"Welcome, {user.name}. Your password was printed when the account was made: choose your own now.")
+        password_form(gate, user, settings)
+        _cookie_writer(settings)
+        return None
+    _cookie_writer(settings)
+    if user is not None:
+        state.pop(AUTH_NOTICE, None)
+        _remember(user)
+        password_changed_notice()
+    return user
 
 
-def _account_sidebar(authenticator: stauth.Authenticate, user: User) -> None:
+def _remember(user: SignedIn) -> None:
+    previous = st.session_state.get(USER)
+    if not isinstance(previous, SignedIn) or previous.username != user.username:
+        forget_chat()  # never show one user's chat to the next in the same tab
+    st.session_state[USER] = user
+
+
+def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> SignedIn | None:
+    """The login form; the user if it signed someone in during this run."""
+    slot = st.empty()
+    with slot.container():
+        st.title("Parley")
+        with st.form("parley_login"):
+            st.subheader("Sign in")
+            username = st.text_input("Username", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in")
+        message = st.empty()
+        st.caption(LOGGED_NOTICE)
+    if not submitted:
+        if notice:
+            message.info(notice)
+        return None
+    result = gate.sign_in(username, password, _client_address(settings))
+    if result.user is None or result.token is None or result.expires_at is None:
+        message.error(result.error or WRONG_CREDENTIALS)
+        return None
+    # The cookie is written by the browser; this session is signed in already.
+    _queue_cookie_write({"value": result.token, "expires": int(result.expires_at.timestamp())})
+    st.session_state[JUDGED_COOKIE] = sessions.token_hash(result.token)
+    slot.empty()
+    return result.user
+
+
+def _account_sidebar(gate: Accounts, user: SignedIn) -> bool:
+    """Who is signed in, and the sign-out button. True if the user signed out now."""
     name = st.sidebar.empty()
     name.markdown(f"Signed in as **{user.name}**")
-    # Signing out here, before the login form is drawn, shows the form in the same run.
-    authenticator.logout("Sign out", location="sidebar", key="parley_sign_out")
-    if not st.session_state.get("authentication_status"):
-        name.empty()
+    if not st.sidebar.button("Sign out", key="parley_sign_out"):
+        return False
+    try:
+        gate.sign_out(user.session_hash)
+    except SQLAlchemyError as error:
+        log.error("sign-out could not be recorded: %s", type(error).__name__)
+        st.sidebar.error("Sign-out failed: Parley cannot reach its database. Try again in a moment.")
+        return False
+    name.empty()
+    _queue_cookie_write({"delete": True})
+    return True
+
+
+def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
+    """Change one's own password: current one required; the new one is written by the
+    same locked writer as `python -m chat.users passwd`."""
+    with st.form("parley_password", clear_on_submit=True):
+        st.subheader("Change your password")
+        current = st.text_input("Current password", type="password", autocomplete="current-password")
+        new = st.text_input("New password", type="password", autocomplete="new-password")
+        repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
+        submitted = st.form_submit_button("Change password")
+    if not submitted:
+        return
+    try:
+        gate.change_password(user, current, new, repeat, _client_address(settings))
+    except ChatError as error:
+        st.error(error.message)
+        return
+    except SQLAlchemyError as error:
+        log.error("a password change could not be completed: %s", type(error).__name__)
+        st.error("Parley cannot reach its database; your password may not have changed. Try again in a moment.")
+        return
+    st.session_state[PASSWORD_CHANGED] = True
+    st.rerun()  # the account now reads without the forced change
+
+
+def password_changed_notice() -> None:
+    if st.session_state.pop(PASSWORD_CHANGED, False):
+        st.success("Your password was changed. Your other sessions have been signed out.")
 
 
 def current_user() -> SignedIn:
@@ -240,6 +272,55 @@ def current_user() -> SignedIn:
     if not isinstance(user, SignedIn):
         st.stop()  # only reachable by running a page without app.py's gate
     return user
+
+
+def require_admin() -> SignedIn:
+    """The signed-in admin; anyone else gets nothing of the page (not even its title)."""
+    user = current_user()
+    if not user.is_admin:
+        st.stop()
+    return user
+
+
+# The sign-in cookie is set from the browser by a small inline component (no iframe);
+# the token goes in as data. It is drawn on every run until the browser confirms the
+# write: a run that starts before the component has run would otherwise remove it.
+_COOKIE_JS = """
+export default function (component) {
+  const { data, setStateValue } = component;
+  if (!data) return;
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  const attributes = "; Path=/; SameSite=Strict" + secure;
+  document.cookie = data.delete
+    ? `${data.name}=${attributes}; Max-Age=0`
+    : `${data.name}=${data.value}${attributes}; Expires=${new Date(data.expires * 1000).toUTCString()}`;
+  setStateValue("done", data.serial);
+}
+"""
+_cookie_component = components_v2.component("parley_cookie", js=_COOKIE_JS)
+
+
+def _queue_cookie_write(write: dict[str, Any]) -> None:
+    previous = st.session_state.get(COOKIE_WRITE)
+    serial = previous["serial"] + 1 if previous else int(time.time() * 1000)
+    st.session_state[COOKIE_WRITE] = {**write, "serial": serial}
+
+
+def _cookie_writer(settings: Settings) -> None:
+    pending = st.session_state.get(COOKIE_WRITE)
+    if pending is None:
+        return
+    result = _cookie_component(
+        key=f"parley_cookie_{pending['serial']}",
+        data={**pending, "name": settings.cookie_name},
+        on_done_change=_ignore,
+    )
+    if result.get("done") == pending["serial"]:
+        st.session_state.pop(COOKIE_WRITE, None)
+
+
+def _ignore() -> None:
+    pass
 
 
 # --- the chat ----------------------------------------------------------------------------
@@ -517,6 +598,39 @@ def history_page(user: SignedIn, service: ChatService) -> None:
             )
 
 
+AUDIT = "parley_audit"
+
+
+def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> None:
+    """Pick any user's conversation and read it, read-only. Opening it writes an audit
+    event first; the copy shown stays in this admin's session until closed."""
+    left, right = st.columns(2)
+    owner = left.selectbox("User", usernames, key="parley_audit_user")
+    choices = dict(reports.conversations_of(owner)) if owner else {}
+    chosen = right.selectbox(
+        "Conversation", list(choices), format_func=lambda cid: choices[cid], key="parley_audit_conversation"
+    )
+    if st.button("Open read-only (recorded in the audit log)", disabled=chosen is None):
+        st.session_state[AUDIT] = reports.read(chosen, actor=admin.username) if chosen else None
+    opened = st.session_state.get(AUDIT)
+    if opened is None:
+        return
+    with st.container(border=True):
+        header = st.container(horizontal=True)
+        header.markdown(
+            f"**{escape_markdown(opened.title or 'Untitled')}** · {opened.username} · {opened.model}"
+            + (" · deleted by its owner" if opened.deleted else "")
+        )
+        if header.button("Close", key="parley_audit_close"):
+            st.session_state.pop(AUDIT, None)
+            st.rerun()
+        for message in opened.messages:
+            with st.chat_message(message.role):
+                if message.id in opened.superseded:
+                    st.caption("Replaced by a later attempt (regenerated or edited).")
+                _draw_message(message)
+
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -587,6 +701,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
             history=chat.history,
             prompt=prompt,
             options=chat.options,
+            quota=user.quota,
         )
     except ChatError as error:
         chat.notice = error.message
@@ -711,7 +826,7 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     if chat.conversation_id is None or chat.turn is not None:
         return
     try:
-        turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id)
+        turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id, quota=user.quota)
     except ChatError as error:
         chat.notice = error.message
         return
@@ -739,7 +854,9 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
             if prompt is None:
                 raise InputError("The message is empty: type something, or cancel.")
             assert chat.conversation_id is not None
-            turn = service.edit_last_prompt(username=user.username, conversation_id=chat.conversation_id, prompt=prompt)
+            turn = service.edit_last_prompt(
+                username=user.username, conversation_id=chat.conversation_id, prompt=prompt, quota=user.quota
+            )
         except ChatError as error:
             st.error(error.message)
             return
@@ -800,14 +917,14 @@ def copy_button(text: str, *, key: str) -> None:
 def _draw_message(message: ChatMessage) -> None:
     _draw_reasoning(message.reasoning)
     if message.content:
-        st.markdown(message.content)
+        st.markdown(neutralise_images(message.content))
     _draw_ending(message)
 
 
 def _draw_reasoning(reasoning: str) -> None:
     if reasoning.strip():
         with st.expander("Reasoning", icon=":material/psychology:"):
-            st.markdown(reasoning)
+            st.markdown(neutralise_images(reasoning))
 
 
 def _draw_ending(message: ChatMessage) -> None:
@@ -841,7 +958,7 @@ def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
     if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
         turn.stop()
     with reply:
-        st.write_stream(turn.follow(on_idle=_check_for_interrupts))
+        st.write_stream(neutralise_stream(turn.follow(on_idle=_check_for_interrupts)))
         turn.wait()
         message = turn.as_message()
         _draw_reasoning(message.reasoning)  # below the reply here; above it from the next run on

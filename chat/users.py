@@ -51,12 +51,16 @@ def _add(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> None:
     password = secrets.token_urlsafe(12) if generated else _read_password(args, stdin)
     password_hash = hash_password(password)
     with edit_auth_file(args.file) as users:
-        users.add(username, password_hash, name=args.name or username, roles=[args.role])
+        # A printed password has been seen on a terminal: its owner replaces it at first sign-in.
+        users.add(
+            username, password_hash, name=args.name or username, roles=[args.role], must_change_password=generated
+        )
     print(f"Added {args.role} {username!r} to {args.file}.", file=stdout)
     if generated:
         # Shown once, here; only its hash is stored.
         print(f"  username: {username}\n  password: {password}", file=stdout)
         print("  Keep this password now: it is not stored anywhere and will not be shown again.", file=stdout)
+        print("  It must be changed at the first sign-in.", file=stdout)
 
 
 def _passwd(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> None:
@@ -74,12 +78,37 @@ def _remove(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> None:
     print(f"Removed {username!r}.", file=stdout)
 
 
+def _quota(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> None:
+    username = normalise_username(args.username)
+    limits = {
+        key: (None if value == "default" else int(value))
+        for key, value in (("messages_per_minute", args.messages_per_minute), ("tokens_per_day", args.tokens_per_day))
+        if value is not None
+    }
+    if not limits:
+        raise ChatError("Give --messages-per-minute and/or --tokens-per-day (a number, 0 for no limit, or 'default').")
+    with edit_auth_file(args.file) as users:
+        users.set_quota(username, **limits)
+    print(f"Set the quota of {username!r}: {limits}.", file=stdout)
+
+
+def _limit(raw: str) -> str:
+    if raw != "default" and not (raw.isdigit()):
+        raise argparse.ArgumentTypeError("a whole number >= 0 (0: no limit) or 'default'")
+    return raw
+
+
 def _list(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> None:
     users = load_users(args.file) if Path(args.file).exists() else {}
     if not users:
         print(f"No users in {args.file}.", file=stdout)
     for user in users.values():
-        print(f"{user.username}\t{','.join(user.roles)}\t{user.name}", file=stdout)
+        notes = [
+            *([f"messages/min {user.messages_per_minute}"] if user.messages_per_minute is not None else []),
+            *([f"tokens/day {user.tokens_per_day}"] if user.tokens_per_day is not None else []),
+            *(["must change password"] if user.must_change_password else []),
+        ]
+        print("\t".join([user.username, ",".join(user.roles), user.name, *notes]), file=stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="remove a user")
     remove.add_argument("username")
     remove.set_defaults(run=_remove)
+
+    quota = commands.add_parser("quota", help="set a user's quota overrides")
+    quota.add_argument("username")
+    quota.add_argument("--messages-per-minute", type=_limit, metavar="N")
+    quota.add_argument("--tokens-per-day", type=_limit, metavar="N")
+    quota.set_defaults(run=_quota)
 
     listing = commands.add_parser("list", help="list users and roles")
     listing.set_defaults(run=_list)

@@ -1,37 +1,282 @@
+"""Accounts without a browser: cookies, server-side sessions, the throttle, password changes."""
+
+from __future__ import annotations
+
 import base64
 import json
+import statistics
 import time
+from datetime import timedelta
+from pathlib import Path
 
+import bcrypt
 import jwt
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from chat.auth import cookie_username
+from chat import sessions as session_rows
+from chat.auth import WRONG_CREDENTIALS, Accounts, dummy_hash
+from chat.authfile import edit_auth_file, load_users, verify_password
+from chat.errors import InputError
+from chat.models import AuthSession, LoginFailure, utcnow
+from chat.throttle import ThrottlePolicy, client_address
+from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, make_settings
 
-KEY = "test-cookie-key-0123456789-abcdefghijklmnop"
-USERS = {"alice"}
+NOW = utcnow()
 
 
-def token(claims: dict, key: str = KEY, algorithm: str = "HS256") -> str:
+def accounts_with(tmp_path: Path, sessions: sessionmaker[Session], **env: str) -> Accounts:
+    return Accounts(make_settings(tmp_path, **env), sessions)
+
+
+@pytest.fixture
+def accounts(tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]) -> Accounts:
+    return accounts_with(tmp_path, sessions)
+
+
+def signed_in(accounts: Accounts, username: str = "alice", address: str = "10.0.0.1") -> str:
+    result = accounts.sign_in(username, PASSWORDS[username], address)
+    assert result.user is not None and result.token, result.error
+    return result.token
+
+
+# --- the cookie's token --------------------------------------------------------------------
+
+
+def test_a_good_token_names_its_user() -> None:
+    token, _ = session_rows.new_token("alice", TEST_COOKIE_KEY, now=NOW, lifetime=timedelta(days=1))
+    assert session_rows.token_username(token, TEST_COOKIE_KEY, now=NOW) == "alice"
+
+
+def forged(claims: dict, key: str = TEST_COOKIE_KEY, algorithm: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
-def test_a_good_cookie_names_its_user() -> None:
-    assert cookie_username(token({"username": "alice", "exp_date": time.time() + 60}), KEY, USERS) == "alice"
+def alg_none(claims: dict) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
-def test_bent_cookies_are_refused_without_raising() -> None:
-    future = time.time() + 60
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
-    body = base64.urlsafe_b64encode(json.dumps({"username": "alice", "exp_date": future}).encode()).rstrip(b"=")
-    bent = [
-        token({"username": "alice", "exp_date": future}, key="another-key-0123456789-abcdefghijklmnop"),
-        token({"username": "alice", "exp_date": future}, algorithm="HS512"),
-        (header + b"." + body + b".").decode(),  # alg: none
-        "garbage",
-        token({"username": "alice"}),  # no expiry
-        token({"username": "alice", "exp_date": "tomorrow"}),
-        token({"username": "alice", "exp_date": time.time() - 1}),  # expired
-        token({"username": "mallory", "exp_date": future}),  # unknown user
-        token({"exp_date": future}),
-    ]
-    for cookie in bent:
-        assert cookie_username(cookie, KEY, USERS) is None, cookie
+FUTURE = int(NOW.timestamp()) + 3600
+BENT_TOKENS = {
+    "wrong signature": forged({"sub": "alice", "exp": FUTURE, "jti": "x"}, key="another-key-0123456789-abcdefghijk"),
+    "another algorithm": forged({"sub": "alice", "exp": FUTURE, "jti": "x"}, algorithm="HS512"),
+    "alg none": alg_none({"sub": "alice", "exp": FUTURE, "jti": "x"}),
+    "garbage": "garbage",
+    "three dots": "a.b.c",
+    "no expiry": forged({"sub": "alice", "jti": "x"}),
+    "text expiry": forged({"sub": "alice", "exp": "tomorrow", "jti": "x"}),
+    "boolean expiry": forged({"sub": "alice", "exp": True, "jti": "x"}),
+    "expired": forged({"sub": "alice", "exp": int(NOW.timestamp()) - 1, "jti": "x"}),
+    "no user": forged({"exp": FUTURE, "jti": "x"}),
+    "no session id": forged({"sub": "alice", "exp": FUTURE}),
+}
+
+
+@pytest.mark.parametrize("name", BENT_TOKENS)
+def test_bent_tokens_are_refused_without_raising(name: str) -> None:
+    assert session_rows.token_username(BENT_TOKENS[name], TEST_COOKIE_KEY, now=NOW) is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", BENT_TOKENS)
+def test_bent_cookies_sign_nobody_in(accounts: Accounts, name: str) -> None:
+    assert accounts.from_cookie(BENT_TOKENS[name]) is None
+
+
+def test_a_well_signed_token_without_a_session_row_signs_nobody_in(accounts: Accounts) -> None:
+    # What a leaked cookie key alone would let someone make: no row, no sign-in.
+    token, _ = session_rows.new_token("alice", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
+    assert accounts.from_cookie(token) is None
+
+
+# --- sessions --------------------------------------------------------------------------
+
+
+def test_a_session_row_holds_a_hash_of_the_token_never_the_token(
+    accounts: Accounts, sessions: sessionmaker[Session]
+) -> None:
+    token = signed_in(accounts)
+    with sessions() as session:
+        row = session.scalars(select(AuthSession)).one()
+    assert row.token_hash == session_rows.token_hash(token) and token not in repr(vars(row))
+    assert (row.username, row.address, row.revoked_at) == ("alice", "10.0.0.1", None)
+    user = accounts.from_cookie(token)
+    assert user is not None and user.username == "alice" and user.session_hash == row.token_hash
+
+
+def test_a_cookie_replayed_after_sign_out_is_refused(accounts: Accounts) -> None:
+    token = signed_in(accounts)
+    user = accounts.from_cookie(token)
+    assert user is not None
+    accounts.sign_out(user.session_hash)
+    assert accounts.from_cookie(token) is None
+    assert accounts.resume(user.session_hash) is None
+
+
+def test_sessions_end_when_idle_or_at_their_absolute_expiry(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    accounts = accounts_with(tmp_path, sessions, PARLEY_SESSION_IDLE_MINUTES="30", PARLEY_SESSION_DAYS="1")
+    start = utcnow()
+    token = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=start).token
+    assert token is not None
+    hashed = session_rows.token_hash(token)
+    # Active every 20 minutes: the idle clock restarts each time...
+    for minutes in (20, 40, 60):
+        assert accounts.resume(hashed, now=start + timedelta(minutes=minutes)) is not None
+    # ...but 31 minutes of silence ends it.
+    assert accounts.resume(hashed, now=start + timedelta(minutes=91)) is None
+
+    other = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=start).token
+    assert other is not None
+    hashed = session_rows.token_hash(other)
+    moment = start
+    while moment + timedelta(minutes=20) < start + timedelta(days=1):
+        moment += timedelta(minutes=20)
+        assert accounts.resume(hashed, now=moment) is not None
+    assert accounts.resume(hashed, now=start + timedelta(days=1, seconds=1)) is None  # absolute
+
+
+def test_removing_a_user_or_changing_their_password_ends_their_sessions(
+    accounts: Accounts, auth_file: Path, password_hashes: dict[str, str]
+) -> None:
+    alice, bob = signed_in(accounts, "alice"), signed_in(accounts, "bob")
+    with edit_auth_file(auth_file) as users:
+        users.remove("bob")
+        users.set_password("alice", bcrypt.hashpw(b"another-password", bcrypt.gensalt(4)).decode())
+    assert accounts.from_cookie(bob) is None
+    assert accounts.from_cookie(alice) is None
+
+
+# --- the throttle ----------------------------------------------------------------------
+
+
+def test_the_throttle_grows_then_recovers(tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]) -> None:
+    accounts = accounts_with(
+        tmp_path,
+        sessions,
+        PARLEY_LOGIN_MAX_FAILURES="3",
+        PARLEY_LOGIN_WINDOW_MINUTES="15",
+        PARLEY_LOGIN_LOCK_SECONDS="30",
+    )
+    start = utcnow()
+    for second in range(3):
+        result = accounts.sign_in("alice", "wrong-password", "10.0.0.9", now=start + timedelta(seconds=second))
+        assert result.error == WRONG_CREDENTIALS
+    last = start + timedelta(seconds=2)
+    # Throttled: the same answer for the right password and a wrong one.
+    right = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=last + timedelta(seconds=5))
+    wrong = accounts.sign_in("alice", "wrong-password", "10.0.0.9", now=last + timedelta(seconds=5))
+    assert right.user is None and right.error == wrong.error and "Too many failed sign-ins" in (right.error or "")
+    # Other users, and the same user from another address, are not affected.
+    assert accounts.sign_in("bob", PASSWORDS["bob"], "10.0.0.9", now=last + timedelta(seconds=5)).user is not None
+    assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.7", now=last + timedelta(seconds=5)).user is not None
+    # After the lock, one more failure locks for twice as long (60 s).
+    fourth = last + timedelta(seconds=31)
+    assert accounts.sign_in("alice", "wrong-password", "10.0.0.9", now=fourth).error == WRONG_CREDENTIALS
+    assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=fourth + timedelta(seconds=45)).user is None
+    # Then it works again, and a success clears the count.
+    back = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=fourth + timedelta(seconds=61))
+    assert back.user is not None
+    assert accounts.sign_in("alice", "wrong-password", "10.0.0.9", now=fourth + timedelta(seconds=62)).error == (
+        WRONG_CREDENTIALS
+    )
+
+
+def test_nobody_can_lock_an_account_for_good(tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]) -> None:
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="2", PARLEY_LOGIN_WINDOW_MINUTES="10")
+    start = utcnow()
+    moment = start
+    # Guess as fast as the throttle allows for an hour: each lock is at most the window.
+    while moment < start + timedelta(hours=1):
+        result = accounts.sign_in("alice", "wrong-password", "10.0.0.9", now=moment)
+        moment += timedelta(seconds=1) if result.error == WRONG_CREDENTIALS else timedelta(minutes=1)
+    assert accounts.throttle_policy.delay(1000) == timedelta(minutes=10)
+    assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=moment + timedelta(minutes=10)).user
+
+
+def test_unknown_usernames_are_counted_and_throttled_alike(accounts: Accounts, sessions: sessionmaker[Session]) -> None:
+    assert accounts.sign_in("nobody", "whatever-password", "10.0.0.9").error == WRONG_CREDENTIALS
+    with sessions() as session:
+        failure = session.scalars(select(LoginFailure)).one()
+    assert (failure.username, failure.address) == ("nobody", "10.0.0.9")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_unknown_usernames_cost_what_known_ones_do(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    # The CLI's cost, so the bcrypt check dominates as it does in production.
+    with edit_auth_file(tmp_path / "auth.yaml") as users:
+        users.add("alice", bcrypt.hashpw(b"alice-password-1", bcrypt.gensalt(10)).decode(), name="A", roles=["user"])
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="1000")
+    timings: dict[str, list[float]] = {"alice": [], "nobody": []}
+    for _ in range(9):
+        for username in timings:  # interleaved, so a busy moment hits both alike
+            started = time.perf_counter()
+            assert accounts.sign_in(username, "wrong-password", "10.0.0.9").error == WRONG_CREDENTIALS
+            timings[username].append(time.perf_counter() - started)
+    known, unknown = (statistics.median(timings[name]) for name in ("alice", "nobody"))
+    assert abs(known - unknown) / known < 0.2, (known, unknown)
+
+
+def test_the_dummy_hash_matches_no_password_at_the_given_cost() -> None:
+    assert not verify_password("", dummy_hash(4)) and not verify_password("anything", dummy_hash(4))
+    assert dummy_hash(12).startswith("$2b$12$")
+
+
+def test_throttle_delays_double_up_to_the_window() -> None:
+    policy = ThrottlePolicy(max_failures=5, window=timedelta(minutes=15), lock=timedelta(seconds=30))
+    assert [policy.delay(n).total_seconds() for n in (4, 5, 6, 7, 9, 12)] == [0, 30, 60, 120, 480, 900]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.5", "1.2.3.4", (), "203.0.113.5"),  # no trusted proxy: the header is ignored
+        ("10.0.0.2", "1.2.3.4", ("10.0.0.0/8",), "1.2.3.4"),
+        ("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.3", ("10.0.0.0/8",), "1.2.3.4"),  # a spoofed left hop
+        ("203.0.113.5", "1.2.3.4", ("10.0.0.0/8",), "203.0.113.5"),  # the peer is not our proxy
+        ("10.0.0.2", "not-an-ip", ("10.0.0.0/8",), "10.0.0.2"),
+        ("10.0.0.2", None, ("10.0.0.0/8",), "10.0.0.2"),
+        (None, "1.2.3.4", ("10.0.0.0/8",), "unknown"),
+    ],
+)
+def test_the_client_address_believes_only_trusted_proxies(
+    peer: str | None, forwarded: str | None, trusted: tuple[str, ...], expected: str
+) -> None:
+    assert client_address(peer, forwarded, trusted) == expected
+
+
+# --- own password ------------------------------------------------------------------------
+
+
+def test_changing_ones_password_keeps_this_session_and_ends_the_others(accounts: Accounts, auth_file: Path) -> None:
+    here, elsewhere = signed_in(accounts), signed_in(accounts)
+    user = accounts.from_cookie(here)
+    assert user is not None
+    with pytest.raises(InputError, match="current password"):
+        accounts.change_password(user, "wrong-password", "a-new-password", "a-new-password", "10.0.0.1")
+    with pytest.raises(InputError, match="do not match"):
+        accounts.change_password(user, PASSWORDS["alice"], "a-new-password", "another-one", "10.0.0.1")
+    with pytest.raises(InputError, match="at least 8"):
+        accounts.change_password(user, PASSWORDS["alice"], "short", "short", "10.0.0.1")
+    accounts.change_password(user, PASSWORDS["alice"], "a-new-password", "a-new-password", "10.0.0.1")
+    assert verify_password("a-new-password", load_users(auth_file)["alice"].password_hash)
+    assert accounts.from_cookie(here) is not None
+    assert accounts.from_cookie(elsewhere) is None
+    assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1").user is None
+    assert accounts.sign_in("alice", "a-new-password", "10.0.0.1").user is not None
+
+
+def test_a_password_changed_meanwhile_is_not_overwritten(accounts: Accounts, auth_file: Path) -> None:
+    user = accounts.from_cookie(signed_in(accounts))
+    assert user is not None
+    stale = load_users(auth_file)["alice"].password_hash
+    with edit_auth_file(auth_file) as users:
+        users.set_password("alice", bcrypt.hashpw(b"set-by-the-cli", bcrypt.gensalt(4)).decode())
+    with pytest.raises(InputError, match="changed meanwhile"), edit_auth_file(auth_file) as users:
+        users.set_password("alice", "$2b$04$" + "x" * 53, expected_hash=stale)
+    assert verify_password("set-by-the-cli", load_users(auth_file)["alice"].password_hash)

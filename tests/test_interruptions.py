@@ -29,10 +29,11 @@ def page(request: str) -> None:
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
     from chat import ui
+    from chat.quotas import Quota
 
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
+    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
     chat = ui.chat_state()
     first_run = chat.turn is None and not chat.history
     if first_run:
@@ -106,12 +107,13 @@ def resumed_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
     from chat import ui
+    from chat.quotas import Quota
 
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     chat = ui.chat_state()
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
+    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
     if runs == 1:
         ui.send(chat, "Tell me a long story", user, service)
         st.rerun()  # the rerun that takes the stream over
@@ -167,9 +169,10 @@ def submit_interrupted_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
     from chat import ui
+    from chat.quotas import Quota
 
     service = ui.chat_service(ui.settings_or_stop())
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",))
+    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
     chat = ui.chat_state()
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     prompt = ui.prompt_input(chat)

@@ -64,3 +64,22 @@ def test_secrets_do_not_show_in_repr() -> None:
     assert KEY not in text and "sk-very-secret" not in text
     assert settings.openai_api_key.reveal() == "sk-very-secret"
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+def test_account_settings_have_safe_defaults_and_are_checked() -> None:
+    settings = Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=None)
+    assert (settings.session_idle_minutes, settings.session_days) == (480, 7)
+    assert (settings.login_max_failures, settings.login_window_minutes, settings.login_lock_seconds) == (5, 15, 30)
+    assert settings.trusted_proxies == ()  # no proxy header is believed unless configured
+    assert (settings.quota_messages_per_minute, settings.quota_tokens_per_day) == (20, 1_000_000)
+    proxied = Settings.from_env(
+        {"PARLEY_COOKIE_KEY": KEY, "PARLEY_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12"}, env_file=None
+    )
+    assert proxied.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12")
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(
+            {"PARLEY_COOKIE_KEY": KEY, "PARLEY_TRUSTED_PROXIES": "proxy.local", "PARLEY_LOGIN_MAX_FAILURES": "0"},
+            env_file=None,
+        )
+    assert "PARLEY_TRUSTED_PROXIES: 'proxy.local'" in refused.value.message
+    assert "PARLEY_LOGIN_MAX_FAILURES must be at least 1" in refused.value.message

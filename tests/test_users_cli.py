@@ -124,3 +124,32 @@ def test_writes_are_atomic_and_locked(tmp_path: Path) -> None:
     with authfile.edit_auth_file(path), pytest.raises(ConfigError, match="locked"):  # noqa: SIM117
         with authfile.edit_auth_file(path, lock_timeout=0.1):
             pass
+
+
+def test_quota_overrides_are_set_shown_and_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    assert run(path, "add", "alice", "--password-stdin", stdin="correct horse\n")[0] == 0
+    assert run(path, "quota", "alice", "--messages-per-minute", "60", "--tokens-per-day", "0")[0] == 0
+    alice = load_users(path)["alice"]
+    assert (alice.messages_per_minute, alice.tokens_per_day) == (60, 0)
+    assert "messages/min 60\ttokens/day 0" in run(path, "list")[1]
+    assert run(path, "quota", "alice", "--messages-per-minute", "default")[0] == 0
+    assert load_users(path)["alice"].messages_per_minute is None
+    assert run(path, "quota", "alice")[0] == 1  # nothing to set
+
+
+def test_a_generated_password_must_be_changed_and_passwd_lifts_that(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    code, out = run(path, "add", "root", "--generate-password")
+    assert code == 0 and "must be changed at the first sign-in" in out
+    assert load_users(path)["root"].must_change_password
+    assert run(path, "passwd", "root", "--password-stdin", stdin="a-chosen-password\n")[0] == 0
+    assert not load_users(path)["root"].must_change_password
+
+
+def test_a_bad_quota_in_auth_yaml_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    assert run(path, "add", "alice", "--password-stdin", stdin="correct horse\n")[0] == 0
+    path.write_text(path.read_text() + "      quota:\n        messages_per_minute: lots\n")
+    with pytest.raises(ConfigError, match="quota messages_per_minute must be a whole number"):
+        load_users(path)

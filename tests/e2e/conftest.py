@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -37,6 +38,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Every server folder and every page's final HTML of this run, for the check that no
+# secret reached a log, a database or a page (`test_secrets_browser.py`, run last).
+SERVER_FOLDERS: list[Path] = []
+PAGE_HTML: list[str] = []
+COOKIES_SEEN: set[str] = set()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)  # stable: the rest keep order
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -61,6 +73,7 @@ def fake_model() -> Iterator[FakeOpenAI]:
 @contextmanager
 def running_server(folder: Path, fake: FakeOpenAI) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
     """`streamlit run app.py` in `folder`, with the project's Streamlit config."""
+    SERVER_FOLDERS.append(folder)
     (folder / ".streamlit").mkdir()
     shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
     auth_file = folder / "auth.yaml"
@@ -138,4 +151,6 @@ def page(browser):  # type: ignore[no-untyped-def]
     page = context.new_page()
     page.set_default_timeout(30_000)
     yield page
+    with contextlib.suppress(Exception):  # a page its test closed has nothing more to show
+        PAGE_HTML.append(page.content())
     context.close()

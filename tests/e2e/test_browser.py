@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chat.models import Message
-from tests.conftest import PASSWORDS, logged_messages
-from tests.e2e.conftest import Server
+from chat.sessions import new_token
+from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
+from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
+from tests.test_auth import BENT_TOKENS
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +52,10 @@ def rows(server: Server) -> list[Message]:
 
 def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    return cookies.get("parley_auth")
+    value = cookies.get("parley_auth")
+    if value:
+        COOKIES_SEEN.add(value)  # checked against logs, databases and pages at the end
+    return value
 
 
 def wait_for_cookie(page, *, present: bool, seconds: float = 30) -> bool:  # type: ignore[no-untyped-def]
@@ -124,6 +130,22 @@ def test_markup_in_a_reply_is_shown_as_text(page, server: Server) -> None:  # ty
     assert "<img src=x onerror=alert(1)>" in chat.nth(1).inner_text()
 
 
+def test_an_image_in_a_reply_is_never_fetched(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    # A prompt-injected reply that would send data out through an image URL.
+    beacon = f"{server.fake.base_url}/beacon.png?q=salary-123456"
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    server.fake.enqueue(FakeReply(text=f"Done. ![status]({beacon}) and `![kept](as-code)`", delay=0.01))
+    sign_in(page, server)
+    send(page, "Summarise my document")
+    reply_settled(page)
+    reply = page.locator(MESSAGES).nth(1)
+    assert reply.locator("img").count() == 0
+    assert reply.get_by_role("link", name="image: status").get_attribute("href") == beacon
+    assert "![kept](as-code)" in reply.inner_text()
+    assert not any("beacon.png" in url for url in requested)
+
+
 def test_every_url_shows_only_the_login_form(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     for path in ("/", "/chat", "/admin", "/no-such-page"):
         page.goto(server.url + path)
@@ -185,26 +207,18 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
     assert reply.content in stopped.inner_text() and "Stopped." in stopped.inner_text()
 
 
-@pytest.mark.parametrize(
-    "cookie",
-    [
-        "garbage",
-        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJ1c2VybmFtZSI6ImFsaWNlIiwiZXhwX2RhdGUiOjQxMDI0NDQ4MDB9.",
-        "unknown-user",
-        "no-expiry",
-    ],
-)
-def test_a_bent_cookie_gets_the_login_form(page, server: Server, cookie: str) -> None:  # type: ignore[no-untyped-def]
-    import jwt
-
-    from tests.conftest import TEST_COOKIE_KEY
-
-    if cookie == "unknown-user":
-        cookie = jwt.encode({"username": "mallory", "exp_date": time.time() + 3600}, TEST_COOKIE_KEY, "HS256")
-    elif cookie == "no-expiry":
-        cookie = jwt.encode({"username": "alice"}, TEST_COOKIE_KEY, "HS256")
+@pytest.mark.parametrize("name", [*BENT_TOKENS, "signed, no session", "unknown user"])
+def test_a_bent_cookie_gets_the_login_form_and_is_deleted(page, server: Server, name: str) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    if name == "signed, no session":
+        cookie, _ = new_token("alice", TEST_COOKIE_KEY, now=now, lifetime=timedelta(days=1))
+    elif name == "unknown user":
+        cookie, _ = new_token("mallory", TEST_COOKIE_KEY, now=now, lifetime=timedelta(days=1))
+    else:
+        cookie = BENT_TOKENS[name]
     page.context.add_cookies([{"name": "parley_auth", "value": cookie, "url": server.url}])
     page.goto(server.url)
     assert login_form_shown(page)
     page.get_by_text("Your sign-in has expired or is no longer valid").wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
+    assert wait_for_cookie(page, present=False)

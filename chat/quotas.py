@@ -1,0 +1,107 @@
+"""Per-user quotas: requests per minute and tokens per day, counted from the log.
+
+A request is a reply row (a prompt, a regenerate or an edit each ask the model
+once); tokens are the prompt and completion tokens of the replies of the last 24
+hours (the server's counts, or Parley's estimate when it sent none). Counting from
+the database makes the limits hold across sessions, tabs and replicas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from chat.errors import ChatError
+from chat.models import Message
+
+MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
+
+
+class QuotaError(ChatError):
+    """The user reached a quota; the message says when they can continue."""
+
+    kind = "quota"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Limits for one user; 0 means no limit."""
+
+    messages_per_minute: int
+    tokens_per_day: int
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    messages_last_minute: int
+    tokens_last_day: int
+
+
+def _tokens() -> ColumnElement[int]:
+    return func.coalesce(Message.prompt_tokens, 0) + func.coalesce(Message.completion_tokens, 0)
+
+
+def usage(session: Session, username: str, *, now: datetime) -> QuotaUsage:
+    messages = session.scalar(
+        select(func.count()).where(
+            Message.username == username, Message.role == "assistant", Message.created_at > now - MINUTE
+        )
+    )
+    tokens = session.scalar(
+        select(func.coalesce(func.sum(_tokens()), 0)).where(
+            Message.username == username, Message.role == "assistant", Message.created_at > now - DAY
+        )
+    )
+    return QuotaUsage(messages_last_minute=int(messages or 0), tokens_last_day=int(tokens or 0))
+
+
+def check(session: Session, username: str, quota: Quota, *, now: datetime) -> None:
+    """Raise QuotaError if one more request would break `quota`."""
+    if quota.messages_per_minute:
+        times = session.scalars(
+            select(Message.created_at)
+            .where(Message.username == username, Message.role == "assistant", Message.created_at > now - MINUTE)
+            .order_by(Message.created_at.desc())
+            .limit(quota.messages_per_minute)
+        ).all()
+        if len(times) >= quota.messages_per_minute:
+            # The oldest of the last N requests must leave the minute first.
+            free_at = times[-1] + MINUTE
+            raise QuotaError(
+                f"You have sent {quota.messages_per_minute} messages in the last minute, your limit. "
+                f"You can continue {_when(free_at, now)}. Your message is back in the input box."
+            )
+    if quota.tokens_per_day:
+        rows = session.execute(
+            select(Message.created_at, _tokens())
+            .where(Message.username == username, Message.role == "assistant", Message.created_at > now - DAY)
+            .order_by(Message.created_at)
+        ).all()
+        used = sum(int(tokens) for _, tokens in rows)
+        if used >= quota.tokens_per_day:
+            # Usage leaves the 24-hour window oldest first; find when it drops under the limit.
+            free_at = now
+            for created_at, tokens in rows:
+                used -= int(tokens)
+                free_at = created_at + DAY
+                if used < quota.tokens_per_day:
+                    break
+            raise QuotaError(
+                f"You have used {sum(int(t) for _, t in rows):,} tokens in the last 24 hours; your limit is "
+                f"{quota.tokens_per_day:,}. You can continue {_when(free_at, now)}. "
+                "Your message is back in the input box."
+            )
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    seconds = max(1, math.ceil((moment - now).total_seconds()))
+    if seconds < 90:
+        return f"in {seconds} seconds"
+    minutes = math.ceil(seconds / 60)
+    span = f"{minutes} minutes" if minutes < 90 else f"{minutes // 60} h {minutes % 60} min"
+    return f"in {span} (at {moment:%H:%M} UTC)"

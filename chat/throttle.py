@@ -1,0 +1,92 @@
+"""A throttle on password guessing, kept in the database so every session and process shares it.
+
+Failures count per (username, client address) over a rolling window. From
+`max_failures` on, sign-in is refused until `lock` after the last failure, doubled
+for each further failure and never longer than the window. Refused attempts are not
+counted, and failures leave the window as it rolls, so nobody can lock an account
+for good, and a guesser at one address never locks out the owner at another.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from chat.models import LoginFailure
+
+# Failures older than this are deleted when a new one is recorded.
+KEEP_FAILURES = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int
+    window: timedelta
+    lock: timedelta
+
+    def delay(self, failures: int) -> timedelta:
+        """How long sign-in stays refused after the last of `failures` failures."""
+        if failures < self.max_failures:
+            return timedelta(0)
+        lock: timedelta = self.lock * 2 ** min(failures - self.max_failures, 30)  # 2**30 locks exceed any window
+        return min(lock, self.window)
+
+
+def retry_after(session: Session, username: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
+    """Seconds before `username` may try again from `address` (0: now)."""
+    count, last = session.execute(
+        select(func.count(), func.max(LoginFailure.failed_at)).where(
+            LoginFailure.username == username[:64],
+            LoginFailure.address == address[:64],
+            LoginFailure.failed_at > now - policy.window,
+        )
+    ).one()
+    if not count or last is None:
+        return 0.0
+    if last.tzinfo is None:  # an aggregate skips the column's type on some engines
+        last = last.replace(tzinfo=now.tzinfo)
+    return max(0.0, (last + policy.delay(int(count)) - now).total_seconds())
+
+
+def record_failure(session: Session, username: str, address: str, *, now: datetime) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - KEEP_FAILURES))
+    session.add(LoginFailure(username=username[:64], address=address[:64], failed_at=now))
+
+
+def clear(session: Session, username: str, address: str) -> None:
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username[:64], LoginFailure.address == address[:64])
+    )
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the
+    nearest untrusted hop of X-Forwarded-For (read right to left: only the hops our
+    own proxies appended can be believed)."""
+    if not peer:
+        return "unknown"
+    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in networks)
+
+    if not forwarded_for or not trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed hop: believe nothing further left
+        if not trusted(hop):
+            return hop
+    return hops[0] if hops else peer

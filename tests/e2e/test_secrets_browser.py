@@ -1,0 +1,99 @@
+"""After every other browser test: no secret in any server's log, database (WAL included) or page.
+
+This module's own server goes through everything that handles a secret (a wrong
+password, a sign-in, a chat, a password change, sign-out, the admin's audit read)
+and is inspected while it still runs, so its SQLite `-wal` file is still there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chat.sessions import token_hash
+from tests.conftest import PASSWORDS, TEST_COOKIE_KEY
+from tests.e2e.conftest import COOKIES_SEEN, PAGE_HTML, SERVER_FOLDERS, Server
+from tests.e2e.test_browser import (
+    auth_cookie,
+    login_form_shown,
+    reply_settled,
+    send,
+    sign_in,
+    wait_for_cookie,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.after_all]
+
+API_KEY = "sk-test-not-a-real-key"  # what e2e servers get as OPENAI_API_KEY
+WRONG_PASSWORD = "maybe-her-other-password-9"
+NEW_PASSWORD = "alice-new-password-77"
+
+
+def files_to_search(folders: list[Path]) -> list[Path]:
+    return [
+        path
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and (path.suffix == ".log" or ".db" in path.name)
+    ]
+
+
+def test_no_secret_reaches_a_log_a_database_or_a_page(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Username").fill("alice")
+    page.get_by_role("textbox", name="Password").fill(WRONG_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Incorrect username or password.").wait_for()
+
+    sign_in(page, server, "alice")
+    assert wait_for_cookie(page, present=True)
+    send(page, "Remember the word pineapple")
+    reply_settled(page)
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("textbox", name="Current password").fill(PASSWORDS["alice"])
+    page.get_by_role("textbox", name="New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_role("textbox", name="Repeat the new password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Your password was changed").wait_for()
+    auth_cookie(page)
+    page.get_by_role("button", name="Sign out").click()
+    assert login_form_shown(page)
+    PAGE_HTML.append(page.content())
+
+    sign_in(page, server, "admin")
+    auth_cookie(page)
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("button", name="Open read-only (recorded in the audit log)").click()
+    page.locator("[data-testid='stChatMessage']").get_by_text("Remember the word pineapple").wait_for()
+    PAGE_HTML.append(page.content())
+
+    assert (server.folder / "parley.db-wal").exists()  # still running: the WAL is there to search
+    secrets = {
+        **{f"password of {name}": password for name, password in PASSWORDS.items()},
+        "a wrong password": WRONG_PASSWORD,
+        "a new password": NEW_PASSWORD,
+        "the cookie key": TEST_COOKIE_KEY,
+        "the API key": API_KEY,
+        **{f"cookie {i}": cookie for i, cookie in enumerate(sorted(COOKIES_SEEN))},
+    }
+    session_ids = {f"session id {i}": token_hash(c) for i, c in enumerate(sorted(COOKIES_SEEN))}
+    assert len(COOKIES_SEEN) >= 2  # this module's two sign-ins at least: the check has something to find
+
+    files = files_to_search(list(dict.fromkeys([*SERVER_FOLDERS, server.folder])))
+    assert any(path.name == "parley.db-wal" for path in files) and any(path.suffix == ".log" for path in files)
+    # A control: what the user typed is in the log, so the search does read the databases.
+    assert any(b"pineapple" in path.read_bytes() for path in files if ".db" in path.name)
+    leaks = [
+        f"{label} in {path}"
+        for path in files
+        for label, secret in {**secrets, **(session_ids if path.suffix == ".log" else {})}.items()
+        if secret.encode() in path.read_bytes()
+    ]
+    leaks += [
+        f"{label} in a page"
+        for html in PAGE_HTML
+        for label, secret in {**secrets, **session_ids}.items()
+        if secret in html
+    ]
+    assert leaks == []

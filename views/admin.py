@@ -1,0 +1,96 @@
+"""Admin: usage per user, day and model; upstream errors; audited reads of any conversation."""
+
+import pandas as pd
+import streamlit as st
+
+from chat import ui
+from chat.reports import Reports
+from chat.service import format_cost
+
+settings = ui.settings_or_stop()
+admin = ui.require_admin()  # a user gets nothing of this page, not even its title
+service = ui.chat_service(settings)
+users = ui.accounts(settings).users()
+reports = Reports(service.sessions)
+quotas = {name: ui.accounts(settings).quota(user) for name, user in users.items()}
+
+
+def limit(used: int, allowed: int | None) -> str:
+    return f"{used:,} / {allowed:,}" if allowed else f"{used:,} / no limit"
+
+
+st.title("Admin")
+
+st.subheader("Users")
+rows = reports.users(list(users))
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "User": r.username,
+                "Roles": ", ".join(users[r.username].roles) if r.username in users else "(removed)",
+                "Last activity (UTC)": r.last_activity,
+                "Conversations": r.conversations,
+                "Messages": r.messages,
+                "Tokens": r.tokens,
+                "Cost": format_cost(r.cost_usd) if r.cost_usd is not None else "unknown",
+                "Messages, last minute": limit(
+                    r.usage.messages_last_minute, getattr(quotas.get(r.username), "messages_per_minute", None)
+                ),
+                "Tokens, last 24 h": limit(
+                    r.usage.tokens_last_day, getattr(quotas.get(r.username), "tokens_per_day", None)
+                ),
+            }
+            for r in rows
+        ]
+    ),
+    hide_index=True,
+)
+
+st.subheader("Usage, last 30 days")
+daily = pd.DataFrame([vars(d) for d in reports.daily()])
+if daily.empty:
+    st.caption("No messages yet.")
+else:
+    measure = st.segmented_control(
+        "Measure", ["messages", "tokens", "cost_usd"], default="messages", format_func=lambda m: m.replace("_", " ")
+    )
+    for tab, by in zip(st.tabs(["Per day", "Per user", "Per model"]), ["day", "username", "model"], strict=True):
+        with tab:
+            if by == "day":
+                chart = daily.pivot_table(index="day", columns="username", values=measure, aggfunc="sum", fill_value=0)
+            else:
+                chart = daily.groupby(by)[measure].sum()
+            st.bar_chart(chart)
+
+st.subheader("Recent upstream errors")
+failures = reports.failures()
+if failures:
+    st.dataframe(pd.DataFrame([vars(f) for f in failures]), hide_index=True)
+else:
+    st.caption("None.")
+
+st.subheader("Read a conversation (audited)")
+st.caption("Every conversation opened here is recorded in the audit log below, with your name and the time.")
+ui.audit_reader(reports, admin, list(users))
+
+st.subheader("Audit log")
+events = reports.audit_log()
+if events:
+    st.dataframe(
+        pd.DataFrame([{"At (UTC)": e.at, "Admin": e.actor, "Action": e.action, "Target": e.target} for e in events]),
+        hide_index=True,
+    )
+else:
+    st.caption("No conversation has been read here yet.")
+
+st.subheader("Managing users")
+st.caption("Users live in auth.yaml, changed only by the CLI (in the container too: `make shell`).")
+st.code(
+    "python -m chat.users list\n"
+    "python -m chat.users add alice [--role admin] [--generate-password]\n"
+    "python -m chat.users passwd alice\n"
+    "python -m chat.users remove alice\n"
+    "python -m chat.users quota alice --messages-per-minute 60 --tokens-per-day 2000000",
+    language="bash",
+)
