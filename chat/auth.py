@@ -92,6 +92,9 @@ class Accounts:
             tokens_per_day=self.settings.quota_tokens_per_day if user.tokens_per_day is None else user.tokens_per_day,
         )
 
+    def _account(self, username: str) -> str:
+        return throttle.username_key(username, self.settings.cookie_key.reveal())
+
     def _signed_in(self, user: User, hashed: str) -> SignedIn:
         return SignedIn(
             username=user.username,
@@ -110,11 +113,12 @@ class Accounts:
         the check, right password or wrong.
         """
         now = now or utcnow()
-        username = raw_username.strip().lower()[:64]
+        username = raw_username.strip().lower()
+        account = self._account(username)
         users = self.users()
         try:
             with self.database() as session:
-                wait = throttle.retry_after(session, username, address, now=now, policy=self.throttle_policy)
+                wait = throttle.retry_after(session, account, address, now=now, policy=self.throttle_policy)
         except SQLAlchemyError as error:
             log.error("sign-in refused, the database could not be read: %s", type(error).__name__)
             return SignInResult(error=DATABASE_DOWN)
@@ -126,9 +130,9 @@ class Accounts:
         try:
             with self.database.begin() as session:
                 if user is None or not matches:
-                    throttle.record_failure(session, username, address, now=now)
+                    throttle.record_failure(session, account, address, now=now)
                     return SignInResult(error=WRONG_CREDENTIALS)
-                throttle.clear(session, username, address)
+                throttle.clear(session, account, address)
                 token, expires_at = sessions.new_token(
                     user.username, self.settings.cookie_key.reveal(), now=now, lifetime=self.session_policy.absolute
                 )
@@ -185,14 +189,15 @@ class Accounts:
         the CLI. The current password is required and a wrong one counts as a failed
         sign-in. Other sessions of the user end; this one goes on."""
         now = utcnow()
+        account = self._account(user.username)
         with self.database() as session:
-            wait = throttle.retry_after(session, user.username, address, now=now, policy=self.throttle_policy)
+            wait = throttle.retry_after(session, account, address, now=now, policy=self.throttle_policy)
         if wait > 0:
             raise InputError(throttled_message(wait))
         stored = self.users().get(user.username)
         if stored is None or not verify_password(current, stored.password_hash):
             with self.database.begin() as session:
-                throttle.record_failure(session, user.username, address, now=now)
+                throttle.record_failure(session, account, address, now=now)
             raise InputError("The current password is not right.")
         if new != repeat:
             raise InputError("The new passwords do not match.")

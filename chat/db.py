@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import search, store
+from chat import search, sessions, store
 from chat.errors import ConfigError
 from chat.models import Base, utcnow
 
@@ -29,6 +29,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 # STALE_AFTER were left by a process that no longer runs.
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = timedelta(minutes=2)
+# Sign-in sessions that ended (expired or revoked) are forgotten this long after, at start.
+ENDED_SESSIONS_KEPT = timedelta(days=30)
 
 
 def make_engine(url: str) -> Engine:
@@ -112,5 +114,6 @@ def init_db(engine: Engine) -> int:
     _check_schema(engine)
     search.create_index(engine)
     with session_factory(engine).begin() as session:
+        sessions.purge_ended(session, before=utcnow() - ENDED_SESSIONS_KEPT)
         dead = {owner for owner in store.streaming_owners(session) if _is_dead_here(owner)}
         return store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, dead_owners=dead)

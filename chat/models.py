@@ -147,13 +147,16 @@ class AuthSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted per username and client address by the throttle."""
+    """A failed sign-in, counted per username and client address by the throttle.
+
+    The username is stored as a keyed hash: what someone typed into the username box
+    may be their password, typed into the wrong box."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key", "username", "address", "failed_at"),)
+    __table_args__ = (Index("ix_login_failures_key", "username_key", "address", "failed_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

@@ -9,6 +9,8 @@ for good, and a guesser at one address never locks out the owner at another.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,11 +39,16 @@ class ThrottlePolicy:
         return min(lock, self.window)
 
 
-def retry_after(session: Session, username: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
-    """Seconds before `username` may try again from `address` (0: now)."""
+def username_key(username: str, key: str) -> str:
+    """How a typed username is stored: an HMAC, never the text itself."""
+    return hmac.new(key.encode(), username.encode(), hashlib.sha256).hexdigest()
+
+
+def retry_after(session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
+    """Seconds before `account` (a `username_key`) may try again from `address` (0: now)."""
     count, last = session.execute(
         select(func.count(), func.max(LoginFailure.failed_at)).where(
-            LoginFailure.username == username[:64],
+            LoginFailure.username_key == account,
             LoginFailure.address == address[:64],
             LoginFailure.failed_at > now - policy.window,
         )
@@ -53,14 +60,14 @@ def retry_after(session: Session, username: str, address: str, *, now: datetime,
     return max(0.0, (last + policy.delay(int(count)) - now).total_seconds())
 
 
-def record_failure(session: Session, username: str, address: str, *, now: datetime) -> None:
+def record_failure(session: Session, account: str, address: str, *, now: datetime) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - KEEP_FAILURES))
-    session.add(LoginFailure(username=username[:64], address=address[:64], failed_at=now))
+    session.add(LoginFailure(username_key=account, address=address[:64], failed_at=now))
 
 
-def clear(session: Session, username: str, address: str) -> None:
+def clear(session: Session, account: str, address: str) -> None:
     session.execute(
-        delete(LoginFailure).where(LoginFailure.username == username[:64], LoginFailure.address == address[:64])
+        delete(LoginFailure).where(LoginFailure.username_key == account, LoginFailure.address == address[:64])
     )
 
 

@@ -199,11 +199,22 @@ def test_nobody_can_lock_an_account_for_good(tmp_path: Path, auth_file: Path, se
     assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=moment + timedelta(minutes=10)).user
 
 
-def test_unknown_usernames_are_counted_and_throttled_alike(accounts: Accounts, sessions: sessionmaker[Session]) -> None:
-    assert accounts.sign_in("nobody", "whatever-password", "10.0.0.9").error == WRONG_CREDENTIALS
+def test_unknown_usernames_are_counted_and_throttled_alike(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="2")
+    for _ in range(2):
+        assert accounts.sign_in("nobody", "whatever-password", "10.0.0.9").error == WRONG_CREDENTIALS
+    assert "Too many failed sign-ins" in (accounts.sign_in("nobody", "whatever-password", "10.0.0.9").error or "")
+
+
+def test_a_typed_username_is_never_stored_as_typed(accounts: Accounts, sessions: sessionmaker[Session]) -> None:
+    # Someone types their password into the username box.
+    accounts.sign_in(PASSWORDS["alice"], "", "10.0.0.9")
     with sessions() as session:
         failure = session.scalars(select(LoginFailure)).one()
-    assert (failure.username, failure.address) == ("nobody", "10.0.0.9")
+    assert PASSWORDS["alice"] not in repr(vars(failure)) and failure.address == "10.0.0.9"
+    assert len(failure.username_key) == 64
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -280,3 +291,15 @@ def test_a_password_changed_meanwhile_is_not_overwritten(accounts: Accounts, aut
     with pytest.raises(InputError, match="changed meanwhile"), edit_auth_file(auth_file) as users:
         users.set_password("alice", "$2b$04$" + "x" * 53, expected_hash=stale)
     assert verify_password("set-by-the-cli", load_users(auth_file)["alice"].password_hash)
+
+
+def test_ended_sessions_are_forgotten_at_start(accounts: Accounts, sessions: sessionmaker[Session]) -> None:
+    from chat.db import init_db
+
+    old = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=utcnow() - timedelta(days=45)).token
+    live = signed_in(accounts)
+    assert old and live
+    init_db(sessions.kw["bind"])
+    with sessions() as session:
+        kept = set(session.scalars(select(AuthSession.token_hash)))
+    assert kept == {session_rows.token_hash(live)}

@@ -45,6 +45,11 @@ def test_no_secret_reaches_a_log_a_database_or_a_page(page, server: Server) -> N
     page.get_by_role("textbox", name="Password").fill(WRONG_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Incorrect username or password.").wait_for()
+    # Bob types his password into the username box.
+    page.get_by_role("textbox", name="Username").fill(PASSWORDS["bob"])
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Incorrect username or password.").wait_for()
 
     sign_in(page, server, "alice")
     assert wait_for_cookie(page, present=True)
