@@ -1,0 +1,98 @@
+"""`python -m chat.health`: healthy and broken databases, and `--deep` against the model server."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.health import main
+from chat.models import AuditEvent
+from tests.conftest import TEST_COOKIE_KEY, url_of
+from tests.fake_openai import FakeOpenAI
+
+
+def health(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, *argv: str, **env: str
+) -> tuple[int, str]:
+    monkeypatch.setenv("PARLEY_COOKIE_KEY", TEST_COOKIE_KEY)
+    monkeypatch.setenv("DATABASE_URL", url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, (out.out + out.err).strip()
+
+
+def test_a_healthy_database_on_either_engine(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, line = health(monkeypatch, capsys, url_of(sessions))
+    assert code == 0 and line.startswith("healthy: database (") and "takes writes" in line
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0  # the probe left nothing
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_locked_sqlite_database_is_unhealthy_within_seconds(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = url_of(sessions)
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        code, line = health(monkeypatch, capsys, url)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 1 and line == "unhealthy: the database is locked by another writer for more than 3 s"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_read_only_database_is_unhealthy(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = url_of(sessions).removeprefix("sqlite:///")
+    code, line = health(monkeypatch, capsys, f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert code == 1 and line == "unhealthy: the database is read-only"
+
+
+def test_missing_damaged_empty_or_unreachable_databases_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, line = health(monkeypatch, capsys, f"sqlite:///{tmp_path / 'nowhere.db'}")
+    assert code == 1 and "does not exist" in line
+    (tmp_path / "garbage.db").write_bytes(b"this is not a database, just bytes" * 100)
+    code, line = health(monkeypatch, capsys, f"sqlite:///{tmp_path / 'garbage.db'}")
+    assert code == 1 and line == "unhealthy: the database file is not a SQLite database (damaged?)"
+    sqlite3.connect(tmp_path / "empty.db").close()
+    code, line = health(monkeypatch, capsys, f"sqlite:///{tmp_path / 'empty.db'}")
+    assert code == 1 and "lacks Parley's tables" in line
+    code, line = health(monkeypatch, capsys, "postgresql+psycopg://nobody@127.0.0.1:9/parley")
+    assert code == 1 and line.startswith("unhealthy: cannot connect to the database")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_deep_checks_the_model_server(
+    sessions: sessionmaker[Session],
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = url_of(sessions)
+    code, line = health(
+        monkeypatch, capsys, url, "--deep", OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test"
+    )
+    assert code == 0 and f"model server ({fake_openai.base_url}) answers" in line
+    code, line = health(monkeypatch, capsys, url, "--deep", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    assert code == 1 and line == "unhealthy: the model server (http://127.0.0.1:9/v1) does not answer"
+    code, line = health(monkeypatch, capsys, url, "--deep", OPENAI_BASE_URL="", OPENAI_API_KEY="")
+    assert code == 0 and "offline demo model" in line
+
+
+def test_a_bad_configuration_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, line = health(monkeypatch, capsys, "sqlite:///x.db", PARLEY_COOKIE_KEY="short")
+    assert code == 1 and line.count("\n") == 0 and "PARLEY_COOKIE_KEY" in line
