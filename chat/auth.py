@@ -117,21 +117,20 @@ class Accounts:
         account = self._account(username)
         users = self.users()
         try:
-            with self.database() as session:
-                wait = throttle.retry_after(session, account, address, now=now, policy=self.throttle_policy)
+            with self.database.begin() as session:
+                wait = throttle.begin_attempt(session, account, address, now=now, policy=self.throttle_policy)
         except SQLAlchemyError as error:
-            log.error("sign-in refused, the database could not be read: %s", type(error).__name__)
+            log.error("sign-in refused, the database could not be written: %s", type(error).__name__)
             return SignInResult(error=DATABASE_DOWN)
         if wait > 0:
             log.info("sign-in refused by the throttle (%.0f s left)", wait)
             return SignInResult(error=throttled_message(wait))
         user = users.get(username)
         matches = verify_password(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+        if user is None or not matches:
+            return SignInResult(error=WRONG_CREDENTIALS)  # the attempt is already counted
         try:
             with self.database.begin() as session:
-                if user is None or not matches:
-                    throttle.record_failure(session, account, address, now=now)
-                    return SignInResult(error=WRONG_CREDENTIALS)
                 throttle.clear(session, account, address)
                 token, expires_at = sessions.new_token(
                     user.username, self.settings.cookie_key.reveal(), now=now, lifetime=self.session_policy.absolute
@@ -190,15 +189,15 @@ class Accounts:
         sign-in. Other sessions of the user end; this one goes on."""
         now = utcnow()
         account = self._account(user.username)
-        with self.database() as session:
-            wait = throttle.retry_after(session, account, address, now=now, policy=self.throttle_policy)
+        with self.database.begin() as session:
+            wait = throttle.begin_attempt(session, account, address, now=now, policy=self.throttle_policy)
         if wait > 0:
             raise InputError(throttled_message(wait))
         stored = self.users().get(user.username)
         if stored is None or not verify_password(current, stored.password_hash):
-            with self.database.begin() as session:
-                throttle.record_failure(session, account, address, now=now)
             raise InputError("The current password is not right.")
+        with self.database.begin() as session:
+            throttle.clear(session, account, address)
         if new != repeat:
             raise InputError("The new passwords do not match.")
         if new == current:
@@ -207,9 +206,15 @@ class Accounts:
         new_hash = hash_password(new)
         with edit_auth_file(self.settings.auth_file) as editor:
             editor.set_password(user.username, new_hash, expected_hash=stored.password_hash)
-        with self.database.begin() as session:
-            sessions.remark(session, user.session_hash, new_hash)
         log.info("a user changed their password")
+        try:
+            with self.database.begin() as session:
+                sessions.remark(session, user.session_hash, new_hash)
+        except SQLAlchemyError as error:
+            log.error("a changed password could not be recorded on its session: %s", type(error).__name__)
+            raise InputError(
+                "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
+            ) from None
 
 
 def _usual_cost(users: dict[str, User]) -> int:

@@ -72,9 +72,10 @@ def check(session: Session, username: str, quota: Quota, *, now: datetime) -> No
         if len(times) >= quota.messages_per_minute:
             # The oldest of the last N requests must leave the minute first.
             free_at = times[-1] + MINUTE
+            count = quota.messages_per_minute
             raise QuotaError(
-                f"You have sent {quota.messages_per_minute} messages in the last minute, your limit. "
-                f"You can continue {_when(free_at, now)}. Your message is back in the input box."
+                f"You have sent {count} message{'s' if count != 1 else ''} in the last minute, your limit; "
+                f"nothing was sent. You can continue {_when(free_at, now)}."
             )
     if quota.tokens_per_day:
         rows = session.execute(
@@ -93,8 +94,7 @@ def check(session: Session, username: str, quota: Quota, *, now: datetime) -> No
                     break
             raise QuotaError(
                 f"You have used {sum(int(t) for _, t in rows):,} tokens in the last 24 hours; your limit is "
-                f"{quota.tokens_per_day:,}. You can continue {_when(free_at, now)}. "
-                "Your message is back in the input box."
+                f"{quota.tokens_per_day:,}; nothing was sent. You can continue {_when(free_at, now)}."
             )
 
 

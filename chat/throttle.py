@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from chat.models import LoginFailure
@@ -44,13 +44,17 @@ def username_key(username: str, key: str) -> str:
     return hmac.new(key.encode(), username.encode(), hashlib.sha256).hexdigest()
 
 
-def retry_after(session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
-    """Seconds before `account` (a `username_key`) may try again from `address` (0: now)."""
+def retry_after(
+    session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy, besides: int | None = None
+) -> float:
+    """Seconds before `account` (a `username_key`) may try again from `address` (0: now),
+    counting every failure but the one with id `besides`."""
     count, last = session.execute(
         select(func.count(), func.max(LoginFailure.failed_at)).where(
             LoginFailure.username_key == account,
             LoginFailure.address == address[:64],
             LoginFailure.failed_at > now - policy.window,
+            LoginFailure.id != (besides if besides is not None else -1),
         )
     ).one()
     if not count or last is None:
@@ -60,9 +64,32 @@ def retry_after(session: Session, account: str, address: str, *, now: datetime, 
     return max(0.0, (last + policy.delay(int(count)) - now).total_seconds())
 
 
-def record_failure(session: Session, account: str, address: str, *, now: datetime) -> None:
+def begin_attempt(session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
+    """Count an attempt as failed before its password is checked, unless the throttle
+    refuses it: returns the seconds to wait (0: go on, the row stays until `clear`).
+
+    Checking first and recording after would let simultaneous attempts all pass the
+    check. Here the write comes first: SQLite serialises writers, and PostgreSQL gets a
+    transaction-scoped advisory lock per (username, address). The caller commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"parley-login:{account}:{address}"},
+        )
+    attempt = LoginFailure(username_key=account, address=address[:64], failed_at=now)
+    record_failure(session, account, address, now=now, row=attempt)
+    session.flush()
+    wait = retry_after(session, account, address, now=now, policy=policy, besides=attempt.id)
+    if wait > 0:
+        session.delete(attempt)  # a refused attempt is not counted: the lock does not grow by itself
+    return wait
+
+
+def record_failure(
+    session: Session, account: str, address: str, *, now: datetime, row: LoginFailure | None = None
+) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - KEEP_FAILURES))
-    session.add(LoginFailure(username_key=account, address=address[:64], failed_at=now))
+    session.add(row or LoginFailure(username_key=account, address=address[:64], failed_at=now))
 
 
 def clear(session: Session, account: str, address: str) -> None:

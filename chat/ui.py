@@ -44,6 +44,7 @@ PROMPT = "parley_prompt"
 COOKIE_WRITE = "parley_cookie_write"
 JUDGED_COOKIE = "parley_judged_cookie"  # the hash of the request cookie this session has judged
 PASSWORD_CHANGED = "parley_password_changed"
+DRAFT = "parley_draft"  # (username, prompt) sent just as the session ended
 AUTH_NOTICE = "parley_auth_notice"  # why the login form is shown (signed out, expired...)
 
 
@@ -116,10 +117,14 @@ def _users_or_stop(accounts: Accounts) -> None:
 
 
 def _client_address(settings: Settings) -> str:
+    # Streamlit gives no address for a loopback peer (a proxy on the same host).
     peer = st.context.ip_address
-    forwarded = st.context.headers.get("X-Forwarded-For")
+    headers = st.context.headers
+    # Every X-Forwarded-For line, in order: a proxy may append its own line rather than
+    # extend the client's, and only the hops on the right can be believed.
+    forwarded = ", ".join(headers.get_all("X-Forwarded-For")) if hasattr(headers, "get_all") else ""
     return throttle.client_address(
-        peer if isinstance(peer, str) else None,
+        peer if isinstance(peer, str) and peer else "127.0.0.1",
         forwarded if isinstance(forwarded, str) else None,
         settings.trusted_proxies,
     )
@@ -147,19 +152,20 @@ def login_gate(settings: Settings) -> SignedIn | None:
     notice: str | None = state.get(AUTH_NOTICE)  # kept until the next sign-in: later runs show it too
     user = state.get(USER)
     if isinstance(user, SignedIn):
-        user = _resume(gate, user.session_hash)
+        previous, user = user, _resume(gate, user.session_hash)
         if user is None:
+            _keep_draft(previous.username)
             notice = SESSION_ENDED
             _queue_cookie_write({"delete": True})
     else:
         user = None
         cookie = st.context.cookies.get(settings.cookie_name)
         if isinstance(cookie, str) and cookie and sessions.token_hash(cookie) != state.get(JUDGED_COOKIE):
-            state[JUDGED_COOKIE] = sessions.token_hash(cookie)  # the request's cookie never changes: judge it once
             try:
                 user = gate.from_cookie(cookie)
             except ChatError as error:
-                _stop(error.message)
+                _stop(error.message)  # not judged: the next run tries the cookie again
+            state[JUDGED_COOKIE] = sessions.token_hash(cookie)  # the request's cookie never changes: judge it once
             if user is None:
                 notice = COOKIE_REFUSED
                 _queue_cookie_write({"delete": True})
@@ -191,7 +197,18 @@ def _remember(user: SignedIn) -> None:
     previous = st.session_state.get(USER)
     if not isinstance(previous, SignedIn) or previous.username != user.username:
         forget_chat()  # never show one user's chat to the next in the same tab
+        owner, draft = st.session_state.pop(DRAFT, None) or (None, None)
+        if owner == user.username and draft:
+            chat_state().restore_prompt = draft  # what they sent as their session ended
     st.session_state[USER] = user
+
+
+def _keep_draft(username: str) -> None:
+    """A prompt sent in the run that found the session ended is kept for its author's
+    next sign-in in this tab (and for nobody else)."""
+    chat = st.session_state.get(CHAT)
+    if isinstance(chat, ChatState) and chat.pending_prompt:
+        st.session_state[DRAFT] = (username, chat.pending_prompt)
 
 
 def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> SignedIn | None:
@@ -265,6 +282,20 @@ def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
 def password_changed_notice() -> None:
     if st.session_state.pop(PASSWORD_CHANGED, False):
         st.success("Your password was changed. Your other sessions have been signed out.")
+
+
+def still_signed_in(user: SignedIn) -> bool:
+    """For widget callbacks and lazy downloads: Streamlit runs them before the script,
+    so before `login_gate`, with the user of the previous run. Each checks the session
+    itself, so nothing is done for a session that ended meanwhile."""
+    try:
+        return _accounts(Settings.from_env()).resume(user.session_hash) is not None
+    except ChatError:
+        return False
+
+
+def _exported(user: SignedIn, make: Callable[[], str]) -> Callable[[], str]:
+    return lambda: make() if still_signed_in(user) else "Your sign-in has ended. Sign in again to export.\n"
 
 
 def current_user() -> SignedIn:
@@ -390,7 +421,7 @@ def chat_state() -> ChatState:
 def forget_chat() -> None:
     """Sign-out: drop the chat from this browser session (a reply being written goes
     on and is saved: only Stop ends one early)."""
-    for key in (CHAT, USER, PROMPT):
+    for key in (CHAT, USER, PROMPT, AUDIT):
         st.session_state.pop(key, None)
 
 
@@ -456,7 +487,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
         if conversations:
             st.download_button(
                 "Export all (JSON)",
-                lambda: export.as_json(export.user_export(service.sessions, user.username)),
+                _exported(user, lambda: export.as_json(export.user_export(service.sessions, user.username))),
                 file_name=f"parley-{user.username}.json",
                 mime="application/json",
                 key="parley_export_all",
@@ -474,6 +505,8 @@ def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
 
 
 def _open_conversation(chat: ChatState, user: SignedIn, service: ChatService, conversation_id: str) -> None:
+    if not still_signed_in(user):
+        return
     messages = service.open_conversation(user.username, conversation_id)
     options = service.conversation_options(user.username, conversation_id) if messages is not None else None
     if messages is None or options is None:
@@ -531,7 +564,7 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
 
         def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
             # Built only when clicked: a long conversation costs nothing until then.
-            return lambda: render(export.user_export(service.sessions, user.username, cid))
+            return _exported(user, lambda: render(export.user_export(service.sessions, user.username, cid)))
 
         left, right = st.columns(2)
         left.download_button(
@@ -611,9 +644,9 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
         "Conversation", list(choices), format_func=lambda cid: choices[cid], key="parley_audit_conversation"
     )
     if st.button("Open read-only (recorded in the audit log)", disabled=chosen is None):
-        st.session_state[AUDIT] = reports.read(chosen, actor=admin.username) if chosen else None
-    opened = st.session_state.get(AUDIT)
-    if opened is None:
+        st.session_state[AUDIT] = (admin.username, reports.read(chosen, actor=admin.username) if chosen else None)
+    reader, opened = st.session_state.get(AUDIT) or (None, None)
+    if opened is None or reader != admin.username:  # shown only to the admin on whose name it was read
         return
     with st.container(border=True):
         header = st.container(horizontal=True)
@@ -810,6 +843,8 @@ def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, messag
 
 
 def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
+    if not still_signed_in(user):
+        return
     value = st.session_state.get(f"parley_feedback_{reply_id}")
     try:
         if not service.set_feedback(user.username, reply_id, value):
@@ -823,7 +858,7 @@ def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_
 
 
 def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    if chat.conversation_id is None or chat.turn is not None:
+    if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
         return
     try:
         turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id, quota=user.quota)

@@ -119,7 +119,7 @@ def test_the_admin_page_is_not_a_users_page(app_env: AppEnv) -> None:
     page = AppTest.from_file(str(ROOT / "views" / "admin.py"))
     page.session_state["parley_user"] = app.session_state["parley_user"]
     page.run()
-    assert len(page.title) == 0 and len(page.dataframe) == 0 and not page.exception
+    assert len(page.title) == 0 and len(page.dataframe) == 0 and not page.exception and not page.error
 
 
 def test_the_admin_sees_usage_and_reads_a_conversation_on_the_record(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
@@ -189,7 +189,7 @@ def test_the_quota_stops_a_request_and_says_when_to_continue(
 def test_per_user_quota_overrides_come_from_auth_yaml(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     assert users_cli(["--file", str(app_env.auth_file), "quota", "alice", "--messages-per-minute", "1"]) == 0
     app = send(send(sign_in(new_app()), "one"), "two")
-    assert any("1 messages in the last minute" in e for e in errors(app))
+    assert any("1 message in the last minute" in e for e in errors(app))
     assert len(send(sign_in(new_app(), "bob"), "bob's one").chat_message) == 2  # bob keeps the default
 
 
@@ -198,3 +198,39 @@ def test_streamlit_config_keeps_the_protections_on() -> None:
     assert config["server"]["enableXsrfProtection"] is True
     assert config["server"]["maxUploadSize"] <= 1 and config["server"]["maxMessageSize"] <= 50
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def end_session_elsewhere(app_env: AppEnv, app: AppTest) -> None:
+    """Sign out from another tab: the session's row is revoked."""
+    from chat.auth import Accounts
+    from chat.db import make_engine, session_factory
+    from chat.settings import Settings
+
+    engine = make_engine(app_env.database_url)
+    Accounts(Settings.from_env(), session_factory(engine)).sign_out(app.session_state["parley_user"].session_hash)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("next_user", ["alice", "bob"])
+def test_a_prompt_sent_as_the_session_ends_waits_for_its_author(
+    app_env: AppEnv, fake_openai: FakeOpenAI, next_user: str
+) -> None:
+    app = sign_in(new_app())
+    end_session_elsewhere(app_env, app)
+    app = send(app, "my long carefully written question")
+    assert len(app.chat_input) == 0 and any("Your sign-in has ended" in i.value for i in app.info)
+    assert fake_openai.chat_requests == []
+    app = sign_in(app, next_user)
+    restored = app.chat_input[0].proto.value if app.chat_input[0].proto.set_value else None
+    # Its author gets it back in the input box; anyone else signing in at this tab gets nothing of it.
+    assert restored == ("my long carefully written question" if next_user == "alice" else None)
+
+
+def test_an_audited_conversation_goes_with_its_reader(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    send(sign_in(new_app(), "alice"), "private words")
+    admin = sign_in(new_app(), "admin")
+    admin.switch_page("views/admin.py").run()
+    submit(admin, "Open read-only (recorded in the audit log)")
+    assert ("user", "private words") in chat_texts(admin)
+    admin.sidebar.button[0].click().run()  # sign out
+    assert "parley_audit" not in admin.session_state

@@ -303,3 +303,17 @@ def test_ended_sessions_are_forgotten_at_start(accounts: Accounts, sessions: ses
     with sessions() as session:
         kept = set(session.scalars(select(AuthSession.token_hash)))
     assert kept == {session_rows.token_hash(live)}
+
+
+def test_simultaneous_guesses_cannot_slip_past_the_throttle(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="3", PARLEY_LOGIN_LOCK_SECONDS="60")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda i: accounts.sign_in("alice", f"guess-{i}", "10.0.0.9"), range(12)))
+    checked = [r for r in results if r.error == WRONG_CREDENTIALS]
+    refused = [r for r in results if "Too many failed sign-ins" in (r.error or "")]
+    # Only as many passwords were checked as the limit allows; every other guess was refused unchecked.
+    assert (len(checked), len(refused)) == (3, 9)

@@ -52,8 +52,11 @@ daily = pd.DataFrame([vars(d) for d in reports.daily()])
 if daily.empty:
     st.caption("No messages yet.")
 else:
-    measure = st.segmented_control(
-        "Measure", ["messages", "tokens", "cost_usd"], default="messages", format_func=lambda m: m.replace("_", " ")
+    measure = (
+        st.segmented_control(
+            "Measure", ["messages", "tokens", "cost_usd"], default="messages", format_func=lambda m: m.replace("_", " ")
+        )
+        or "messages"  # clicking the chosen option again deselects it
     )
     for tab, by in zip(st.tabs(["Per day", "Per user", "Per model"]), ["day", "username", "model"], strict=True):
         with tab:
@@ -72,7 +75,7 @@ else:
 
 st.subheader("Read a conversation (audited)")
 st.caption("Every conversation opened here is recorded in the audit log below, with your name and the time.")
-ui.audit_reader(reports, admin, list(users))
+ui.audit_reader(reports, admin, [r.username for r in rows])  # removed users' conversations too
 
 st.subheader("Audit log")
 events = reports.audit_log()
