@@ -42,7 +42,8 @@ class QuotaUsage:
     tokens_last_day: int
 
 
-def _tokens() -> ColumnElement[int]:
+def tokens_used() -> ColumnElement[int]:
+    """A reply's prompt and completion tokens (0 for what is unknown)."""
     return func.coalesce(Message.prompt_tokens, 0) + func.coalesce(Message.completion_tokens, 0)
 
 
@@ -53,7 +54,7 @@ def usage(session: Session, username: str, *, now: datetime) -> QuotaUsage:
         )
     )
     tokens = session.scalar(
-        select(func.coalesce(func.sum(_tokens()), 0)).where(
+        select(func.coalesce(func.sum(tokens_used()), 0)).where(
             Message.username == username, Message.role == "assistant", Message.created_at > now - DAY
         )
     )
@@ -79,7 +80,7 @@ def check(session: Session, username: str, quota: Quota, *, now: datetime) -> No
             )
     if quota.tokens_per_day:
         rows = session.execute(
-            select(Message.created_at, _tokens())
+            select(Message.created_at, tokens_used())
             .where(Message.username == username, Message.role == "assistant", Message.created_at > now - DAY)
             .order_by(Message.created_at)
         ).all()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import quotas, sessions
@@ -52,10 +52,6 @@ class UpstreamFailure:
     message: str
 
 
-def _tokens() -> ColumnElement[int]:
-    return func.coalesce(Message.prompt_tokens, 0) + func.coalesce(Message.completion_tokens, 0)
-
-
 def user_reports(session: Session, usernames: Sequence[str], *, now: datetime) -> list[UserReport]:
     """One row per user in `usernames` (and per user who left data behind)."""
     conversations = dict(
@@ -67,7 +63,7 @@ def user_reports(session: Session, usernames: Sequence[str], *, now: datetime) -
             select(
                 Message.username,
                 func.count(),
-                func.coalesce(func.sum(_tokens()), 0),
+                func.coalesce(func.sum(quotas.tokens_used()), 0),
                 func.sum(Message.cost_usd),
                 func.max(Message.created_at),
             ).group_by(Message.username)
@@ -104,7 +100,7 @@ def daily_usage(session: Session, *, since: datetime) -> list[DailyUsage]:
             Message.username,
             model,
             func.count(),
-            func.coalesce(func.sum(_tokens()), 0),
+            func.coalesce(func.sum(quotas.tokens_used()), 0),
             func.coalesce(func.sum(Message.cost_usd), 0.0),
         )
         .join(Conversation, Conversation.id == Message.conversation_id)

@@ -88,6 +88,7 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     partial = [text for text in seen if "token0" in text and "token39" not in text]
     assert len(partial) >= 3, seen
     assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:], strict=False))
+    reply_settled(page)  # the last token is on screen a moment before the reply's final save
     reply = rows(server)[-1]
     assert reply.role == "assistant" and reply.status == "complete" and reply.content == " ".join(words)
 
@@ -165,7 +166,7 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
     box.fill("Hello at once")
     box.press("Enter")
     page.get_by_text("here is the whole reply.").wait_for()
-    time.sleep(1.0)  # let any late rerun happen, then check nothing was lost
+    reply_settled(page)  # the reply is saved and the page has rerun: nothing late can come
     assert "here is the whole reply." in assistant_text(page)
     bob = [m for m in rows(server) if m.username == "bob"]
     assert [(m.role, m.status) for m in bob] == [("user", "complete"), ("assistant", "complete")]
