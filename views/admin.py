@@ -10,9 +10,10 @@ from chat.service import format_cost
 settings = ui.settings_or_stop()
 admin = ui.require_admin()  # a user gets nothing of this page, not even its title
 service = ui.chat_service(settings)
-users = ui.accounts(settings).users()
+accounts = ui.accounts(settings)
+users = accounts.users()
 reports = Reports(service.sessions)
-quotas = {name: ui.accounts(settings).quota(user) for name, user in users.items()}
+quotas = {name: accounts.quota(user) for name, user in users.items()}
 
 
 def limit(used: int, allowed: int | None) -> str:
