@@ -3,12 +3,20 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+ADDRESS ?= 0.0.0.0
+# The process `make run` / `make prod` started here, for `make restart`.
+PIDFILE := .parley.pid
+# Docker: the image's name, its tags (version and commit) and the container's name.
+IMAGE     ?= parley
+CONTAINER ?= parley
+VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)
+COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 .DEFAULT_GOAL := help
-.PHONY: help run install test lint user clean
+.PHONY: help boot run restart prod install migrate test lint user clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,21 +29,78 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 
 install: $(VENV)/.runtime ## make the virtualenv from requirements.txt
 
-run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database), check, and serve on :8501
+boot: run ## first time on a machine: the venv, .env with a cookie key, the first admin, the database, then serve
+
+run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on :8501
 	$(PY) -m chat.bootstrap
-	exec $(PY) -m streamlit run app.py --server.port $(PORT)
+	echo $$$$ > $(PIDFILE); exec $(PY) -m streamlit run app.py --server.port $(PORT)
+
+restart: ## stop the Parley that make run/prod started here (replies in flight are saved), then make run
+	@pid=$$(cat $(PIDFILE) 2>/dev/null); \
+	if [ -n "$$pid" ] && grep -qs streamlit /proc/$$pid/cmdline; then \
+		echo "Stopping Parley (pid $$pid)"; kill -TERM $$pid; \
+		while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; \
+	fi
+	$(MAKE) run
+
+prod: $(VENV)/.runtime ## migrate, check (no set-up: .env and users must exist), serve on 0.0.0.0:8501 (ADDRESS, PORT)
+	$(PY) -m chat.migrate
+	$(PY) -m chat.bootstrap --check
+	echo $$$$ > $(PIDFILE); exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
+		--server.fileWatcherType none --logger.level warning
+
+migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), under a lock
+	$(PY) -m chat.migrate
 
 test: $(VENV)/.dev ## run the whole test suite
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev ## ruff and mypy
+lint: $(VENV)/.dev ## ruff, mypy and hadolint (the Dockerfile)
 	$(PY) -m ruff check .
 	$(PY) -m mypy chat
+	$(VENV)/bin/hadolint Dockerfile
 
 user: $(VENV)/.runtime ## add a user: make user NAME=alice [ROLE=admin]
 	@test -n "$(NAME)" || { echo "usage: make user NAME=alice [ROLE=admin]"; exit 2; }
 	$(PY) -m chat.users add "$(NAME)" --role "$(or $(ROLE),user)"
 
-clean: ## remove the virtualenv and caches (keeps .env, auth.yaml and data/)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+.PHONY: backup restore purge
+
+backup: $(VENV)/.runtime ## a consistent copy of the database, taken live, in backups/ (OUTPUT=file to choose)
+	$(PY) -m chat.backup create $(if $(OUTPUT),--output "$(OUTPUT)")
+
+restore: $(VENV)/.runtime ## replace the database with a backup: make restore FILE=backups/parley-....db
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/parley-YYYYMMDD-HHMMSS.db (or .dump)"; exit 2; }
+	$(PY) -m chat.backup restore "$(FILE)"
+
+purge: $(VENV)/.runtime ## remove conversations past PARLEY_RETENTION_DAYS, deleted ones first (DRY_RUN=1: only say)
+	$(PY) -m chat.admin purge $(if $(DRY_RUN),--dry-run)
+
+clean: ## remove the virtualenv, caches and the wheelhouse (keeps .env, auth.yaml and data/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache wheels
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: docker-build docker-run shell
+
+# The wheelhouse the image installs from (the build itself has no network): every pinned
+# package as a wheel for this platform (Linux x86_64, CPython 3.11). pip wheel takes a
+# published wheel as is and builds one only for a package published as source alone.
+# Filled again only when requirements.txt changes.
+wheels/.requirements: requirements.txt | $(VENV)/.runtime
+	rm -rf wheels
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps -r requirements.txt -w wheels
+	cp requirements.txt $@
+
+docker-build: wheels/.requirements ## build the image parley:VERSION, :COMMIT and :latest, offline (BASE=image to change the base)
+	docker build --network=none $(if $(BASE),--build-arg BASE=$(BASE)) \
+		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):$(COMMIT) -t $(IMAGE):latest .
+
+docker-run: $(VENV)/.runtime ## run the image in the background on :8501 (.env made if missing; data in the volume parley-data)
+	@$(PY) -c 'from pathlib import Path; from chat.bootstrap import ensure_env_file; \
+		ensure_env_file(Path(".env"), Path(".env.example")) and print("Wrote .env with a fresh PARLEY_COOKIE_KEY.")'
+	docker run -d --name $(CONTAINER) -p $(PORT):8501 --env-file .env -v parley-data:/app/data $(IMAGE):latest
+	@echo "Parley starts on http://localhost:$(PORT); 'docker logs $(CONTAINER)' shows a new admin's one-time password."
+
+shell: ## a shell in the running container (make docker-run first)
+	docker exec -it $(CONTAINER) sh

@@ -15,6 +15,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from chat import migrate
 from chat import users as users_cli
 from chat.authfile import load_users
 from chat.db import init_db, make_engine
@@ -48,11 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chat.bootstrap", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only check; create nothing")
     parser.add_argument("--env-file", type=Path, default=Path(".env"))
+    parser.add_argument(
+        "--no-env-file",
+        action="store_true",
+        help="read settings from the environment only and write no .env (containers: docker run --env-file)",
+    )
     args = parser.parse_args(argv)
+    env_file = None if args.no_env_file else args.env_file
     try:
-        if not args.check and ensure_env_file(args.env_file, Path(".env.example")):
-            print(f"Wrote {args.env_file} with a freshly generated PARLEY_COOKIE_KEY.")
-        settings = Settings.from_env(env_file=args.env_file)
+        if not args.check and env_file is not None and ensure_env_file(env_file, Path(".env.example")):
+            print(f"Wrote {env_file} with a freshly generated PARLEY_COOKIE_KEY.")
+        settings = Settings.from_env(env_file=env_file)
         if not args.check and not (settings.auth_file.exists() and load_users(settings.auth_file)):
             print("No users yet: creating the first admin account.")
             code = users_cli.main(
@@ -65,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ChatError(f"{settings.auth_file} has no users. Add one with: python -m chat.users add NAME")
         engine = make_engine(settings.database_url)
         try:
-            init_db(engine)
+            behind = migrate.pending(engine)
+            init_db(engine, apply_migrations=settings.auto_migrate)
+            if behind:
+                print(f"Database migrated to revision {migrate.head()}.")
         finally:
             engine.dispose()
     except ChatError as error:

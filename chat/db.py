@@ -15,14 +15,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import search, sessions, store
+from chat import migrate, sessions, store
 from chat.errors import ConfigError
-from chat.models import Base, utcnow
+from chat.models import utcnow
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 # A streaming reply is touched at least this often; rows older than
@@ -83,36 +83,17 @@ def _is_dead_here(owner: str) -> bool:
     return False
 
 
-def _check_schema(engine: Engine) -> None:
-    """Refuse, with a sentence, a database whose tables lack columns these models need.
+def init_db(engine: Engine, *, apply_migrations: bool = True) -> int:
+    """Bring the schema to this Parley's revision and close replies left `streaming` by a dead process.
 
-    `create_all` makes missing tables but never alters existing ones; until migrations
-    exist, a database made by an older Parley must be named, not crash on first use.
-    """
-    inspector = inspect(engine)
-    missing = [
-        f"{table.name}.{column.name}"
-        for table in Base.metadata.sorted_tables
-        for column in table.columns
-        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
-    ]
-    if missing:
-        raise ConfigError(
-            "The database was made by an older version of Parley and lacks "
-            f"{', '.join(missing)}. Move it aside (for SQLite: data/parley.db) to start a new one."
-        )
-
-
-def init_db(engine: Engine) -> int:
-    """Create missing tables and close replies left `streaming` by a dead process.
+    With `apply_migrations=False` (PARLEY_AUTO_MIGRATE=false) a database that is
+    behind is refused with a sentence instead (ConfigError).
 
     A reply is abandoned if the process that streamed it ran on this host and is
     gone, or if it has not been touched for `STALE_AFTER` (a replica elsewhere
     that died). Returns how many replies were marked `interrupted`.
     """
-    Base.metadata.create_all(engine)
-    _check_schema(engine)
-    search.create_index(engine)
+    migrate.ensure_current(engine, apply=apply_migrations)
     with session_factory(engine).begin() as session:
         sessions.purge_ended(session, before=utcnow() - ENDED_SESSIONS_KEPT)
         dead = {owner for owner in store.streaming_owners(session) if _is_dead_here(owner)}

@@ -156,8 +156,9 @@ def _sessions() -> sessionmaker[Session]:
     from chat.db import init_db, make_engine, session_factory
     from chat.settings import Settings
 
-    engine = make_engine(Settings.from_env().database_url)
-    init_db(engine)
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    init_db(engine, apply_migrations=settings.auto_migrate)
     return session_factory(engine)
 
 

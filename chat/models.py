@@ -59,7 +59,12 @@ class ReplyStatus:
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_owner_recent", "username", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_owner_recent", "username", "updated_at"),
+        # The retention purge finds old and deleted conversations across all users.
+        Index("ix_conversations_updated_at", "updated_at"),
+        Index("ix_conversations_deleted_at", "deleted_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), index=True)

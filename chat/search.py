@@ -2,7 +2,8 @@
 
 Every word of the query must match a word of the message, case- and
 accent-insensitively, the last one as a prefix; results come newest first with a
-snippet that marks the matching words.
+snippet that marks the matching words. The index is made by the first migration
+(chat/migrations/versions/0001_initial.py):
 
 - SQLite: an FTS5 table (external content, kept in step by triggers) with the
   `unicode61 remove_diacritics 2` tokenizer.
@@ -15,16 +16,12 @@ snippet that marks the matching words.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
-
-log = logging.getLogger(__name__)
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"  # private-use marks: never in real text
 SNIPPET_WORDS = 16
@@ -45,92 +42,6 @@ class SearchHit:
 
 def query_words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
-
-
-# --- the index ----------------------------------------------------------------------
-
-_SQLITE_DDL = (
-    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
-    " tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
-    " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
-    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
-    " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-)
-
-# Token types of PostgreSQL's default parser that carry words (the rest is blanks and
-# the URL/e-mail/number kinds that the punctuation rewrite leaves no room for).
-_PG_WORD_TOKENS = "asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart"
-_PG_LOCK = 0x7061726C6579  # "parley": serialises the DDL when two replicas start at once
-# ASCII punctuation, as a character class; the ranges are plain code points, so the
-# rewrite does not depend on the database's locale.
-_PG_PUNCTUATION = r"[!-/:-@\[-`{-~]+"
-
-
-def create_index(engine: Engine) -> None:
-    """Create the engine's search index if it is missing (idempotent)."""
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            _create_sqlite_index(connection)
-    elif engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            _create_postgres_index(connection)
-
-
-def _create_sqlite_index(connection: Connection) -> None:
-    exists = connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages_fts'"
-    ).first()
-    if exists:
-        return
-    for statement in _SQLITE_DDL:
-        connection.exec_driver_sql(statement)
-    connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
-
-
-def _create_postgres_index(connection: Connection) -> None:
-    connection.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-    if connection.exec_driver_sql("SELECT 1 FROM pg_ts_config WHERE cfgname = 'parley_search'").first() is None:
-        connection.exec_driver_sql("CREATE TEXT SEARCH CONFIGURATION parley_search (COPY = simple)")
-        if _unaccent_available(connection):
-            connection.exec_driver_sql(
-                f"ALTER TEXT SEARCH CONFIGURATION parley_search ALTER MAPPING FOR {_PG_WORD_TOKENS}"
-                " WITH unaccent, simple"
-            )
-        else:
-            log.warning("PostgreSQL's unaccent extension is missing: search will tell accented letters apart")
-    # Immutable, so a generated column can use it. The vector is stored, not just
-    # indexed: the index's matches are rechecked against it, and recomputing it for
-    # every match of a common word took seconds over 100,000 messages.
-    # Named with its schema: a restore (pg_restore runs with an empty search_path)
-    # recomputes the generated column and must find the configuration.
-    schema = connection.exec_driver_sql("SELECT quote_ident(current_schema())").scalar_one()
-    connection.exec_driver_sql(
-        "CREATE OR REPLACE FUNCTION parley_search_vector(content text) RETURNS tsvector"
-        " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS"
-        f" $$ SELECT pg_catalog.to_tsvector('{schema}.parley_search'::regconfig,"
-        f" pg_catalog.regexp_replace(content, '{_PG_PUNCTUATION}', ' ', 'g')) $$"
-    )
-    connection.exec_driver_sql(
-        "ALTER TABLE messages ADD COLUMN IF NOT EXISTS search_vector tsvector"
-        " GENERATED ALWAYS AS (parley_search_vector(content)) STORED"
-    )
-    connection.exec_driver_sql(
-        "CREATE INDEX IF NOT EXISTS ix_messages_search_vector ON messages USING gin (search_vector)"
-    )
-
-
-def _unaccent_available(connection: Connection) -> bool:
-    try:
-        with connection.begin_nested():  # a failure must not abort the surrounding transaction
-            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent")
-        return True
-    except Exception:  # noqa: BLE001 - not installed, or not allowed: search works without it
-        log.debug("CREATE EXTENSION unaccent failed", exc_info=True)
-        return False
 
 
 # --- the query ----------------------------------------------------------------------

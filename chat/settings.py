@@ -78,6 +78,8 @@ class Settings:
     connect_timeout: float = 10.0
     max_retries: int = 2
     database_url: str = DEFAULT_DATABASE_URL
+    # Apply pending schema migrations at start (False: refuse to start until `make migrate`).
+    auto_migrate: bool = True
     auth_file: Path = Path("auth.yaml")
     cookie_name: str = "parley_auth"
     # A sign-in ends after this long without a page run (idle), and in any case after
@@ -108,6 +110,11 @@ class Settings:
     reply_deadline: float = 300.0
     # Replies written at once by this process (each a worker thread); more are refused.
     max_workers: int = 32
+    # The purge (`python -m chat.admin purge`) removes conversations inactive for this
+    # many days (0: never), and those their owners deleted after `deleted_retention_days`
+    # (kept that long for the audit log; 0: at the next purge).
+    retention_days: int = 0
+    deleted_retention_days: int = 30
     demo_token_delay: float = 0.02
 
     def price(self, model: str) -> tuple[float, float] | None:
@@ -139,6 +146,17 @@ def _parse(env: Mapping[str, str]) -> Settings:
     def text(name: str, default: str) -> str:
         value = env.get(name, "").strip()
         return value or default
+
+    def flag(name: str, default: bool) -> bool:
+        raw = env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        problems.append(f"{name} must be true or false, not {raw!r}.")
+        return default
 
     def number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
         raw = env.get(name, "").strip()
@@ -214,6 +232,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         connect_timeout=number("PARLEY_CONNECT_TIMEOUT", Settings.connect_timeout, minimum=0.5),
         max_retries=int(number("PARLEY_MAX_RETRIES", Settings.max_retries, minimum=0, integer=True)),
         database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
+        auto_migrate=flag("PARLEY_AUTO_MIGRATE", Settings.auto_migrate),
         auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
         session_idle_minutes=number("PARLEY_SESSION_IDLE_MINUTES", Settings.session_idle_minutes, minimum=1),
@@ -236,6 +255,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         reply_deadline=number("PARLEY_REPLY_DEADLINE", Settings.reply_deadline, minimum=1),
         max_workers=int(number("PARLEY_MAX_WORKERS", Settings.max_workers, minimum=1, integer=True)),
         context_tokens=int(number("PARLEY_CONTEXT_TOKENS", Settings.context_tokens, minimum=256, integer=True)),
+        retention_days=int(number("PARLEY_RETENTION_DAYS", Settings.retention_days, minimum=0, integer=True)),
+        deleted_retention_days=int(
+            number("PARLEY_DELETED_RETENTION_DAYS", Settings.deleted_retention_days, minimum=0, integer=True)
+        ),
         demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),
     )
     if problems:

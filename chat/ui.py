@@ -69,7 +69,7 @@ def settings_or_stop() -> Settings:
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
 def _service(settings: Settings) -> ChatService:
     engine = make_engine(settings.database_url)
-    interrupted = init_db(engine)
+    interrupted = init_db(engine, apply_migrations=settings.auto_migrate)
     if interrupted:
         log.info("marked %d reply(ies) left streaming by a stopped process as interrupted", interrupted)
     service = ChatService(settings, session_factory(engine), build_model(settings))

@@ -434,15 +434,3 @@ def test_a_finished_reply_is_settled_once() -> None:
     chat.settle()
     chat.settle()
     assert chat.history == [ChatMessage("assistant", "hi")] and chat.turn is None
-
-
-def test_a_database_from_an_older_parley_is_named_not_crashed_on(tmp_path: Path) -> None:
-    from chat.errors import ConfigError
-
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as old:
-        old.execute("CREATE TABLE conversations (id VARCHAR(32) PRIMARY KEY, username VARCHAR(64))")
-    engine = make_engine(f"sqlite:///{path}")
-    with pytest.raises(ConfigError, match="older version of Parley and lacks conversations.title"):
-        init_db(engine)
-    engine.dispose()

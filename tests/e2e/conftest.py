@@ -70,19 +70,34 @@ def fake_model() -> Iterator[FakeOpenAI]:
         yield server
 
 
-@contextmanager
-def running_server(folder: Path, fake: FakeOpenAI) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
-    """`streamlit run app.py` in `folder`, with the project's Streamlit config."""
-    SERVER_FOLDERS.append(folder)
-    (folder / ".streamlit").mkdir()
-    shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
-    auth_file = folder / "auth.yaml"
+def write_test_users(auth_file: Path) -> None:
     with edit_auth_file(auth_file) as users:
         for name, password in PASSWORDS.items():
             hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
             users.add(name, hashed, name=name.title(), roles=["admin" if name == "admin" else "user"])
+
+
+@contextmanager
+def running_server(
+    folder: Path,
+    fake: FakeOpenAI,
+    *,
+    database_url: str | None = None,
+    auth_file: Path | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
+    """`streamlit run app.py` in `folder`, with the project's Streamlit config.
+
+    By default with its own SQLite database and auth.yaml of the test users; replicas
+    pass one `database_url` and `auth_file` to share them."""
+    SERVER_FOLDERS.append(folder)
+    (folder / ".streamlit").mkdir()
+    shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+    if auth_file is None:
+        auth_file = folder / "auth.yaml"
+        write_test_users(auth_file)
     port = free_port()
-    database_url = f"sqlite:///{folder / 'parley.db'}"
+    database_url = database_url or f"sqlite:///{folder / 'parley.db'}"
     env = {
         key: value
         for key, value in os.environ.items()
@@ -95,6 +110,7 @@ def running_server(folder: Path, fake: FakeOpenAI) -> Iterator[tuple[Server, sub
         OPENAI_BASE_URL=fake.base_url,
         OPENAI_API_KEY="sk-test-not-a-real-key",
         PARLEY_MAX_RETRIES="0",
+        **(env_extra or {}),
     )
     log = folder / "server.log"
     with log.open("w") as output:

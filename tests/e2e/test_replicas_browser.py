@@ -1,0 +1,220 @@
+"""Two Parley processes on different ports against one PostgreSQL, serving the same users at once.
+
+They share the cookie key, auth.yaml and the database, as replicas behind a load balancer
+do. A browser's cookie is per host, not per port, so one browser moving between the two
+ports is a user whose requests a load balancer sends to either replica.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import pytest
+from sqlalchemy import create_engine, make_url, select
+
+from chat.authfile import edit_auth_file
+from chat.models import Message
+from chat.sessions import token_hash
+from tests.conftest import PASSWORDS
+from tests.e2e.conftest import Server, running_server, write_test_users
+from tests.e2e.test_browser import (
+    CHAT_INPUT,
+    auth_cookie,
+    login_form_shown,
+    reply_settled,
+    send,
+    sign_in,
+)
+from tests.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.browser
+
+MAX_FAILURES = 3
+QUOTA_USER, QUOTA_PASSWORD = "carol", "carol-password-4444"
+
+
+@dataclass
+class Replicas:
+    a: Server
+    b: Server
+    database_url: str
+    auth_file: Path
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str, fake_model: FakeOpenAI
+) -> Iterator[Replicas]:
+    admin_url = make_url(postgres_server)
+    name = f"parley_replicas_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    database_url = admin_url.set(database=name).render_as_string(hide_password=False)
+    shared = tmp_path_factory.mktemp("shared")
+    auth_file = shared / "auth.yaml"
+    write_test_users(auth_file)
+    with edit_auth_file(auth_file) as users:  # a user of the quota test alone: no earlier turns count
+        users.add(
+            QUOTA_USER, bcrypt.hashpw(QUOTA_PASSWORD.encode(), bcrypt.gensalt(4)).decode(), name="Carol", roles=["user"]
+        )
+        users.set_quota(QUOTA_USER, messages_per_minute=2)
+    env = {"PARLEY_LOGIN_MAX_FAILURES": str(MAX_FAILURES)}
+    try:
+        with contextlib.ExitStack() as stack:
+            a, _ = stack.enter_context(
+                running_server(
+                    tmp_path_factory.mktemp("replica_a"),
+                    fake_model,
+                    database_url=database_url,
+                    auth_file=auth_file,
+                    env_extra=env,
+                )
+            )
+            b, _ = stack.enter_context(
+                running_server(
+                    tmp_path_factory.mktemp("replica_b"),
+                    fake_model,
+                    database_url=database_url,
+                    auth_file=auth_file,
+                    env_extra=env,
+                )
+            )
+            yield Replicas(a=a, b=b, database_url=database_url, auth_file=auth_file)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def messages_of(replicas: Replicas, username: str) -> list[Message]:
+    engine = create_engine(replicas.database_url)
+    with engine.connect() as connection:
+        rows = list(connection.execute(select(Message).where(Message.username == username).order_by(Message.id)))
+    engine.dispose()
+    return rows  # type: ignore[return-value]
+
+
+def final_replies(replicas: Replicas, username: str) -> list[Message]:
+    return [r for r in messages_of(replicas, username) if r.role == "assistant" and r.status != "streaming"]
+
+
+def wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_sign_in_on_one_replica_holds_on_the_other_and_a_sign_out_ends_both(page, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, replicas.a, "alice")
+    send(page, "hello from replica A")
+    reply_settled(page)
+    cookie = auth_cookie(page)
+    assert cookie
+
+    page.goto(replicas.b.url)  # the load balancer sends the next request to B
+    page.locator(CHAT_INPUT).wait_for()
+    assert page.get_by_role("textbox", name="Username").count() == 0
+    send(page, "hello from replica B")
+    reply_settled(page)
+
+    page.get_by_role("button", name="Sign out").click()
+    assert login_form_shown(page)
+    engine = create_engine(replicas.database_url)
+    with engine.connect() as connection:
+        revoked = connection.exec_driver_sql(
+            "SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE token_hash = %(h)s", {"h": token_hash(cookie)}
+        ).scalar_one()
+    engine.dispose()
+    assert revoked
+    context = page.context.browser.new_context()  # a copy of the cookie, replayed on A
+    try:
+        other = context.new_page()
+        context.add_cookies([{"name": "parley_auth", "value": cookie, "url": replicas.a.url}])
+        other.goto(replicas.a.url)
+        assert login_form_shown(other)
+    finally:
+        context.close()
+
+
+def test_turns_sent_to_both_replicas_at_once_land_once_each(browser, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
+    pages = []
+    contexts = []
+    for user, server in (("bob", replicas.a), ("admin", replicas.b)):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        sign_in(page, server, user)
+        pages.append((user, page))
+    try:
+        sent: dict[str, list[str]] = {"bob": [], "admin": []}
+        for turn in range(3):
+            for user, page in pages:  # both replicas stream at the same time
+                prompt = f"{user} turn {turn} {uuid.uuid4().hex[:6]}"
+                sent[user].append(prompt)
+                send(page, prompt)
+            for user, page in pages:  # the turn is over when its reply's row is final
+                wait_for(lambda user=user: len(final_replies(replicas, user)) == len(sent[user]))
+                reply_settled(page)
+        for user, prompts in sent.items():
+            rows = messages_of(replicas, user)
+            assert [r.content for r in rows if r.role == "user"] == prompts  # each once, in order
+            replies = [r for r in rows if r.role == "assistant"]
+            assert len(replies) == len(prompts) and all(r.status == "complete" and r.content for r in replies)
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_the_login_throttle_counts_failures_on_both_replicas(page, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
+    def attempt(server: Server, password: str) -> None:
+        page.goto(server.url)
+        page.get_by_role("textbox", name="Username").fill("alice")
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    for server in (replicas.a, replicas.b, replicas.a):  # MAX_FAILURES wrong guesses, split over both
+        attempt(server, "not-her-password")
+        page.get_by_text("Incorrect username or password.").wait_for()
+    attempt(replicas.b, PASSWORDS["alice"])  # even the right password waits now, on the other replica
+    page.get_by_text("Too many failed sign-ins for this username.").wait_for()
+    assert page.locator(CHAT_INPUT).count() == 0
+
+
+def test_a_quota_counts_messages_sent_through_both_replicas(browser, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(replicas.a.url)
+        page.get_by_role("textbox", name="Username").fill(QUOTA_USER)
+        page.get_by_role("textbox", name="Password").fill(QUOTA_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator(CHAT_INPUT).wait_for()
+        send(page, "first of two on A")
+        reply_settled(page)
+        page.goto(replicas.b.url)
+        page.locator(CHAT_INPUT).wait_for()
+        send(page, "second of two on B")
+        page.get_by_role("button", name="Regenerate").wait_for()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(\"[data-testid='stChatMessage']\")]"
+            ".some(m => m.innerText.includes('second of two on B'))"
+        )
+        reply_settled(page)
+        page.goto(replicas.a.url)
+        page.locator(CHAT_INPUT).wait_for()
+        send(page, "third, over the limit")
+        page.get_by_text("You have sent 2 messages in the last minute, your limit").wait_for()
+        rows = messages_of(replicas, QUOTA_USER)
+        assert [r.content for r in rows if r.role == "user"] == ["first of two on A", "second of two on B"]
+    finally:
+        context.close()
