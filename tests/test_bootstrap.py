@@ -81,3 +81,22 @@ def test_make_run_stops_before_streamlit_when_the_key_is_bad(sandbox: Path) -> N
     result = subprocess.run(["make", "run"], cwd=sandbox, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "at least 32" in result.stderr and "streamlit" not in result.stdout.split("chat.bootstrap")[-1]
+
+
+def test_a_container_start_reads_the_environment_only(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--no-env-file (the Docker entrypoint): no .env is read or written; the first admin and the database are made."""
+    (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
+    (sandbox / ".env").write_text("PARLEY_COOKIE_KEY=from-a-file-that-must-be-ignored-0123456789\n")
+    assert main(["--no-env-file"]) == 2
+    assert "PARLEY_COOKIE_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("PARLEY_COOKIE_KEY", "k" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{sandbox / 'volume' / 'parley.db'}")
+    monkeypatch.setenv("PARLEY_AUTH_FILE", str(sandbox / "volume" / "auth.yaml"))
+    assert main(["--no-env-file"]) == 0
+    out = capsys.readouterr().out
+    assert "Wrote" not in out and "No users yet: creating the first admin account." in out
+    assert load_users(sandbox / "volume" / "auth.yaml")["admin"].must_change_password
+    assert (sandbox / "volume" / "parley.db").exists()
+    assert (sandbox / ".env").read_text().startswith("PARLEY_COOKIE_KEY=from-a-file")
