@@ -80,6 +80,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # Apply pending schema migrations at start (False: refuse to start until `make migrate`).
     auto_migrate: bool = True
+    # Turns the database refuses (locked, read-only, unreachable) wait here, on disk, until it
+    # takes them again (chat/spool.py).
+    spool_file: Path = Path("data/spool.jsonl")
     auth_file: Path = Path("auth.yaml")
     cookie_name: str = "parley_auth"
     # A sign-in ends after this long without a page run (idle), and in any case after
@@ -233,6 +236,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         max_retries=int(number("PARLEY_MAX_RETRIES", Settings.max_retries, minimum=0, integer=True)),
         database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
         auto_migrate=flag("PARLEY_AUTO_MIGRATE", Settings.auto_migrate),
+        spool_file=Path(text("PARLEY_SPOOL_FILE", str(Settings.spool_file))),
         auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
         cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
         session_idle_minutes=number("PARLEY_SESSION_IDLE_MINUTES", Settings.session_idle_minutes, minimum=1),
