@@ -8,6 +8,7 @@ dropped by the server is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sqlite3
@@ -33,7 +34,7 @@ STALE_AFTER = timedelta(minutes=2)
 ENDED_SESSIONS_KEPT = timedelta(days=30)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -42,18 +43,16 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-        )
-        event.listen(engine, "connect", _configure_sqlite)
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
+        event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_timeout_ms=busy_timeout_ms))
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def _configure_sqlite(connection: sqlite3.Connection, _record: Any) -> None:
+def _configure_sqlite(connection: sqlite3.Connection, _record: Any, *, busy_timeout_ms: int) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

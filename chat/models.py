@@ -177,3 +177,13 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SpooledWrite(Base):
+    """A record of the spool file (chat/spool.py) that has been written to the log: replaying
+    the file again after a crash between the write and the file's rewrite skips it."""
+
+    __tablename__ = "spooled_writes"
+
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,10 +6,16 @@ page, not the worker: the page picks the same `Turn` up again on its next run an
 nothing is lost. Only `Turn.stop()` or an error ends a reply early. Whatever
 happens, the worker's `finally` writes the reply row with what arrived and how
 it ended.
+
+When the log refuses a write (locked, read-only, down), the chat goes on: a new
+turn, or a reply's ending, goes to the spool file (chat/spool.py) and reaches the
+log when it takes writes again. A conversation with turns in the spool keeps
+spooling its new turns, so they reach the log in order.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -22,11 +28,11 @@ from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import quotas, search, store
+from chat import quotas, search, spool, store
 from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream, Sampling
-from chat.models import Conversation, Message, ReplyStatus, utcnow
+from chat.models import Conversation, Message, ReplyStatus, new_id, utcnow
 from chat.reasoning import ThinkSplitter, delta_reasoning
 from chat.settings import Settings
 from chat.tokens import Counter, TokenCounting
@@ -46,7 +52,11 @@ STATUS_NOTES = {
     ReplyStatus.STOPPED: "Stopped.",
     ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
 }
-SAVE_ATTEMPTS = 3
+WATCH_TICK = 0.05  # seconds: how soon the watcher sees a first token or the deadline
+SPOOLED_NOTICE = (
+    "The conversation log is not taking writes right now ({reason}). This turn is kept on disk "
+    "and will be written to the log as soon as it takes writes again."
+)
 STILL_STREAMING_NOTE = "This reply is still being written. Reload the page to see more of it."
 _CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -219,6 +229,10 @@ class Turn:
         self.prompt = prompt
         self.plan = plan  # replaced once if the server says the request is too long
         self.reply_id: int | None = None
+        # True when the log refused the prompt: the whole turn goes to the spool at its end.
+        self.spooled = False
+        self.started_at = utcnow()
+        self._key = 0  # its place among the service's running replies
         self.status = ReplyStatus.STREAMING
         self.error: ChatError | None = None
         self.save_error: StorageError | None = None
@@ -369,6 +383,10 @@ class ChatService:
         self._running_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_workers)
         self._quirks: dict[str, dict[str, object]] = {}  # per model: what its server refused
+        self._spooled_keys = itertools.count(-1, -1)  # running turns with no reply row yet
+        self.spool = spool.Spool(settings.spool_file)
+        if self.spool.has_pending():  # left by the last run: write it as soon as the log takes it
+            self.spool.start_replaying(sessions)
         # Loading a token table takes most of a second: do it before the first prompt needs it.
         threading.Thread(target=self.tokens.counter, args=(self.model_name,), name="parley-tokens", daemon=True).start()
 
@@ -503,14 +521,31 @@ class ChatService:
         quota: quotas.Quota | None,
     ) -> Turn:
         new_options = (options or self.default_options()).checked()
+        given_history = history
         if quota is not None:
             self._check_quota(username, quota)
+        waiting = self.spool.pending_for(conversation_id) if conversation_id else []
+        if waiting and replace is not None:
+            raise StorageError(
+                "This conversation has turns waiting to be written to the log; try again once they are "
+                "(the log is not taking writes right now)."
+            )
         if not self._slots.acquire(blocking=False):
             raise BusyError(
                 f"Parley is already writing {self.settings.max_workers} replies, as many as it may at once. "
                 "Your message is back in the input box: send it again in a moment."
             )
         try:
+            if waiting:  # after its turns in the spool, never before them
+                assert prompt is not None
+                return self._spooled_turn(
+                    username,
+                    conversation_id,
+                    new_options,
+                    prompt,
+                    None,
+                    "earlier turns of this conversation wait on disk",
+                )
             try:
                 with self.sessions.begin() as session:
                     conversation = (
@@ -555,6 +590,10 @@ class ChatService:
                     conversation_id = conversation.id
             except SQLAlchemyError as error:
                 log.error("could not save a prompt: %s", type(error).__name__)
+                if replace is None and prompt is not None:
+                    return self._spooled_turn(
+                        username, conversation_id, new_options, prompt, given_history, _db_reason(error)
+                    )
                 raise StorageError(
                     f"Your message could not be saved to the conversation log ({_db_reason(error)}), "
                     "so it was not sent. It is back in the input box: try again in a moment."
@@ -565,6 +604,55 @@ class ChatService:
         except BaseException:
             self._slots.release()
             raise
+        return turn
+
+    def _spooled_turn(
+        self,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions,
+        prompt: str,
+        history: Sequence[ChatMessage] | None,
+        reason: str,
+    ) -> Turn:
+        """A turn the log cannot take now: answered as usual, written to the spool at its end.
+
+        Its context is the log's current branch plus the conversation's turns waiting in
+        the spool. If the log cannot even be read, nothing is sent (StorageError)."""
+        waiting = self.spool.pending_for(conversation_id) if conversation_id else []
+        try:
+            with self.sessions() as session:
+                conversation = store.get_conversation(session, conversation_id, username) if conversation_id else None
+                logged = (
+                    [as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)]
+                    if conversation is not None
+                    else []
+                )
+        except SQLAlchemyError as error:
+            if conversation_id is not None:
+                raise StorageError(
+                    f"Your message could not be saved to the conversation log ({_db_reason(error)}), "
+                    "so it was not sent. It is back in the input box: try again in a moment."
+                ) from None
+            conversation, logged = None, []
+        if conversation is not None:
+            used = ConversationOptions(conversation.model, conversation.system_prompt, conversation.temperature)
+        elif waiting and waiting[0]["conversation"]["username"] == username:
+            meta = waiting[0]["conversation"]
+            used = ConversationOptions(meta["model"], meta["system_prompt"], meta["temperature"])
+        elif conversation_id is not None:
+            raise InputError("Conversation not found.")
+        else:
+            used = options
+        if conversation_id is not None:
+            history = logged + [message for record in waiting for message in _spooled_messages(record)]
+        plan = self.plan_request(list(history or []), prompt, used)
+        turn = Turn(
+            conversation_id=conversation_id or new_id(), username=username, options=used, prompt=prompt, plan=plan
+        )
+        turn.spooled = True
+        turn.notices.append(SPOOLED_NOTICE.format(reason=reason))
+        self._launch(turn, list(history or []))
         return turn
 
     def _check_quota(self, username: str, quota: quotas.Quota) -> None:
@@ -619,17 +707,17 @@ class ChatService:
         ).id
 
     def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
-        assert turn.reply_id is not None
         with self._running_lock:
-            self._running[turn.reply_id] = turn
+            turn._key = turn.reply_id if turn.reply_id is not None else next(self._spooled_keys)
+            self._running[turn._key] = turn
         turn.thread = threading.Thread(
-            target=self._generate, args=(turn, history), name=f"parley-reply-{turn.reply_id}", daemon=True
+            target=self._generate, args=(turn, history), name=f"parley-reply-{turn._key}", daemon=True
         )
         try:
             turn.thread.start()
         except BaseException:
             with self._running_lock:
-                self._running.pop(turn.reply_id, None)
+                self._running.pop(turn._key, None)
             raise
 
     # --- replies being written (by reply id, never handed to another user) -------------
@@ -661,10 +749,9 @@ class ChatService:
     # --- the worker ----------------------------------------------------------------
     def _generate(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
         started = time.monotonic()
-        next_save = 0.0  # the first token is saved at once; then about every second
         opened = False
         watchdog = threading.Thread(
-            target=self._watch, args=(turn, started), name=f"parley-watch-{turn.reply_id}", daemon=True
+            target=self._watch, args=(turn, started), name=f"parley-watch-{turn._key}", daemon=True
         )
         watchdog.start()
         think = ThinkSplitter()
@@ -685,10 +772,6 @@ class ChatService:
                         turn.finish_reason = choice.finish_reason
                 if turn._stop.is_set():
                     break
-                now = time.monotonic()
-                if turn.has_text and now >= next_save:
-                    self._save_progress(turn)
-                    next_save = now + HEARTBEAT_SECONDS / 2
             if turn.prompt_tokens is not None:
                 self.tokens.observe(turn.plan.counter, list(turn.plan.messages), turn.prompt_tokens)
             if turn._stop.is_set():
@@ -728,20 +811,29 @@ class ChatService:
                 log.exception("could not finish a reply")
             finally:
                 with self._running_lock:
-                    self._running.pop(turn.reply_id or -1, None)
+                    self._running.pop(turn._key, None)
                 self._slots.release()
                 turn._finish()
 
     def _watch(self, turn: Turn, started: float) -> None:
-        """While a reply is written: its row's heartbeat (also while the model thinks
-        before its first token, so nobody takes it for abandoned), and the overall
-        deadline, which read timeouts cannot enforce on a stream kept alive by comments."""
+        """While a reply is written: its row's progress and heartbeat (the first token at
+        once, then about every second; also while the model thinks before its first
+        token, so nobody takes it for abandoned), and the overall deadline, which read
+        timeouts cannot enforce on a stream kept alive by comments.
+
+        Writes happen here, never in the thread reading the stream: a database that
+        makes writers wait must not hold the reply back."""
         deadline = self.settings.reply_deadline
         interval = HEARTBEAT_SECONDS / 2
-        while not turn._done.wait(min(interval, deadline)):
-            if time.monotonic() - started >= deadline:
+        first_token_saved = False
+        while not turn._done.wait(WATCH_TICK):
+            now = time.monotonic()
+            if now - started >= deadline:
                 turn.expire(deadline)
-            if time.monotonic() - turn._saved_at >= interval:
+            if turn.spooled:
+                continue  # no row to touch
+            if now - turn._saved_at >= interval or (turn.has_text and not first_token_saved):
+                first_token_saved = first_token_saved or turn.has_text
                 self._save_progress(turn)
 
     @staticmethod
@@ -828,41 +920,108 @@ class ChatService:
             log.warning("could not save reply progress: %s", type(error).__name__)
 
     def _save_final(self, turn: Turn, duration_ms: int) -> None:
+        """Write how the reply ended; what the log refuses goes to the spool."""
+        if turn.spooled:
+            self._spool(turn, self._turn_record(turn, duration_ms, whole=True), reason=None)
+            return
         error = turn.error
-        for attempt in range(SAVE_ATTEMPTS):
+        try:
+            with self.sessions.begin() as session:
+                reply_id = turn.reply_id
+                if reply_id is None or not store.reply_exists(session, reply_id):
+                    # Its row is gone (a database restored meanwhile): write the reply anew.
+                    reply_id = self._new_reply(session, turn.conversation_id, turn.username, turn.options, turn.plan)
+                store.finish_reply(
+                    session,
+                    reply_id,
+                    content=turn.text,
+                    status=turn.status,
+                    error_kind=error.kind if error else None,
+                    error_message=error.message if error else None,
+                    prompt_tokens=turn.prompt_tokens,
+                    completion_tokens=turn.completion_tokens,
+                    usage_estimated=turn.usage_estimated,
+                    cost_usd=turn.cost,
+                    temperature=turn.sent_temperature,
+                    reasoning=turn.reasoning or None,
+                    duration_ms=duration_ms,
+                )
+            turn.reply_id = reply_id
+        except SQLAlchemyError as failure:
+            log.warning("could not save a reply: %s", type(failure).__name__)
+            self._spool(turn, self._turn_record(turn, duration_ms, whole=False), reason=_db_reason(failure))
+
+    def _spool(self, turn: Turn, record: spool.Record, *, reason: str | None) -> None:
+        """Write `record` now if the log takes it, else append it to the spool file."""
+        if reason is None and not self.spool.pending_for(turn.conversation_id):
+            # A spooled turn whose conversation has nothing waiting before it: the log may
+            # take writes again by now.
             try:
-                with self.sessions.begin() as session:
-                    reply_id = turn.reply_id
-                    if reply_id is None or not store.reply_exists(session, reply_id):
-                        # Its row is gone (a database restored meanwhile): write the reply anew.
-                        reply_id = self._new_reply(
-                            session, turn.conversation_id, turn.username, turn.options, turn.plan
-                        )
-                    store.finish_reply(
-                        session,
-                        reply_id,
-                        content=turn.text,
-                        status=turn.status,
-                        error_kind=error.kind if error else None,
-                        error_message=error.message if error else None,
-                        prompt_tokens=turn.prompt_tokens,
-                        completion_tokens=turn.completion_tokens,
-                        usage_estimated=turn.usage_estimated,
-                        cost_usd=turn.cost,
-                        temperature=turn.sent_temperature,
-                        reasoning=turn.reasoning or None,
-                        duration_ms=duration_ms,
-                    )
-                turn.reply_id = reply_id
+                spool.write(self.sessions, record)
+                turn.notices.clear()  # it is in the log after all
                 return
             except SQLAlchemyError as failure:
                 reason = _db_reason(failure)
-                log.warning("could not save a reply (attempt %d): %s", attempt + 1, type(failure).__name__)
-                time.sleep(0.2 * (attempt + 1))
-        turn.save_error = StorageError(
-            f"This reply could not be saved to the conversation log ({reason}). "
-            "It is still shown here; copy it if you need it."
+        try:
+            self.spool.add(record)
+        except OSError as failure:
+            log.error("could not write the spool file %s: %s", self.spool.path, failure)
+            turn.save_error = StorageError(
+                f"This reply could not be saved: the conversation log refused it ({reason}) and so did the "
+                "disk. It is still shown here; copy it if you need it."
+            )
+            return
+        self.spool.start_replaying(self.sessions)
+        if not turn.spooled:
+            turn.save_error = StorageError(SPOOLED_NOTICE.format(reason=reason), kind="spooled")
+
+    def _turn_record(self, turn: Turn, duration_ms: int, *, whole: bool) -> spool.Record:
+        """The turn as a spool record: the whole turn, or (`whole=False`) its reply's ending."""
+        error = turn.error
+        options = turn.options
+        return spool.turn_record(
+            conversation={
+                "id": turn.conversation_id,
+                "username": turn.username,
+                "title": store.title_from_prompt(turn.prompt),
+                "model": options.model,
+                "system_prompt": options.system_prompt,
+                "temperature": options.temperature,
+                "created_at": turn.started_at,
+            },
+            prompt={"content": turn.prompt, "model": turn.model, "created_at": turn.started_at} if whole else {},
+            reply={
+                "content": turn.text,
+                "status": turn.status,
+                "model": turn.model,
+                "system_prompt": options.system_prompt,
+                "temperature": turn.sent_temperature,
+                "error_kind": error.kind if error else None,
+                "error_message": error.message if error else None,
+                "prompt_tokens": turn.prompt_tokens,
+                "completion_tokens": turn.completion_tokens,
+                "usage_estimated": turn.usage_estimated,
+                "cost_usd": turn.cost,
+                "reasoning": turn.reasoning or None,
+                "context_tokens": turn.plan.tokens,
+                "context_left_out": turn.plan.left_out,
+                "duration_ms": duration_ms,
+                "created_at": turn.started_at,
+                "finished_at": utcnow(),
+            },
+            reply_id=None if whole else turn.reply_id,
         )
+
+
+def _spooled_messages(record: spool.Record) -> list[ChatMessage]:
+    """A whole turn waiting in the spool, as context (a spooled reply ending has its prompt in the log)."""
+    if record["reply_id"] is not None:
+        return []
+    reply = record["reply"]
+    return [
+        ChatMessage(role="user", content=record["prompt"]["content"]),
+        ChatMessage(role="assistant", content=reply["content"], status=reply["status"]),
+    ]
 
 
 def as_chat_message(row: Message) -> ChatMessage:

@@ -370,6 +370,7 @@ class ChatState:
     turn: Turn | None = None
     conversation_id: str | None = None
     notice: str | None = None
+    warning: str | None = None  # the log is not taking writes: this turn waits on disk
     restore_prompt: str | None = None
     pending_prompt: str | None = None  # submitted, not yet sent (see `prompt_input`)
     url_id: str | None = None  # the conversation id this session last put in the URL
@@ -385,7 +386,9 @@ class ChatState:
         if turn is not None and turn.done:
             self.turn = None
             self.history.append(turn.as_message())
-            if turn.save_error:
+            if turn.save_error and turn.save_error.kind == "spooled":
+                self.warning = turn.save_error.message
+            elif turn.save_error:
                 self.notice = turn.save_error.message
 
     def start_new(self) -> None:
@@ -745,6 +748,8 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     chat.not_found = False
     chat.history.append(ChatMessage(role="user", content=prompt))
     chat.turn = turn
+    if turn.spooled:
+        chat.warning = turn.notices[0]
     return True
 
 
@@ -782,6 +787,9 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
         if chat.notice:
             st.error(chat.notice)
             chat.notice = None
+        if chat.warning:
+            st.warning(chat.warning, icon=":material/save:")
+            chat.warning = None
         if chat.turn is not None:
             _stream(chat, chat.turn, own_stop_button=not just_sent)
     except StopException:

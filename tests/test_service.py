@@ -238,12 +238,18 @@ def test_demo_mode_goes_through_the_same_path(tmp_path: Path, sessions) -> None:
     assert reply.completion_tokens and reply.prompt_tokens
 
 
-def test_a_prompt_that_cannot_be_saved_is_not_sent(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
+def test_a_prompt_whose_conversation_cannot_be_read_is_not_sent(
+    service: ChatService, fake_openai: FakeOpenAI, sessions
+) -> None:
+    """The log refusing writes spools a turn (tests/test_spool.py); one that cannot even read the
+    conversation it continues cannot answer it: nothing is sent, the prompt goes back."""
+    first, _ = run_turn(service, "hello")
+    asked = len(fake_openai.chat_requests)
     with sessions.begin() as session:
         session.execute(text("DROP TABLE messages"))
-    with pytest.raises(StorageError, match="could not be saved"):
-        service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
-    assert fake_openai.chat_requests == []
+    with pytest.raises(StorageError, match="could not be saved.*not sent"):
+        service.start_turn(username="alice", conversation_id=first.conversation_id, history=[], prompt="again")
+    assert len(fake_openai.chat_requests) == asked
 
 
 def test_prompt_cleaning() -> None:
@@ -353,22 +359,7 @@ def impatient_service(
     engine.dispose()
 
 
-def test_a_locked_database_refuses_the_prompt_with_a_reason(
-    impatient_service: ChatService, tmp_path: Path, fake_openai: FakeOpenAI
-) -> None:
-    service = impatient_service
-    holder = sqlite3.connect(tmp_path / "parley.db")
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        with pytest.raises(StorageError, match="the database is busy"):
-            service.start_turn(username="alice", conversation_id=None, history=[], prompt="hello")
-    finally:
-        holder.rollback()
-        holder.close()
-    assert fake_openai.chat_requests == []
-
-
-def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
+def test_a_reply_the_locked_log_cannot_take_says_so_and_waits_in_the_spool(
     impatient_service: ChatService, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     service = impatient_service
@@ -382,8 +373,11 @@ def test_a_reply_that_cannot_be_saved_says_so_and_keeps_its_text(
         holder.rollback()
         holder.close()
     assert turn.text == "a reply worth keeping" and turn.status == "complete"
-    assert turn.save_error is not None and "could not be saved" in turn.save_error.message
-    assert "the database is busy" in turn.save_error.message
+    assert turn.save_error is not None and turn.save_error.kind == "spooled"
+    assert "not taking writes right now (the database is busy)" in turn.save_error.message
+    assert "kept on disk" in turn.save_error.message
+    service.spool.stop()
+    assert [r["reply"]["content"] for r in service.spool.records()] == ["a reply worth keeping"]
 
 
 def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
@@ -395,22 +389,18 @@ def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
     failures = []
 
     def fail_first_progress_commit(session: Session) -> None:
-        # The worker's first commit of an UPDATE: a progress save (the final save comes last).
-        if not failures and session.info.get("progress") and threading.current_thread().name.startswith("parley-"):
+        # The watcher's first commit of an UPDATE: a progress save (the final save is the worker's).
+        if not failures and session.info.get("progress") and threading.current_thread().name.startswith("parley-watch"):
             failures.append(1)
             raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
-
-    def note_progress(session: Session, _transaction: object, connection: object) -> None:
-        session.info["progress"] = False
 
     def mark(state) -> None:  # type: ignore[no-untyped-def]
         if state.is_update:
             state.session.info["progress"] = True
 
-    event.listen(sessions, "after_begin", note_progress)
     event.listen(sessions, "do_orm_execute", mark)  # progress saves are bulk UPDATEs
     event.listen(sessions, "before_commit", fail_first_progress_commit)
-    fake_openai.enqueue(FakeReply(text="every word of this must be saved", delay=0.01))
+    fake_openai.enqueue(FakeReply(text="every word of this must be saved", delay=0.05))
     turn, _ = run_turn(service)
     assert failures == [1] and turn.save_error is None
     reply = rows(sessions)[-1]

@@ -1,0 +1,271 @@
+"""Turns the log refuses go to a spool file on disk and reach the log, in order, once it takes writes again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import spool
+from chat.db import init_db, make_engine, session_factory
+from chat.llm import build_model
+from chat.models import Message, SpooledWrite
+from chat.service import ChatService, Turn
+from tests.conftest import make_settings
+from tests.fake_openai import FakeOpenAI, FakeReply
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+class Faults:
+    """Makes SQLite itself refuse writes: read-only (`PRAGMA query_only` on every connection
+    handed out) or locked past the busy timeout (another connection holds the write lock)."""
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self.read_only = False
+        self.path = path
+        event.listen(engine, "checkout", self._on_checkout)
+
+    def _on_checkout(self, dbapi_connection: sqlite3.Connection, _record: object, _proxy: object) -> None:
+        dbapi_connection.execute(f"PRAGMA query_only = {1 if self.read_only else 0}")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        holder = sqlite3.connect(self.path, timeout=10)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[tuple[sessionmaker[Session], Faults]]:
+    path = tmp_path / "parley.db"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=200)
+    init_db(engine)
+    yield session_factory(engine), Faults(engine, path)
+    engine.dispose()
+
+
+def new_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
+    settings = make_settings(
+        tmp_path,
+        OPENAI_BASE_URL=fake.base_url,
+        OPENAI_API_KEY="sk-test",
+        PARLEY_SPOOL_FILE=str(tmp_path / "data" / "spool.jsonl"),
+    )
+    service = ChatService(settings, sessions, build_model(settings))
+    service.spool.retry_seconds = 0.1
+    return service
+
+
+def rows(sessions: sessionmaker[Session]) -> list[Message]:
+    with sessions() as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def finish(turn: Turn) -> str:
+    text = "".join(turn.follow())
+    assert turn.wait(15)
+    return text
+
+
+def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_later(
+    tmp_path: Path, fake_openai: FakeOpenAI, log
+) -> None:
+    sessions, faults = log
+    service = new_service(tmp_path, fake_openai, sessions)
+    faults.read_only = True
+    fake_openai.enqueue(FakeReply(text="Kept on disk, then written."))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Are you there?")
+    assert turn.spooled and "not taking writes right now (the database is read-only)" in turn.notices[0]
+    assert finish(turn) == "Kept on disk, then written."
+    assert turn.status == "complete" and turn.save_error is None
+    records = service.spool.records()
+    assert [(r["prompt"]["content"], r["reply"]["content"]) for r in records] == [
+        ("Are you there?", "Kept on disk, then written.")
+    ]
+    assert oct(service.spool.path.stat().st_mode & 0o777) == "0o600"
+    time.sleep(0.5)  # the replayer retries meanwhile and is refused
+    assert rows(sessions) == [] and service.spool.has_pending()
+
+    faults.read_only = False
+    wait_for(lambda: not service.spool.has_pending())
+    prompt, reply = rows(sessions)
+    assert (prompt.role, prompt.content, prompt.conversation_id) == ("user", "Are you there?", turn.conversation_id)
+    assert (reply.role, reply.content, reply.status) == ("assistant", "Kept on disk, then written.", "complete")
+    assert reply.completion_tokens and reply.created_at >= prompt.created_at
+    conversations = service.conversations("alice")
+    assert [c.title for c in conversations] == ["Are you there?"]
+
+
+def test_a_reply_ending_the_log_refuses_is_spooled_with_a_warning(tmp_path: Path, fake_openai: FakeOpenAI, log) -> None:
+    sessions, faults = log
+    service = new_service(tmp_path, fake_openai, sessions)
+    fake_openai.enqueue(FakeReply(text="one two three four five six seven eight", delay=0.05))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
+    assert not turn.spooled and turn.reply_id is not None
+    wait_for(lambda: turn.has_text)
+    with faults.locked():  # locked past the busy timeout until the reply has ended
+        finish(turn)
+        assert turn.status == "complete"
+        assert turn.save_error is not None and turn.save_error.kind == "spooled"
+        assert "the database is busy" in turn.save_error.message
+        assert rows(sessions)[-1].status == "streaming"
+    wait_for(lambda: not service.spool.has_pending())
+    reply = rows(sessions)[-1]
+    assert (reply.id, reply.status, reply.content) == (turn.reply_id, "complete", turn.text)
+
+
+def test_the_turns_of_a_spooled_conversation_stay_in_order_and_in_context(
+    tmp_path: Path, fake_openai: FakeOpenAI, log
+) -> None:
+    sessions, faults = log
+    service = new_service(tmp_path, fake_openai, sessions)
+    service.spool.retry_seconds = 3600  # no background replay: the log takes writes, the spool still waits
+    faults.read_only = True
+    fake_openai.enqueue(FakeReply(text="First answer."))
+    first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="First question")
+    finish(first)
+    faults.read_only = False
+    fake_openai.enqueue(FakeReply(text="Second answer."))
+    second = service.start_turn(username="alice", conversation_id=first.conversation_id, history=[], prompt="Second")
+    assert second.spooled  # behind its conversation's waiting turn, never before it
+    finish(second)
+    sent = [m["content"] for m in fake_openai.chat_requests[-1].body["messages"] if m["role"] != "system"]
+    assert sent == ["First question", "First answer.", "Second"]
+    assert rows(sessions) == []
+
+    assert service.spool.replay(sessions) == spool.Replayed(written=2, left=0)
+    assert [(m.role, m.content) for m in rows(sessions)] == [
+        ("user", "First question"),
+        ("assistant", "First answer."),
+        ("user", "Second"),
+        ("assistant", "Second answer."),
+    ]
+
+
+def test_the_spool_is_written_after_a_restart(tmp_path: Path, fake_openai: FakeOpenAI, log) -> None:
+    sessions, faults = log
+    service = new_service(tmp_path, fake_openai, sessions)
+    service.spool.retry_seconds = 3600
+    faults.read_only = True
+    finish(service.start_turn(username="alice", conversation_id=None, history=[], prompt="Before the restart"))
+    service.spool.stop()
+    faults.read_only = False
+
+    restarted = new_service(tmp_path, fake_openai, sessions)  # a new process: finds the file, writes it
+    wait_for(lambda: not restarted.spool.has_pending())
+    assert [m.content for m in rows(sessions)][0] == "Before the restart"
+
+
+@SQLITE_ONLY
+def test_a_record_is_written_once_even_if_the_file_outlives_the_write(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    """A crash between the log's commit and the file's rewrite leaves the record in the file."""
+    record = spool.turn_record(
+        conversation={
+            "id": "c" * 32,
+            "username": "alice",
+            "title": "t",
+            "model": "m",
+            "system_prompt": "",
+            "temperature": None,
+            "created_at": "2026-11-26T10:00:00+00:00",
+        },
+        prompt={"content": "hi", "model": "m", "created_at": "2026-11-26T10:00:00+00:00"},
+        reply={
+            "content": "hello",
+            "status": "complete",
+            "created_at": "2026-11-26T10:00:01+00:00",
+            "finished_at": "2026-11-26T10:00:02+00:00",
+        },
+    )
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.add(record)
+    assert spool.write(sessions, record) is True  # written, then "crashed" before the rewrite
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0)
+    assert [m.content for m in rows(sessions)] == ["hi", "hello"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SpooledWrite)) == 1
+
+
+def test_an_unreadable_line_is_set_aside_not_dropped(tmp_path: Path) -> None:
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.path.write_text('{"id": "x", "conversation": {"id": "c"}}\n{"id": "half a li\n')
+    assert [r["id"] for r in file.records()] == ["x"]
+    assert Path(f"{file.path}.bad").read_text() == '{"id": "half a li\n'
+    assert json.loads(file.path.read_text())["id"] == "x"
+
+
+def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
+    tmp_path: Path, fake_openai: FakeOpenAI, log
+) -> None:
+    """The load test in small (the browser version with figures is benchmarks/load.py): every
+    prompt and reply lands exactly once, in order, complete, though the log refused writes twice."""
+    sessions, faults = log
+    service = new_service(tmp_path, fake_openai, sessions)
+    fake_openai.default = FakeReply(text="a reply of several tokens to keep the stream going", delay=0.01)
+    users = [f"user{n}" for n in range(5)]
+    errors: list[BaseException] = []
+    spooled: list[str] = []
+
+    def chat(user: str) -> None:
+        try:
+            conversation = None
+            for number in range(5):
+                turn = service.start_turn(
+                    username=user, conversation_id=conversation, history=[], prompt=f"{user} prompt {number}"
+                )
+                conversation = turn.conversation_id
+                finish(turn)
+                assert turn.status == "complete", turn.error
+                if turn.spooled or turn.save_error is not None:
+                    spooled.append(user)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=chat, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    with faults.locked():  # locked past the 200 ms busy timeout
+        time.sleep(1.0)
+    time.sleep(0.3)
+    faults.read_only = True
+    time.sleep(1.0)
+    faults.read_only = False
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert spooled, "the faults hit no turn: the test proves nothing"
+    wait_for(lambda: not service.spool.has_pending())
+
+    logged = rows(sessions)
+    assert len(logged) == 5 * 5 * 2
+    for user in users:
+        mine = [m for m in logged if m.username == user]
+        assert [m.content for m in mine if m.role == "user"] == [f"{user} prompt {n}" for n in range(5)]
+        replies = [m for m in mine if m.role == "assistant"]
+        assert [m.status for m in replies] == ["complete"] * 5
+        assert all(m.content == "a reply of several tokens to keep the stream going" for m in replies)
+        assert len({m.conversation_id for m in mine}) == 1
+        assert [m.role for m in mine] == ["user", "assistant"] * 5  # in order, by id
