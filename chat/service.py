@@ -922,7 +922,7 @@ class ChatService:
     def _save_final(self, turn: Turn, duration_ms: int) -> None:
         """Write how the reply ended; what the log refuses goes to the spool."""
         if turn.spooled:
-            self._spool(turn, self._turn_record(turn, duration_ms, whole=True), reason=None)
+            self._spool(turn, self._turn_record(turn, duration_ms, whole=True), reason=None)  # noted at its start
             return
         error = turn.error
         try:
@@ -952,23 +952,17 @@ class ChatService:
             self._spool(turn, self._turn_record(turn, duration_ms, whole=False), reason=_db_reason(failure))
 
     def _spool(self, turn: Turn, record: spool.Record, *, reason: str | None) -> None:
-        """Write `record` now if the log takes it, else append it to the spool file."""
-        if reason is None and not self.spool.pending_for(turn.conversation_id):
-            # A spooled turn whose conversation has nothing waiting before it: the log may
-            # take writes again by now.
-            try:
-                spool.write(self.sessions, record)
-                turn.notices.clear()  # it is in the log after all
-                return
-            except SQLAlchemyError as failure:
-                reason = _db_reason(failure)
+        """Append `record` to the spool file; the background replayer writes it to the log.
+
+        Never a direct write here: against a locked log each attempt waits out the busy
+        timeout, and the user would wait with it."""
         try:
             self.spool.add(record)
         except OSError as failure:
             log.error("could not write the spool file %s: %s", self.spool.path, failure)
             turn.save_error = StorageError(
-                f"This reply could not be saved: the conversation log refused it ({reason}) and so did the "
-                "disk. It is still shown here; copy it if you need it."
+                "This reply could not be saved: the conversation log refused it and so did the disk. "
+                "It is still shown here; copy it if you need it."
             )
             return
         self.spool.start_replaying(self.sessions)

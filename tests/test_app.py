@@ -224,3 +224,31 @@ def test_the_next_user_in_the_same_tab_sees_nothing_of_the_last(app_env: AppEnv,
     assert all("123456" not in m["content"] for m in sent)
     assert chat_texts(app)[0] == ("user", "hello")
     assert {m.username for m in logged(app_env) if "hello" in m.content} == {"bob"}
+
+
+def test_a_log_locked_past_its_timeout_warns_and_the_chat_goes_on(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    """The database takes no write for longer than its 5 s busy timeout: the turn is answered, the
+    page warns that it waits on disk, and it reaches the log once the lock is gone."""
+    import sqlite3
+    import time
+
+    app = sign_in(new_app())
+    app = send(app, "first")
+    fake_openai.enqueue(FakeReply(text="Answered while the log was locked."))
+    holder = sqlite3.connect(app_env.database_path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        app = send(app, "while it is locked")
+        # Warned at the top while it streams, and under the reply for good.
+        notes = [c.value for c in app.chat_message[-1].caption]
+        assert any("not taking writes right now (the database is busy)" in n and "kept on disk" in n for n in notes)
+        assert chat_texts(app)[-1] == ("assistant", "Answered while the log was locked.")
+        assert [m.content for m in logged(app_env)][-1] != "Answered while the log was locked."
+    finally:
+        holder.rollback()
+        holder.close()
+    deadline = time.monotonic() + 20
+    while [m.content for m in logged(app_env)][-2:] != ["while it is locked", "Answered while the log was locked."]:
+        assert time.monotonic() < deadline, [m.content for m in logged(app_env)]
+        time.sleep(0.2)
+    assert not Path("data/spool.jsonl").exists()  # the sandbox's
