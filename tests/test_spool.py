@@ -269,3 +269,38 @@ def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
         assert all(m.content == "a reply of several tokens to keep the stream going" for m in replies)
         assert len({m.conversation_id for m in mine}) == 1
         assert [m.role for m in mine] == ["user", "assistant"] * 5  # in order, by id
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_read_only_postgresql_spools_and_is_written_once_writable(
+    tmp_path: Path, fake_openai: FakeOpenAI, database_url: str
+) -> None:
+    """PostgreSQL made read-only (as a failover or a full disk does): sessions reconnect read-only."""
+    engine = make_engine(database_url)
+    init_db(engine)
+    sessions = session_factory(engine)
+    name = engine.url.database
+
+    def set_read_only(on: bool) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("SET default_transaction_read_only = off")  # this session may alter
+            connection.exec_driver_sql(
+                f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}'
+            )
+        engine.dispose()  # the pool's connections keep the old setting: start afresh
+
+    service = new_service(tmp_path, fake_openai, sessions)
+    set_read_only(True)
+    fake_openai.enqueue(FakeReply(text="Written once the database is writable."))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Read-only?")
+    assert turn.spooled and "(the database is read-only)" in turn.notices[0]
+    finish(turn)
+    time.sleep(0.5)
+    assert rows(sessions) == []
+    set_read_only(False)
+    wait_for(lambda: not service.spool.has_pending())
+    assert [(m.role, m.content) for m in rows(sessions)] == [
+        ("user", "Read-only?"),
+        ("assistant", "Written once the database is writable."),
+    ]
+    engine.dispose()
