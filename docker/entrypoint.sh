@@ -1,0 +1,34 @@
+#!/bin/sh
+# Parley's container entrypoint.
+#
+#   docker run ... parley             check the configuration, create the first admin when
+#                                     auth.yaml has no user (its one-time password is printed
+#                                     once, in `docker logs`), migrate the database, then serve
+#                                     on $PORT (8501) at $ADDRESS (0.0.0.0)
+#   docker run ... parley CMD ARGS    run CMD as given instead, e.g.
+#                                     docker run --rm -v parley-data:/app/data parley python -m chat.users list
+#
+# Configuration comes only from the environment (docker run --env-file .env / -e):
+# nothing secret is in the image, and no .env file is read or written in here.
+set -eu
+
+if [ "$#" -gt 0 ]; then
+    exec "$@"
+fi
+
+status=0
+python -m chat.bootstrap --no-env-file || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "parley: not starting (exit $status): see the reason above." >&2
+    exit "$status"
+fi
+
+# Streamlit handles SIGTERM itself (docker stop): replies still streaming are saved as
+# `interrupted` before it exits.
+exec python -m streamlit run /app/app.py \
+    --server.port "${PORT:-8501}" \
+    --server.address "${ADDRESS:-0.0.0.0}" \
+    --server.headless true \
+    --server.fileWatcherType none \
+    --server.runOnSave false \
+    --browser.gatherUsageStats false
