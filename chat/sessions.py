@@ -51,6 +51,17 @@ def new_token(username: str, key: str, *, now: datetime, lifetime: timedelta) ->
     return jwt.encode(claims, key, algorithm=TOKEN_ALGORITHM), expires
 
 
+def token_id(token: str) -> str | None:
+    """The token's `jti`, read without checking its signature: only to name which cookie a
+    delete means (never to sign anyone in)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    jti = claims.get("jti")
+    return jti if isinstance(jti, str) else None
+
+
 def token_username(token: str, key: str, *, now: datetime) -> str | None:
     """The username a cookie's token names, if its signature, algorithm and expiry hold.
 

@@ -43,6 +43,7 @@ USER = "parley_user"
 PROMPT = "parley_prompt"
 COOKIE_WRITE = "parley_cookie_write"
 JUDGED_COOKIE = "parley_judged_cookie"  # the hash of the request cookie this session has judged
+TOKEN_ID = "parley_token_id"  # the jti of this session's cookie: a delete names it (see _COOKIE_JS)
 PASSWORD_CHANGED = "parley_password_changed"
 DRAFT = "parley_draft"  # (username, prompt) sent just as the session ended
 AUTH_NOTICE = "parley_auth_notice"  # why the login form is shown (signed out, expired...)
@@ -156,7 +157,7 @@ def login_gate(settings: Settings) -> SignedIn | None:
         if user is None:
             _keep_draft(previous.username)
             notice = SESSION_ENDED
-            _queue_cookie_write({"delete": True})
+            _queue_cookie_write({"delete": True, "only": state.get(TOKEN_ID)})
     else:
         user = None
         cookie = st.context.cookies.get(settings.cookie_name)
@@ -166,9 +167,10 @@ def login_gate(settings: Settings) -> SignedIn | None:
             except ChatError as error:
                 _stop(error.message)  # not judged: the next run tries the cookie again
             state[JUDGED_COOKIE] = sessions.token_hash(cookie)  # the request's cookie never changes: judge it once
+            state[TOKEN_ID] = sessions.token_id(cookie)
             if user is None:
                 notice = COOKIE_REFUSED
-                _queue_cookie_write({"delete": True})
+                _queue_cookie_write({"delete": True, "only": state[TOKEN_ID]})
 
     if user is not None and _account_sidebar(gate, user):
         user, notice = None, "You have signed out."
@@ -234,6 +236,7 @@ def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> Signe
     # The cookie is written by the browser; this session is signed in already.
     _queue_cookie_write({"value": result.token, "expires": int(result.expires_at.timestamp())})
     st.session_state[JUDGED_COOKIE] = sessions.token_hash(result.token)
+    st.session_state[TOKEN_ID] = sessions.token_id(result.token)
     slot.empty()
     return result.user
 
@@ -251,7 +254,7 @@ def _account_sidebar(gate: Accounts, user: SignedIn) -> bool:
         st.sidebar.error("Sign-out failed: Parley cannot reach its database. Try again in a moment.")
         return False
     name.empty()
-    _queue_cookie_write({"delete": True})
+    _queue_cookie_write({"delete": True, "only": st.session_state.get(TOKEN_ID)})
     return True
 
 
@@ -317,11 +320,29 @@ def require_admin() -> SignedIn:
 # the token goes in as data. It is drawn on every run until the browser confirms the
 # write: a run that starts before the component has run would otherwise remove it.
 _COOKIE_JS = """
+function currentCookie(name) {
+  const entry = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return entry ? entry.slice(name.length + 1) : "";
+}
+function tokenId(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).jti || null;
+  } catch (error) {
+    return null;
+  }
+}
 export default function (component) {
   const { data, setStateValue } = component;
   if (!data) return;
   const secure = location.protocol === "https:" ? "; Secure" : "";
   const attributes = "; Path=/; SameSite=Strict" + secure;
+  // A delete names the sign-in it ends (its token's jti): a newer sign-in made in another
+  // tab meanwhile has written its own cookie, which an old tab must leave alone.
+  if (data.delete && data.only && tokenId(currentCookie(data.name)) !== data.only) {
+    setStateValue("done", data.serial);
+    return;
+  }
   document.cookie = data.delete
     ? `${data.name}=${attributes}; Max-Age=0`
     : `${data.name}=${data.value}${attributes}; Expires=${new Date(data.expires * 1000).toUTCString()}`;

@@ -44,6 +44,35 @@ def test_a_copied_cookie_is_worthless_after_sign_out(page, browser, server: Serv
     replay.context.close()
 
 
+def test_a_stale_tab_leaves_a_newer_sign_in_alone(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """Tab A's session ends (signed out in tab B); B signs in again. A's next run deletes only
+    the cookie of the sign-in it belonged to, so B stays signed in across a reload."""
+    sign_in(page, server)
+    assert wait_for_cookie(page, present=True)
+    first = auth_cookie(page)
+    other = page.context.new_page()
+    other.set_default_timeout(30_000)
+    other.goto(server.url)
+    other.locator(CHAT_INPUT).wait_for()  # signed in by the shared cookie
+    other.get_by_role("button", name="Sign out").click()
+    assert login_form_shown(other)
+    assert wait_for_cookie(other, present=False)
+    sign_in(other, server)
+    assert wait_for_cookie(other, present=True)
+    second = auth_cookie(other)
+    assert second and second != first
+
+    page.get_by_role("link", name="History").click()  # tab A: its session has ended
+    assert login_form_shown(page)
+    page.get_by_text("Your sign-in has ended").wait_for()
+    page.wait_for_timeout(1500)  # the cookie component has run by now (it confirms its write)
+    assert auth_cookie(page) == second
+    other.reload()
+    other.locator(CHAT_INPUT).wait_for()
+    assert other.get_by_role("textbox", name="Username").count() == 0
+    other.close()
+
+
 def test_a_copied_cookie_is_worthless_once_the_user_is_removed(page, browser, server: Server) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, server, "bob")
     assert wait_for_cookie(page, present=True)
