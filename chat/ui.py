@@ -218,7 +218,9 @@ def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> Signe
     slot = st.empty()
     with slot.container():
         st.title("Parley")
-        with st.form("parley_login"):
+        # Cleared after each attempt: a typed password must not stay in the page (React mirrors
+        # an input's value into its DOM attribute).
+        with st.form("parley_login", clear_on_submit=True):
             st.subheader("Sign in")
             username = st.text_input("Username", autocomplete="username")
             password = st.text_input("Password", type="password", autocomplete="current-password")

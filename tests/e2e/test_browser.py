@@ -113,6 +113,10 @@ def test_a_wrong_password_gets_the_generic_message(page, server: Server) -> None
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Incorrect username or password.").wait_for()
     assert page.locator(CHAT_INPUT).count() == 0
+    # The form is cleared: the typed password is not left in the page (React mirrors an
+    # input's value into its attribute, which page.content() would show).
+    page.wait_for_function("() => !document.documentElement.outerHTML.includes('not-her-password')")
+    assert page.get_by_role("textbox", name="Password").input_value() == ""
 
 
 def test_markup_in_a_reply_is_shown_as_text(page, server: Server) -> None:  # type: ignore[no-untyped-def]
