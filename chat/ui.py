@@ -337,6 +337,14 @@ function tokenId(token) {
 export default function (component) {
   const { data, setStateValue } = component;
   if (!data) return;
+  // Each write runs once per tab: a later run may draw a write again before its confirmation
+  // came back, and an old sign-in's cookie must not come back over a newer one.
+  const done = (window.parleyCookieWrites ??= new Set());
+  if (done.has(data.serial)) {
+    setStateValue("done", data.serial);
+    return;
+  }
+  done.add(data.serial);
   const secure = location.protocol === "https:" ? "; Secure" : "";
   const attributes = "; Path=/; SameSite=Strict" + secure;
   // A delete names the sign-in it ends (its token's jti): a newer sign-in made in another
