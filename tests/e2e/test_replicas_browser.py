@@ -68,23 +68,17 @@ def replicas(
     env = {"PARLEY_LOGIN_MAX_FAILURES": str(MAX_FAILURES)}
     try:
         with contextlib.ExitStack() as stack:
-            a, _ = stack.enter_context(
-                running_server(
-                    tmp_path_factory.mktemp("replica_a"),
-                    fake_model,
-                    database_url=database_url,
-                    auth_file=auth_file,
-                    env_extra=env,
-                )
-            )
-            b, _ = stack.enter_context(
-                running_server(
-                    tmp_path_factory.mktemp("replica_b"),
-                    fake_model,
-                    database_url=database_url,
-                    auth_file=auth_file,
-                    env_extra=env,
-                )
+            a, b = (
+                stack.enter_context(
+                    running_server(
+                        tmp_path_factory.mktemp(f"replica_{replica}"),
+                        fake_model,
+                        database_url=database_url,
+                        auth_file=auth_file,
+                        env_extra=env,
+                    )
+                )[0]
+                for replica in "ab"
             )
             yield Replicas(a=a, b=b, database_url=database_url, auth_file=auth_file)
     finally:
