@@ -1,0 +1,1483 @@
+"""Parley under load and faults, in real browsers, beside the bare `openai` SDK.
+
+    .venv/bin/python benchmarks/load.py [--postgres URL] [--quick] [--workload NAME ...]
+
+Starts, in a temp folder: the fake OpenAI server (`benchmarks/load_model.py`, its own
+process), and Parley itself (`streamlit run app.py` with the project's
+`.streamlit/config.toml` and `make prod`'s flags, a fresh `auth.yaml` of benchmark
+users, each with a quota override of 0 = no limit rather than weaker defaults, a
+fresh cookie key, a short disconnected-session TTL, `PARLEY_MAX_RETRIES=0`) on
+SQLite in the temp folder, or on a fresh database created in the PostgreSQL server
+that `--postgres` names (its admin URL; the database is dropped at the end).
+Then it drives sessions in Debian's Chromium (one browser, one context per
+session, all driven at once by Playwright's async API) through each workload:
+
+    burst       2,000 tokens as fast as the server can send them, one session
+    paced       300 tokens at 60 tokens/s, one session
+    concurrent  8 sessions x 3 turns of 300 tokens at 60 tokens/s
+    long        30 turns in one conversation (short replies)
+    many        20 sessions x 30 turns (short replies, 1 s to read and type), run
+                twice: memory after each run against a warmed-up baseline
+    faults      sessions chatting through 429s, the model server killed and
+                restarted, and the database refusing writes (SQLite: a
+                `BEGIN IMMEDIATE` held past Parley's 5 s busy timeout;
+                PostgreSQL: the database made read-only)
+
+Each timed workload is also run by the bare SDK reading the same fake server at
+the same speed, in a process of its own (`benchmarks/load_sdk.py`), in the same
+run. Times are measured in the page itself: from the Enter key that sends the
+prompt to the first characters of the reply in the last chat message (first
+token), and to the reply's last word on screen (complete); "settled" is when the
+reply's Regenerate button appears (the page's rerun after the reply).
+
+Prints Markdown tables: latency (median and p90, Parley against the SDK), the
+Streamlit process's CPU (% of one core over the workload) and peak RSS, rows
+expected and found in the database (every prompt and reply exactly once, with
+its status), "database is locked" and tracebacks in the server log, memory
+after the sessions ended, the faults per session, and each target met or
+missed. Figures, never assertions: the machine is shared, so quote one run's
+medians. `--quick` runs a small version of every workload (a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: chat/ must be importable
+
+import bcrypt  # noqa: E402
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
+from playwright.async_api import Error as PlaywrightError  # noqa: E402
+from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from chat.authfile import edit_auth_file  # noqa: E402
+from chat.models import Message, ReplyStatus  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+# The suite's flags (Debian's Chromium as root, headless, nothing in the background, no tab throttled).
+CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
+SESSION_TTL = 5  # seconds: Streamlit's disconnected-session lifetime here (default 120)
+SETTLE_SECONDS = 3  # after the TTL: let the server's threads and the allocator settle
+COOKIE = "parley_auth"
+
+# Injected into every page before Streamlit loads. A MutationObserver notes, in the
+# page's own clock, when the reply's first and last words reach the DOM, so the
+# figures do not depend on how fast Python polls twenty pages. The Enter key that
+# sends the prompt is noted in the capture phase, before Streamlit handles it.
+INSTRUMENT_JS = """
+(() => {
+  if (window.__parleyBench) return;
+  const MESSAGES = "[data-testid='stChatMessage']";
+  const ALERTS = "[data-testid^='stAlertContent'], [data-testid='stException']";
+  const bench = { turn: null };
+  window.__parleyBench = bench;
+  bench.arm = (firstWord, lastWord) => {
+    bench.turn = {
+      replyIndex: document.querySelectorAll(MESSAGES).length + 1,
+      firstWord, lastWord, known: new WeakSet(document.querySelectorAll(ALERTS)),
+      sent: null, drawn: null, first: null, complete: null, settled: null, outcome: null, alerts: [],
+      updates: 0, length: 0, wsSent: null,
+    };
+  };
+  bench.result = () => {
+    const t = bench.turn;
+    return { sent: t.sent, drawn: t.drawn, first: t.first, complete: t.complete, settled: t.settled,
+             outcome: t.outcome, alerts: t.alerts, updates: t.updates, origin: performance.timeOrigin,
+             wsSent: t.wsSent };
+  };
+  const kind = (el) => {
+    const id = el.getAttribute("data-testid");
+    return id === "stException" ? "exception" : id.slice("stAlertContent".length).toLowerCase();
+  };
+  const check = () => {
+    const t = bench.turn;
+    if (!t || t.sent === null || t.settled !== null) return;
+    const now = performance.now();
+    for (const el of document.querySelectorAll(ALERTS)) {
+      if (t.known.has(el) || el.closest("[data-stale='true']")) continue;
+      const body = el.querySelector("[data-testid='stMarkdownContainer']");  // the text, not the icon's name
+      const line = kind(el) + ": " + (body || el).textContent.trim();
+      if (!t.alerts.includes(line)) t.alerts.push(line);
+    }
+    const messages = document.querySelectorAll(MESSAGES);
+    const reply = messages[t.replyIndex];
+    if (t.drawn === null && messages.length >= t.replyIndex) t.drawn = now;  // the rerun drew the prompt
+    if (t.outcome === null && reply) {
+      const body = reply.querySelector("[data-testid='stMarkdownContainer']");
+      const text = body ? body.textContent : "";
+      if (text.length !== t.length) { t.length = text.length; t.updates += 1; }  // one more render of the reply
+      if (t.first === null && text.includes(t.firstWord)) t.first = now;
+      if (text.includes(t.lastWord)) { t.complete = now; t.outcome = "complete"; }
+      else if (reply.querySelector("[data-testid='stAlertContentError']")) { t.complete = now; t.outcome = "error"; }
+    } else if (t.outcome === null && messages.length < t.replyIndex) {
+      // Refused before anything was saved: an error above the input box, no new prompt drawn.
+      for (const el of document.querySelectorAll("[data-testid='stAlertContentError']")) {
+        if (!t.known.has(el) && !el.closest(MESSAGES)) { t.complete = now; t.outcome = "refused"; }
+      }
+    }
+    if (t.outcome !== null && reply) {
+      for (const button of reply.querySelectorAll("button")) {
+        if (button.textContent.includes("Regenerate")) t.settled = now;
+      }
+    }
+  };
+  // When the prompt goes out on Streamlit's WebSocket: the moment that lines the page's
+  // clock up with the DevTools clock of the frames (see `Tab`).
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    send(data) {
+      const t = bench.turn;
+      if (t && t.sent !== null && t.wsSent === null) t.wsSent = performance.now();
+      return super.send(data);
+    }
+  };
+  new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true });
+  document.addEventListener("keydown", (event) => {
+    const t = bench.turn;
+    if (t && t.sent === null && event.key === "Enter" && !event.shiftKey &&
+        event.target.matches("textarea[data-testid='stChatInputTextArea']")) t.sent = performance.now();
+  }, true);
+})();
+"""
+
+
+def log(message: str) -> None:
+    """Progress, on stderr: the tables go to stdout."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- workloads ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    sessions: int
+    turns: int  # per session (faults: at least this many; they chat until the faults are over)
+    tokens: int  # words in the reply ("w0 w1 ..."), one per chunk as the fake server sends them
+    rate: float  # tokens per second; 0: as fast as possible
+    think: float = 0.0  # seconds between a reply settling and the next prompt (reading, typing)
+    runs: int = 1  # `many` runs twice: memory after the second run must not have grown
+
+    @property
+    def reply(self) -> str:
+        return " ".join(f"w{i}" for i in range(self.tokens))
+
+    @property
+    def model_reply(self) -> dict[str, Any]:
+        return {"text": self.reply, "delay": 1 / self.rate if self.rate else 0.0}
+
+    @property
+    def stream_seconds(self) -> float:
+        return self.tokens / self.rate if self.rate else 1.0
+
+
+FULL = {
+    w.name: w
+    for w in (
+        Workload("burst", sessions=1, turns=7, tokens=2000, rate=0),
+        Workload("paced", sessions=1, turns=7, tokens=300, rate=60),
+        Workload("concurrent", sessions=8, turns=3, tokens=300, rate=60),
+        Workload("long", sessions=1, turns=30, tokens=30, rate=60),
+        Workload("many", sessions=20, turns=30, tokens=30, rate=60, think=1.0, runs=2),
+        Workload("faults", sessions=6, turns=6, tokens=40, rate=40, think=0.5),
+    )
+}
+QUICK = {
+    w.name: w
+    for w in (
+        Workload("burst", sessions=1, turns=3, tokens=2000, rate=0),
+        Workload("paced", sessions=1, turns=3, tokens=300, rate=60),
+        Workload("concurrent", sessions=4, turns=2, tokens=300, rate=60),
+        Workload("long", sessions=1, turns=10, tokens=30, rate=60),
+        Workload("many", sessions=3, turns=3, tokens=30, rate=60, think=1.0, runs=2),
+        Workload("faults", sessions=3, turns=4, tokens=40, rate=40, think=0.5),
+    )
+}
+WARM_UP = Workload("warmup", sessions=2, turns=2, tokens=30, rate=60)
+
+
+def usernames(workload: Workload, run: int = 1) -> list[str]:
+    prefix = workload.name if workload.runs == 1 else f"{workload.name}{run}"
+    return [f"{prefix}-{index:02d}" for index in range(1, workload.sessions + 1)]
+
+
+# --- statistics --------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def p90(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else math.nan
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def ms(seconds: float) -> str:
+    return "–" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
+
+
+def signed_ms(seconds: float) -> str:
+    return "–" if math.isnan(seconds) else f"{seconds * 1000:+,.0f}"
+
+
+def mb(size: float) -> str:
+    return "–" if math.isnan(size) else f"{size / 2**20:,.0f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, so the README can quote it as printed."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment without any Parley, OpenAI or Streamlit setting of the caller's."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "PARLEY_", "STREAMLIT_")) and key != "DATABASE_URL"
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+class ModelServer:
+    """`benchmarks/load_model.py` on a fixed port: its reply can be changed, and it can be
+    killed and started again on the same port (Parley's OPENAI_BASE_URL stays valid)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.reply: dict[str, Any] = {}
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.load_model",
+                "--port",
+                str(self.port),
+                "--reply",
+                json.dumps(self.reply),
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._expect("ready")
+
+    def set_reply(self, **fields: Any) -> None:
+        self.reply = fields
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(json.dumps(fields) + "\n")
+        self.process.stdin.flush()
+        self._expect("ok")
+
+    def kill(self) -> None:
+        """SIGKILL: streams in flight are cut, new connections are refused."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def _expect(self, word: str) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if line != word:
+            raise RuntimeError(f"the fake model server said {line!r}, not {word!r}")
+
+
+def session_ttl_option() -> bool:
+    """Whether this Streamlit has `server.disconnectedSessionTTL` (it is recent)."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"], capture_output=True, text=True, env=child_env()
+    )
+    return "disconnectedSessionTTL" in shown.stdout
+
+
+class Parley:
+    """`streamlit run app.py` in `folder`, as `make prod` runs it (no file watcher,
+    warning-level logs), with the project's Streamlit config."""
+
+    def __init__(self, folder: Path, env: dict[str, str], ttl: int | None) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / "server.log"
+        (folder / ".streamlit").mkdir(exist_ok=True)
+        shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port)]
+        command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--logger.level", "warning"]
+        if ttl is not None:
+            command += ["--server.disconnectedSessionTTL", str(ttl)]
+        with self.log_path.open("w") as output:
+            self.process = subprocess.Popen(command, cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Streamlit did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()  # SIGTERM: Parley saves replies in flight, Streamlit exits
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+class Meter:
+    """The Streamlit process's CPU (user + system, from /proc/PID/stat) and memory
+    (VmRSS sampled, VmHWM: the kernel's own peak, reset through clear_refs)."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces: skip past it
+        return (int(fields[11]) + int(fields[12])) / self.TICK  # utime, stime
+
+    def status(self, key: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    def rss(self) -> int:
+        return self.status("VmRSS")
+
+    def reset_peak(self) -> bool:
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # "5": reset the peak RSS (VmHWM)
+            return True
+        except OSError:
+            return False
+
+    def settled_rss(self, seconds: float = 2.0) -> int:
+        """The median of a few samples: one sample can catch a transient allocation."""
+        samples = []
+        for _ in range(9):
+            samples.append(self.rss())
+            time.sleep(seconds / 8)
+        return int(statistics.median(samples))
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[Usage]:
+        usage = Usage()
+        hwm_reset = self.reset_peak()
+        stop = threading.Event()
+        peak = [self.rss()]
+
+        def sample() -> None:
+            while not stop.wait(0.2):
+                with contextlib.suppress(OSError, KeyError):
+                    peak[0] = max(peak[0], self.rss())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        started, cpu, machine = time.monotonic(), self.cpu_seconds(), machine_jiffies()
+        sampler.start()
+        try:
+            yield usage
+        finally:
+            stop.set()
+            sampler.join()
+            usage.wall = time.monotonic() - started
+            usage.cpu_percent = (self.cpu_seconds() - cpu) / usage.wall * 100
+            busy, total = (now - then for now, then in zip(machine_jiffies(), machine, strict=True))
+            usage.machine_percent = busy / total * 100 if total else math.nan
+            usage.peak_rss = max(peak[0], self.status("VmHWM") if hwm_reset else 0)
+            usage.end_rss = self.rss()
+
+
+@dataclass
+class Usage:
+    wall: float = math.nan
+    cpu_percent: float = math.nan  # the Streamlit process, % of one core
+    machine_percent: float = math.nan  # every core of the machine busy (browsers, servers, anyone else), %
+    peak_rss: float = math.nan
+    end_rss: float = math.nan
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+class Database:
+    """Parley's DATABASE_URL, a read connection for the row counts, and a way to make
+    the database refuse writes for a while."""
+
+    def __init__(self, url: str, *, sqlite_path: Path | None = None, admin_url: str | None = None) -> None:
+        self.url = url
+        self.sqlite_path = sqlite_path
+        self.admin_url = admin_url
+        self.name = make_url(url).database or ""
+        self.engine: Engine = create_engine(url, poolclass=NullPool)
+
+    @classmethod
+    def sqlite(cls, folder: Path) -> Database:
+        path = folder / "parley.db"
+        return cls(f"sqlite:///{path}", sqlite_path=path)
+
+    @classmethod
+    def postgres(cls, admin_url: str) -> Database:
+        """A fresh database in the server `admin_url` names (dropped by `close`)."""
+        name = f"parley_load_{secrets.token_hex(4)}"
+        admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        return cls(url, admin_url=admin_url)
+
+    @property
+    def engine_name(self) -> str:
+        if self.sqlite_path is not None:
+            return f"SQLite {sqlite3.sqlite_version}"
+        with self.engine.connect() as connection:
+            version = connection.exec_driver_sql("SHOW server_version").scalar()
+        return f"PostgreSQL {str(version).split()[0]}"
+
+    def refuse_writes(self, seconds: float) -> str:
+        """Block until the database has refused writes for `seconds`; says how it did it."""
+        if self.sqlite_path is not None:
+            # Another connection holds the write lock: Parley's writers wait out their
+            # 5 s busy timeout, then fail with "database is locked". (A read-only file is
+            # no fault for root, who may write it anyway.)
+            holder = sqlite3.connect(self.sqlite_path, timeout=30, isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")
+                time.sleep(seconds)
+                holder.execute("ROLLBACK")
+            finally:
+                holder.close()
+            return f"SQLite write lock (BEGIN IMMEDIATE) held {seconds:g} s"
+        # PostgreSQL made read-only, as a failover or a full disk does: new sessions start
+        # read-only, and Parley's pooled connections are cut so they reconnect as such.
+        self._set_read_only(True)
+        try:
+            time.sleep(seconds)
+        finally:
+            self._set_read_only(False)
+        return f"PostgreSQL read-only (default_transaction_read_only, connections cut) for {seconds:g} s"
+
+    def _set_read_only(self, on: bool) -> None:
+        assert self.admin_url is not None
+        admin = create_engine(self.admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(
+                f'ALTER DATABASE "{self.name}" SET default_transaction_read_only = {"on" if on else "off"}'
+            )
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.name},
+            )
+        admin.dispose()
+
+    def messages(self, users: Sequence[str]) -> list[Message]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(Message).where(Message.username.in_(users)).order_by(Message.id)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.admin_url is not None:
+            admin = create_engine(self.admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            admin.dispose()
+
+
+# --- browser sessions --------------------------------------------------------------------
+
+
+@dataclass
+class TurnResult:
+    prompt: str
+    outcome: str  # complete, error (shown in the reply), refused (prompt handed back), timeout
+    # Seconds from the Enter key that sent the prompt to:
+    ws_sent: float = math.nan  # the page sending it on Streamlit's WebSocket
+    saved: float = math.nan  # the prompt's row written (its created_at: the model is called right after)
+    prompt_in: float = math.nan  # the server's last message before the prompt appeared in the chat
+    drawn: float = math.nan  # the prompt drawn in the chat (the page's run after the prompt got that far)
+    replied: float = math.nan  # the reply's row finished (finished_at: the server has the whole reply)
+    reply_in: float = math.nan  # the server's last message before the reply's last word appeared
+    first: float = math.nan  # the reply's first word on screen
+    complete: float = math.nan  # ... to its last word (or to the error shown)
+    settled: float = math.nan  # ... to its Regenerate button (the page's rerun after it)
+    alerts: list[str] = field(default_factory=list)  # errors, warnings, exceptions that appeared
+    updates: int = 0  # times the reply's text changed on screen while it streamed
+    sent_at: float = math.nan  # the Enter key, in seconds since the epoch (the browser's clock is this host's)
+    started: float = 0.0  # time.monotonic() when sent, for the fault timeline
+    ended: float = 0.0
+
+
+@dataclass
+class SessionResult:
+    username: str
+    turns: list[TurnResult] = field(default_factory=list)
+    failure: str | None = None  # the session could not go on (sign-in failed, the page broke)
+
+
+class Tab:
+    """One session's browser context and page, with the WebSocket frames DevTools saw.
+
+    DevTools stamps a frame when the network stack has it, whatever the page's main
+    thread is doing; so the frame that carries a text tells when the server sent it,
+    and the DOM showing it later tells how far behind the page is."""
+
+    def __init__(self, context: BrowserContext, page: Page) -> None:
+        self.context = context
+        self.page = page
+        self.sent: list[float] = []  # DevTools seconds, frames to the server
+        self.received: list[tuple[float, str]] = []  # (DevTools seconds, base64 payload), frames from it
+
+    async def listen(self) -> None:
+        devtools = await self.context.new_cdp_session(self.page)
+        devtools.on("Network.webSocketFrameSent", lambda event: self.sent.append(event["timestamp"]))
+        devtools.on(
+            "Network.webSocketFrameReceived",
+            lambda event: self.received.append((event["timestamp"], event["response"]["payloadData"])),
+        )
+        await devtools.send("Network.enable")
+
+    def forget_frames(self) -> None:
+        self.sent.clear()
+        self.received.clear()
+
+    def arrival(self, text_: str, *, after: float = -math.inf) -> float | None:
+        """DevTools seconds of the first frame from the server (after `after`) holding `text_`."""
+        needle = text_.encode()
+        for stamp, payload in self.received:
+            if stamp > after and needle in base64.b64decode(payload):
+                return stamp
+        return None
+
+
+class Browsers:
+    """One Chromium, one context per session."""
+
+    def __init__(self, browser: Browser, parley: Parley, password: str) -> None:
+        self.browser = browser
+        self.parley = parley
+        self.password = password
+
+    async def signed_in(self, username: str) -> Tab:
+        context = await self.browser.new_context(viewport={"width": 1200, "height": 900})
+        await context.add_init_script(INSTRUMENT_JS)
+        tab = Tab(context, await context.new_page())
+        await tab.listen()
+        page = tab.page
+        page.set_default_timeout(120_000)
+        await page.goto(self.parley.url)
+        await page.get_by_role("textbox", name="Username").fill(username)
+        await page.get_by_role("textbox", name="Password").fill(self.password)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator(CHAT_INPUT).wait_for()
+        # Right after sign-in a component writes the cookie and reruns the page: let that
+        # pass, so the first timed turn is an ordinary one.
+        deadline = time.monotonic() + 60
+        while not any(c["name"] == COOKIE for c in await context.cookies()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        return tab
+
+    async def visit(self) -> None:
+        """A visitor loads the login form and leaves. Streamlit drops disconnected sessions
+        past their TTL only when it stores another one: this makes it do so."""
+        context = await self.browser.new_context()
+        page = await context.new_page()
+        await page.goto(self.parley.url)
+        await page.get_by_role("textbox", name="Username").wait_for(timeout=60_000)
+        await context.close()
+
+
+async def one_turn(tab: Tab, prompt: str, workload: Workload, *, settle_timeout: float) -> TurnResult:
+    page = tab.page
+    words = workload.reply.split()
+    await page.evaluate("([first, last]) => window.__parleyBench.arm(first, last)", [words[0], words[-1]])
+    tab.forget_frames()
+    box = page.locator(CHAT_INPUT)
+    await box.fill(prompt)
+    started = time.monotonic()
+    await box.press("Enter")
+    outcome_timeout = 60 + 3 * workload.stream_seconds
+    with contextlib.suppress(PlaywrightError):  # a timeout: the record says what was seen
+        await page.wait_for_function(
+            "() => window.__parleyBench.turn.outcome !== null", polling=50, timeout=outcome_timeout * 1000
+        )
+        await page.wait_for_function(
+            "() => window.__parleyBench.turn.settled !== null", polling=50, timeout=settle_timeout * 1000
+        )
+    seen = await page.evaluate("() => window.__parleyBench.result()")
+    sent = seen["sent"]
+
+    def since_sent(key: str) -> float:
+        value = seen[key]
+        return (value - sent) / 1000 if value is not None and sent is not None else math.nan
+
+    # The first frame out after Enter is the prompt: it lines DevTools' clock up with the page's.
+    prompt_in = reply_in = math.nan
+    if tab.sent and seen["wsSent"] is not None and sent is not None:
+        offset = tab.sent[0] - seen["wsSent"] / 1000  # DevTools seconds minus page seconds
+        prompt_stamp = tab.arrival(prompt)
+        if prompt_stamp is not None:
+            prompt_in = prompt_stamp - offset - sent / 1000
+            # The reply's last word in a frame after the prompt's (earlier frames redraw the history).
+            reply_stamp = tab.arrival(words[-1], after=prompt_stamp)
+            if reply_stamp is not None:
+                reply_in = reply_stamp - offset - sent / 1000
+    tab.forget_frames()
+
+    return TurnResult(
+        prompt=prompt,
+        outcome=seen["outcome"] or "timeout",
+        ws_sent=since_sent("wsSent"),
+        prompt_in=prompt_in,
+        drawn=since_sent("drawn"),
+        reply_in=reply_in,
+        first=since_sent("first"),
+        complete=since_sent("complete"),
+        settled=since_sent("settled"),
+        alerts=list(seen["alerts"]),
+        updates=int(seen["updates"]),
+        sent_at=(seen["origin"] + sent) / 1000 if sent is not None else math.nan,
+        started=started,
+        ended=time.monotonic(),
+    )
+
+
+async def drive(
+    browsers: Browsers,
+    workload: Workload,
+    users: Sequence[str],
+    *,
+    keep_going: Callable[[str, int], bool] | None = None,
+    ready: asyncio.Event | None = None,
+    settle_timeout: float = 60.0,
+) -> list[SessionResult]:
+    """Sign every session in (at once), then run their turns at once; contexts closed at the end.
+
+    `keep_going(username, turns_done)`: whether a session sends another turn (default:
+    up to `workload.turns`). `ready` is set once every session has signed in."""
+    results = [SessionResult(name) for name in users]
+    signed = await asyncio.gather(*(browsers.signed_in(name) for name in users), return_exceptions=True)
+    if ready is not None:
+        ready.set()
+
+    async def chat(result: SessionResult, tab: Tab) -> None:
+        index = 0
+        while keep_going(result.username, index) if keep_going else index < workload.turns:
+            if index and workload.think:
+                await asyncio.sleep(workload.think)
+            prompt = f"{result.username} turn {index + 1}: tell me something"
+            try:
+                result.turns.append(await one_turn(tab, prompt, workload, settle_timeout=settle_timeout))
+            except PlaywrightError as error:
+                result.failure = f"turn {index + 1}: {str(error).splitlines()[0]}"
+                return
+            index += 1
+
+    runs = []
+    for result, entry in zip(results, signed, strict=True):
+        if isinstance(entry, BaseException):
+            result.failure = f"sign-in: {str(entry).splitlines()[0] if str(entry) else type(entry).__name__}"
+        else:
+            runs.append(chat(result, entry))
+    try:
+        await asyncio.gather(*runs)
+    finally:
+        for entry in signed:
+            if not isinstance(entry, BaseException):
+                with contextlib.suppress(PlaywrightError):
+                    await entry.context.close()
+    return results
+
+
+# --- the SDK -----------------------------------------------------------------------------
+
+
+async def sdk_times(model: ModelServer, workload: Workload) -> list[tuple[float, float]]:
+    """The bare SDK over the same workload, in its own process: (first token, complete) per turn."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.load_sdk",
+        "--url",
+        model.url,
+        "--sessions",
+        str(workload.sessions),
+        "--turns",
+        str(workload.turns),
+        "--think",
+        str(workload.think),
+        cwd=ROOT,
+        env=child_env(),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmarks/load_sdk.py failed ({process.returncode})")
+    result = json.loads(output)
+    if result["failed"]:
+        log(f"  the SDK: {result['failed']} request(s) failed")
+    return [(first, complete) for first, complete in result["turns"]]
+
+
+# --- the log and the rows ----------------------------------------------------------------
+
+
+@dataclass
+class LogCheck:
+    locked: int  # "database is locked" anywhere in the server log
+    refused: int  # Parley's own lines for a write the database refused (then spooled)
+    tracebacks: int
+    excerpts: list[str]  # the exception line of each traceback (the first few)
+
+    @classmethod
+    def of(cls, text_: str) -> LogCheck:
+        lines = text_.splitlines()
+        excerpts = []
+        for index, line in enumerate(lines):
+            if line.startswith("Traceback (most recent call last)"):
+                ending = next((x for x in lines[index + 1 :] if x and not x.startswith((" ", "\t"))), "")
+                excerpts.append(ending.strip())
+        return cls(
+            locked=len(re.findall("database is locked", text_, flags=re.IGNORECASE)),
+            refused=len(re.findall("could not save|refused a write|could not record", text_)),
+            tracebacks=len(excerpts),
+            excerpts=excerpts[:5],
+        )
+
+
+@dataclass
+class RowCheck:
+    expected: int = 0
+    found: int = 0  # rows that are there exactly once, with the status the page showed
+    lost: int = 0
+    duplicated: int = 0
+    wrong: int = 0  # there once, but with another status (or another reply text) than the page showed
+    unexpected: int = 0  # rows no turn accounts for (a prompt the page said was not saved)
+    streaming: int = 0  # replies still `streaming` when checked
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return self.expected == self.found and not (
+            self.lost or self.duplicated or self.wrong or self.unexpected or self.streaming
+        )
+
+    def summary(self) -> str:
+        extra = [
+            f"{count} {label}"
+            for count, label in (
+                (self.lost, "lost"),
+                (self.duplicated, "duplicated"),
+                (self.wrong, "wrong status"),
+                (self.unexpected, "unexpected"),
+                (self.streaming, "still streaming"),
+            )
+            if count
+        ]
+        return f"{self.expected} / {self.found}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def check_rows(database: Database, sessions: Sequence[SessionResult], reply_text: str) -> RowCheck:
+    """Every prompt the page sent, and its reply, in the log exactly once, with the status
+    the page showed (complete: the whole reply text; error: an error shown)."""
+    check = RowCheck()
+    rows = database.messages([s.username for s in sessions])
+    for session in sessions:
+        mine = [r for r in rows if r.username == session.username]
+        conversations: dict[str, list[Message]] = {}
+        for row in mine:  # in id order: a prompt, then its reply
+            conversations.setdefault(row.conversation_id, []).append(row)
+        accounted: set[int] = set()
+        check.streaming += sum(r.status == ReplyStatus.STREAMING for r in mine)
+        for turn in session.turns:
+            if turn.outcome == "refused":
+                continue  # the page said it was not sent: nothing of it may be in the log
+            check.expected += 2
+            prompts = [r for r in mine if r.role == "user" and r.content == turn.prompt]
+            if not prompts:
+                check.lost += 2
+                check.problems.append(f"{session.username}: {turn.prompt!r} is not in the log")
+                continue
+            check.found += 1
+            turn.saved = prompts[0].created_at.timestamp() - turn.sent_at
+            check.duplicated += len(prompts) - 1
+            accounted.update(r.id for r in prompts)
+            conversation = conversations[prompts[0].conversation_id]
+            replies = list(
+                itertools.takewhile(lambda r: r.role == "assistant", conversation[conversation.index(prompts[0]) + 1 :])
+            )
+            if not replies:
+                check.lost += 1
+                check.problems.append(f"{session.username}: no reply to {turn.prompt!r} in the log")
+                continue
+            check.duplicated += len(replies) - 1
+            accounted.update(r.id for r in replies)
+            reply = replies[0]
+            expected = {"complete": ReplyStatus.COMPLETE, "error": ReplyStatus.ERROR}.get(turn.outcome)
+            if reply.status != expected or (expected == ReplyStatus.COMPLETE and reply.content != reply_text):
+                check.wrong += 1
+                check.problems.append(
+                    f"{session.username}: {turn.prompt!r}: the page showed {turn.outcome}, "
+                    f"the log says {reply.status} ({len(reply.content)} characters)"
+                )
+            else:
+                check.found += 1
+            if reply.finished_at is not None:
+                turn.replied = reply.finished_at.timestamp() - turn.sent_at
+        unexpected = [r for r in mine if r.id not in accounted]
+        check.unexpected += len(unexpected)
+        check.problems += [f"{session.username}: unexpected {r.role} row {r.content[:60]!r}" for r in unexpected]
+    return check
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One workload run: what the browsers saw, what the SDK saw, what the server did."""
+
+    workload: Workload
+    sessions: list[SessionResult]
+    sdk: list[tuple[float, float]]
+    usage: Usage
+    rows: RowCheck
+    log: LogCheck
+    run: int = 1
+
+    def parley(self, key: str) -> list[float]:
+        values = [getattr(t, key) for s in self.sessions for t in s.turns if t.outcome == "complete"]
+        return [v for v in values if not math.isnan(v)]
+
+    @property
+    def turns(self) -> int:
+        return sum(len(s.turns) for s in self.sessions)
+
+    @property
+    def shown(self) -> list[str]:
+        return [alert for s in self.sessions for t in s.turns for alert in t.alerts]
+
+
+@dataclass
+class FaultEvent:
+    at: float  # time.monotonic()
+    until: float
+    what: str
+
+
+class Bench:
+    def __init__(self, browsers: Browsers, parley: Parley, model: ModelServer, database: Database) -> None:
+        self.browsers = browsers
+        self.parley = parley
+        self.model = model
+        self.database = database
+        self.meter = Meter(parley.pid)
+        self.outcomes: list[Outcome] = []
+        self.memory: list[tuple[str, int]] = []  # (when, settled RSS)
+        self.faults: tuple[Outcome, list[FaultEvent], bool] | None = None
+
+    async def settle_memory(self, label: str) -> int:
+        """RSS once every session has ended and Streamlit has dropped them."""
+        await asyncio.sleep(SESSION_TTL + 1)
+        await self.browsers.visit()  # every figure is taken the same way: one visitor's session stays
+        await asyncio.sleep(SETTLE_SECONDS)
+        rss = await asyncio.to_thread(self.meter.settled_rss)
+        self.memory.append((label, rss))
+        log(f"memory {label}: {mb(rss)} MB")
+        return rss
+
+    async def timed(self, workload: Workload, run: int = 1, *, with_sdk: bool = True) -> Outcome:
+        self.model.set_reply(**workload.model_reply)
+        sdk = await sdk_times(self.model, workload) if with_sdk else []
+        users = usernames(workload, run)
+        log(f"{workload.name} (run {run}): {workload.sessions} session(s) x {workload.turns} turn(s)")
+        offset = self.parley.log_offset()
+        with self.meter.measure() as usage:
+            sessions = await drive(self.browsers, workload, users)
+        outcome = Outcome(
+            workload,
+            sessions,
+            sdk,
+            usage,
+            await asyncio.to_thread(check_rows, self.database, sessions, workload.reply),
+            LogCheck.of(self.parley.log_since(offset)),
+            run,
+        )
+        for session in sessions:
+            if session.failure:
+                log(f"  {session.username}: {session.failure}")
+        log(
+            f"  complete median {ms(median(outcome.parley('complete')))} ms (SDK {ms(median([c for _, c in sdk]))}),"
+            f" rows {outcome.rows.summary()}"
+        )
+        self.outcomes.append(outcome)
+        return outcome
+
+    async def faults_run(self, workload: Workload) -> None:
+        """Sessions chat while the model server answers 429, is killed and restarted, and the
+        database refuses writes; then every turn must be in the log once, with its status."""
+        self.model.set_reply(**workload.model_reply)
+        users = usernames(workload)
+        events: list[FaultEvent] = []
+        ready, over = asyncio.Event(), asyncio.Event()
+        after: dict[str, int] = {}
+
+        async def schedule() -> None:
+            await ready.wait()  # every session signed in
+            await asyncio.sleep(3)
+            started = time.monotonic()
+            self.model.set_reply(status=429, error_message="Rate limit reached (fake).")
+            await asyncio.sleep(4)
+            self.model.set_reply(**workload.model_reply)
+            events.append(FaultEvent(started, time.monotonic(), "the model server answers 429"))
+            await asyncio.sleep(3)
+            started = time.monotonic()
+            self.model.kill()
+            await asyncio.sleep(3)
+            await asyncio.to_thread(self.model.start)
+            events.append(FaultEvent(started, time.monotonic(), "the model server killed (SIGKILL), then restarted"))
+            await asyncio.sleep(3)
+            started = time.monotonic()
+            # Past the 5 s busy timeout, so that writes fail rather than wait.
+            how = await asyncio.to_thread(self.database.refuse_writes, 9.0)
+            events.append(FaultEvent(started, time.monotonic(), how))
+            over.set()
+
+        def keep_going(username: str, done: int) -> bool:
+            if not over.is_set():
+                return True
+            after[username] = after.get(username, 0) + 1
+            return after[username] <= max(2, workload.turns - done)  # a few more turns once it is over
+
+        log(f"faults: {workload.sessions} session(s) chatting through the faults")
+        offset = self.parley.log_offset()
+        scheduled = asyncio.create_task(schedule())
+        with self.meter.measure() as usage:
+            sessions = await drive(
+                self.browsers, workload, users, keep_going=keep_going, ready=ready, settle_timeout=8.0
+            )
+        await scheduled
+        spool = self.parley.folder / "spool.jsonl"
+        deadline = time.monotonic() + 90
+        while spool.exists() and spool.stat().st_size and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # a reply's final save after its page moved on
+        spool_empty = not (spool.exists() and spool.stat().st_size) and not Path(f"{spool}.bad").exists()
+        outcome = Outcome(
+            workload,
+            sessions,
+            [],
+            usage,
+            await asyncio.to_thread(check_rows, self.database, sessions, workload.reply),
+            LogCheck.of(self.parley.log_since(offset)),
+        )
+        log(f"  rows {outcome.rows.summary()}, spool empty: {spool_empty}")
+        self.faults = (outcome, events, spool_empty)
+
+
+def chromium_executable(folder: Path, nice: int) -> str:
+    """Debian's Chromium, or a wrapper that starts it (and so every renderer) at a lower
+    CPU priority: the browsers share this machine's cores with the server they test,
+    where real users' browsers run on their own machines."""
+    if not nice:
+        return CHROMIUM
+    wrapper = folder / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def run(args: argparse.Namespace, folder: Path) -> str:
+    plan = QUICK if args.quick else FULL
+    names: list[str] = args.workload or list(plan)
+    database = Database.postgres(args.postgres) if args.postgres else Database.sqlite(folder)
+    model = ModelServer()
+    parley: Parley | None = None
+    try:
+        engine_name = database.engine_name
+        password = secrets.token_urlsafe(16)
+        accounts = [*usernames(WARM_UP)]
+        for name in names:
+            for number in range(1, plan[name].runs + 1):
+                accounts += usernames(plan[name], number)
+        log(f"{len(accounts)} benchmark users (bcrypt cost 4, no quota), {engine_name}")
+        auth_file = folder / "auth.yaml"
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()  # one hash: it is the same password
+        with edit_auth_file(auth_file) as users:
+            for name in accounts:
+                users.add(name, hashed, name=name, roles=["user"])
+                users.set_quota(name, messages_per_minute=0, tokens_per_day=0)
+        model.reply = WARM_UP.model_reply
+        model.start()
+        ttl = SESSION_TTL if session_ttl_option() else None
+        env = child_env(
+            PARLEY_COOKIE_KEY=secrets.token_urlsafe(32),
+            PARLEY_AUTH_FILE=str(auth_file),
+            DATABASE_URL=database.url,
+            PARLEY_SPOOL_FILE=str(folder / "spool.jsonl"),
+            OPENAI_BASE_URL=model.url,
+            OPENAI_API_KEY="sk-load-benchmark",
+            PARLEY_MAX_RETRIES="0",  # a 429 or a dead server shows at once, as the faults workload wants
+        )
+        started = time.monotonic()
+        parley = Parley(folder, env, ttl)
+        log(f"Parley up in {time.monotonic() - started:.1f} s on {parley.url} (pid {parley.pid})")
+        async with async_playwright() as playwright:
+            executable = chromium_executable(folder, args.browser_nice)
+            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            bench = Bench(Browsers(browser, parley, password), parley, model, database)
+            log("warm-up")
+            await bench.timed(WARM_UP, with_sdk=False)
+            baseline = await bench.settle_memory("baseline (warmed up, sessions ended)")
+            for name in names:
+                workload = plan[name]
+                if name == "faults":
+                    await bench.faults_run(workload)
+                    continue
+                for number in range(1, workload.runs + 1):
+                    await bench.timed(workload, number)
+                    if workload.runs > 1:
+                        await bench.settle_memory(f"after {name} run {number}")
+            await browser.close()
+        return report(args, bench, engine_name, baseline, ttl)
+    finally:
+        if parley is not None:
+            parley.stop()
+        model.stop()
+        database.close()
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return (
+        f"{os.cpu_count()} cores, load average {load[0]:.1f} at the end, Streamlit {version('streamlit')}, "
+        f"commit {commit.stdout.strip() or '?'}"
+    )
+
+
+def report(args: argparse.Namespace, bench: Bench, engine_name: str, baseline: int, ttl: int | None) -> str:
+    out: list[str] = []
+    timed = [o for o in bench.outcomes if o.workload.name != WARM_UP.name]
+    mode = "quick" if args.quick else "full"
+    out.append(f"## Parley under load ({mode}), {engine_name}\n")
+    out.append(
+        f"{machine()}; disconnected-session TTL {ttl if ttl is not None else 'default (120)'} s; Chromium "
+        + (f"at niceness {args.browser_nice}." if args.browser_nice else "at the server's own priority.")
+        + "\n"
+    )
+
+    rows: list[list[object]] = []
+    for o in timed:
+        sdk_first = [f for f, _ in o.sdk]
+        sdk_done = [c for _, c in o.sdk]
+        first, done = o.parley("first"), o.parley("complete")
+        ratio = median(done) / median(sdk_done) if sdk_done and done else math.nan
+        rows.append(
+            [
+                o.workload.name + (f" #{o.run}" if o.workload.runs > 1 else ""),
+                f"{o.workload.sessions}x{o.workload.turns}",
+                f"{o.workload.tokens} @ {f'{o.workload.rate:g}/s' if o.workload.rate else 'max'}",
+                f"{ms(median(sdk_first))} / {ms(p90(sdk_first))}",
+                f"{ms(median(first))} / {ms(p90(first))}",
+                signed_ms(median(first) - median(sdk_first)),
+                f"{ms(median(sdk_done))} / {ms(p90(sdk_done))}",
+                f"{ms(median(done))} / {ms(p90(done))}",
+                "–" if math.isnan(ratio) else f"{ratio:.3f}x",
+                signed_ms(median(done) - median(sdk_done)),
+                ms(median(o.parley("settled"))),
+            ]
+        )
+    out.append("### Latency (ms, median / p90): Parley in Chromium against the bare SDK on the same fake server\n")
+    out.append(
+        table(
+            ["workload", "sessions x turns", "tokens", "SDK first", "Parley first", "first +"]
+            + ["SDK complete", "Parley complete", "ratio", "complete +", "settled"],
+            rows,
+        )
+    )
+    out.append(
+        "\nfirst: Enter → the reply's first word on screen; complete: → its last word; settled: → its "
+        "Regenerate button (the page's run after a reply). SDK: request → first content / end of stream."
+    )
+    out.append("\n### Where the time goes (ms from Enter, medians)\n")
+    out.append(
+        table(
+            ["workload", "sent on the socket", "prompt saved", "its message in", "prompt drawn"]
+            + ["reply finished (server)", "its message in", "last word drawn", "renders per reply"],
+            [
+                [o.workload.name + (f" #{o.run}" if o.workload.runs > 1 else "")]
+                + [ms(median(o.parley(key))) for key in ("ws_sent", "saved", "prompt_in", "drawn")]
+                + [ms(median(o.parley(key))) for key in ("replied", "reply_in", "complete")]
+                + [f"{median(o.parley('updates')):.0f}"]
+                for o in timed
+            ],
+        )
+    )
+    out.append(
+        "\nsaved / finished: the rows' created_at / finished_at (the server's clock is the browser's). \"its message "
+        "in\": the first WebSocket frame from the server holding the prompt / the reply's last word, stamped by "
+        "DevTools when it arrived, whatever the page was doing: a late frame is a slow server, a late drawing after "
+        "it a slow page. renders: times the reply's text changed on screen."
+    )
+
+    for o in timed:
+        if o.workload.name == "long" and o.sessions:
+            for key in ("drawn", "first", "complete"):
+                series = ", ".join(ms(getattr(t, key)) for t in o.sessions[0].turns)
+                out.append(f"\nlong, {key} per turn (ms): {series}")
+
+    rows = []
+    every = [*bench.outcomes] + ([bench.faults[0]] if bench.faults else [])
+    for o in every:
+        errors = sum(a.startswith("error") for a in o.shown)
+        exceptions = sum(a.startswith("exception") for a in o.shown)
+        failed = [s for s in o.sessions if s.failure]
+        timeouts = sum(t.outcome == "timeout" for s in o.sessions for t in s.turns)
+        rows.append(
+            [
+                o.workload.name + (f" #{o.run}" if o.workload.runs > 1 else ""),
+                o.turns,
+                f"{o.usage.wall:.0f}",
+                f"{o.usage.cpu_percent:.0f}",
+                f"{o.usage.machine_percent:.0f}",
+                mb(o.usage.peak_rss),
+                o.rows.summary(),
+                f"{o.log.locked} / {o.log.refused}",
+                o.log.tracebacks,
+                f"{errors} / {exceptions}",
+                f"{len(failed)} / {timeouts}",
+            ]
+        )
+    out.append("\n### The server: CPU, memory, rows, log\n")
+    out.append(
+        table(
+            [
+                "workload",
+                "turns",
+                "wall s",
+                "server CPU % of a core",
+                "machine CPU busy %",
+                "peak RSS MB",
+                "rows expected / found",
+                "'database is locked' / writes refused (log)",
+                "tracebacks",
+                "errors / exceptions shown",
+                "sessions failed / turns timed out",
+            ],
+            rows,
+        )
+    )
+    problems = [f"- {o.workload.name}: {p}" for o in every for p in o.rows.problems[:10]]
+    problems += [f"- {o.workload.name}: log: {line}" for o in every for line in o.log.excerpts]
+    problems += [f"- {o.workload.name}: {s.username}: {s.failure}" for o in every for s in o.sessions if s.failure]
+    if problems:
+        out.append("\nProblems seen:\n" + "\n".join(problems))
+
+    out.append("\n### Memory after the sessions ended (Streamlit's disconnected-session TTL passed)\n")
+    out.append(
+        table(
+            ["when", "RSS MB", "vs baseline"],
+            [[label, mb(rss), f"{(rss - baseline) / baseline * 100:+.1f} %"] for label, rss in bench.memory],
+        )
+    )
+    many = [o for o in timed if o.workload.name == "many"]
+    if many:
+        per_session = (many[0].usage.peak_rss - baseline) / many[0].workload.sessions
+        out.append(
+            f"\nPeak RSS during many #1: {mb(many[0].usage.peak_rss)} MB, {per_session / 2**20:.1f} MB per session "
+            f"((peak - baseline) / {many[0].workload.sessions}).\n"
+        )
+
+    if bench.faults is not None:
+        out.append(faults_report(*bench.faults))
+    out.append("\n### Targets\n")
+    out.append(table(["target", "figure", "met?"], targets(bench, baseline)))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)) + "\n"  # one blank line between blocks
+
+
+def faults_report(outcome: Outcome, events: list[FaultEvent], spool_empty: bool) -> str:
+    out = ["\n### Faults while sessions chat\n"]
+    if events:
+        zero = min(t.started for s in outcome.sessions for t in s.turns) if outcome.turns else events[0].at
+        for event in events:
+            out.append(f"- {event.at - zero:+.1f} s to {event.until - zero:+.1f} s: {event.what}")
+    rows: list[list[object]] = []
+    for session in outcome.sessions:
+        turns = session.turns
+        warned = sum(any(a.startswith("warning") for a in t.alerts) for t in turns)
+        errors = sum(t.outcome == "error" for t in turns)
+        refused = sum(t.outcome == "refused" for t in turns)
+        silent = sum(t.outcome == "timeout" for t in turns)
+        slow = max((t.complete for t in turns if not math.isnan(t.complete)), default=math.nan)
+        rows.append(
+            [
+                session.username,
+                len(turns),
+                sum(t.outcome == "complete" for t in turns),
+                errors,
+                warned,
+                refused,
+                silent,
+                "yes" if errors + warned + refused else "no",
+                ms(slow),
+                session.failure or "",
+            ]
+        )
+    out.append("")
+    out.append(
+        table(
+            [
+                "session",
+                "turns",
+                "complete",
+                "error shown",
+                "warning shown",
+                "refused (prompt handed back)",
+                "no outcome",
+                "warned or told",
+                "slowest ms",
+                "failure",
+            ],
+            rows,
+        )
+    )
+    shown = sorted({a.split(":", 1)[0] + ":" + a.split(":", 1)[1][:110] for a in outcome.shown})
+    if shown:
+        out.append("\nMessages shown:\n" + "\n".join(f"- {line}" for line in shown))
+    out.append(f"\nAfterwards: rows expected / found {outcome.rows.summary()}; spool file empty: {spool_empty}.\n")
+    return "\n".join(out)
+
+
+def targets(bench: Bench, baseline: int) -> list[list[str]]:
+    def first(name: str) -> Outcome | None:
+        return next((o for o in bench.outcomes if o.workload.name == name), None)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    rows: list[list[str]] = []
+    if o := first("burst"):
+        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
+        rows.append(
+            [
+                "burst: complete within 2.0x the SDK",
+                f"{ms(done)} vs {ms(sdk)} ms ({done / sdk:.2f}x)",
+                verdict(done <= 2 * sdk),
+            ]
+        )
+    if o := first("paced"):
+        f, sf = median(o.parley("first")), median([f for f, _ in o.sdk])
+        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
+        rows.append(["paced: first token within 60 ms of the SDK", f"{signed_ms(f - sf)} ms", verdict(f - sf <= 0.060)])
+        rows.append(
+            [
+                "paced: complete within 1 % (or 60 ms) of the SDK",
+                f"{ms(done)} vs {ms(sdk)} ms ({(done / sdk - 1) * 100:+.1f} %, {signed_ms(done - sdk)} ms)",
+                verdict(done <= max(1.01 * sdk, sdk + 0.060)),
+            ]
+        )
+    if o := first("concurrent"):
+        f, sf = median(o.parley("first")), median([f for f, _ in o.sdk])
+        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
+        label = f"concurrent ({o.workload.sessions}x{o.workload.turns})"
+        rows.append([f"{label}: complete within 1.05x the SDK", f"{done / sdk:.3f}x", verdict(done <= 1.05 * sdk)])
+        rows.append(
+            [f"{label}: first token within 250 ms of the SDK", f"{signed_ms(f - sf)} ms", verdict(f - sf <= 0.250)]
+        )
+    if o := first("long"):
+        times = [t.complete for t in o.sessions[0].turns] if o.sessions else []
+        if len(times) >= 6:
+            head, tail = median(times[:3]), median(times[-3:])
+            rows.append(
+                [
+                    f"long ({len(times)} turns): the last turns within 1.1x the first (medians of 3)",
+                    f"{ms(tail)} vs {ms(head)} ms ({tail / head:.2f}x; single turns {ms(times[-1])} vs {ms(times[0])})",
+                    verdict(tail <= 1.1 * head),
+                ]
+            )
+    many = [o for o in bench.outcomes if o.workload.name == "many"]
+    if many:
+        label = f"many ({many[0].workload.sessions}x{many[0].workload.turns}, x{len(many)})"
+        lost = sum(o.rows.expected - o.rows.found for o in many)
+        locked = sum(o.log.locked + o.log.refused for o in many)
+        rows.append(
+            [
+                f"{label}: 0 rows lost",
+                f"{lost} of {sum(o.rows.expected for o in many)}",
+                verdict(all(o.rows.exact for o in many)),
+            ]
+        )
+        rows.append([f"{label}: 0 lock errors (or writes refused)", str(locked), verdict(locked == 0)])
+        exceptions = sum(o.log.tracebacks + sum(a.startswith("exception") for a in o.shown) for o in many)
+        rows.append([f"{label}: no exception (log, pages)", str(exceptions), verdict(exceptions == 0)])
+        completes = many[0].parley("complete")
+        rows.append(
+            [f"{label}: p90 complete (reported)", f"{ms(p90(completes))} ms (median {ms(median(completes))})", "–"]
+        )
+        per_session = (many[0].usage.peak_rss - baseline) / many[0].workload.sessions
+        rows.append([f"{label}: peak memory per session (reported)", f"{per_session / 2**20:.1f} MB", "–"])
+        after = [rss for label_, rss in bench.memory if label_.startswith("after many")]
+        if after:
+            growth = [(rss - baseline) / baseline * 100 for rss in after]
+            rows.append(
+                [
+                    "memory after the sessions ended: within 10 % of the baseline",
+                    ", ".join(f"{g:+.1f} %" for g in growth),
+                    verdict(all(g <= 10 for g in growth)),
+                ]
+            )
+            if len(after) > 1:
+                grew = (after[1] - after[0]) / baseline * 100
+                rows.append(
+                    [
+                        "the second run does not grow it (within 1 % of the baseline)",
+                        f"{grew:+.1f} %",
+                        verdict(grew <= 1.0),
+                    ]
+                )
+    if bench.faults is not None:
+        outcome, _events, spool_empty = bench.faults
+        silent = sum(t.outcome == "timeout" for s in outcome.sessions for t in s.turns)
+        told = sum(
+            any(t.outcome in ("error", "refused") or any(a.startswith("warning") for a in t.alerts) for t in s.turns)
+            for s in outcome.sessions
+        )
+        rows.append(
+            [
+                "faults: every affected session told (warning or error shown)",
+                f"{told} of {len(outcome.sessions)} sessions; {silent} turns with no outcome",
+                verdict(told == len(outcome.sessions) and silent == 0),
+            ]
+        )
+        rows.append(
+            [
+                "faults: every turn once with its status, spool empty",
+                f"{outcome.rows.summary()}; spool empty: {spool_empty}",
+                verdict(outcome.rows.exact and spool_empty),
+            ]
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL admin URL: a fresh database is made there")
+    parser.add_argument("--quick", action="store_true", help="a small version of every workload")
+    parser.add_argument("--workload", nargs="+", choices=list(FULL), help="only these (default: all, in order)")
+    parser.add_argument(
+        "--browser-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run Chromium at this niceness (e.g. 10), so the server gets the CPU first, as it would on its own "
+        "machine (default: 0, the browsers compete with it)",
+    )
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        sys.exit("Debian's chromium is not installed: apt-get install -y chromium")
+    if args.workload:
+        args.workload = [name for name in FULL if name in args.workload]  # always in the plan's order
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="parley-load-") as folder:
+        printed = asyncio.run(run(args, Path(folder)))
+    print(printed)
+    print(f"(the benchmark took {(time.monotonic() - started) / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
