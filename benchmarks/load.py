@@ -30,13 +30,20 @@ prompt to the first characters of the reply in the last chat message (first
 token), and to the reply's last word on screen (complete); "settled" is when the
 reply's Regenerate button appears (the page's rerun after the reply).
 
-Prints Markdown tables: latency (median and p90, Parley against the SDK), the
-Streamlit process's CPU (% of one core over the workload) and peak RSS, rows
-expected and found in the database (every prompt and reply exactly once, with
-its status), "database is locked" and tracebacks in the server log, memory
-after the sessions ended, the faults per session, and each target met or
-missed. Figures, never assertions: the machine is shared, so quote one run's
-medians. `--quick` runs a small version of every workload (a few minutes).
+Where the time goes: the reply rows' created_at / finished_at (the server's clock
+is the browser's), and Streamlit's WebSocket frames as DevTools saw them arrive
+(the first frame holding the prompt, and the reply's last word), tell a slow
+server from a slow page.
+
+Prints Markdown tables: latency (median and p90, Parley against the SDK), where
+the time goes, the Streamlit process's CPU (% of one core over the workload) and
+the machine's, peak RSS, rows expected and found in the database (every prompt
+and reply exactly once, with its status), "database is locked", refused writes
+and tracebacks in the server log, memory after the sessions ended, the faults
+per session, and each target met or missed. Figures, never assertions: the machine is shared, so quote one run's
+medians. `--quick` runs a small version of every workload (about 4 minutes; the
+full run about 25). The browsers share the machine's cores with the server:
+`--browser-nice 10` starts Chromium at a lower priority.
 """
 
 from __future__ import annotations
