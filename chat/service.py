@@ -304,9 +304,15 @@ class Turn:
                 last = time.monotonic()
             if finished and sent == len(self._parts):
                 return
-            pause = min_interval - (time.monotonic() - last)
-            if pause > 0 and not finished:
-                time.sleep(pause)
+            # Let text gather for the rest of the interval, but not past the reading's
+            # end: the reply's last words go out the moment the model has sent them.
+            with self._changed:
+                deadline = last + min_interval
+                while not self._reading_ended and not self._done.is_set():
+                    pause = deadline - time.monotonic()
+                    if pause <= 0:
+                        break
+                    self._changed.wait(pause)
 
     def as_message(self) -> ChatMessage:
         note = self.error.message if self.error else STATUS_NOTES.get(self.status)
@@ -362,6 +368,7 @@ class Turn:
     def _end_reading(self) -> None:
         with self._changed:
             self._reading_ended = True
+            self._changed.notify_all()
 
     def _append_reasoning(self, text: str) -> None:
         with self._changed:

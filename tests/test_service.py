@@ -197,6 +197,19 @@ def test_finish_reasons_are_recorded(service: ChatService, fake_openai: FakeOpen
     assert rows(sessions)[-1].status == status
 
 
+def test_follow_gathers_text_between_renders_but_never_holds_back_the_end(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    """The first piece at once, then text gathered for `min_interval`, except that the
+    reply's last words go out the moment the stream ends, not when the interval is up."""
+    fake_openai.enqueue(FakeReply(text="one two three four five six", delay=0.02))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
+    started = time.monotonic()
+    pieces = list(turn.follow(min_interval=60.0))
+    assert pieces == ["one", " two three four five six"]  # everything after the first, in one render
+    assert time.monotonic() - started < 30  # the end woke it: it did not sit out the 60 s interval
+
+
 def test_connection_refused(tmp_path: Path, sessions) -> None:
     settings = make_settings(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     service = ChatService(settings, sessions, build_model(settings))
