@@ -92,6 +92,7 @@ from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 # The suite's flags (Debian's Chromium as root, headless, nothing in the background, no tab throttled).
 CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
+EXAMPLE_WORKLOADS = ("burst", "paced")  # also timed with Streamlit's own chat example (one session)
 SESSION_TTL = 5  # seconds: Streamlit's disconnected-session lifetime here (default 120)
 SETTLE_SECONDS = 3  # after the TTL: let the server's threads and the allocator settle
 COOKIE = "parley_auth"
@@ -366,14 +367,14 @@ class Parley:
     """`streamlit run app.py` in `folder`, as `make prod` runs it (no file watcher,
     warning-level logs), with the project's Streamlit config."""
 
-    def __init__(self, folder: Path, env: dict[str, str], ttl: int | None) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], ttl: int | None, script: Path = ROOT / "app.py") -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / "server.log"
         (folder / ".streamlit").mkdir(exist_ok=True)
         shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
-        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port)]
+        command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(self.port)]
         command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--logger.level", "warning"]
         if ttl is not None:
             command += ["--server.disconnectedSessionTTL", str(ttl)]
@@ -942,6 +943,7 @@ class Outcome:
     rows: RowCheck
     log: LogCheck
     run: int = 1
+    example: list[tuple[float, float]] = field(default_factory=list)  # Streamlit's own chat example
 
     def parley(self, key: str) -> list[float]:
         values = [getattr(t, key) for s in self.sessions for t in s.turns if t.outcome == "complete"]
@@ -1004,12 +1006,42 @@ class Bench:
         for session in sessions:
             if session.failure:
                 log(f"  {session.username}: {session.failure}")
+        if workload.name in EXAMPLE_WORKLOADS:
+            outcome.example = await self.example_times(workload)
         log(
             f"  complete median {ms(median(outcome.parley('complete')))} ms (SDK {ms(median([c for _, c in sdk]))}),"
             f" rows {outcome.rows.summary()}"
         )
         self.outcomes.append(outcome)
         return outcome
+
+    async def example_times(self, workload: Workload) -> list[tuple[float, float]]:
+        """Streamlit's own chat example (`benchmarks/streamlit_example.py`) over the same
+        turns, in the same browser, against the same fake server: the floor any Streamlit
+        chat app stands on. (first token, complete) per turn, timed as Parley's are."""
+        folder = self.parley.folder / "example"
+        folder.mkdir(exist_ok=True)
+        script = ROOT / "benchmarks" / "streamlit_example.py"
+        example = await asyncio.to_thread(Parley, folder, child_env(OPENAI_BASE_URL=self.model.url), None, script)
+        times: list[tuple[float, float]] = []
+        try:
+            context = await self.browsers.browser.new_context(viewport={"width": 1200, "height": 900})
+            await context.add_init_script(INSTRUMENT_JS)
+            tab = Tab(context, await context.new_page())
+            await tab.listen()
+            await tab.page.goto(example.url)
+            await tab.page.locator(CHAT_INPUT).wait_for(timeout=60_000)
+            for number in range(workload.turns):
+                # No Regenerate button to wait for: a short settle timeout, then a pause.
+                turn = await one_turn(tab, f"Example turn {number + 1}", workload, settle_timeout=0.2)
+                if turn.outcome == "complete":
+                    times.append((turn.first, turn.complete))
+                await asyncio.sleep(0.5)
+            await context.close()
+        finally:
+            await asyncio.to_thread(example.stop)
+        log(f"  Streamlit's chat example: complete median {ms(median([c for _, c in times]))} ms")
+        return times
 
     async def faults_run(self, workload: Workload) -> None:
         """Sessions chat while the model server answers 429, is killed and restarted, and the
@@ -1201,6 +1233,33 @@ def report(args: argparse.Namespace, bench: Bench, engine_name: str, baseline: i
         "\nfirst: Enter → the reply's first word on screen; complete: → its last word; settled: → its "
         "Regenerate button (the page's run after a reply). SDK: request → first content / end of stream."
     )
+    floors = [o for o in timed if o.example]
+    if floors:
+        out.append("\n### The floor: Streamlit's own chat example, same browser, same fake server (ms, medians)\n")
+        out.append(
+            table(
+                ["workload", "SDK first", "example first", "Parley first", "Parley − example"]
+                + ["SDK complete", "example complete", "Parley complete", "Parley − example"],
+                [
+                    [
+                        o.workload.name,
+                        ms(median([f for f, _ in o.sdk])),
+                        ms(median([f for f, _ in o.example])),
+                        ms(median(o.parley("first"))),
+                        signed_ms(median(o.parley("first")) - median([f for f, _ in o.example])),
+                        ms(median([c for _, c in o.sdk])),
+                        ms(median([c for _, c in o.example])),
+                        ms(median(o.parley("complete"))),
+                        signed_ms(median(o.parley("complete")) - median([c for _, c in o.example])),
+                    ]
+                    for o in floors
+                ],
+            )
+        )
+        out.append(
+            "\n`benchmarks/streamlit_example.py`: the chat example of Streamlit's docs (no sign-in, no log, "
+            "one `st.write_stream` per reply), timed exactly as Parley is: what any Streamlit chat app costs."
+        )
     out.append("\n### Where the time goes (ms from Enter, medians)\n")
     out.append(
         table(
@@ -1378,6 +1437,15 @@ def targets(bench: Bench, baseline: int) -> list[list[str]]:
                 verdict(done <= max(1.01 * sdk, sdk + 0.060)),
             ]
         )
+        if o.example:
+            ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
+            rows.append(
+                [
+                    "paced, for reference: Streamlit's own chat example, same run",
+                    f"first {signed_ms(ef - sf)} ms, complete {signed_ms(ed - sdk)} ms",
+                    "–",
+                ]
+            )
     if o := first("concurrent"):
         f, sf = median(o.parley("first")), median([f for f, _ in o.sdk])
         done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
