@@ -832,15 +832,19 @@ class LogCheck:
     def of(cls, text_: str) -> LogCheck:
         lines = text_.splitlines()
         excerpts = []
+        refusals = re.compile("could not save|refused a write|could not record")
         for index, line in enumerate(lines):
             if line.startswith("Traceback (most recent call last)"):
                 ending = next((x for x in lines[index + 1 :] if x and not x.startswith((" ", "\t"))), "")
                 excerpts.append(ending.strip())
+        # Which writes were refused, and how: each kind of line once, from Parley's words on.
+        for kind in dict.fromkeys(x[m.start() :].strip() for x in lines if (m := refusals.search(x))):
+            excerpts.append(f"refused: {kind}")
         return cls(
             locked=len(re.findall("database is locked", text_, flags=re.IGNORECASE)),
-            refused=len(re.findall("could not save|refused a write|could not record", text_)),
-            tracebacks=len(excerpts),
-            excerpts=excerpts[:5],
+            refused=len([x for x in lines if refusals.search(x)]),
+            tracebacks=sum(not x.startswith("refused: ") for x in excerpts),
+            excerpts=excerpts[:8],
         )
 
 

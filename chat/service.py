@@ -52,6 +52,8 @@ STATUS_NOTES = {
     ReplyStatus.STOPPED: "Stopped.",
     ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
 }
+MIN_RENDER_INTERVAL = 0.03  # seconds: a reply alone is redrawn at most ~33 times a second
+RENDERS_PER_SECOND = 100  # redraws of streaming replies, all sessions together (see render_interval)
 WATCH_TICK = 0.05  # seconds: how soon the watcher sees a first token or the deadline
 SPOOLED_NOTICE = (
     "The conversation log is not taking writes right now ({reason}). This turn is kept on disk "
@@ -254,6 +256,7 @@ class Turn:
         self._saved_at = time.monotonic()  # the row was written with the prompt
         self._stream: ChunkStream | None = None
         self.thread: threading.Thread | None = None
+        self._pace: Callable[[], float] = lambda: MIN_RENDER_INTERVAL  # set by the service that runs it
 
     # --- read side -----------------------------------------------------------------
     @property
@@ -277,13 +280,14 @@ class Turn:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def follow(self, min_interval: float = 0.03, on_idle: Callable[[], None] | None = None) -> Iterator[str]:
+    def follow(self, min_interval: float | None = None, on_idle: Callable[[], None] | None = None) -> Iterator[str]:
         """Yield the reply from its start as it grows, until it ends.
 
-        Text that arrives faster than `min_interval` is handed out in larger pieces,
-        so the page re-renders Markdown a bounded number of times per second; the
-        first piece is never held back. `on_idle` runs every quarter second while
-        nothing arrives (the page uses it to notice its Stop button).
+        Text that arrives faster than `min_interval` (default: the service's pace, see
+        `ChatService.render_interval`) is handed out in larger pieces, so the page
+        re-renders Markdown a bounded number of times per second; the first piece and
+        the last are never held back. `on_idle` runs every quarter second while nothing
+        arrives (the page uses it to notice its Stop button).
         """
         sent = 0
         last = 0.0
@@ -307,7 +311,7 @@ class Turn:
             # Let text gather for the rest of the interval, but not past the reading's
             # end: the reply's last words go out the moment the model has sent them.
             with self._changed:
-                deadline = last + min_interval
+                deadline = last + (min_interval if min_interval is not None else self._pace())
                 while not self._reading_ended and not self._done.is_set():
                     pause = deadline - time.monotonic()
                     if pause <= 0:
@@ -713,7 +717,15 @@ class ChatService:
             context_left_out=plan.left_out,
         ).id
 
+    def render_interval(self) -> float:
+        """Seconds between two redraws of one streaming reply. Each redraw sends and
+        renders the reply's whole Markdown again, so the process as a whole redraws
+        at most about RENDERS_PER_SECOND times a second: one reply alone every 30 ms,
+        eight at once every 80 ms each, twenty every 200 ms."""
+        return max(MIN_RENDER_INTERVAL, self.running_count / RENDERS_PER_SECOND)
+
     def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
+        turn._pace = self.render_interval
         with self._running_lock:
             turn._key = turn.reply_id if turn.reply_id is not None else next(self._spooled_keys)
             self._running[turn._key] = turn

@@ -20,7 +20,15 @@ from chat.db import init_db, make_engine, session_factory
 from chat.errors import InputError, StorageError
 from chat.llm import PLACEHOLDER_API_KEY, build_model
 from chat.models import Message, ReplyStatus, utcnow
-from chat.service import ChatMessage, ChatService, ConversationOptions, clean_prompt, conversation_usage
+from chat.service import (
+    MIN_RENDER_INTERVAL,
+    RENDERS_PER_SECOND,
+    ChatMessage,
+    ChatService,
+    ConversationOptions,
+    clean_prompt,
+    conversation_usage,
+)
 from tests.conftest import make_settings, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
@@ -208,6 +216,25 @@ def test_follow_gathers_text_between_renders_but_never_holds_back_the_end(
     pieces = list(turn.follow(min_interval=60.0))
     assert pieces == ["one", " two three four five six"]  # everything after the first, in one render
     assert time.monotonic() - started < 30  # the end woke it: it did not sit out the 60 s interval
+
+
+def test_replies_streaming_at_once_share_one_render_budget(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    """Each redraw re-sends a reply's whole Markdown: with many replies streaming, each
+    one is redrawn less often, so the process as a whole stays near RENDERS_PER_SECOND."""
+    assert service.render_interval() == MIN_RENDER_INTERVAL  # nothing streaming
+    for _ in range(8):
+        fake_openai.enqueue(FakeReply(text="slow", first_delay=30))
+    turns = [service.start_turn(username="alice", conversation_id=None, history=[], prompt=f"Q{n}") for n in range(8)]
+    try:
+        assert service.running_count == 8
+        assert service.render_interval() == pytest.approx(8 / RENDERS_PER_SECOND)
+        assert all(turn._pace() == service.render_interval() for turn in turns)  # what follow() waits between redraws
+    finally:
+        for turn in turns:
+            turn.stop()
+        for turn in turns:
+            assert turn.wait(10)
+    assert service.render_interval() == MIN_RENDER_INTERVAL
 
 
 def test_connection_refused(tmp_path: Path, sessions) -> None:
