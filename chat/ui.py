@@ -794,8 +794,10 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
         last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
         last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
         idle = chat.turn is None and chat.conversation_id is not None
+        prompt_box: DeltaGenerator | None = None  # the last prompt's message: its Edit button
         for index, message in enumerate(chat.history):
-            with st.chat_message(message.role):
+            box = st.chat_message(message.role)
+            with box:
                 if message.id is not None and message.id == chat.focus:
                     st.caption(":material/search: The message you found")
                 if index == last_prompt and idle and chat.editing:
@@ -804,15 +806,10 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
                 _draw_message(message)
                 if message.role == "assistant":
                     _reply_actions(chat, user, service, message, last=idle and index == last_reply)
-                elif index == last_prompt and idle:
-                    st.button(
-                        "Edit",
-                        key="parley_edit",
-                        icon=":material/edit:",
-                        type="tertiary",
-                        on_click=_start_editing,
-                        args=(chat,),
-                    )
+                elif index == last_prompt:
+                    prompt_box = box
+                    if idle:
+                        _edit_button(chat)
         if chat.not_found:
             st.error(NOT_FOUND, icon=":material/search_off:")
         if chat.notice:
@@ -822,7 +819,10 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
             st.warning(chat.warning, icon=":material/save:")
             chat.warning = None
         if chat.turn is not None:
-            _stream(chat, chat.turn, own_stop_button=not just_sent)
+            _stream(chat, chat.turn, user, service, own_stop_button=not just_sent)
+            if prompt_box is not None and chat.turn is None:
+                with prompt_box:
+                    _edit_button(chat)
     except StopException:
         # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
         # end the reply and keep what arrived. A reload, a closed tab or the server
@@ -907,6 +907,10 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     while chat.history and chat.history[-1].role == "assistant":
         chat.history.pop()  # superseded: in the log, out of the chat
     chat.turn = turn
+
+
+def _edit_button(chat: ChatState) -> None:
+    st.button("Edit", key="parley_edit", icon=":material/edit:", type="tertiary", on_click=_start_editing, args=(chat,))
 
 
 def _start_editing(chat: ChatState) -> None:
@@ -1024,7 +1028,10 @@ def _check_for_interrupts() -> None:
     st.session_state.get(CHAT)
 
 
-def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
+def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *, own_stop_button: bool) -> None:
+    """Stream the reply into its message, then finish that message in place: its
+    ending, thumbs, copy and regenerate. No second run of the whole page: under load
+    that run cost as much as the one that sent the prompt."""
     reply = st.chat_message("assistant")
     stop_slot = st.empty()
     # The chat input's stop button lives only in the run its prompt started. A run
@@ -1032,13 +1039,25 @@ def _stream(chat: ChatState, turn: Turn, *, own_stop_button: bool) -> None:
     if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
         turn.stop()
     with reply:
-        st.write_stream(neutralise_stream(turn.follow(on_idle=_check_for_interrupts)))
+        above = st.container()  # the reasoning, once it is all there, goes above the reply
+        body = st.empty()
+        with body.container():
+            streamed = st.write_stream(neutralise_stream(turn.follow(on_idle=_check_for_interrupts)))
         turn.wait()
+        chat.settle()  # the reply joins the history; one that could not be saved leaves a sentence
         message = turn.as_message()
-        _draw_reasoning(message.reasoning)  # below the reply here; above it from the next run on
+        final = neutralise_images(message.content)
+        if final != streamed:
+            # The stream neutralises `![` even inside code, not knowing it was code yet:
+            # draw the reply as every later run will.
+            if final:
+                body.markdown(final)
+            else:
+                body.empty()
+        with above:
+            _draw_reasoning(message.reasoning)
         _draw_ending(message)
+        if chat.notice or chat.warning:
+            st.rerun()  # the sentence goes where every run shows it, above the input box
+        _reply_actions(chat, user, service, message, last=True)
     stop_slot.empty()
-    chat.settle()  # a reply that could not be saved leaves its sentence in `chat.notice`
-    # Draw the page again with the reply in the history: its thumbs, copy and
-    # regenerate, the edit button on the prompt, the usage total, the reasoning on top.
-    st.rerun()

@@ -42,6 +42,8 @@ def page(request: str) -> None:
         requests = get_script_run_ctx().script_requests
 
         def interrupt() -> None:
+            if request == "none":
+                return
             if request == "stop-early":
                 time.sleep(0.5)
                 requests.request_stop()
@@ -82,9 +84,9 @@ def test_stop_mid_stream_saves_the_partial_reply_as_stopped(app_env: AppEnv, fak
 def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text=LONG, delay=0.01))
     app = AppTest.from_function(page, args=("rerun",), default_timeout=20).run()
-    # The rerun interrupted the first script run; the second picked the same turn up, and
-    # a third drew the page with the finished reply in the history.
-    assert app.session_state["runs"] == 3
+    # The rerun interrupted the first script run; the second picked the same turn up and
+    # finished the reply's message in place (no third run for its buttons).
+    assert app.session_state["runs"] == 2
     assert [m.markdown[0].value for m in app.chat_message] == ["Tell me a long story", LONG]
     [reply] = replies(app_env)
     deadline = time.monotonic() + 5
@@ -93,6 +95,19 @@ def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpen
         [reply] = replies(app_env)
     assert (reply.status, reply.content) == ("complete", LONG)
     assert len(fake_openai.chat_requests) == 1  # one request: the reply was not asked for twice
+
+
+def test_one_run_streams_the_reply_and_finishes_its_message(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    """No second run of the page per turn: the run that streamed the reply draws its
+    thumbs, copy and regenerate, and the prompt's Edit button, in place."""
+    fake_openai.enqueue(FakeReply(text=LONG, delay=0.001))
+    app = AppTest.from_function(page, args=("none",), default_timeout=20).run()
+    assert app.session_state["runs"] == 1
+    prompt, reply = app.chat_message
+    assert reply.markdown[0].value == LONG and [b.label for b in reply.button] == ["Regenerate"]
+    assert len(reply.get("feedback")) == 1 and [b.label for b in prompt.button] == ["Edit"]
+    [row] = replies(app_env)
+    assert (row.status, row.content) == ("complete", LONG)
 
 
 def resumed_page() -> None:
@@ -140,8 +155,8 @@ def resumed_page() -> None:
 def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text=LONG, delay=0.02))
     app = AppTest.from_function(resumed_page, default_timeout=20).run()
-    # Started, followed (interrupted by the click), stopped, drawn with the reply in the history.
-    assert app.session_state["runs"] == 4
+    # Started, followed (interrupted by the click), stopped and drawn in that same run.
+    assert app.session_state["runs"] == 3
     [reply] = replies(app_env)
     assert reply.status == "stopped" and 40 <= len(reply.content) < len(LONG)
     assert app.chat_message[-1].markdown[0].value == reply.content

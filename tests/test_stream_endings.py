@@ -135,7 +135,7 @@ def test_the_chat_shows_reasoning_collapsed_above_the_reply(
 ) -> None:
     fake_openai.enqueue(FakeReply(text="Forty-two.", reasoning="Deep thought, briefly."))
     app = send(sign_in(new_app()), "The answer?")
-    # Collapsed, above the reply (the run after the stream draws it from the history).
+    # Collapsed, above the reply, in the run that streamed it (and in every later one).
     assert chat_texts(app)[-1] == ("assistant", "Deep thought, briefly.\nForty-two.")
     expander = app.chat_message[-1].expander[0]
     assert expander.label == "Reasoning" and not expander.proto.expanded
