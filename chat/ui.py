@@ -794,10 +794,9 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
         last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
         last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
         idle = chat.turn is None and chat.conversation_id is not None
-        prompt_box: DeltaGenerator | None = None  # the last prompt's message: its Edit button
+        prompt_edit: DeltaGenerator | None = None  # where the last prompt's Edit button goes
         for index, message in enumerate(chat.history):
-            box = st.chat_message(message.role)
-            with box:
+            with st.chat_message(message.role):
                 if message.id is not None and message.id == chat.focus:
                     st.caption(":material/search: The message you found")
                 if index == last_prompt and idle and chat.editing:
@@ -806,10 +805,13 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
                 _draw_message(message)
                 if message.role == "assistant":
                     _reply_actions(chat, user, service, message, last=idle and index == last_reply)
-                elif index == last_prompt:
-                    prompt_box = box
+                    continue
+                edit_slot = st.empty()  # in every prompt, so an earlier run's Edit never lingers
+                if index == last_prompt:
+                    prompt_edit = edit_slot
                     if idle:
-                        _edit_button(chat)
+                        with edit_slot:
+                            _edit_button(chat)
         if chat.not_found:
             st.error(NOT_FOUND, icon=":material/search_off:")
         if chat.notice:
@@ -820,8 +822,8 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
             chat.warning = None
         if chat.turn is not None:
             _stream(chat, chat.turn, user, service, own_stop_button=not just_sent)
-            if prompt_box is not None and chat.turn is None:
-                with prompt_box:
+            if prompt_edit is not None and chat.turn is None:
+                with prompt_edit:
                     _edit_button(chat)
     except StopException:
         # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
@@ -870,7 +872,11 @@ def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, messag
         )
         if message.content:
             copy_button(message.content, key=f"parley_copy_{message.id}")
-        if last:
+        else:
+            st.empty()
+        if not last:
+            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
+        else:
             st.button(
                 "Regenerate",
                 key="parley_regenerate",
@@ -993,9 +999,15 @@ def copy_button(text: str, *, key: str) -> None:
 
 
 def _draw_message(message: ChatMessage) -> None:
-    _draw_reasoning(message.reasoning)
+    # Element for element the layout `_stream` leaves (reasoning, text, ending, actions):
+    # Streamlit keeps an earlier run's element on screen until this run draws over its
+    # place, so a different layout would leave an old Regenerate button up for a whole reply.
+    with st.container():
+        _draw_reasoning(message.reasoning)
     if message.content:
         st.markdown(neutralise_images(message.content))
+    else:
+        st.empty()
     _draw_ending(message)
 
 

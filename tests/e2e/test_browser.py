@@ -35,8 +35,16 @@ def send(page, prompt: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def reply_settled(page) -> None:  # type: ignore[no-untyped-def]
-    """The run after a reply ends draws its actions: from then on the page holds still."""
-    page.get_by_role("button", name="Regenerate").wait_for()
+    """The reply's actions are drawn (in the run that streamed it): one Regenerate button,
+    in the last message. From then on the page holds still."""
+    page.wait_for_function(
+        """() => {
+            const buttons = [...document.querySelectorAll("button")]
+                .filter((b) => b.textContent.includes("Regenerate"));
+            const messages = document.querySelectorAll("[data-testid='stChatMessage']");
+            return buttons.length === 1 && messages.length > 0 && messages[messages.length - 1].contains(buttons[0]);
+        }"""
+    )
 
 
 def assistant_text(page) -> str:  # type: ignore[no-untyped-def]
