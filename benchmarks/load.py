@@ -92,7 +92,7 @@ from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 # The suite's flags (Debian's Chromium as root, headless, nothing in the background, no tab throttled).
 CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
-EXAMPLE_WORKLOADS = ("burst", "paced")  # also timed with Streamlit's own chat example (one session)
+EXAMPLE_WORKLOADS = ("burst", "paced", "concurrent")  # also timed with Streamlit's own chat example
 SESSION_TTL = 5  # seconds: Streamlit's disconnected-session lifetime here (default 120)
 SETTLE_SECONDS = 3  # after the TTL: let the server's threads and the allocator settle
 COOKIE = "parley_auth"
@@ -1021,29 +1021,43 @@ class Bench:
 
     async def example_times(self, workload: Workload) -> list[tuple[float, float]]:
         """Streamlit's own chat example (`benchmarks/streamlit_example.py`) over the same
-        turns, in the same browser, against the same fake server: the floor any Streamlit
-        chat app stands on. (first token, complete) per turn, timed as Parley's are."""
+        sessions and turns, in the same browser, against the same fake server: the floor any
+        Streamlit chat app stands on. (first token, complete) per turn, timed as Parley's are."""
         folder = self.parley.folder / "example"
         folder.mkdir(exist_ok=True)
         script = ROOT / "benchmarks" / "streamlit_example.py"
         example = await asyncio.to_thread(Parley, folder, child_env(OPENAI_BASE_URL=self.model.url), None, script)
-        times: list[tuple[float, float]] = []
-        try:
+
+        async def opened() -> Tab:
             context = await self.browsers.browser.new_context(viewport={"width": 1200, "height": 900})
             await context.add_init_script(INSTRUMENT_JS)
             tab = Tab(context, await context.new_page())
             await tab.listen()
             await tab.page.goto(example.url)
             await tab.page.locator(CHAT_INPUT).wait_for(timeout=60_000)
+            return tab
+
+        async def chat(session: int, tab: Tab) -> list[tuple[float, float]]:
+            times: list[tuple[float, float]] = []
             for number in range(workload.turns):
                 # No Regenerate button to wait for: a short settle timeout, then a pause.
-                turn = await one_turn(tab, f"Example turn {number + 1}", workload, settle_timeout=0.2)
+                turn = await one_turn(tab, f"Example {session} turn {number + 1}", workload, settle_timeout=0.2)
                 if turn.outcome == "complete":
                     times.append((turn.first, turn.complete))
                 await asyncio.sleep(0.5)
-            await context.close()
+            return times
+
+        tabs: list[Tab] = []
+        try:
+            # As `drive` does: every session's page open first, then all of them chat at once.
+            tabs = list(await asyncio.gather(*(opened() for _ in range(workload.sessions))))
+            per_session = await asyncio.gather(*(chat(index + 1, tab) for index, tab in enumerate(tabs)))
         finally:
+            for tab in tabs:
+                with contextlib.suppress(PlaywrightError):
+                    await tab.context.close()
             await asyncio.to_thread(example.stop)
+        times = [pair for session in per_session for pair in session]
         log(f"  Streamlit's chat example: complete median {ms(median([c for _, c in times]))} ms")
         return times
 
@@ -1458,6 +1472,15 @@ def targets(bench: Bench, baseline: int) -> list[list[str]]:
         rows.append(
             [f"{label}: first token within 250 ms of the SDK", f"{signed_ms(f - sf)} ms", verdict(f - sf <= 0.250)]
         )
+        if o.example:
+            ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
+            rows.append(
+                [
+                    f"{label}, for reference: Streamlit's own chat example, same run",
+                    f"first {signed_ms(ef - sf)} ms, complete {ed / sdk:.3f}x",
+                    "–",
+                ]
+            )
     if o := first("long"):
         times = [t.complete for t in o.sessions[0].turns] if o.sessions else []
         if len(times) >= 6:
