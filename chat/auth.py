@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import sessions, throttle
 from chat.authfile import User, check_password, edit_auth_file, hash_password, load_users, verify_password
+from chat.db import error_detail
 from chat.errors import InputError, StorageError
 from chat.models import utcnow
 from chat.quotas import Quota
@@ -120,7 +121,7 @@ class Accounts:
             with self.database.begin() as session:
                 wait = throttle.begin_attempt(session, account, address, now=now, policy=self.throttle_policy)
         except SQLAlchemyError as error:
-            log.error("sign-in refused, the database could not be written: %s", type(error).__name__)
+            log.error("sign-in refused, the database could not be written: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
         if wait > 0:
             log.info("sign-in refused by the throttle (%.0f s left)", wait)
@@ -145,7 +146,7 @@ class Accounts:
                     expires_at=expires_at,
                 )
         except SQLAlchemyError as error:
-            log.error("sign-in could not be recorded: %s", type(error).__name__)
+            log.error("sign-in could not be recorded: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
         return SignInResult(user=self._signed_in(user, sessions.token_hash(token)), token=token, expires_at=expires_at)
 
@@ -166,7 +167,7 @@ class Accounts:
             with self.database() as session:
                 row = sessions.find_live(session, hashed, now=now, policy=self.session_policy)
         except SQLAlchemyError as error:
-            log.error("could not read a sign-in session: %s", type(error).__name__)
+            log.error("could not read a sign-in session: %s", error_detail(error))
             raise StorageError(DATABASE_DOWN) from None
         user = users.get(row.username) if row is not None else None
         if row is None or user is None or row.password_mark != sessions.password_mark(user.password_hash):
@@ -178,7 +179,7 @@ class Accounts:
                 sessions.touch(session, hashed, now=now)
         except SQLAlchemyError as error:
             # Only the idle clock misses a beat; the chat goes on.
-            log.warning("could not record sign-in activity: %s", type(error).__name__)
+            log.warning("could not record sign-in activity: %s", error_detail(error))
         return self._signed_in(user, hashed)
 
     def sign_out(self, hashed: str) -> None:
@@ -213,7 +214,7 @@ class Accounts:
             with self.database.begin() as session:
                 sessions.remark(session, user.session_hash, new_hash)
         except SQLAlchemyError as error:
-            log.error("a changed password could not be recorded on its session: %s", type(error).__name__)
+            log.error("a changed password could not be recorded on its session: %s", error_detail(error))
             raise InputError(
                 "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
             ) from None

@@ -58,6 +58,15 @@ def _configure_sqlite(connection: sqlite3.Connection, _record: Any, *, busy_time
     cursor.close()
 
 
+def error_detail(error: BaseException) -> str:
+    """A database error for the log: its type and the driver's first line ("OperationalError:
+    database is locked"), never SQLAlchemy's full text, which quotes the statement's
+    parameters (what users wrote)."""
+    orig = getattr(error, "orig", None)
+    detail = str(orig if orig is not None else "").strip().splitlines()
+    return f"{type(error).__name__}: {detail[0]}" if detail else type(error).__name__
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # expire_on_commit=False: rows read in a short transaction stay usable after it.
     return sessionmaker(engine, expire_on_commit=False)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import quotas, search, spool, store
-from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, process_owner
+from chat.db import HEARTBEAT_SECONDS, STALE_AFTER, error_detail, process_owner
 from chat.errors import BusyError, ChatError, InputError, StorageError, UpstreamError
 from chat.llm import DEMO_MODEL, ChatModel, ChunkStream, Sampling
 from chat.models import Conversation, Message, ReplyStatus, new_id, utcnow
@@ -600,7 +600,7 @@ class ChatService:
                     reply_id = self._new_reply(session, conversation.id, username, used, plan)
                     conversation_id = conversation.id
             except SQLAlchemyError as error:
-                log.error("could not save a prompt: %s", type(error).__name__)
+                log.error("could not save a prompt: %s", error_detail(error))
                 if replace is None and prompt is not None:
                     return self._spooled_turn(
                         username, conversation_id, new_options, prompt, given_history, _db_reason(error)
@@ -673,7 +673,7 @@ class ChatService:
             with self.sessions() as session:
                 quotas.check(session, username, quota, now=utcnow())
         except SQLAlchemyError as error:
-            log.warning("quota check skipped (fail open): the database could not be read: %s", type(error).__name__)
+            log.warning("quota check skipped (fail open): the database could not be read: %s", error_detail(error))
 
     def quota_usage(self, username: str) -> quotas.QuotaUsage:
         with self.sessions() as session:
@@ -936,7 +936,7 @@ class ChatService:
                 store.save_reply_progress(session, turn.reply_id or -1, turn.text)
         except SQLAlchemyError as error:
             # Progress is best effort: the final save in `finally` writes everything.
-            log.warning("could not save reply progress: %s", type(error).__name__)
+            log.warning("could not save reply progress: %s", error_detail(error))
 
     def _save_final(self, turn: Turn, duration_ms: int) -> None:
         """Write how the reply ended; what the log refuses goes to the spool."""
@@ -967,7 +967,7 @@ class ChatService:
                 )
             turn.reply_id = reply_id
         except SQLAlchemyError as failure:
-            log.warning("could not save a reply: %s", type(failure).__name__)
+            log.warning("could not save a reply: %s", error_detail(failure))
             self._spool(turn, self._turn_record(turn, duration_ms, whole=False), reason=_db_reason(failure))
 
     def _spool(self, turn: Turn, record: spool.Record, *, reason: str | None) -> None:

@@ -30,6 +30,7 @@ from filelock import FileLock
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.db import error_detail
 from chat.models import Conversation, Message, ReplyStatus, SpooledWrite, utcnow
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Spool:
                 try:
                     write(sessions, record)
                 except SQLAlchemyError as error:
-                    log.info("the conversation log still refuses writes (%s)", type(error).__name__)
+                    log.info("the conversation log still refuses writes (%s)", error_detail(error))
                     break
                 except (KeyError, TypeError, ValueError) as error:  # a record no log could take: set aside
                     log.error("a spooled record cannot be written (%s): moved to %s.bad", error, self.path)

@@ -26,7 +26,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from chat import export, sessions, throttle
 from chat.auth import WRONG_CREDENTIALS, Accounts, SignedIn
-from chat.db import init_db, make_engine, session_factory
+from chat.db import error_detail, init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
 from chat.markdown import neutralise_images, neutralise_stream
@@ -252,7 +252,7 @@ def _account_sidebar(gate: Accounts, user: SignedIn) -> bool:
     try:
         gate.sign_out(user.session_hash)
     except SQLAlchemyError as error:
-        log.error("sign-out could not be recorded: %s", type(error).__name__)
+        log.error("sign-out could not be recorded: %s", error_detail(error))
         st.sidebar.error("Sign-out failed: Parley cannot reach its database. Try again in a moment.")
         return False
     name.empty()
@@ -277,7 +277,7 @@ def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
         st.error(error.message)
         return
     except SQLAlchemyError as error:
-        log.error("a password change could not be completed: %s", type(error).__name__)
+        log.error("a password change could not be completed: %s", error_detail(error))
         st.error("Parley cannot reach its database; your password may not have changed. Try again in a moment.")
         return
     st.session_state[PASSWORD_CHANGED] = True

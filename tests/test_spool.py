@@ -116,7 +116,9 @@ def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_late
     assert [c.title for c in conversations] == ["Are you there?"]
 
 
-def test_a_reply_ending_the_log_refuses_is_spooled_with_a_warning(tmp_path: Path, fake_openai: FakeOpenAI, log) -> None:
+def test_a_reply_ending_the_log_refuses_is_spooled_with_a_warning(
+    tmp_path: Path, fake_openai: FakeOpenAI, log, caplog: pytest.LogCaptureFixture
+) -> None:
     sessions, faults = log
     service = new_service(tmp_path, fake_openai, sessions)
     fake_openai.enqueue(FakeReply(text="one two three four five six seven eight", delay=0.05))
@@ -132,6 +134,9 @@ def test_a_reply_ending_the_log_refuses_is_spooled_with_a_warning(tmp_path: Path
     wait_for(lambda: not service.spool.has_pending())
     reply = rows(sessions)[-1]
     assert (reply.id, reply.status, reply.content) == (turn.reply_id, "complete", turn.text)
+    # The log says why (the driver's words), and never what was being written.
+    assert "could not save a reply: OperationalError: database is locked" in caplog.text
+    assert "three four" not in caplog.text and "Count" not in caplog.text
 
 
 def test_the_turns_of_a_spooled_conversation_stay_in_order_and_in_context(
