@@ -656,12 +656,17 @@ class Browsers:
         self.parley = parley
         self.password = password
 
-    async def signed_in(self, username: str) -> Tab:
+    async def new_tab(self) -> Tab:
+        """A context of its own with the timing script in every page and its frames listened to."""
         context = await self.browser.new_context(viewport={"width": 1200, "height": 900})
         await context.add_init_script(INSTRUMENT_JS)
         tab = Tab(context, await context.new_page())
         await tab.listen()
-        page = tab.page
+        return tab
+
+    async def signed_in(self, username: str) -> Tab:
+        tab = await self.new_tab()
+        context, page = tab.context, tab.page
         page.set_default_timeout(120_000)
         await page.goto(self.parley.url)
         await page.get_by_role("textbox", name="Username").fill(username)
@@ -1029,10 +1034,7 @@ class Bench:
         example = await asyncio.to_thread(Parley, folder, child_env(OPENAI_BASE_URL=self.model.url), None, script)
 
         async def opened() -> Tab:
-            context = await self.browsers.browser.new_context(viewport={"width": 1200, "height": 900})
-            await context.add_init_script(INSTRUMENT_JS)
-            tab = Tab(context, await context.new_page())
-            await tab.listen()
+            tab = await self.browsers.new_tab()
             await tab.page.goto(example.url)
             await tab.page.locator(CHAT_INPUT).wait_for(timeout=60_000)
             return tab

@@ -874,9 +874,7 @@ def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, messag
             copy_button(message.content, key=f"parley_copy_{message.id}")
         else:
             st.empty()
-        if not last:
-            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
-        else:
+        if last:
             st.button(
                 "Regenerate",
                 key="parley_regenerate",
@@ -885,6 +883,8 @@ def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, messag
                 on_click=_regenerate,
                 args=(chat, user, service),
             )
+        else:
+            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
 
 
 def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
