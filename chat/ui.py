@@ -471,8 +471,15 @@ def follow_url(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     chat.url_id = requested
     if requested is not None:
         _open_conversation(chat, user, service, requested)
-        focus = st.query_params.get("m", "")
-        chat.focus = int(focus) if focus.isdigit() else None
+        chat.focus = _message_id(st.query_params.get("m", ""))
+
+
+_MESSAGE_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit integer
+
+
+def _message_id(text: str) -> int | None:
+    """A message id from the URL, or None: `str.isdigit()` also accepts '²' and other digits `int()` refuses."""
+    return int(text) if _MESSAGE_ID.fullmatch(text) else None
 
 
 def sync_url(chat: ChatState) -> None:

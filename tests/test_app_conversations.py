@@ -133,3 +133,18 @@ def test_history_search_opens_the_conversation_at_the_message(app_env: AppEnv, f
     opened.query_params.update({"c": conversation, "m": str(reply_id)})
     opened = sign_in(opened.run())
     assert "The message you found" in opened.chat_message[1].caption[0].value
+
+
+def test_a_malformed_message_parameter_is_ignored(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    """`str.isdigit()` accepts '²' and other non-ASCII digits that `int()` refuses, and `int()` refuses
+    more than 4,300 digits: none of them may reach the user as Streamlit's error page."""
+    fake_openai.enqueue(FakeReply(text="Still here."))
+    app = send(sign_in(new_app()), "Keep me")
+    conversation = app.query_params["c"]
+    for focus in ["²", "١٢", "9" * 5000, "-1", " 3", ""]:
+        opened = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+        opened.query_params.update({"c": conversation, "m": focus})
+        opened = sign_in(opened.run())
+        assert not opened.exception, focus
+        assert chat_texts(opened) == [("user", "Keep me"), ("assistant", "Still here.")], focus
+        assert not any("The message you found" in c.value for c in opened.caption), focus
