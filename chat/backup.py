@@ -37,8 +37,10 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from chat import sessions
+from chat.db import error_detail, make_engine, session_factory
 from chat.errors import ChatError
-from chat.models import utcnow
+from chat.models import AuthSession, utcnow
 from chat.settings import Settings
 
 BACKUP_FOLDER = Path("backups")
@@ -96,7 +98,29 @@ def restore(url: str, source: Path) -> Path | None:
         parsed = make_url(url)
         saved = create(url, note="before-restore") if _pg_has_parley(parsed) else None
         _pg_restore(parsed, source)
+    _end_sign_ins(url)
     return saved
+
+
+def _end_sign_ins(url: str) -> None:
+    """Revoke every sign-in session in the restored database.
+
+    A backup holds the session rows of its day: without this, a cookie signed out (or
+    stolen and revoked) after the backup was taken would sign in again. Everyone signs
+    in again instead; the restore's output says so."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            # A backup older than sign-in sessions has no such table: nothing to revive.
+            if inspect(session.connection()).has_table(AuthSession.__tablename__):
+                sessions.revoke_all(session, now=utcnow())
+    except SQLAlchemyError as error:
+        raise BackupError(
+            f"The data was restored, but its sign-in sessions could not be ended ({error_detail(error)}); "
+            "restore again before anyone signs in."
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def describe(url: str | URL) -> str:
@@ -332,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             saved = restore(url, args.file)
             kept = f"; what it held before is in {saved}" if saved else ""
             print(f"Restored {describe(url)} from {args.file}{kept}.")
+            print(
+                "Every sign-in was ended: everyone signs in again, "
+                "so no session signed out since the backup comes back."
+            )
     except ChatError as error:
         print(f"error: {' '.join(error.message.split())}", file=sys.stderr)
         return 1

@@ -136,6 +136,12 @@ def revoke(session: Session, hashed: str, *, now: datetime) -> None:
     )
 
 
+def revoke_all(session: Session, *, now: datetime) -> int:
+    """End every sign-in still open (after a restore, whose rows may include sessions signed out since)."""
+    result = session.execute(update(AuthSession).where(AuthSession.revoked_at.is_(None)).values(revoked_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def remark(session: Session, hashed: str, password_hash: str) -> None:
     """Keep the session that changed the password alive under the new one."""
     session.execute(

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import backup, store
 from chat import sessions as auth_sessions
+from chat.auth import Accounts
 from chat.backup import BackupError
-from chat.models import AuditEvent, Base, Conversation, LoginFailure, Message, ReplyStatus, utcnow
+from chat.models import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, ReplyStatus, utcnow
 from chat.search import search_messages
-from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, url_of
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")
 
@@ -116,7 +117,8 @@ def test_a_round_trip_brings_everything_back(sessions: sessionmaker[Session]) ->
     assert changed != before and hits(sessions, "carol", "serengeti") and not hits(sessions, "alice", "kilimanjaro")
 
     saved = backup.restore(url, path)
-    assert snapshot(url) == before
+    assert without_sign_ins(snapshot(url)) == without_sign_ins(before)
+    assert all(row.revoked_at is not None for row in sign_in_rows(sessions))  # see the test below
     assert hits(sessions, "alice", "kilimanjaro") == [["Kilimanjaro"]]
     assert hits(sessions, "alice", "creme brulee") == [["Crème", "brûlée"]]
     assert hits(sessions, "carol", "serengeti") == [] and hits(sessions, "alice", "overwritten") == []
@@ -127,7 +129,35 @@ def test_a_round_trip_brings_everything_back(sessions: sessionmaker[Session]) ->
     # The live database was saved before the restore, and is itself a backup that restores.
     assert saved is not None and saved.name.startswith(path.name[:7]) and "-before-restore" in saved.name
     backup.restore(url, saved)
-    assert snapshot(url) == changed
+    assert without_sign_ins(snapshot(url)) == without_sign_ins(changed)
+
+
+def without_sign_ins(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table but the sign-in sessions, which a restore ends (their revocation time differs)."""
+    return {name: value for name, value in rows.items() if name != AuthSession.__tablename__}
+
+
+def sign_in_rows(sessions: sessionmaker[Session]) -> list[AuthSession]:
+    with sessions() as session:
+        return list(session.scalars(select(AuthSession)))
+
+
+def test_a_restore_ends_every_sign_in(sessions: sessionmaker[Session], tmp_path: Path, auth_file: Path) -> None:
+    """A backup holds the sign-in rows of its day: a cookie signed out after it must stay signed out."""
+    url = url_of(sessions)
+    accounts = Accounts(make_settings(tmp_path, DATABASE_URL=url, PARLEY_AUTH_FILE=str(auth_file)), sessions)
+    tokens = {name: accounts.sign_in(name, PASSWORDS[name], "10.0.0.1").token for name in ("alice", "bob")}
+    assert all(tokens.values())
+    path = backup.create(url)
+    accounts.sign_out(auth_sessions.token_hash(str(tokens["bob"])))
+    assert accounts.from_cookie(str(tokens["bob"])) is None and accounts.from_cookie(str(tokens["alice"]))
+
+    backup.restore(url, path)
+    assert accounts.from_cookie(str(tokens["bob"])) is None  # the restored row said "live"
+    assert accounts.from_cookie(str(tokens["alice"])) is None  # every sign-in ends, not only the revoked ones
+    assert [row.revoked_at is not None for row in sign_in_rows(sessions)] == [True, True]
+    again = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1").token
+    assert again and accounts.from_cookie(again) is not None  # and signing in again works
 
 
 def test_a_backup_taken_while_turns_are_written_is_consistent(sessions: sessionmaker[Session]) -> None:
@@ -331,11 +361,12 @@ def test_the_command_line(sessions: sessionmaker[Session], tmp_path: Path) -> No
 
     restored = cli(url, "restore", line[1])
     saved = re.fullmatch(
-        rf"Restored {re.escape(where)} from {re.escape(line[1])}; what it held before is in (\S+)\.\n",
+        rf"Restored {re.escape(where)} from {re.escape(line[1])}; what it held before is in (\S+)\.\n"
+        r"Every sign-in was ended: everyone signs in again, .*\n",
         restored.stdout,
     )
     assert restored.returncode == 0 and restored.stderr == "" and saved and Path(saved[1]).is_file()
-    assert snapshot(url) == before
+    assert without_sign_ins(snapshot(url)) == without_sign_ins(before)
 
     for argv, sentence in [
         (("restore", "nothing.db"), "nothing.db does not exist or is not a file."),
