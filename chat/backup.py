@@ -38,7 +38,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from chat import sessions
-from chat.db import error_detail, make_engine, session_factory
+from chat.db import error_detail, make_engine, private_sqlite_file, session_factory
 from chat.errors import ChatError
 from chat.models import AuthSession, utcnow
 from chat.settings import Settings
@@ -239,7 +239,7 @@ def _sqlite_has_parley(database: str) -> bool:
 
 
 def _sqlite_restore(source: Path, database: str) -> None:
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_file(Path(database))  # a restore into a new place makes it 0600 in a 0700 folder
     try:
         with (
             closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)) as backup,

@@ -90,4 +90,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # This process makes .env, auth.yaml, the database and its folder: none for other users.
+    os.umask(0o077)
     raise SystemExit(main())

@@ -8,10 +8,12 @@ dropped by the server is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import sqlite3
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = timedelta(minutes=2)
 # Sign-in sessions that ended (expired or revoked) are forgotten this long after, at start.
 ENDED_SESSIONS_KEPT = timedelta(days=30)
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal", ".migrate.lock")
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
@@ -42,11 +45,40 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(database))
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
         event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_timeout_ms=busy_timeout_ms))
         return engine
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def private_sqlite_file(database: Path) -> None:
+    """Make the database's folder (0700) and file (0600) before SQLite opens it, and close
+    existing ones to other users: the file holds every conversation, and SQLite gives its
+    `-wal` and `-shm` the database file's own mode."""
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    elif _dedicated(folder):
+        _restrict(folder, 0o700)
+    if not database.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first: fine
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite takes an empty file
+    for path in (database, *(database.with_name(database.name + end) for end in SQLITE_SIDE_FILES)):
+        if path.exists():
+            _restrict(path, 0o600)
+
+
+def _dedicated(folder: Path) -> bool:
+    """A folder Parley may close to others: its own, not shared (/tmp's sticky bit), not a home folder."""
+    info = folder.stat()
+    return info.st_uid == os.geteuid() and not info.st_mode & stat.S_ISVTX and folder.resolve() != Path.home()
+
+
+def _restrict(path: Path, mode: int) -> None:
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & ~mode:
+        path.chmod(mode)  # only a file of ours, only to take rights away
 
 
 def _configure_sqlite(connection: sqlite3.Connection, _record: Any, *, busy_timeout_ms: int) -> None:

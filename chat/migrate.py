@@ -88,7 +88,8 @@ def _sqlite_file_lock(engine: Engine) -> FileLock | nullcontext[None]:
     database = engine.url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return nullcontext()
-    return FileLock(f"{database}.migrate.lock", timeout=LOCK_TIMEOUT_SECONDS)
+    # 0600 like the database beside it: the data folder holds nothing for other users.
+    return FileLock(f"{database}.migrate.lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
 
 
 def pending(engine: Engine) -> bool:

@@ -384,3 +384,21 @@ def test_the_command_line_names_a_missing_sqlite_database(tmp_path: Path) -> Non
     assert (failed.returncode, failed.stdout) == (1, "")
     assert failed.stderr == f"error: The database file {tmp_path / 'nowhere.db'} does not exist.\n"
     assert not Path("backups").exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_restored_database_is_the_owners_alone(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """Restored into a new place (a new machine) or over a file an older Parley left 0644."""
+    seed(sessions)
+    path = backup.create(url_of(sessions))
+    fresh, older = tmp_path / "fresh" / "parley.db", tmp_path / "older" / "parley.db"
+    older.parent.mkdir(mode=0o755)
+    older.touch(mode=0o644)
+    old_umask = os.umask(0o022)
+    try:
+        for live in (fresh, older):
+            backup.restore(f"sqlite:///{live}", path)
+            assert stat.S_IMODE(live.parent.stat().st_mode) == 0o700, live
+            assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in live.parent.iterdir()} == {"parley.db": 0o600}
+    finally:
+        os.umask(old_umask)

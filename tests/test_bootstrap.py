@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from chat import authfile
 from chat.authfile import load_users, verify_password
 from chat.bootstrap import main
+from chat.db import make_engine
 from chat.settings import Settings
 from tests.conftest import ROOT
 
@@ -100,3 +103,65 @@ def test_a_container_start_reads_the_environment_only(
     assert load_users(sandbox / "volume" / "auth.yaml")["admin"].must_change_password
     assert (sandbox / "volume" / "parley.db").exists()
     assert (sandbox / ".env").read_text().startswith("PARLEY_COOKIE_KEY=from-a-file")
+
+
+def modes(folder: Path) -> dict[str, str]:
+    """Each entry's permission bits, as `ls -l` would show them in octal, by relative name."""
+    return {str(p.relative_to(folder)): oct(p.stat().st_mode & 0o777) for p in sorted(folder.rglob("*"))}
+
+
+def first_start(sandbox: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m chat.bootstrap` as `make run` runs it, under a permissive umask (022)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_")) and k != "DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "chat.bootstrap"],
+        cwd=sandbox,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        umask=0o022,
+    )
+
+
+def test_the_data_folder_and_its_files_are_the_owners_alone(sandbox: Path) -> None:
+    """On a first start and on a start over files an older Parley left world-readable; the
+    -wal and -shm a running app makes too."""
+    (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
+    started = first_start(sandbox)
+    assert started.returncode == 0, started.stderr
+    assert "parley.db" in modes(sandbox / "data") and set(modes(sandbox / "data").values()) == {"0o600"}
+    assert oct((sandbox / "data").stat().st_mode & 0o777) == "0o700"
+    assert oct((sandbox / "auth.yaml").stat().st_mode & 0o777) == "0o600"
+    # As an older Parley left them: folder 0755, database 0644, with its -wal and -shm.
+    (sandbox / "data").chmod(0o755)
+    (sandbox / "data" / "parley.db").chmod(0o644)
+    with closing(sqlite3.connect(sandbox / "data" / "parley.db")) as older:
+        older.execute("PRAGMA journal_mode=WAL")
+        older.execute("CREATE TABLE scratch (x)")
+        assert first_start(sandbox).returncode == 0
+        assert {"parley.db-shm", "parley.db-wal"} <= set(modes(sandbox / "data"))
+        assert set(modes(sandbox / "data").values()) == {"0o600"}
+    assert oct((sandbox / "data").stat().st_mode & 0o777) == "0o700"
+    # The app's own process (its umask untouched) opens the database: new -wal and -shm are 0600.
+    old_umask = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{sandbox / 'data' / 'parley.db'}")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("INSERT INTO scratch VALUES (1)")
+            connection.commit()
+            assert {"parley.db-shm", "parley.db-wal"} <= set(modes(sandbox / "data"))
+            assert set(modes(sandbox / "data").values()) == {"0o600"}
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_new_database_in_a_new_folder_is_private(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        make_engine(f"sqlite:///{tmp_path / 'new' / 'parley.db'}").dispose()
+    finally:
+        os.umask(old_umask)
+    assert oct((tmp_path / "new").stat().st_mode & 0o777) == "0o700"
+    assert modes(tmp_path / "new") == {"parley.db": "0o600"}
