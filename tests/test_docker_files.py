@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,3 +78,36 @@ def test_make_builds_tags_and_runs_as_the_readme_says() -> None:
     run = subprocess.run(["make", "-n", "docker-run"], cwd=ROOT, capture_output=True, text=True).stdout
     assert DOCKER_RUN in run
     assert DOCKER_RUN in (ROOT / "README.md").read_text()
+
+
+def test_code_comes_only_from_the_image() -> None:
+    """The working directory is the volume: `python -m` must not put it on sys.path (PYTHONSAFEPATH / -P)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^ENV (.*\\\n)*\s*PYTHONSAFEPATH=1 ", final_stage, flags=re.MULTILINE)
+    healthcheck = re.search(r"^HEALTHCHECK .*\\\n\s*CMD (.*)$", final_stage, flags=re.MULTILINE)
+    assert healthcheck and json.loads(healthcheck[1])[:3] == ["python", "-P", "-m"]
+    script = (ROOT / "docker" / "entrypoint.sh").read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    runs = re.findall(r"\bpython3?\b[^\n]*", code)
+    assert len(runs) == 2 and all(run.startswith("python -P -m ") for run in runs), runs
+
+
+def test_a_module_planted_in_the_volume_never_runs(sandbox: Path) -> None:
+    """A `chat` package and a `streamlit.py` in the working directory (the volume), as an attacker could leave them."""
+    (sandbox / "chat").mkdir()
+    (sandbox / "chat" / "__init__.py").write_text("print('PLANTED chat')\n")
+    (sandbox / "chat" / "bootstrap.py").write_text("print('PLANTED bootstrap')\n")
+    (sandbox / "streamlit.py").write_text("print('PLANTED streamlit')\n")
+    result = entrypoint(sandbox)
+    assert "PLANTED" not in result.stdout + result.stderr
+    assert result.returncode == 2 and "PARLEY_COOKIE_KEY is not set" in result.stderr  # Parley's own bootstrap ran
+
+
+def test_the_entrypoint_makes_the_volume_its_owners_alone(sandbox: Path) -> None:
+    (sandbox / "data").mkdir(mode=0o755)
+    (sandbox / "data" / "parley.db").touch(mode=0o644)
+    made = entrypoint(sandbox, "python", "-c", "open('auth.yaml', 'w').close()", PARLEY_COOKIE_KEY="")
+    assert made.returncode == 0 and made.stderr == ""
+    found = {str(p.relative_to(sandbox)): oct(p.stat().st_mode & 0o777) for p in sorted(sandbox.rglob("*"))}
+    assert found == {"auth.yaml": "0o600", "data": "0o700", "data/parley.db": "0o600"}
