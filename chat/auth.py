@@ -10,15 +10,26 @@ the forms and keeps the session's token hash in `st.session_state`.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import sessions, throttle
-from chat.authfile import User, check_password, edit_auth_file, hash_password, load_users, verify_password
+from chat import peer, sessions, throttle
+from chat.authfile import (
+    User,
+    UsersRead,
+    check_password,
+    edit_auth_file,
+    hash_password,
+    load_users_keeping_last_good,
+    verify_password,
+)
 from chat.db import error_detail
 from chat.errors import InputError, StorageError
 from chat.models import utcnow
@@ -29,6 +40,8 @@ log = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Incorrect username or password."
 DATABASE_DOWN = "Parley cannot reach its database to check your sign-in. Try again in a moment."
+# How often an attempt waiting for others in flight looks at the database again.
+IN_FLIGHT_POLL = 0.05
 
 
 def throttled_message(seconds: float) -> str:
@@ -78,10 +91,20 @@ class Accounts:
             max_failures=settings.login_max_failures,
             window=timedelta(minutes=settings.login_window_minutes),
             lock=timedelta(seconds=settings.login_lock_seconds),
+            address_budget=settings.login_address_budget,
+            address_delay=timedelta(seconds=settings.login_address_delay_seconds),
         )
+        self.forwarding = peer.ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
+        if (warning := self.forwarding.warning()) is not None:
+            log.warning("%s", warning)
 
     def users(self) -> dict[str, User]:
-        return load_users(self.settings.auth_file)
+        return self.users_read().users
+
+    def users_read(self) -> UsersRead:
+        """The users: from auth.yaml or, while it is broken, the last good copy (nobody is
+        signed out by a bad edit). Raises ConfigError only when there is no good copy."""
+        return load_users_keeping_last_good(self.settings.auth_file)
 
     def quota(self, user: User) -> Quota:
         return Quota(
@@ -113,26 +136,30 @@ class Accounts:
         usual cost, known username or not. A throttled attempt is refused before
         the check, right password or wrong.
         """
-        now = now or utcnow()
+        fixed = now
+        clock: Callable[[], datetime] = (lambda: fixed) if fixed is not None else utcnow
+        now = clock()
         username = raw_username.strip().lower()
         account = self._account(username)
         users = self.users()
         try:
-            with self.database.begin() as session:
-                wait = throttle.begin_attempt(session, account, address, now=now, policy=self.throttle_policy)
+            attempt = self._begin_attempt(account, address, clock)
         except SQLAlchemyError as error:
             log.error("sign-in refused, the database could not be written: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
-        if wait > 0:
-            log.info("sign-in refused by the throttle (%.0f s left)", wait)
-            return SignInResult(error=throttled_message(wait))
+        if attempt.id is None:
+            log.info("sign-in refused by the throttle (%.0f s left)", attempt.refused_for)
+            return SignInResult(error=throttled_message(attempt.refused_for))
         user = users.get(username)
-        matches = verify_password(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+        with self._failed_unless_finished(attempt, account, address):
+            self._wait_for_turn(attempt, now)
+            matches = verify_password(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
         if user is None or not matches:
-            return SignInResult(error=WRONG_CREDENTIALS)  # the attempt is already counted
+            self._finish(attempt, account, address, succeeded=False)
+            return SignInResult(error=WRONG_CREDENTIALS)
         try:
             with self.database.begin() as session:
-                throttle.clear(session, account, address)
+                throttle.finish_attempt(session, attempt, account, address, succeeded=True)
                 token, expires_at = sessions.new_token(
                     user.username, self.settings.cookie_key.reveal(), now=now, lifetime=self.session_policy.absolute
                 )
@@ -190,17 +217,17 @@ class Accounts:
         """Change the signed-in user's own password through the same locked writer as
         the CLI. The current password is required and a wrong one counts as a failed
         sign-in. Other sessions of the user end; this one goes on."""
-        now = utcnow()
         account = self._account(user.username)
-        with self.database.begin() as session:
-            wait = throttle.begin_attempt(session, account, address, now=now, policy=self.throttle_policy)
-        if wait > 0:
-            raise InputError(throttled_message(wait))
+        attempt = self._begin_attempt(account, address, utcnow)
+        if attempt.id is None:
+            raise InputError(throttled_message(attempt.refused_for))
         stored = self.users().get(user.username)
-        if stored is None or not verify_password(current, stored.password_hash):
+        with self._failed_unless_finished(attempt, account, address):
+            self._wait_for_turn(attempt, utcnow())
+            matches = stored is not None and verify_password(current, stored.password_hash)
+        self._finish(attempt, account, address, succeeded=matches)
+        if stored is None or not matches:
             raise InputError("The current password is not right.")
-        with self.database.begin() as session:
-            throttle.clear(session, account, address)
         if new != repeat:
             raise InputError("The new passwords do not match.")
         if new == current:
@@ -218,6 +245,49 @@ class Accounts:
             raise InputError(
                 "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
             ) from None
+
+    def _begin_attempt(self, account: str, address: str, clock: Callable[[], datetime]) -> throttle.Attempt:
+        """An attempt allowed to go on, or refused: one that would be refused only
+        because of attempts still in flight polls until they are resolved (from any
+        process: only the database is shared), or until their grace runs out."""
+        count_in_flight = False
+        deadline: float | None = None
+        while True:
+            now = clock()
+            with self.database.begin() as session:
+                attempt = throttle.begin_attempt(
+                    session, account, address, now=now, policy=self.throttle_policy, count_in_flight=count_in_flight
+                )
+            if attempt.in_flight_until is None:
+                return attempt
+            if deadline is None:
+                deadline = time.monotonic() + (attempt.in_flight_until - now).total_seconds()
+            if time.monotonic() >= deadline:
+                count_in_flight = True  # decide now, counting what is still in flight as failed
+            else:
+                time.sleep(IN_FLIGHT_POLL)
+
+    @staticmethod
+    def _wait_for_turn(attempt: throttle.Attempt, now: datetime) -> None:
+        """Past its address's budget an attempt waits its turn, here on the server, before
+        its password is checked (password spraying is slowed, never refused)."""
+        if attempt.starts_at is not None and attempt.starts_at > now:
+            time.sleep((attempt.starts_at - now).total_seconds())
+
+    def _finish(self, attempt: throttle.Attempt, account: str, address: str, *, succeeded: bool) -> None:
+        with self.database.begin() as session:
+            throttle.finish_attempt(session, attempt, account, address, succeeded=succeeded)
+
+    @contextmanager
+    def _failed_unless_finished(self, attempt: throttle.Attempt, account: str, address: str) -> Iterator[None]:
+        """An attempt interrupted before its outcome (a closed tab stops the page's run
+        with a BaseException) counts as failed now, instead of leaving others to wait for it."""
+        try:
+            yield
+        except BaseException:
+            with suppress(SQLAlchemyError):
+                self._finish(attempt, account, address, succeeded=False)
+            raise
 
 
 def _usual_cost(users: dict[str, User]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -152,18 +152,34 @@ class AuthSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted per username and client address by the throttle.
+    """A sign-in attempt, counted per username and client address (and per address) by
+    the throttle: `pending` while its password is being checked, then a failure (a
+    success deletes it). `failed_at` is when its password check may start.
 
     The username is stored as a keyed hash: what someone typed into the username box
     may be their password, typed into the wrong box."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key", "username_key", "address", "failed_at"),)
+    __table_args__ = (
+        Index("ix_login_failures_key", "username_key", "address", "failed_at"),
+        Index("ix_login_failures_address", "address", "failed_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username_key: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class LoginAddress(Base):
+    """When the next sign-in from an address over its failure budget may check its
+    password: attempts from one address take turns, each a delay after the last."""
+
+    __tablename__ = "login_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):

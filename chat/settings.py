@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -95,9 +95,19 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: float = 15.0
     login_lock_seconds: float = 30.0
+    # Failed sign-ins from one address within the window, all usernames together, before
+    # each further attempt from it waits `login_address_delay_seconds`, doubled per failure
+    # past the budget (at most ADDRESS_DELAY_CAP). Slowed, never refused: one guesser behind
+    # an office's NAT must not lock the office out (password spraying).
+    login_address_budget: int = 20
+    login_address_delay_seconds: float = 1.0
     # Proxies whose X-Forwarded-For is believed (addresses or networks). Empty: the
     # peer address is the client's.
     trusted_proxies: tuple[str, ...] = ()
+    # uvicorn's own FORWARDED_ALLOW_IPS, as the process saw it when the server started
+    # (None: unset, uvicorn's default). Only the process environment: uvicorn reads it
+    # before any `.env` is. See chat/peer.py.
+    forwarded_allow_ips: str | None = None
     # Per-user defaults (0: no limit); `auth.yaml` may override them per user.
     quota_messages_per_minute: int = 20
     quota_tokens_per_day: int = 1_000_000
@@ -139,8 +149,9 @@ class Settings:
         values: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
-        return _parse(values)
+        process = os.environ if environ is None else environ
+        values.update(process)
+        return replace(_parse(values), forwarded_allow_ips=process.get("FORWARDED_ALLOW_IPS"))
 
 
 def _parse(env: Mapping[str, str]) -> Settings:
@@ -246,6 +257,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
         ),
         login_window_minutes=number("PARLEY_LOGIN_WINDOW_MINUTES", Settings.login_window_minutes, minimum=0.1),
         login_lock_seconds=number("PARLEY_LOGIN_LOCK_SECONDS", Settings.login_lock_seconds, minimum=0),
+        login_address_budget=int(
+            number("PARLEY_LOGIN_ADDRESS_BUDGET", Settings.login_address_budget, minimum=1, integer=True)
+        ),
+        login_address_delay_seconds=number(
+            "PARLEY_LOGIN_ADDRESS_DELAY_SECONDS", Settings.login_address_delay_seconds, minimum=0
+        ),
         trusted_proxies=tuple(proxies),
         quota_messages_per_minute=int(
             number("PARLEY_QUOTA_MESSAGES_PER_MINUTE", Settings.quota_messages_per_minute, minimum=0, integer=True)

@@ -1,28 +1,46 @@
 """A throttle on password guessing, kept in the database so every session and process shares it.
 
-Failures count per (username, client address) over a rolling window. From
+Per (username, client address): failures count over a rolling window. From
 `max_failures` on, sign-in is refused until `lock` after the last failure, doubled
 for each further failure and never longer than the window. Refused attempts are not
 counted, and failures leave the window as it rolls, so nobody can lock an account
 for good, and a guesser at one address never locks out the owner at another.
+
+Per address, all usernames together (password spraying): past `address_budget`
+failures in the window, every attempt from that address waits its turn before its
+password is checked, each turn `address_delay` after the last, doubled per failure
+past the budget, at most ADDRESS_DELAY_CAP from now. Slowed, never refused: an office
+behind one NAT shares an address with whoever guesses from it.
+
+An attempt's row is written before its password is checked (`pending`), so that
+simultaneous guesses cannot all pass the check, and resolved after: deleted on
+success, a failure otherwise. An attempt refused only because of attempts still in
+flight is told to wait for them (`Attempt.in_flight_until`) instead: eight people
+signing in to one account at once from one office all get in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from chat.models import LoginFailure
+from chat.models import LoginAddress, LoginFailure
 
-# Failures older than this are deleted when a new one is recorded.
+# Failures older than this are deleted when a new attempt is recorded.
 KEEP_FAILURES = timedelta(days=1)
+# The longest an attempt waits for its address's turn, however many are queued: an
+# attacker holding many connections open must not push the office's turn out for hours.
+ADDRESS_DELAY_CAP = timedelta(seconds=30)
+# How long past its start an attempt may stay in flight before others stop waiting
+# for it and count it as failed: a few bcrypt checks at cost 12 (0.25 s each here) on
+# a busy machine. A row left pending longer than STALE_AFTER (its process died) is a failure.
+IN_FLIGHT_GRACE = timedelta(seconds=5)
+STALE_AFTER = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,8 @@ class ThrottlePolicy:
     max_failures: int
     window: timedelta
     lock: timedelta
+    address_budget: int = 20
+    address_delay: timedelta = timedelta(seconds=1)
 
     def delay(self, failures: int) -> timedelta:
         """How long sign-in stays refused after the last of `failures` failures."""
@@ -38,89 +58,125 @@ class ThrottlePolicy:
         lock: timedelta = self.lock * 2 ** min(failures - self.max_failures, 30)  # 2**30 locks exceed any window
         return min(lock, self.window)
 
+    def address_wait(self, failures: int) -> timedelta:
+        """How long an attempt from an address with `failures` recent failures waits after the last one's turn."""
+        if failures < self.address_budget:
+            return timedelta(0)
+        wait: timedelta = self.address_delay * 2 ** min(failures - self.address_budget, 30)
+        return min(wait, ADDRESS_DELAY_CAP)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What `begin_attempt` decided: go on (`id`, check the password at `starts_at`),
+    refused (`refused_for` seconds), or wait for attempts in flight (until `in_flight_until`)."""
+
+    id: int | None = None
+    starts_at: datetime | None = None
+    refused_for: float = 0.0
+    in_flight_until: datetime | None = None
+
 
 def username_key(username: str, key: str) -> str:
     """How a typed username is stored: an HMAC, never the text itself."""
     return hmac.new(key.encode(), username.encode(), hashlib.sha256).hexdigest()
 
 
-def retry_after(
-    session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy, besides: int | None = None
-) -> float:
-    """Seconds before `account` (a `username_key`) may try again from `address` (0: now),
-    counting every failure but the one with id `besides`."""
-    count, last = session.execute(
-        select(func.count(), func.max(LoginFailure.failed_at)).where(
-            LoginFailure.username_key == account,
-            LoginFailure.address == address[:64],
-            LoginFailure.failed_at > now - policy.window,
-            LoginFailure.id != (besides if besides is not None else -1),
-        )
-    ).one()
-    if not count or last is None:
+def _wait_after(times: list[datetime], now: datetime, policy: ThrottlePolicy) -> float:
+    """Seconds before another attempt, after failures at `times` (0: now)."""
+    if not times:
         return 0.0
-    if last.tzinfo is None:  # an aggregate skips the column's type on some engines
-        last = last.replace(tzinfo=now.tzinfo)
-    return max(0.0, (last + policy.delay(int(count)) - now).total_seconds())
+    return max(0.0, (max(times) + policy.delay(len(times)) - now).total_seconds())
 
 
-def begin_attempt(session: Session, account: str, address: str, *, now: datetime, policy: ThrottlePolicy) -> float:
-    """Count an attempt as failed before its password is checked, unless the throttle
-    refuses it: returns the seconds to wait (0: go on, the row stays until `clear`).
+def begin_attempt(
+    session: Session,
+    account: str,
+    address: str,
+    *,
+    now: datetime,
+    policy: ThrottlePolicy,
+    count_in_flight: bool = False,
+) -> Attempt:
+    """Record an attempt as in flight before its password is checked, unless the
+    throttle refuses it or it must wait for attempts in flight (`count_in_flight`:
+    the wait is over, count those as failed). The caller commits, then calls
+    `finish_attempt` with the outcome.
 
     Checking first and recording after would let simultaneous attempts all pass the
-    check. Here the write comes first: SQLite serialises writers, and PostgreSQL gets a
-    transaction-scoped advisory lock per (username, address). The caller commits."""
+    check. Here the write comes first, under a lock per address: SQLite serialises
+    writers (the first statement is a write), and PostgreSQL gets a transaction-scoped
+    advisory lock, so every replica takes the same turns."""
+    address = address[:64]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"parley-login:{account}:{address}"},
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"parley-login:{address}"}
         )
-    attempt = LoginFailure(username_key=account, address=address[:64], failed_at=now)
-    record_failure(session, account, address, now=now, row=attempt)
-    session.flush()
-    wait = retry_after(session, account, address, now=now, policy=policy, besides=attempt.id)
+    _forget_old(session, now)
+    rows = session.execute(
+        select(LoginFailure.failed_at, LoginFailure.pending).where(
+            LoginFailure.username_key == account,
+            LoginFailure.address == address,
+            LoginFailure.failed_at > now - policy.window,
+        )
+    ).all()
+    failed = [at for at, pending in rows if not pending or at < now - STALE_AFTER]
+    in_flight = [at for at, pending in rows if pending and at >= now - STALE_AFTER]
+    wait = _wait_after(failed, now, policy)
     if wait > 0:
-        session.delete(attempt)  # a refused attempt is not counted: the lock does not grow by itself
-    return wait
+        return Attempt(refused_for=wait)  # not counted: the lock does not grow by itself
+    if in_flight and policy.delay(len(failed) + len(in_flight)) > timedelta(0):
+        if not count_in_flight:
+            return Attempt(in_flight_until=max(in_flight) + IN_FLIGHT_GRACE)
+        wait = _wait_after(failed + in_flight, now, policy)
+        if wait > 0:
+            return Attempt(refused_for=wait)
+    starts_at = _take_turn(session, address, now=now, policy=policy)
+    attempt = LoginFailure(username_key=account, address=address, failed_at=starts_at, pending=True)
+    session.add(attempt)
+    session.flush()
+    return Attempt(id=attempt.id, starts_at=starts_at)
 
 
-def record_failure(
-    session: Session, account: str, address: str, *, now: datetime, row: LoginFailure | None = None
-) -> None:
+def _forget_old(session: Session, now: datetime) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - KEEP_FAILURES))
-    session.add(row or LoginFailure(username_key=account, address=address[:64], failed_at=now))
+    session.execute(delete(LoginAddress).where(LoginAddress.next_at < now - KEEP_FAILURES))
 
 
-def clear(session: Session, account: str, address: str) -> None:
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.username_key == account, LoginFailure.address == address[:64])
+def _take_turn(session: Session, address: str, *, now: datetime, policy: ThrottlePolicy) -> datetime:
+    """When this attempt may check its password: now, or, past the address's budget,
+    a delay after the previous attempt's turn (so simultaneous attempts take turns
+    rather than all waiting out the same delay), at most ADDRESS_DELAY_CAP from now."""
+    recent = session.scalar(
+        select(func.count()).where(LoginFailure.address == address, LoginFailure.failed_at > now - policy.window)
     )
+    wait = policy.address_wait(int(recent or 0))
+    if wait <= timedelta(0):
+        return now
+    turn = session.get(LoginAddress, address)
+    previous = max(now, turn.next_at) if turn is not None else now
+    starts_at = min(previous + wait, now + ADDRESS_DELAY_CAP)
+    if turn is None:
+        session.add(LoginAddress(address=address, next_at=starts_at))
+    else:
+        turn.next_at = max(turn.next_at, starts_at)
+    return starts_at
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[str]) -> str:
-    """The client's address: the peer's, or, when the peer is a trusted proxy, the
-    nearest untrusted hop of X-Forwarded-For (read right to left: only the hops our
-    own proxies appended can be believed)."""
-    if not peer:
-        return "unknown"
-    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
-
-    def trusted(address: str) -> bool:
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(parsed in network for network in networks)
-
-    if not forwarded_for or not trusted(peer):
-        return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return peer  # a malformed hop: believe nothing further left
-        if not trusted(hop):
-            return hop
-    return hops[0] if hops else peer
+def finish_attempt(session: Session, attempt: Attempt, account: str, address: str, *, succeeded: bool) -> None:
+    """Resolve an attempt begun by `begin_attempt`. A success deletes it and the
+    username's failures from this address (not attempts still in flight: their
+    outcome must still count); a failure stays, counted from now on."""
+    address = address[:64]
+    if succeeded:
+        session.execute(
+            delete(LoginFailure).where(
+                LoginFailure.username_key == account,
+                LoginFailure.address == address,
+                (LoginFailure.id == attempt.id) | LoginFailure.pending.is_(False),
+            )
+        )
+        return
+    marked = session.execute(update(LoginFailure).where(LoginFailure.id == attempt.id).values(pending=False))
+    if not marked.rowcount:  # type: ignore[attr-defined]
+        session.add(LoginFailure(username_key=account, address=address, failed_at=attempt.starts_at, pending=False))

@@ -24,13 +24,14 @@ from streamlit.runtime.runtime import RuntimeState
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from chat import export, sessions, throttle
+from chat import export, sessions
 from chat.auth import WRONG_CREDENTIALS, Accounts, SignedIn
 from chat.db import error_detail, init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
 from chat.markdown import neutralise_images, neutralise_stream
 from chat.models import ReplyStatus
+from chat.peer import ForwardingRule
 from chat.reports import Reports
 from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
 from chat.service import ChatMessage, ChatService, ConversationOptions, Turn, clean_prompt, conversation_usage
@@ -118,16 +119,18 @@ def _users_or_stop(accounts: Accounts) -> None:
 
 
 def _client_address(settings: Settings) -> str:
+    """The address the sign-in throttle counts by (chat/peer.py). Raises InputError
+    when uvicorn may have replaced the peer with a header's word for it."""
     # Streamlit gives no address for a loopback peer (a proxy on the same host).
     peer = st.context.ip_address
     headers = st.context.headers
     # Every X-Forwarded-For line, in order: a proxy may append its own line rather than
     # extend the client's, and only the hops on the right can be believed.
     forwarded = ", ".join(headers.get_all("X-Forwarded-For")) if hasattr(headers, "get_all") else ""
-    return throttle.client_address(
-        peer if isinstance(peer, str) and peer else "127.0.0.1",
-        forwarded if isinstance(forwarded, str) else None,
-        settings.trusted_proxies,
+    rule = ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
+    return rule.address(
+        peer if isinstance(peer, str) and peer else None,
+        forwarded if isinstance(forwarded, str) and forwarded else None,
     )
 
 
@@ -231,7 +234,12 @@ def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> Signe
         if notice:
             message.info(notice)
         return None
-    result = gate.sign_in(username, password, _client_address(settings))
+    try:
+        address = _client_address(settings)
+    except ChatError as error:
+        message.error(error.message)
+        return None
+    result = gate.sign_in(username, password, address)
     if result.user is None or result.token is None or result.expires_at is None:
         message.error(result.error or WRONG_CREDENTIALS)
         return None

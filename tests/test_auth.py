@@ -6,7 +6,7 @@ import base64
 import json
 import statistics
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import bcrypt
@@ -16,11 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import sessions as session_rows
+from chat import throttle
 from chat.auth import WRONG_CREDENTIALS, Accounts, dummy_hash
 from chat.authfile import edit_auth_file, load_users, verify_password
 from chat.errors import InputError
 from chat.models import AuthSession, LoginFailure, utcnow
-from chat.throttle import ThrottlePolicy, client_address
+from chat.peer import client_address
+from chat.throttle import ThrottlePolicy
 from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, make_settings
 
 NOW = utcnow()
@@ -250,7 +252,7 @@ def test_throttle_delays_double_up_to_the_window() -> None:
         ("10.0.0.2", "1.2.3.4", ("10.0.0.0/8",), "1.2.3.4"),
         ("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.3", ("10.0.0.0/8",), "1.2.3.4"),  # a spoofed left hop
         ("203.0.113.5", "1.2.3.4", ("10.0.0.0/8",), "203.0.113.5"),  # the peer is not our proxy
-        ("10.0.0.2", "not-an-ip", ("10.0.0.0/8",), "10.0.0.2"),
+        ("10.0.0.2", "not-an-ip", ("10.0.0.0/8",), "unknown"),  # not an address: one name for all such junk
         ("10.0.0.2", None, ("10.0.0.0/8",), "10.0.0.2"),
         (None, "1.2.3.4", ("10.0.0.0/8",), "unknown"),
     ],
@@ -317,3 +319,86 @@ def test_simultaneous_guesses_cannot_slip_past_the_throttle(
     refused = [r for r in results if "Too many failed sign-ins" in (r.error or "")]
     # Only as many passwords were checked as the limit allows; every other guess was refused unchecked.
     assert (len(checked), len(refused)) == (3, 9)
+
+
+def test_simultaneous_right_passwords_for_one_account_all_sign_in(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    # A meeting room behind one NAT signs in to a shared demo account at the same moment.
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="3")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9"), range(8)))
+    assert [r.error for r in results] == [None] * 8 and all(r.user for r in results)
+    with sessions() as session:
+        assert session.scalars(select(LoginFailure)).all() == []  # nothing left in flight or counted
+
+
+def test_simultaneous_guesses_beside_right_passwords_still_stop_at_the_limit(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="3", PARLEY_LOGIN_LOCK_SECONDS="60")
+    passwords = [f"guess-{i}" for i in range(10)] + [PASSWORDS["alice"]] * 4
+    with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
+        results = list(pool.map(lambda password: accounts.sign_in("alice", password, "10.0.0.9"), passwords))
+    wrong = [r for r, password in zip(results, passwords, strict=True) if password != PASSWORDS["alice"]]
+    # A success clears the failures before it, so the limit holds per run of failures: never more than
+    # 3 wrong passwords were checked after the last success, and at most 3 before each success.
+    checked = [r for r in wrong if r.error == WRONG_CREDENTIALS]
+    assert len(checked) <= 3 * (1 + sum(1 for r in results if r.user is not None))
+    assert all(r.error == WRONG_CREDENTIALS or "Too many failed sign-ins" in (r.error or "") for r in wrong)
+
+
+def spray(accounts: Accounts, usernames: list[str], address: str, *, now: datetime) -> list[float]:
+    """Sign in once to each username with a wrong password; the seconds each attempt took."""
+    took = []
+    for username in usernames:
+        started = time.monotonic()
+        assert accounts.sign_in(username, "Spring2026!", address, now=now).error == WRONG_CREDENTIALS
+        took.append(time.monotonic() - started)
+    return took
+
+
+def test_password_spraying_from_one_address_is_slowed_never_refused(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    accounts = accounts_with(
+        tmp_path, sessions, PARLEY_LOGIN_ADDRESS_BUDGET="4", PARLEY_LOGIN_ADDRESS_DELAY_SECONDS="0.2"
+    )
+    now = utcnow()
+    within = spray(accounts, [f"user{i}" for i in range(4)], "10.0.0.9", now=now)
+    past = spray(accounts, [f"user{i}" for i in range(4, 7)], "10.0.0.9", now=now)
+    # Within the budget nothing waits; past it each attempt waits its turn, doubling: 0.2, 0.4, 0.8 s.
+    assert max(within) < 0.2, within
+    assert [round(t, 1) >= want for t, want in zip(past, (0.2, 0.4, 0.8), strict=True)] == [True] * 3, past
+    # The right password still gets in (after its wait), and another address does not wait at all.
+    started = time.monotonic()
+    assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.9", now=now).user is not None
+    assert time.monotonic() - started >= 1.6
+    assert max(spray(accounts, ["user8"], "10.0.0.7", now=now)) < 0.2
+    # Once the failures leave the window the address is not slowed any more.
+    assert max(spray(accounts, ["user9"], "10.0.0.9", now=now + timedelta(minutes=16))) < 0.2
+
+
+def test_simultaneous_attempts_from_a_sprayed_address_take_turns(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_ADDRESS_BUDGET="2")
+    policy, now = accounts.throttle_policy, utcnow()
+    spray_all = [f"user{i}" for i in range(2)]
+    with sessions.begin() as session:
+        for username in spray_all:
+            attempt = throttle.begin_attempt(session, username, "10.0.0.9", now=now, policy=policy)
+            throttle.finish_attempt(session, attempt, username, "10.0.0.9", succeeded=False)
+    # Six attempts arrive at once, none finished: each starts a growing delay after the one before,
+    # never all after the same one, and none more than the cap from now.
+    starts = []
+    for i in range(6):
+        with sessions.begin() as session:
+            attempt = throttle.begin_attempt(session, f"other{i}", "10.0.0.9", now=now, policy=policy)
+        assert attempt.starts_at is not None
+        starts.append((attempt.starts_at - now).total_seconds())
+    assert starts == [1, 1 + 2, 1 + 2 + 4, 1 + 2 + 4 + 8, 30, 30]
