@@ -24,6 +24,7 @@ from chat import store
 from chat.authfile import normalise_username
 from chat.errors import ChatError, InputError
 from chat.models import Conversation, Message
+from chat.text import storable
 
 FORMAT = "parley.conversations"
 VERSION = 1
@@ -123,9 +124,9 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
             for record in document["conversations"]:
                 conversation = Conversation(
                     username=username,
-                    title=record["title"],
-                    model=record["model"],
-                    system_prompt=record["system_prompt"],
+                    title=_text(record["title"]),
+                    model=_text(record["model"]),
+                    system_prompt=_text(record["system_prompt"]),
                     temperature=record["temperature"],
                     created_at=datetime.fromisoformat(record["created_at"]),
                     updated_at=datetime.fromisoformat(record["updated_at"]),
@@ -137,8 +138,8 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                         Message(
                             conversation_id=conversation.id,
                             username=username,
-                            **{name: item[name] for name in _MESSAGE_FIELDS},
-                            **{name: item.get(name) for name in _LATER_MESSAGE_FIELDS},
+                            **{name: _text(item[name]) for name in _MESSAGE_FIELDS},
+                            **{name: _text(item.get(name)) for name in _LATER_MESSAGE_FIELDS},
                             usage_estimated=bool(item.get("usage_estimated", False)),
                             superseded=bool(item.get("superseded", False)),
                             **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
@@ -150,6 +151,12 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
             f"The export file is damaged ({type(error).__name__}: {error}); nothing was imported."
         ) from None
     return created
+
+
+def _text(value: Any) -> Any:
+    """A JSON file may spell a NUL or a lone surrogate (`"\\u0000"`, `"\\ud800"`): stored as
+    U+FFFD on every engine, like any other text entering Parley (chat/text.py)."""
+    return storable(value) if isinstance(value, str) else value
 
 
 def _sessions() -> sessionmaker[Session]:

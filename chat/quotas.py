@@ -4,11 +4,17 @@ A request is a reply row (a prompt, a regenerate or an edit each ask the model
 once); tokens are the prompt and completion tokens of the replies of the last 24
 hours (the server's counts, or Parley's estimate when it sent none). Counting from
 the database makes the limits hold across sessions, tabs and replicas.
+
+Turns the log has not taken yet (waiting in the spool while it refuses writes, or
+being answered toward it) are counted too, as `Waiting`: a log that refuses writes
+must not lift anyone's limit. When the log cannot even be read, they are all that
+is counted (`check` with no session): the check fails open for the rest.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,12 +48,21 @@ class QuotaUsage:
     tokens_last_day: int
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A user's turn the log does not hold yet (chat/spool.py)."""
+
+    at: datetime
+    tokens: int
+    new_request: bool  # False: its reply row is in the log already (only its ending waits)
+
+
 def tokens_used() -> ColumnElement[int]:
     """A reply's prompt and completion tokens (0 for what is unknown)."""
     return func.coalesce(Message.prompt_tokens, 0) + func.coalesce(Message.completion_tokens, 0)
 
 
-def usage(session: Session, username: str, *, now: datetime) -> QuotaUsage:
+def usage(session: Session, username: str, *, now: datetime, waiting: Sequence[Waiting] = ()) -> QuotaUsage:
     messages = session.scalar(
         select(func.count()).where(
             Message.username == username, Message.role == "assistant", Message.created_at > now - MINUTE
@@ -58,18 +73,29 @@ def usage(session: Session, username: str, *, now: datetime) -> QuotaUsage:
             Message.username == username, Message.role == "assistant", Message.created_at > now - DAY
         )
     )
-    return QuotaUsage(messages_last_minute=int(messages or 0), tokens_last_day=int(tokens or 0))
+    return QuotaUsage(
+        messages_last_minute=int(messages or 0) + len(_requests(waiting, now - MINUTE)),
+        tokens_last_day=int(tokens or 0) + sum(t for _, t in _token_rows(waiting, now - DAY)),
+    )
 
 
-def check(session: Session, username: str, quota: Quota, *, now: datetime) -> None:
-    """Raise QuotaError if one more request would break `quota`."""
+def check(
+    session: Session | None, username: str, quota: Quota, *, now: datetime, waiting: Sequence[Waiting] = ()
+) -> None:
+    """Raise QuotaError if one more request would break `quota`, counting the log's
+    replies (none when `session` is None) and the turns `waiting` for it."""
     if quota.messages_per_minute:
-        times = session.scalars(
-            select(Message.created_at)
-            .where(Message.username == username, Message.role == "assistant", Message.created_at > now - MINUTE)
-            .order_by(Message.created_at.desc())
-            .limit(quota.messages_per_minute)
-        ).all()
+        logged: list[datetime] = []
+        if session is not None:
+            logged = list(
+                session.scalars(
+                    select(Message.created_at)
+                    .where(Message.username == username, Message.role == "assistant", Message.created_at > now - MINUTE)
+                    .order_by(Message.created_at.desc())
+                    .limit(quota.messages_per_minute)
+                )
+            )
+        times = sorted([*logged, *_requests(waiting, now - MINUTE)], reverse=True)[: quota.messages_per_minute]
         if len(times) >= quota.messages_per_minute:
             # The oldest of the last N requests must leave the minute first.
             free_at = times[-1] + MINUTE
@@ -79,24 +105,38 @@ def check(session: Session, username: str, quota: Quota, *, now: datetime) -> No
                 f"nothing was sent. You can continue {_when(free_at, now)}."
             )
     if quota.tokens_per_day:
-        rows = session.execute(
-            select(Message.created_at, tokens_used())
-            .where(Message.username == username, Message.role == "assistant", Message.created_at > now - DAY)
-            .order_by(Message.created_at)
-        ).all()
-        used = sum(int(tokens) for _, tokens in rows)
+        rows: list[tuple[datetime, int]] = []
+        if session is not None:
+            rows = [
+                (created_at, int(tokens))
+                for created_at, tokens in session.execute(
+                    select(Message.created_at, tokens_used()).where(
+                        Message.username == username, Message.role == "assistant", Message.created_at > now - DAY
+                    )
+                ).tuples()
+            ]
+        rows = sorted([*rows, *_token_rows(waiting, now - DAY)])
+        used = sum(tokens for _, tokens in rows)
         if used >= quota.tokens_per_day:
             # Usage leaves the 24-hour window oldest first; find when it drops under the limit.
             free_at = now
             for created_at, tokens in rows:
-                used -= int(tokens)
+                used -= tokens
                 free_at = created_at + DAY
                 if used < quota.tokens_per_day:
                     break
             raise QuotaError(
-                f"You have used {sum(int(t) for _, t in rows):,} tokens in the last 24 hours; your limit is "
+                f"You have used {sum(t for _, t in rows):,} tokens in the last 24 hours; your limit is "
                 f"{quota.tokens_per_day:,}; nothing was sent. You can continue {_when(free_at, now)}."
             )
+
+
+def _requests(waiting: Sequence[Waiting], since: datetime) -> list[datetime]:
+    return [w.at for w in waiting if w.new_request and w.at > since]
+
+
+def _token_rows(waiting: Sequence[Waiting], since: datetime) -> list[tuple[datetime, int]]:
+    return [(w.at, w.tokens) for w in waiting if w.at > since]
 
 
 def _when(moment: datetime, now: datetime) -> str:

@@ -8,9 +8,10 @@ no audit row, no conversation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import quotas, sessions
 from chat.models import AuditEvent, Conversation, Message, ReplyStatus, utcnow
 from chat.service import ChatMessage, as_chat_message
+from chat.spool import SetAside, Spool, waiting_usage
 
 DAYS_SHOWN = timedelta(days=30)
 
@@ -52,8 +54,24 @@ class UpstreamFailure:
     message: str
 
 
-def user_reports(session: Session, usernames: Sequence[str], *, now: datetime) -> list[UserReport]:
-    """One row per user in `usernames` (and per user who left data behind)."""
+@dataclass(frozen=True)
+class Quarantine:
+    """Spooled records the log refused for good: where they are kept, and when and why
+    each was set aside (never their text)."""
+
+    path: Path
+    records: list[SetAside]
+
+
+def user_reports(
+    session: Session,
+    usernames: Sequence[str],
+    *,
+    now: datetime,
+    waiting: Mapping[str, Sequence[quotas.Waiting]] | None = None,
+) -> list[UserReport]:
+    """One row per user in `usernames` (and per user who left data behind); their quota
+    usage counts the turns `waiting` in the spool."""
     conversations = dict(
         session.execute(select(Conversation.username, func.count()).group_by(Conversation.username)).tuples().all()
     )
@@ -83,7 +101,7 @@ def user_reports(session: Session, usernames: Sequence[str], *, now: datetime) -
                 tokens=int(tokens),
                 cost_usd=None if cost is None else float(cost),
                 last_activity=max(moments) if moments else None,
-                usage=quotas.usage(session, username, now=now),
+                usage=quotas.usage(session, username, now=now, waiting=(waiting or {}).get(username, ())),
             )
         )
     return reports
@@ -190,12 +208,23 @@ class AuditedConversation:
 class Reports:
     """The admin page's reads, each in its own short transaction."""
 
-    def __init__(self, database: sessionmaker[Session]) -> None:
+    def __init__(self, database: sessionmaker[Session], spool: Spool | None = None) -> None:
         self.database = database
+        self.spool = spool
 
     def users(self, usernames: Sequence[str]) -> list[UserReport]:
+        waiting = None
+        if self.spool is not None and self.spool.has_pending():
+            records = self.spool.records()  # read once for every user
+            waiting = {name: waiting_usage(records, name) for name in usernames}
         with self.database() as session:
-            return user_reports(session, usernames, now=utcnow())
+            return user_reports(session, usernames, now=utcnow(), waiting=waiting)
+
+    def quarantine(self) -> Quarantine | None:
+        """None without a spool."""
+        if self.spool is None:
+            return None
+        return Quarantine(path=self.spool.quarantine_path.resolve(), records=self.spool.set_aside())
 
     def daily(self) -> list[DailyUsage]:
         with self.database() as session:

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from openai.types.chat import ChatCompletionMessageParam
@@ -35,6 +35,7 @@ from chat.llm import DEMO_MODEL, ChatModel, ChunkStream, Sampling
 from chat.models import Conversation, Message, ReplyStatus, new_id, utcnow
 from chat.reasoning import ThinkSplitter, delta_reasoning
 from chat.settings import Settings
+from chat.text import storable
 from chat.tokens import Counter, TokenCounting
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class ConversationOptions:
             raise InputError("Choose a model.")
         if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
             raise InputError("The temperature must be between 0 and 2.")
-        return self
+        return replace(self, model=storable(self.model), system_prompt=storable(self.system_prompt))
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def clean_prompt(raw: str | None, max_chars: int) -> str | None:
         raise InputError(
             f"Your message is {len(raw):,} characters long; the limit is {max_chars:,}. Shorten it and send again."
         )
-    return raw.strip()
+    return storable(raw.strip())
 
 
 class Turn:
@@ -365,6 +366,7 @@ class Turn:
 
     # --- write side (the worker) -----------------------------------------------------
     def _append(self, text: str) -> None:
+        text = storable(text)  # a NUL from the model would be refused by PostgreSQL (chat/text.py)
         with self._changed:
             self._parts.append(text)
             self._changed.notify_all()
@@ -375,6 +377,7 @@ class Turn:
             self._changed.notify_all()
 
     def _append_reasoning(self, text: str) -> None:
+        text = storable(text)
         with self._changed:
             self._reasoning.append(text)
 
@@ -467,12 +470,12 @@ class ChatService:
         if not title.strip():
             raise InputError("A conversation needs a title.")
         with self.sessions.begin() as session:
-            return store.rename_conversation(session, conversation_id, username, title)
+            return store.rename_conversation(session, conversation_id, username, storable(title))
 
     def search(self, username: str, text: str) -> list[search.SearchHit]:
         """The user's own messages matching every word of `text` (the last as a prefix), newest first."""
         with self.sessions() as session:
-            return search.search_messages(session, username, text)
+            return search.search_messages(session, username, storable(text))  # PostgreSQL refuses a NUL
 
     def delete_conversation(self, username: str, conversation_id: str) -> bool:
         with self.sessions.begin() as session:
@@ -532,6 +535,8 @@ class ChatService:
         quota: quotas.Quota | None,
     ) -> Turn:
         new_options = (options or self.default_options()).checked()
+        # clean_prompt did this for the page; here for every other caller (chat/text.py)
+        prompt = storable(prompt) if prompt is not None else None
         given_history = history
         if quota is not None:
             self._check_quota(username, quota)
@@ -667,17 +672,32 @@ class ChatService:
         return turn
 
     def _check_quota(self, username: str, quota: quotas.Quota) -> None:
-        """Refuse a request past the user's quota. A database that cannot be read does
-        not stop the chat (fail open): the skipped check is logged."""
+        """Refuse a request past the user's quota, counting the turns the log has not
+        taken yet. A database that cannot be read does not stop the chat (fail open):
+        only those turns are counted, and the skipped part is logged."""
+        waiting = self.waiting_turns(username)
         try:
             with self.sessions() as session:
-                quotas.check(session, username, quota, now=utcnow())
+                quotas.check(session, username, quota, now=utcnow(), waiting=waiting)
+                return
         except SQLAlchemyError as error:
-            log.warning("quota check skipped (fail open): the database could not be read: %s", error_detail(error))
+            log.warning(
+                "quota check skipped (fail open) for the log; the spool still counts: %s", error_detail(error)
+            )
+        quotas.check(None, username, quota, now=utcnow(), waiting=waiting)
 
     def quota_usage(self, username: str) -> quotas.QuotaUsage:
+        waiting = self.waiting_turns(username)
         with self.sessions() as session:
-            return quotas.usage(session, username, now=utcnow())
+            return quotas.usage(session, username, now=utcnow(), waiting=waiting)
+
+    def waiting_turns(self, username: str) -> list[quotas.Waiting]:
+        """The user's turns the log does not hold: in the spool, and spooled ones still
+        being answered (they reach the spool when they end)."""
+        with self._running_lock:
+            running = [t for t in self._running.values() if t.spooled and t.username == username]
+        answering = [quotas.Waiting(at=t.started_at, tokens=t.plan.tokens, new_request=True) for t in running]
+        return self.spool.waiting_for(username) + answering
 
     @staticmethod
     def _branch_back(

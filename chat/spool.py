@@ -8,8 +8,15 @@ at every start. Nothing is held only in memory.
 
 Each record has an id; writing it also inserts a `spooled_writes` row in the same
 transaction, so a crash between the database's commit and the file's rewrite
-cannot write a record twice. A line that cannot be read (a crash mid-append) is
-moved to `<file>.bad` with a log line, never dropped silently.
+cannot write a record twice.
+
+A record the log refuses for a reason no retry will cure (a data error, a broken
+constraint, text it cannot encode, a record that does not fit the schema), and a
+line that cannot be read (a crash mid-append), is moved to the quarantine file
+beside the spool (`spool.quarantine.jsonl`, mode 0600), with the reason in the
+driver's words and the time, and logged without its text: it never blocks the
+records behind it. Transient refusals (locked, read-only, unreachable) stop the
+replay, which retries later. The admin page shows the quarantine (`set_aside`).
 """
 
 from __future__ import annotations
@@ -27,11 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    ProgrammingError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat import quotas
 from chat.db import error_detail
 from chat.models import Conversation, Message, ReplyStatus, SpooledWrite, utcnow
+from chat.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +73,19 @@ def turn_record(
 class Replayed:
     written: int
     left: int
+    quarantined: int = 0  # refused for good: moved to the quarantine file
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """One record in the quarantine, as an operator needs it: never its text."""
+
+    at: datetime | None
+    reason: str
+    what: str  # "a turn", "a reply's ending" or "an unreadable line"
+    username: str | None
+    conversation_id: str | None
+    record_id: str | None
 
 
 class Spool:
@@ -95,28 +124,61 @@ class Spool:
         """This conversation's records not yet in the log, oldest first (for its history)."""
         if not self.has_pending():
             return []
-        return [r for r in self.records() if r["conversation"]["id"] == conversation_id]
+        return [r for r in self.records() if r["conversation"].get("id") == conversation_id]
+
+    def waiting_for(self, username: str) -> list[quotas.Waiting]:
+        """The user's turns waiting here, as the quotas count them."""
+        return waiting_usage(self.records(), username) if self.has_pending() else []
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}.quarantine.jsonl")
+
+    def set_aside(self) -> list[SetAside]:
+        """What the quarantine holds, oldest first (its one reader)."""
+        with self._locked():
+            self._adopt_legacy_bad_file()
+            try:
+                lines = self.quarantine_path.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                return []
+        return [_described(line) for line in lines if line.strip()]
 
     # --- writing to the database -----------------------------------------------------
     def replay(self, sessions: sessionmaker[Session]) -> Replayed:
-        """Write the records to the log in order, stopping at the first the log refuses."""
+        """Write the records to the log in order. A record refused for good goes to the
+        quarantine and the next one is tried; a transient refusal stops here (retried later)."""
         with self._locked():
             records = self._read()
-            done = 0
+            done = quarantined = 0
             for record in records:
                 try:
                     write(sessions, record)
-                except SQLAlchemyError as error:
-                    log.info("the conversation log still refuses writes (%s)", error_detail(error))
-                    break
-                except (KeyError, TypeError, ValueError) as error:  # a record no log could take: set aside
-                    log.error("a spooled record cannot be written (%s): moved to %s.bad", error, self.path)
-                    self._quarantine([json.dumps(record, ensure_ascii=False, default=_json_default)])
+                except Exception as error:
+                    if not refused_for_good(error):
+                        if isinstance(error, SQLAlchemyError):
+                            log.info("the conversation log still refuses writes (%s)", error_detail(error))
+                            break
+                        raise  # not the log's refusal nor the record's fault: a bug, logged by the caller
+                    reason = _reason(error)
+                    self._quarantine([{"record": record, "reason": reason}])
+                    # The record id and the reason only: the record holds what users wrote.
+                    log.error(
+                        "the conversation log refused spooled record %s for good (%s): moved to %s",
+                        record.get("id"),
+                        reason,
+                        self.quarantine_path,
+                    )
+                    quarantined += 1
                 done += 1
             if done:
                 self._rewrite(records[done:])
-                log.warning("wrote %d spooled record(s) to the conversation log", done)
-            return Replayed(written=done, left=len(records) - done)
+                log.warning(
+                    "wrote %d spooled record(s) to the conversation log, set %d aside",
+                    done - quarantined,
+                    quarantined,
+                )
+            return Replayed(written=done - quarantined, left=len(records) - done, quarantined=quarantined)
 
     def start_replaying(self, sessions: sessionmaker[Session], on_written: Callable[[], None] | None = None) -> None:
         """Retry in the background until the file is empty (one thread per process)."""
@@ -153,24 +215,44 @@ class Spool:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
-        records, bad = [], []
+        records: list[Record] = []
+        bad: list[dict[str, Any]] = []
         for line in lines:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                bad.append(line)
+                records.append(_parsed(line))
+            except ValueError as error:  # JSONDecodeError is one
+                bad.append({"line": line, "reason": f"unreadable line ({error})"})
         if bad:
             self._quarantine(bad)
-            log.error("%d unreadable line(s) of %s moved to %s.bad", len(bad), self.path, self.path)
+            log.error("%d unreadable line(s) of %s moved to %s", len(bad), self.path, self.quarantine_path)
             self._rewrite(records)
         return records
 
-    def _quarantine(self, lines: list[str]) -> None:
-        descriptor = os.open(f"{self.path}.bad", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    def _quarantine(self, entries: list[dict[str, Any]]) -> None:
+        """Append `entries` (each a `record` or a raw `line`, and a `reason`) with the time,
+        fsynced before the spool forgets them. ASCII JSON: a lone surrogate, one way a
+        record gets here, could not be written as UTF-8."""
+        at = utcnow().isoformat()
+        text = "".join(json.dumps({"at": at, **entry}, default=_json_default) + "\n" for entry in entries)
+        descriptor = os.open(self.quarantine_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _adopt_legacy_bad_file(self) -> None:
+        """Parley before the quarantine moved unreadable lines to `<spool>.bad`: one
+        quarantine, one reader, so they move into it."""
+        legacy = Path(f"{self.path}.bad")
+        try:
+            lines = legacy.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return
+        reason = f"unreadable line (set aside in {legacy.name} by an earlier Parley)"
+        self._quarantine([{"line": line, "reason": reason} for line in lines if line.strip()])
+        legacy.unlink()
 
     def _rewrite(self, records: list[Record]) -> None:
         if not records:
@@ -188,12 +270,116 @@ class Spool:
 
 def write(sessions: sessionmaker[Session], record: Record) -> bool:
     """Write one record to the log in one transaction. False if it was written before."""
+    # A record spooled by a Parley older than chat/text.py may hold a NUL: made storable here too.
+    record = _storable(record)
     with sessions.begin() as session:
         if session.get(SpooledWrite, record["id"]) is not None:
             return False
         _write(session, record)
         session.add(SpooledWrite(record_id=record["id"]))
     return True
+
+
+# PostgreSQL's states for a missing table, column or function, a refused privilege and a
+# missing schema: raised as ProgrammingError, yet about the log (mid-restore, not migrated,
+# wrong grants), not the record, and cured once an operator fixes it. Retried.
+_ABOUT_THE_LOG = frozenset({"42P01", "42703", "42883", "42501", "3F000"})
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True if retrying cannot cure `error`: the record itself is at fault (bad data,
+    a broken constraint, text the driver cannot encode, a shape the schema does not fit).
+    Anything else (locked, read-only, unreachable, unknown) is retried."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return False
+        if isinstance(error, (DataError, IntegrityError)):
+            return True
+        if isinstance(error, ProgrammingError):
+            state = getattr(error.orig, "sqlstate", None)
+            # SQLite says "Cannot operate on a closed database." for a connection gone.
+            return state not in _ABOUT_THE_LOG and "closed" not in str(error.orig).lower()
+        return False
+    if isinstance(error, StatementError) and error.orig is not None:  # a value SQLAlchemy could not bind
+        error = error.orig
+    # UnicodeEncodeError is a ValueError; KeyError, TypeError, AttributeError: not the schema's shape.
+    return isinstance(error, (KeyError, TypeError, ValueError, AttributeError))
+
+
+def _reason(error: BaseException) -> str:
+    """Why a record was refused, for the quarantine and the log: the driver's words
+    (`error_detail`), never SQLAlchemy's text, which quotes the statement's parameters."""
+    if isinstance(error, SQLAlchemyError):
+        return error_detail(error)
+    first = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {first[0][:200]}" if first else type(error).__name__
+
+
+def _parsed(line: str) -> Record:
+    """One spool line as a record; ValueError if it is not one (so `pending_for` and the
+    quotas can read every record the spool keeps)."""
+    record = json.loads(line)
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("id"), str)
+        and all(isinstance(record.get(part), dict) for part in ("conversation", "prompt", "reply"))
+    ):
+        raise ValueError("not a spool record")
+    return record
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {name: _storable(item) for name, item in value.items()}
+    return value
+
+
+def _described(line: str) -> SetAside:
+    """A quarantine line as the admin page shows it (no text of the record)."""
+    try:
+        entry = json.loads(line)
+        at = datetime.fromisoformat(entry["at"])
+        reason = str(entry["reason"])
+    except (ValueError, KeyError, TypeError):
+        return SetAside(None, "this line of the quarantine file cannot be read", "an unreadable line", None, None, None)
+    record = entry.get("record")
+    if not isinstance(record, dict):
+        return SetAside(at, reason, "an unreadable line", None, None, None)
+    meta = record.get("conversation")
+    meta = meta if isinstance(meta, dict) else {}
+    what = "a turn" if record.get("reply_id") is None else "a reply's ending"
+    return SetAside(
+        at,
+        reason,
+        what,
+        _str_or_none(meta.get("username")),
+        _str_or_none(meta.get("id")),
+        _str_or_none(record.get("id")),
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def waiting_usage(records: list[Record], username: str) -> list[quotas.Waiting]:
+    """What `username`'s records in the spool count toward the quotas: a whole turn is a
+    request (its reply row is not in the log yet); a reply's ending adds only its tokens
+    (its row, counted as a request, is in the log, without them)."""
+    waiting = []
+    for record in records:
+        if record["conversation"].get("username") != username:
+            continue
+        reply = record["reply"]
+        try:
+            at = _aware(_time(reply["created_at"]))
+            tokens = int(reply.get("prompt_tokens") or 0) + int(reply.get("completion_tokens") or 0)
+        except (KeyError, TypeError, ValueError):
+            continue  # cannot be counted; the replay will set it aside
+        waiting.append(quotas.Waiting(at=at, tokens=tokens, new_request=record.get("reply_id") is None))
+    return waiting
 
 
 def _write(session: Session, record: Record) -> None:

@@ -215,10 +215,13 @@ def test_a_record_is_written_once_even_if_the_file_outlives_the_write(
 
 def test_an_unreadable_line_is_set_aside_not_dropped(tmp_path: Path) -> None:
     file = spool.Spool(tmp_path / "spool.jsonl")
-    file.path.write_text('{"id": "x", "conversation": {"id": "c"}}\n{"id": "half a li\n')
+    file.path.write_text('{"id": "x", "conversation": {"id": "c"}, "prompt": {}, "reply": {}}\n{"id": "half a li\n')
     assert [r["id"] for r in file.records()] == ["x"]
-    assert Path(f"{file.path}.bad").read_text() == '{"id": "half a li\n'
+    (entry,) = [json.loads(line) for line in file.quarantine_path.read_text().splitlines()]
+    assert entry["line"] == '{"id": "half a li' and entry["reason"].startswith("unreadable line (Unterminated string")
     assert json.loads(file.path.read_text())["id"] == "x"
+    (shown,) = file.set_aside()
+    assert (shown.what, shown.record_id, shown.reason) == ("an unreadable line", None, entry["reason"])
 
 
 def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(

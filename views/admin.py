@@ -11,8 +11,9 @@ settings = ui.settings_or_stop()
 admin = ui.require_admin()  # a user gets nothing of this page, not even its title
 service = ui.chat_service(settings)
 accounts = ui.accounts(settings)
-users = accounts.users()
-reports = Reports(service.sessions)
+users_read = accounts.users_read()
+users = users_read.users
+reports = Reports(service.sessions, spool=service.spool)
 quotas = {name: accounts.quota(user) for name, user in users.items()}
 
 
@@ -21,6 +22,13 @@ def limit(used: int, allowed: int | None) -> str:
 
 
 st.title("Admin")
+if users_read.problem is not None and users_read.good_since is not None:
+    st.warning(
+        f"The users file is broken, so Parley goes by the last good copy it read "
+        f"(at {users_read.good_since:%Y-%m-%d %H:%M} UTC): nobody is signed out, and edits count once it is fixed.",
+        icon=":material/warning:",
+    )
+    st.text(users_read.problem)  # plain text: the reason quotes names from the file
 
 st.subheader("Users")
 rows = reports.users(list(users))
@@ -73,6 +81,36 @@ if failures:
     st.dataframe(pd.DataFrame([vars(f) for f in failures]), hide_index=True)
 else:
     st.caption("None.")
+
+st.subheader("Writes set aside")
+quarantine = reports.quarantine()
+if quarantine is None or not quarantine.records:
+    st.caption("None: every turn the conversation log refused for a while has reached it.")
+else:
+    count = len(quarantine.records)
+    st.warning(
+        f"The conversation log refused {count} spooled record{'s' if count != 1 else ''} for a reason retrying "
+        "will not cure. Each is kept, with its text, in the file below (mode 0600) and left out of the log, "
+        "search, exports and quotas; the turns behind it were written. Fix the cause, then append a record's "
+        "`record` value as one line to the spool file to have it written, or leave it there."
+    )
+    st.code(str(quarantine.path), language=None)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Set aside (UTC)": r.at,
+                    "Why": r.reason,
+                    "What": r.what,
+                    "User": r.username,
+                    "Conversation": r.conversation_id,
+                    "Record": r.record_id,
+                }
+                for r in quarantine.records
+            ]
+        ),
+        hide_index=True,
+    )
 
 st.subheader("Read a conversation (audited)")
 st.caption("Every conversation opened here is recorded in the audit log below, with your name and the time.")

@@ -1,0 +1,270 @@
+"""One bad row must not stop the log: a spooled record refused for good is set aside in the
+quarantine file, shown on the admin page and in the log, and the records behind it are written;
+the quotas count the turns waiting in the spool."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat import spool
+from chat.db import init_db, make_engine, session_factory
+from chat.models import Message
+from chat.quotas import Quota, QuotaError
+from chat.service import ChatService
+from tests.apptest_helpers import new_app, sign_in
+from tests.conftest import AppEnv, service_with
+from tests.fake_openai import FakeOpenAI, FakeReply
+
+SECRET = "words only the user may read"
+
+
+def record(username: str, conversation: str, prompt: str, reply: str, **conversation_fields: Any) -> spool.Record:
+    """A whole turn as the service spools it."""
+    return spool.turn_record(
+        conversation={
+            "id": conversation * 32,
+            "username": username,
+            "title": prompt,
+            "model": "m",
+            "system_prompt": "",
+            "temperature": None,
+            "created_at": "2026-11-26T10:00:00+00:00",
+            **conversation_fields,
+        },
+        prompt={"content": prompt, "model": "m", "created_at": "2026-11-26T10:00:00+00:00"},
+        reply={
+            "content": reply,
+            "status": "complete",
+            "created_at": "2026-11-26T10:00:01+00:00",
+            "finished_at": "2026-11-26T10:00:02+00:00",
+        },
+    )
+
+
+def logged(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
+    with sessions() as session:
+        return [(m.username, m.content) for m in session.scalars(select(Message).order_by(Message.id))]
+
+
+def quarantined(file: spool.Spool) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in file.quarantine_path.read_text().splitlines()]
+
+
+def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_written_in_order(
+    tmp_path: Path, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    poison = record("bob", "b", SECRET, SECRET, model=None)  # NOT NULL: an IntegrityError on both engines
+    misshapen = record("bob", "d", SECRET, SECRET)
+    del misshapen["reply"]["created_at"]  # does not fit the schema
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    for each in [
+        record("alice", "a", "first", "one"),
+        poison,
+        record("alice", "a", "second", "two"),
+        misshapen,
+        record("carol", "c", "third", "three"),
+    ]:
+        file.add(each)
+
+    with caplog.at_level(logging.INFO):
+        assert file.replay(sessions) == spool.Replayed(written=3, left=0, quarantined=2)
+    assert logged(sessions) == [
+        ("alice", "first"),
+        ("alice", "one"),
+        ("alice", "second"),
+        ("alice", "two"),
+        ("carol", "third"),
+        ("carol", "three"),
+    ]
+    assert not file.has_pending()
+
+    entries = quarantined(file)
+    assert [e["record"] for e in entries] == [poison, misshapen]  # whole, text included, for the operator
+    assert entries[0]["reason"].startswith("IntegrityError: ") and "model" in entries[0]["reason"]
+    assert entries[1]["reason"] == "KeyError: 'created_at'"
+    assert oct(file.quarantine_path.stat().st_mode & 0o777) == "0o600"
+    shown = file.set_aside()
+    assert [(s.record_id, s.username, s.what, s.reason) for s in shown] == [
+        (poison["id"], "bob", "a turn", entries[0]["reason"]),
+        (misshapen["id"], "bob", "a turn", entries[1]["reason"]),
+    ]
+    assert all(s.at is not None for s in shown)
+    # The log names the record and the reason, never what the user wrote.
+    assert poison["id"] in caplog.text and entries[0]["reason"] in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_a_nul_left_by_an_older_parley_in_the_spool_is_written_the_same_on_both_engines(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    """A record spooled before chat/text.py: PostgreSQL refused it (and everything behind it)."""
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.add(record("alice", "a", "nul\x00here", "and\x00there"))
+    file.add(record("bob", "b", "behind", "it"))
+    assert file.replay(sessions) == spool.Replayed(written=2, left=0)
+    assert logged(sessions) == [
+        ("alice", "nul\ufffdhere"),
+        ("alice", "and\ufffdthere"),
+        ("bob", "behind"),
+        ("bob", "it"),
+    ]
+    assert not file.quarantine_path.exists()
+
+
+class ReadOnly:
+    """Makes the log refuse writes (transiently) on either engine: SQLite's `query_only` on every
+    connection handed out; PostgreSQL's database-wide `default_transaction_read_only`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.on = False
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "checkout", self._sqlite_checkout)
+
+    def _sqlite_checkout(self, connection: Any, _record: object, _proxy: object) -> None:
+        connection.execute(f"PRAGMA query_only = {1 if self.on else 0}")
+
+    def set(self, on: bool) -> None:
+        self.on = on
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("SET default_transaction_read_only = off")  # this session may alter
+                connection.exec_driver_sql(
+                    f'ALTER DATABASE "{self.engine.url.database}" SET default_transaction_read_only = '
+                    f"{'on' if on else 'off'}"
+                )
+            self.engine.dispose()  # pooled connections keep the old setting
+
+    @contextmanager
+    def refusing(self) -> Iterator[None]:
+        self.set(True)
+        try:
+            yield
+        finally:
+            self.set(False)
+
+
+@pytest.fixture
+def refusing_log(database_url: str) -> Iterator[tuple[sessionmaker[Session], ReadOnly]]:
+    engine = make_engine(database_url, busy_timeout_ms=200)
+    init_db(engine)
+    yield session_factory(engine), ReadOnly(engine)
+    engine.dispose()
+
+
+def spooling_service(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
+    service = service_with(tmp_path, fake, sessions, PARLEY_SPOOL_FILE=str(tmp_path / "data" / "spool.jsonl"))
+    service.spool.retry_seconds = 3600  # the spool keeps what it holds for the whole test
+    return service
+
+
+def test_a_transient_refusal_still_waits_and_sets_nothing_aside(
+    tmp_path: Path, refusing_log: tuple[sessionmaker[Session], ReadOnly]
+) -> None:
+    sessions, read_only = refusing_log
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.add(record("alice", "a", "first", "one"))
+    file.add(record("bob", "b", "second", "two"))
+    with read_only.refusing():
+        assert file.replay(sessions) == spool.Replayed(written=0, left=2)
+    assert not file.quarantine_path.exists() and len(file.records()) == 2
+    assert file.replay(sessions) == spool.Replayed(written=2, left=0)
+    assert [content for _, content in logged(sessions)] == ["first", "one", "second", "two"]
+
+
+def test_the_quotas_count_the_turns_waiting_in_the_spool(
+    tmp_path: Path, fake_openai: FakeOpenAI, refusing_log: tuple[sessionmaker[Session], ReadOnly]
+) -> None:
+    sessions, read_only = refusing_log
+    service = spooling_service(tmp_path, fake_openai, sessions)
+    per_minute = Quota(messages_per_minute=2, tokens_per_day=0)
+    with read_only.refusing():
+        for number in range(2):
+            turn = service.start_turn(
+                username="alice", conversation_id=None, history=[], prompt=f"turn {number}", quota=per_minute
+            )
+            assert turn.wait(15) and turn.spooled
+        assert len(service.spool.records()) == 2 and logged(sessions) == []
+        with pytest.raises(QuotaError, match="You have sent 2 messages in the last minute"):
+            service.start_turn(username="alice", conversation_id=None, history=[], prompt="third", quota=per_minute)
+        assert len(fake_openai.chat_requests) == 2  # the third was never sent
+        # Another user's limit is theirs alone.
+        service.start_turn(username="bob", conversation_id=None, history=[], prompt="bob's", quota=per_minute).wait(15)
+
+        usage = service.quota_usage("alice")
+        spooled_tokens = sum(
+            r["reply"]["prompt_tokens"] + r["reply"]["completion_tokens"]
+            for r in service.spool.records()
+            if r["conversation"]["username"] == "alice"
+        )
+        assert usage.messages_last_minute == 2 and usage.tokens_last_day == spooled_tokens > 0
+        with pytest.raises(QuotaError, match=f"You have used {spooled_tokens:,} tokens in the last 24 hours"):
+            service.start_turn(
+                username="alice",
+                conversation_id=None,
+                history=[],
+                prompt="tokens",
+                quota=Quota(messages_per_minute=0, tokens_per_day=spooled_tokens),
+            )
+    service.spool.stop()
+
+
+def test_a_spooled_turn_still_being_answered_counts_toward_the_quota(
+    tmp_path: Path, fake_openai: FakeOpenAI, refusing_log: tuple[sessionmaker[Session], ReadOnly]
+) -> None:
+    """Two tabs: the first turn is streaming, not yet in the spool, when the second is sent."""
+    sessions, read_only = refusing_log
+    service = spooling_service(tmp_path, fake_openai, sessions)
+    quota = Quota(messages_per_minute=1, tokens_per_day=0)
+    fake_openai.enqueue(FakeReply(text="a slow reply of many words", delay=0.2))
+    with read_only.refusing():
+        first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="one", quota=quota)
+        assert first.spooled and not first.done
+        with pytest.raises(QuotaError):
+            service.start_turn(username="alice", conversation_id=None, history=[], prompt="two", quota=quota)
+        first.stop()
+        assert first.wait(15)
+    service.spool.stop()
+
+
+def test_the_admin_page_shows_the_quarantine_without_the_text(app_env: AppEnv) -> None:
+    engine = make_engine(app_env.database_url)
+    init_db(engine)
+    file = spool.Spool(Path.cwd() / "data" / "spool.jsonl")  # PARLEY_SPOOL_FILE's default, in the sandbox
+    poison = record("bob", "b", SECRET, SECRET, model=None)
+    file.add(poison)
+    assert file.replay(session_factory(engine)).quarantined == 1
+    engine.dispose()
+
+    admin = sign_in(new_app(), "admin")
+    admin.switch_page("views/admin.py").run()
+    assert not admin.exception
+    (warning,) = [w.value for w in admin.warning if "spooled record" in w.value]
+    assert "refused 1 spooled record for a reason retrying will not cure" in warning
+    assert str(file.quarantine_path.resolve()) in [c.value for c in admin.code]
+    table = next(d.value for d in admin.dataframe if "Why" in d.value.columns)
+    assert list(table["User"]) == ["bob"] and list(table["Record"]) == [poison["id"]]
+    assert table["Why"][0].startswith("IntegrityError: ") and table["What"][0] == "a turn"
+    assert table["Set aside (UTC)"][0] is not None
+    on_page = [str(d.value.to_dict()) for d in admin.dataframe] + [
+        str(e.value) for kind in ("markdown", "caption", "warning", "code", "text") for e in admin.get(kind)
+    ]
+    assert not any(SECRET in text for text in on_page)
+
+
+def test_an_older_parley_s_bad_file_is_read_into_the_one_quarantine(tmp_path: Path) -> None:
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    Path(f"{file.path}.bad").write_text('{"id": "half a li\n')
+    (shown,) = file.set_aside()
+    assert shown.what == "an unreadable line" and "spool.jsonl.bad" in shown.reason
+    assert not Path(f"{file.path}.bad").exists()
+    assert quarantined(file)[0]["line"] == '{"id": "half a li'
