@@ -25,6 +25,7 @@ RUN rm -rf /src/wheels /src/requirements.txt \
 
 # --- the image ----------------------------------------------------------------------
 FROM ${BASE}
+# FORWARDED_ALLOW_IPS empty: uvicorn believes no X-Forwarded-For, PARLEY_TRUSTED_PROXIES decides.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONSAFEPATH=1 \
@@ -34,7 +35,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8501 \
     PARLEY_AUTH_FILE=/app/data/auth.yaml \
     DATABASE_URL=sqlite:////app/data/data/parley.db \
-    PARLEY_SPOOL_FILE=/app/data/data/spool.jsonl
+    PARLEY_SPOOL_FILE=/app/data/data/spool.jsonl \
+    FORWARDED_ALLOW_IPS=
 # A fixed, unprivileged uid (no login, no home of its own). /app/data is its one
 # writable place: the volume with auth.yaml, data/parley.db, data/spool.jsonl, backups/. A new named volume
 # starts as a copy of this folder, so it is the user's from the start.

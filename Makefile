@@ -31,9 +31,11 @@ install: $(VENV)/.runtime ## make the virtualenv from requirements.txt
 
 boot: run ## first time on a machine: the venv, .env with a cookie key, the first admin, the database, then serve
 
+# run and prod start Streamlit with FORWARDED_ALLOW_IPS empty: its server (uvicorn) then
+# believes no X-Forwarded-For, and PARLEY_TRUSTED_PROXIES is the only rule (chat/peer.py).
 run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on :8501
 	$(PY) -m chat.bootstrap
-	echo $$$$ > $(PIDFILE); exec $(PY) -m streamlit run app.py --server.port $(PORT)
+	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; exec $(PY) -m streamlit run app.py --server.port $(PORT)
 
 restart: ## stop the Parley that make run/prod started here (replies in flight are saved), then make run
 	@pid=$$(cat $(PIDFILE) 2>/dev/null); \
@@ -46,7 +48,8 @@ restart: ## stop the Parley that make run/prod started here (replies in flight a
 prod: $(VENV)/.runtime ## migrate, check (no set-up: .env and users must exist), serve on 0.0.0.0:8501 (ADDRESS, PORT)
 	$(PY) -m chat.migrate
 	$(PY) -m chat.bootstrap --check
-	echo $$$$ > $(PIDFILE); exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
+	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
+	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
 		--server.fileWatcherType none --logger.level warning
 
 migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), under a lock
