@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, exc, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import spool
@@ -268,3 +268,60 @@ def test_an_older_parley_s_bad_file_is_read_into_the_one_quarantine(tmp_path: Pa
     assert shown.what == "an unreadable line" and "spool.jsonl.bad" in shown.reason
     assert not Path(f"{file.path}.bad").exists()
     assert quarantined(file)[0]["line"] == '{"id": "half a li'
+
+
+def test_a_time_without_a_zone_is_refused_for_good_on_both_engines(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    """SQLAlchemy refuses to bind it (a StatementError around a ValueError): the record's fault."""
+    naive = record("bob", "b", SECRET, SECRET, created_at="2026-11-26T10:00:00")
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.add(naive)
+    file.add(record("alice", "a", "behind", "it"))
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0, quarantined=1)
+    assert logged(sessions) == [("alice", "behind"), ("alice", "it")]
+    (entry,) = quarantined(file)
+    assert entry["record"] == naive and entry["reason"].startswith("StatementError")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_data_error_is_refused_for_good_on_postgresql(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL checks a varchar's length (SQLite does not): its DataError, in its own words."""
+    too_long = record("u" * 65, "b", SECRET, SECRET)
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.add(too_long)
+    file.add(record("alice", "a", "behind", "it"))
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0, quarantined=1)
+    assert logged(sessions) == [("alice", "behind"), ("alice", "it")]
+    (entry,) = quarantined(file)
+    assert entry["reason"] == "DataError: value too long for type character varying(64)"
+
+
+def _driver_error(message: str, sqlstate: str | None = None) -> Exception:
+    error = Exception(message)
+    error.sqlstate = sqlstate  # type: ignore[attr-defined]  # as psycopg's errors carry it
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "for_good"),
+    [
+        (exc.OperationalError("INSERT", {}, _driver_error("database is locked")), False),
+        (exc.OperationalError("INSERT", {}, _driver_error("connection refused")), False),
+        (exc.InterfaceError("INSERT", {}, _driver_error("connection already closed")), False),
+        (exc.DisconnectionError("server closed the connection"), False),
+        (exc.InternalError("INSERT", {}, _driver_error("cannot execute INSERT in a read-only transaction")), False),
+        (exc.ProgrammingError("INSERT", {}, _driver_error("Cannot operate on a closed database.")), False),
+        (exc.ProgrammingError("INSERT", {}, _driver_error('relation "messages" does not exist', "42P01")), False),
+        (exc.ProgrammingError("INSERT", {}, _driver_error("permission denied for table messages", "42501")), False),
+        (exc.DataError("INSERT", {}, _driver_error("value too long", "22001"), connection_invalidated=True), False),
+        (exc.DataError("INSERT", {}, _driver_error("text fields cannot contain NUL", "22021")), True),
+        (exc.IntegrityError("INSERT", {}, _driver_error("NOT NULL constraint failed")), True),
+        (exc.ProgrammingError("INSERT", {}, _driver_error("Error binding parameter 1: type 'dict'")), True),
+        (UnicodeEncodeError("utf-8", "a\ud800", 1, 2, "surrogates not allowed"), True),
+        (KeyError("created_at"), True),
+        (RuntimeError("a bug"), False),
+    ],
+)
+def test_what_retrying_cannot_cure(error: BaseException, for_good: bool) -> None:
+    assert spool.refused_for_good(error) is for_good
