@@ -8,6 +8,7 @@ renamed over the original, with comments and other users kept as they were.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,24 @@ import bcrypt
 from filelock import FileLock, Timeout
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from chat.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 ROLES = ("admin", "user")
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 8
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input outright.
 MAX_PASSWORD_BYTES = 72
+# A users file is refused before it is parsed past these: a few thousand users fit in
+# 1 MB, and a file written by `python -m chat.users` has no aliases at all.
+MAX_FILE_BYTES = 1_000_000
+MAX_ALIASES = 100
+MAX_NODES = 200_000
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,63}$")
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
@@ -119,6 +130,47 @@ def load_users(path: Path) -> dict[str, User]:
     return users
 
 
+@dataclass(frozen=True)
+class UsersRead:
+    """The users the app goes by, and why the file on disk is not them (None: it is)."""
+
+    users: dict[str, User]
+    problem: str | None = None
+    good_since: datetime | None = None  # when the copy in use was read
+
+
+_last_good: dict[Path, tuple[dict[str, User], datetime]] = {}
+_reported: dict[Path, str] = {}
+
+
+def load_users_keeping_last_good(path: Path) -> UsersRead:
+    """The users for a running app: the file, or while it is broken (a hand edit gone
+    wrong, a half-copied file) the last good copy this process read, so that nobody is
+    signed out by a typo. Raises ConfigError only when there is no good copy (new
+    sign-ins are refused). A newly broken file is logged once."""
+    path = Path(path).resolve()
+    try:
+        users = load_users(path)
+    except ConfigError as error:
+        with _cache_lock:
+            good = _last_good.get(path)
+            first_report = _reported.get(path) != error.message
+            _reported[path] = error.message
+        if first_report and good is None:
+            log.error("%s New sign-ins are refused until it is fixed.", error.message)
+        elif first_report and good is not None:
+            log.error("%s Parley keeps the last good copy, read at %s UTC.", error.message, f"{good[1]:%H:%M:%S}")
+        if good is None:
+            raise
+        return UsersRead(good[0], error.message, good[1])
+    with _cache_lock:
+        if _last_good.get(path, (None,))[0] is not users:
+            _last_good[path] = (users, datetime.now(UTC))
+        if _reported.pop(path, None) is not None:
+            log.info("%s is readable again; Parley uses it.", path.name)
+    return UsersRead(users)
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps comments and key order
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -126,11 +178,16 @@ def _yaml() -> YAML:
 
 
 def _read_document(path: Path) -> CommentedMap:
+    text = _read_text(path)
     try:
-        with path.open(encoding="utf-8") as handle:
-            document = _yaml().load(handle)
-    except YAMLError as error:
-        raise ConfigError(f"{path.name} is not valid YAML: {error}") from None
+        _check_expansion(_yaml().compose(text), path.name)
+        document = _yaml().load(text)
+    except MarkedYAMLError as error:
+        raise ConfigError(f"{path.name} is not valid YAML: {_yaml_problem(error)}.") from None
+    except YAMLError as error:  # no position: its text is short and quotes no content
+        raise ConfigError(f"{path.name} is not valid YAML: {error}.") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name} nests its values too deeply to be a users file.") from None
     if document is None:
         document = CommentedMap()
     if not isinstance(document, CommentedMap):
@@ -138,46 +195,155 @@ def _read_document(path: Path) -> CommentedMap:
     return document
 
 
+def _read_text(path: Path) -> str:
+    """The file as text, refused before parsing when too large or not UTF-8."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"{path.name} cannot be read: {error.strerror}.") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB, far more than any users file.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path.name} is not UTF-8 text (an invalid byte on line {line}); save it as UTF-8."
+        ) from None
+
+
+def _yaml_problem(error: MarkedYAMLError) -> str:
+    """What is wrong and where, without the quoted lines ruamel adds (they may hold password hashes)."""
+    mark = error.problem_mark or error.context_mark
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{error.problem or error.context or 'unreadable'}{where}"
+
+
+def _check_expansion(root: Node | None, filename: str) -> None:
+    """Refuse a document whose aliases make it expand far beyond its text (a YAML "billion
+    laughs"): reading a value such as `roles: *bomb` would build it whole. Counted on the
+    node graph, where an alias is one shared node, so the check itself stays small."""
+    sizes: dict[int, int] = {}
+    aliases = 0
+
+    def size(node: Node, path: tuple[int, ...]) -> int:
+        nonlocal aliases
+        if id(node) in path:
+            raise ConfigError(f"{filename}: an alias refers to the value that contains it; remove the alias.")
+        if id(node) in sizes:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise ConfigError(f"{filename} uses more than {MAX_ALIASES} YAML aliases (*name); write values out.")
+            return sizes[id(node)]
+        children: list[Node] = []
+        if isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        total = 1 + sum(size(child, (*path, id(node))) for child in children)
+        if total > MAX_NODES:
+            raise ConfigError(
+                f"{filename} expands to more than {MAX_NODES:,} values through its YAML aliases (*name); "
+                "write values out."
+            )
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root, ())
+
+
 def _users_section(document: CommentedMap, filename: str) -> dict[str, Any]:
-    credentials = document.get("credentials") or {}
-    users = credentials.get("usernames") if isinstance(credentials, dict) else None
+    credentials = document.get("credentials")
+    if credentials is None:
+        return {}
+    if not isinstance(credentials, dict):
+        raise ConfigError(
+            f"{filename}: 'credentials' must be a mapping with a 'usernames' section, not {_kind(credentials)}."
+        )
+    users = credentials.get("usernames")
     if users is None:
         return {}
     if not isinstance(users, dict):
-        raise ConfigError(f"{filename}: 'credentials.usernames' must be a mapping of users.")
+        raise ConfigError(f"{filename}: 'credentials.usernames' must be a mapping of users, not {_kind(users)}.")
     return users
+
+
+def _kind(value: Any) -> str:
+    """A YAML value's type in words, for an error message (never the value: it may be a hash)."""
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        ((bool, ScalarBoolean), "true/false"),
+        ((int, float), "a number"),
+        (str, "text"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), "an empty value")
 
 
 def _parse_users(document: CommentedMap, filename: str) -> dict[str, User]:
     users: dict[str, User] = {}
     for raw_name, entry in _users_section(document, filename).items():
-        username = str(raw_name)
+        if not isinstance(raw_name, str):
+            raise ConfigError(f"{filename}: username {raw_name!r} must be text; put it in quotes.")
+        username = raw_name
         if username != username.strip().lower() or not _USERNAME.match(username):
             raise ConfigError(f"{filename}: username {username!r} must be lower-case letters, digits or . _ @ + -.")
         if not isinstance(entry, dict):
-            raise ConfigError(f"{filename}: user {username!r} must be a mapping.")
-        password = str(entry.get("password") or "")
-        if not _BCRYPT_HASH.match(password):
+            raise ConfigError(f"{filename}: user {username!r} must be a mapping, not {_kind(entry)}.")
+        password = entry.get("password")
+        if not isinstance(password, str) or not _BCRYPT_HASH.match(password):
             raise ConfigError(
                 f"{filename}: user {username!r} has a plaintext or malformed password. "
                 f"Set it with: python -m chat.users passwd {username}"
             )
-        roles = tuple(str(role) for role in (entry.get("roles") or ["user"]))
-        unknown = [role for role in roles if role not in ROLES]
-        if unknown:
-            raise ConfigError(
-                f"{filename}: user {username!r} has unknown role(s) {', '.join(unknown)}; "
-                f"known roles are {', '.join(ROLES)}."
-            )
         users[username] = User(
             username=username,
-            name=str(entry.get("name") or username),
+            name=_name(entry.get("name"), username, filename),
             password_hash=password,
-            roles=roles,
-            must_change_password=entry.get("must_change_password") is True,
+            roles=_roles(entry.get("roles"), username, filename),
+            must_change_password=_flag(entry.get("must_change_password"), username, filename),
             **_quota(entry.get("quota"), username, filename),
         )
     return users
+
+
+def _name(value: Any, username: str, filename: str) -> str:
+    if value is None:
+        return username
+    if not isinstance(value, str):
+        raise ConfigError(f"{filename}: user {username!r}: 'name' must be text, not {_kind(value)}; put it in quotes.")
+    return value or username
+
+
+def _roles(value: Any, username: str, filename: str) -> tuple[str, ...]:
+    """A list of known role names. Anything else is refused, never read loosely: the keys of
+    `roles: {admin: false}` would otherwise make an admin."""
+    if value is None:
+        return ("user",)
+    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
+        raise ConfigError(
+            f"{filename}: user {username!r}: 'roles' must be a list of role names such as [user], not {_kind(value)}."
+        )
+    unknown = [role for role in value if role not in ROLES]
+    if unknown:
+        raise ConfigError(
+            f"{filename}: user {username!r} has unknown role(s) {', '.join(unknown)}; "
+            f"known roles are {', '.join(ROLES)}."
+        )
+    return tuple(value) or ("user",)
+
+
+def _flag(value: Any, username: str, filename: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool | ScalarBoolean):  # ScalarBoolean: an anchored true/false
+        raise ConfigError(
+            f"{filename}: user {username!r}: 'must_change_password' must be true or false (unquoted), "
+            f"not {_kind(value)}."
+        )
+    return bool(value)
 
 
 QUOTA_KEYS = ("messages_per_minute", "tokens_per_day")
@@ -190,7 +356,7 @@ def _quota(section: Any, username: str, filename: str) -> dict[str, int | None]:
         raise ConfigError(f"{filename}: user {username!r}: 'quota' may only set {' and '.join(QUOTA_KEYS)}.")
     limits: dict[str, int | None] = {}
     for key, value in section.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool | ScalarBoolean) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{filename}: user {username!r}: quota {key} must be a whole number >= 0 (0: no limit).")
         limits[str(key)] = value
     return limits
