@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PORT   ?= 8501
-ADDRESS ?= 0.0.0.0
+# PORT, else STREAMLIT_SERVER_PORT (the form .streamlit/config.toml suggests), else 8501.
+PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
+# make run listens on this machine only (ADDRESS=0.0.0.0 shares a demo on the network);
+# make prod on every interface.
+RUN_ADDRESS  = $(or $(ADDRESS),127.0.0.1)
+PROD_ADDRESS = $(or $(ADDRESS),0.0.0.0)
 # The process `make run` / `make prod` started here, for `make restart`.
 PIDFILE := .parley.pid
 # Docker: the image's name, its tags (version and commit) and the container's name.
@@ -33,9 +37,10 @@ boot: run ## first time on a machine: the venv, .env with a cookie key, the firs
 
 # run and prod start Streamlit with FORWARDED_ALLOW_IPS empty: its server (uvicorn) then
 # believes no X-Forwarded-For, and PARLEY_TRUSTED_PROXIES is the only rule (chat/peer.py).
-run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on :8501
-	$(PY) -m chat.bootstrap
-	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; exec $(PY) -m streamlit run app.py --server.port $(PORT)
+run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on localhost:8501
+	$(PY) -m chat.bootstrap --port $(PORT) --address $(RUN_ADDRESS)
+	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
+	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(RUN_ADDRESS)
 
 restart: ## stop the Parley that make run/prod started here (replies in flight are saved), then make run
 	@pid=$$(cat $(PIDFILE) 2>/dev/null); \
@@ -47,9 +52,9 @@ restart: ## stop the Parley that make run/prod started here (replies in flight a
 
 prod: $(VENV)/.runtime ## migrate, check (no set-up: .env and users must exist), serve on 0.0.0.0:8501 (ADDRESS, PORT)
 	$(PY) -m chat.migrate
-	$(PY) -m chat.bootstrap --check
+	$(PY) -m chat.bootstrap --check --port $(PORT) --address $(PROD_ADDRESS)
 	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
-	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
+	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(PROD_ADDRESS) \
 		--server.fileWatcherType none --logger.level warning
 
 migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), under a lock

@@ -9,9 +9,11 @@ when Parley could not start.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -45,6 +47,35 @@ def ensure_env_file(env_file: Path, example: Path) -> bool:
     return True
 
 
+def check_port(address: str, port_text: str) -> None:
+    """Refuse, with a sentence, a port Streamlit could not listen on: found before
+    anything is created or a one-time password printed, not after."""
+    if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ChatError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
+    port = int(port_text)
+    choose = f"choose another with PORT, e.g. PORT={port + 1 if port < 65535 else 8501} make run"
+    try:
+        places = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise ChatError(f"ADDRESS={address} is not an address Parley can listen on.") from None
+    for family, kind, protocol, _name, place in places:
+        with socket.socket(family, kind, protocol) as probe:
+            # As the server will: SO_REUSEADDR, so a port still in TIME_WAIT counts as free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(place)
+            except PermissionError:
+                raise ChatError(
+                    f"Parley may not listen on port {port} (ports below 1024 need root); {choose}."
+                ) from None
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise ChatError(
+                        f"Port {port} on {address} is already in use (another Parley, or another program); {choose}."
+                    ) from None
+                raise ChatError(f"Parley cannot listen on {address}:{port}: {error.strerror}.") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chat.bootstrap", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only check; create nothing")
@@ -54,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read settings from the environment only and write no .env (containers: docker run --env-file)",
     )
+    parser.add_argument("--port", help="check first that Streamlit can listen on this port (make run: PORT)")
+    parser.add_argument("--address", default="0.0.0.0", help="... at this address (make run: ADDRESS)")
     args = parser.parse_args(argv)
     env_file = None if args.no_env_file else args.env_file
     try:
+        if args.port is not None:
+            check_port(args.address, args.port)
         if not args.check and env_file is not None and ensure_env_file(env_file, Path(".env.example")):
             print(f"Wrote {env_file} with a freshly generated PARLEY_COOKIE_KEY.")
         settings = Settings.from_env(env_file=env_file)

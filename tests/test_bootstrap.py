@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_make_run_stops_before_streamlit_when_the_key_is_bad(sandbox: Path) -> N
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     wrapper.chmod(0o755)
     (venv / ".runtime").touch()
-    env = {**os.environ, "PARLEY_COOKIE_KEY": "too-short"}
+    env = {**os.environ, "PARLEY_COOKIE_KEY": "too-short", "PORT": str(free_port())}
     result = subprocess.run(["make", "run"], cwd=sandbox, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "at least 32" in result.stderr and "streamlit" not in result.stdout.split("chat.bootstrap")[-1]
@@ -165,3 +166,78 @@ def test_a_new_database_in_a_new_folder_is_private(tmp_path: Path) -> None:
         os.umask(old_umask)
     assert oct((tmp_path / "new").stat().st_mode & 0o777) == "0o700"
     assert modes(tmp_path / "new") == {"parley.db": "0o600"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_n(target: str, **env: str) -> str:
+    """The commands `make TARGET` would run, with `env` as the only port and address settings."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("PORT", "ADDRESS", "STREAMLIT_SERVER_PORT")}
+    result = subprocess.run(
+        ["make", "-n", target], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "port"),
+    [
+        ({}, "8501"),
+        ({"STREAMLIT_SERVER_PORT": "8600"}, "8600"),
+        ({"PORT": "8700", "STREAMLIT_SERVER_PORT": "8600"}, "8700"),
+    ],
+)
+def test_make_run_serves_on_port_then_streamlit_server_port_then_8501(env: dict[str, str], port: str) -> None:
+    for target in ("run", "prod"):
+        commands = make_n(target, **env)
+        assert "chat.bootstrap " in commands and f"--port {port} " in commands.split("chat.bootstrap", 1)[1]
+        assert f"--server.port {port} " in commands
+        assert commands.index("chat.bootstrap") < commands.index("streamlit run")  # checked before it starts
+
+
+def test_make_run_listens_on_localhost_unless_address_says_otherwise() -> None:
+    assert "--server.address 127.0.0.1" in make_n("run") and "--address 127.0.0.1" in make_n("run")
+    assert "--server.address 0.0.0.0" in make_n("run", ADDRESS="0.0.0.0")
+    assert "--server.address 0.0.0.0" in make_n("prod")
+    assert "--server.address 127.0.0.1" in make_n("prod", ADDRESS="127.0.0.1")
+    entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert '--server.address "${ADDRESS:-0.0.0.0}"' in entrypoint  # Docker: every interface
+
+
+def test_a_busy_port_is_found_before_anything_is_made(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
+    before = sorted(sandbox.iterdir())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port), "--address", "127.0.0.1"]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""  # no "Wrote .env", no one-time password
+    assert out.err == (
+        f"Parley cannot start: Port {port} on 127.0.0.1 is already in use (another Parley, or another program); "
+        f"choose another with PORT, e.g. PORT={port + 1} make run.\n"
+    )
+    assert sorted(sandbox.iterdir()) == before
+    # Free again, the same start goes on.
+    assert main(["--port", str(port), "--address", "127.0.0.1"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("port", "sentence"),
+    [
+        ("abc", "PORT must be a number from 1 to 65535, not 'abc'."),
+        ("70000", "PORT must be a number from 1 to 65535, not '70000'."),
+    ],
+)
+def test_a_port_that_is_not_one_is_named(
+    sandbox: Path, capsys: pytest.CaptureFixture[str], port: str, sentence: str
+) -> None:
+    assert main(["--port", port]) == 2
+    assert capsys.readouterr().err == f"Parley cannot start: {sentence}\n"
+    assert list(sandbox.iterdir()) == []
