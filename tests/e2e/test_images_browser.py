@@ -1,0 +1,116 @@
+"""No Markdown image leaves the page: a reply, its reasoning, a prompt, a title, a model's
+name or a server's error, while streaming, reopened, in History and in the admin reader.
+
+An attacker's server on 127.0.0.1 logs every request it gets; it must get none."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, send, sign_in
+from tests.fake_openai import FakeReply
+from tests.test_markdown import ATTACKS, BEACON
+
+pytestmark = pytest.mark.browser
+
+
+class Listener:
+    """An HTTP server that answers every request with a 1x1 GIF and remembers its path."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                paths.append(self.path)
+                body = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.stop()
+
+
+def attack(listener: Listener, where: str) -> str:
+    """Every image form of the unit tests, each pointing at the listener."""
+    return "\n\n".join(
+        text.replace(BEACON, f"{listener.url}/{where}/{name.replace(' ', '-')}.png") for name, text in ATTACKS.items()
+    )
+
+
+def test_the_attackers_server_would_log_a_fetch(page, listener: Listener) -> None:  # type: ignore[no-untyped-def]
+    # The control: an image drawn the ordinary way does reach the listener.
+    page.set_content(f'<img src="{listener.url}/control.png">')
+    page.wait_for_function("() => document.images[0].complete")
+    assert "/control.png" in listener.paths
+    listener.paths.clear()
+
+
+def test_no_image_is_fetched_anywhere_a_message_is_drawn(  # type: ignore[no-untyped-def]
+    page, browser, server: Server, listener: Listener
+) -> None:
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if listener.url in request.url else None)
+    server.fake.models.append(f"![model]({listener.url}/model.png)")
+    # A reply that streams slowly enough to be drawn many times, with reasoning before it.
+    server.fake.enqueue(
+        FakeReply(text=attack(listener, "reply"), delay=0.002, reasoning=attack(listener, "reasoning")[:2000]),
+        FakeReply(status=400, error_message=f"refused ![error]({listener.url}/error.png)"),
+    )
+    sign_in(page, server)
+    send(page, f"![title]({listener.url}/title.png) Quarterly numbers " + attack(listener, "prompt"))
+    reply_settled(page)
+    reply = page.locator(MESSAGES).nth(1)
+    assert reply.get_by_role("link", name="image: x").first.get_attribute("href", timeout=5_000)
+    send(page, "And again")
+    page.get_by_text("refused").wait_for()
+
+    page.reload()  # drawn from the log, title in the sidebar
+    page.locator(CHAT_INPUT).wait_for()
+    page.get_by_role("button", name="Quarterly numbers", exact=False).first.click()
+    page.locator(MESSAGES).nth(3).wait_for()
+    page.get_by_text("settings", exact=False).first.click()  # the model picker names the hostile model
+
+    page.get_by_role("link", name="History").click()
+    page.get_by_role("textbox", name="Search your conversations").fill("Quarterly")
+    page.get_by_role("textbox", name="Search your conversations").press("Enter")
+    page.get_by_text("Open at this message").first.wait_for()
+
+    admin = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    admin.on("request", lambda request: fetched.append(request.url) if listener.url in request.url else None)
+    sign_in(admin, server, "admin")
+    admin.get_by_role("link", name="Admin").click()
+    admin.get_by_role("button", name="Open read-only (recorded in the audit log)").click()
+    admin.locator(MESSAGES).nth(1).locator("a", has_text="image: x").filter(visible=True).first.wait_for()
+    # Everything is drawn: anything fetched would have been asked for by now.
+    for tab in (page, admin):
+        tab.wait_for_function("() => [...document.images].every((image) => image.complete)")
+    assert fetched == [] and listener.paths == []
+    assert admin.locator(f"img[src^='{listener.url}']").count() == 0
+    assert page.locator(f"img[src^='{listener.url}']").count() == 0
+    admin.context.close()
