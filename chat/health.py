@@ -39,10 +39,18 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         on_disk = database not in ("", ":memory:") and not database.startswith("file:")
-        if on_disk and not Path(database).is_file():
+        if on_disk and not _is_file(database):
             raise Unhealthy(f"the database file {database} does not exist (run `make migrate` or start Parley once)")
         return create_engine(parsed, connect_args={"timeout": TIMEOUT_SECONDS})
     return create_engine(parsed, connect_args={"connect_timeout": int(TIMEOUT_SECONDS)}, pool_pre_ping=False)
+
+
+def _is_file(database: str) -> bool:
+    """Whether the database file exists; a path this user may not search or name is said as such."""
+    try:
+        return Path(database).is_file()
+    except OSError as error:  # EACCES on a folder on the way, ENAMETOOLONG: not "missing"
+        raise Unhealthy(f"the database file {database} cannot be read: {error.strerror}") from None
 
 
 def check_database(url: str) -> str:
@@ -121,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"healthy: {run(args.deep)}")
     except Unhealthy as problem:
         print(f"unhealthy: {problem}", file=sys.stderr)
+        return 1
+    except Exception as error:  # what no check foresaw is still one line, never a traceback
+        detail = (str(error).strip().splitlines() or [""])[0]
+        print(f"unhealthy: the check failed unexpectedly: {type(error).__name__}: {detail}", file=sys.stderr)
         return 1
     return 0
 

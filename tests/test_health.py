@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.health import main
 from chat.models import AuditEvent
-from tests.conftest import TEST_COOKIE_KEY, url_of
+from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
 from tests.fake_openai import FakeOpenAI
 
 
@@ -96,3 +99,32 @@ def test_deep_checks_the_model_server(
 def test_a_bad_configuration_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, line = health(monkeypatch, capsys, "sqlite:///x.db", PARLEY_COOKIE_KEY="short")
     assert code == 1 and line.count("\n") == 0 and "PARLEY_COOKIE_KEY" in line
+
+
+def health_command(cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """The real `python -m chat.health`, as Docker's HEALTHCHECK runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_")) and k != "DATABASE_URL"}
+    env.update(PYTHONPATH=str(ROOT), PARLEY_COOKIE_KEY=TEST_COOKIE_KEY, DATABASE_URL=url)
+    return subprocess.run(
+        [sys.executable, "-m", "chat.health"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_path_it_may_not_read_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
+    """The OS refuses the path itself (here a name longer than the file system allows; as a
+    non-root user, a folder it may not search): the same branch, one line."""
+    database = tmp_path / ("d" * 300) / "parley.db"
+    result = health_command(tmp_path, f"sqlite:///{database}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"unhealthy: the database file {database} cannot be read: File name too long\n"
+    if os.geteuid() != 0:  # root may search any folder
+        (tmp_path / "closed").mkdir(mode=0)
+        result = health_command(tmp_path, f"sqlite:///{tmp_path / 'closed' / 'parley.db'}")
+        assert result.stderr.endswith("cannot be read: Permission denied\n")
+
+
+def test_what_no_check_foresaw_is_still_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"PARLEY_MODEL=caf\xe9\n")  # a .env saved as Latin-1
+    result = health_command(tmp_path, f"sqlite:///{tmp_path / 'parley.db'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("unhealthy: ") and result.stderr.count("\n") == 1
