@@ -158,14 +158,33 @@ def recent_failures(session: Session, *, limit: int = 20) -> list[UpstreamFailur
     ]
 
 
-def conversations_of(session: Session, username: str, *, limit: int = 200) -> Sequence[Conversation]:
-    """A user's conversations for the audit picker, deleted ones included."""
-    return session.scalars(
-        select(Conversation)
+@dataclass(frozen=True)
+class ConversationChoice:
+    """A conversation as the audit picker lists it: no content (a title is the first words
+    of a prompt), only when, how long and which, until an audited read opens it."""
+
+    id: str
+    updated_at: datetime
+    messages: int
+    deleted: bool
+
+    @property
+    def label(self) -> str:
+        when = _aware(self.updated_at) or self.updated_at
+        count = f"{self.messages} message{'' if self.messages == 1 else 's'}"
+        return f"{when:%Y-%m-%d %H:%M} · {count} · {self.id[:8]}" + (" (deleted)" if self.deleted else "")
+
+
+def conversations_of(session: Session, username: str, *, limit: int = 200) -> list[ConversationChoice]:
+    """A user's conversations for the audit picker, newest first, deleted ones included."""
+    count = select(func.count(Message.id)).where(Message.conversation_id == Conversation.id).scalar_subquery()
+    rows = session.execute(
+        select(Conversation.id, Conversation.updated_at, Conversation.deleted_at, count)
         .where(Conversation.username == username)
         .order_by(Conversation.updated_at.desc())
         .limit(limit)
-    ).all()
+    )
+    return [ConversationChoice(key, updated, int(count), deleted is not None) for key, updated, deleted, count in rows]
 
 
 def read_conversation(
@@ -235,12 +254,9 @@ class Reports:
             return recent_failures(session)
 
     def conversations_of(self, username: str) -> list[tuple[str, str]]:
-        """(id, title) of a user's conversations, newest first, deleted ones marked."""
+        """(id, label) of a user's conversations, newest first: no title until an audited read."""
         with self.database() as session:
-            return [
-                (c.id, (c.title or "Untitled") + (" (deleted)" if c.deleted_at else ""))
-                for c in conversations_of(session, username)
-            ]
+            return [(choice.id, choice.label) for choice in conversations_of(session, username)]
 
     def read(self, conversation_id: str, *, actor: str) -> AuditedConversation | None:
         """A conversation for audit; the read is logged before anything is returned."""

@@ -4,6 +4,7 @@ the admin page and its audit, quotas, and two users side by side."""
 from __future__ import annotations
 
 import io
+import re
 import tomllib
 
 import pytest
@@ -234,3 +235,30 @@ def test_an_audited_conversation_goes_with_its_reader(app_env: AppEnv, fake_open
     assert ("user", "private words") in chat_texts(admin)
     admin.sidebar.button[0].click().run()  # sign out
     assert "parley_audit" not in admin.session_state
+
+
+def test_the_audit_picker_shows_no_content_until_a_conversation_is_opened(
+    app_env: AppEnv, fake_openai: FakeOpenAI
+) -> None:
+    """A title is the first words of a user's prompt: listing them is a read. The picker
+    says when, how long and which (a short id); the title shows after the audited open."""
+    fake_openai.enqueue(FakeReply(text="Noted."))
+    alice = send(sign_in(new_app(), "alice"), "My secret project is Falcon")
+    conversation = alice.query_params["c"]
+    admin = sign_in(new_app(), "admin")
+    admin.switch_page("views/admin.py").run()
+    admin.selectbox(key="parley_audit_user").select("alice").run()
+    picker = admin.selectbox(key="parley_audit_conversation")
+    [label] = picker.options  # what the admin sees in the list
+    assert "Falcon" not in label and "secret" not in label
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d · 2 messages · {conversation[:8]}", label), label
+    assert "Falcon" not in str(admin.main)  # nowhere on the page either
+    engine = create_engine(app_env.database_url)
+    with Session(engine) as session:
+        assert session.scalars(select(AuditEvent)).all() == []  # nothing read yet
+    submit(admin, "Open read-only (recorded in the audit log)")
+    header = [m.value for m in admin.markdown if " · alice · " in m.value]
+    assert header and "My secret project is Falcon" in header[0]  # the title, once read on the record
+    with Session(engine) as session:
+        assert [e.target for e in session.scalars(select(AuditEvent))] == [f"alice/{conversation}"]
+    engine.dispose()
