@@ -151,6 +151,7 @@ class Spool:
         with self._locked():
             records = self._read()
             done = quarantined = 0
+            unexpected: Exception | None = None
             for record in records:
                 try:
                     write(sessions, record)
@@ -158,8 +159,9 @@ class Spool:
                     if not refused_for_good(error):
                         if isinstance(error, SQLAlchemyError):
                             log.info("the conversation log still refuses writes (%s)", error_detail(error))
-                            break
-                        raise  # not the log's refusal nor the record's fault: a bug, logged by the caller
+                        else:  # neither the log's refusal nor the record's fault: a bug, raised below
+                            unexpected = error
+                        break
                     reason = _reason(error)
                     self._quarantine([{"record": record, "reason": reason}])
                     # The record id and the reason only: the record holds what users wrote.
@@ -178,6 +180,8 @@ class Spool:
                     done - quarantined,
                     quarantined,
                 )
+            if unexpected is not None:  # after the rewrite: what was written stays written
+                raise unexpected
             return Replayed(written=done - quarantined, left=len(records) - done, quarantined=quarantined)
 
     def start_replaying(self, sessions: sessionmaker[Session], on_written: Callable[[], None] | None = None) -> None:

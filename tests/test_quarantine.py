@@ -325,3 +325,27 @@ def _driver_error(message: str, sqlstate: str | None = None) -> Exception:
 )
 def test_what_retrying_cannot_cure(error: BaseException, for_good: bool) -> None:
     assert spool.refused_for_good(error) is for_good
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
+    tmp_path: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither the log's refusal nor the record's fault: raised for the retry loop to log, and
+    neither set aside (it may be Parley's fault) nor written twice."""
+    first, odd, last = record("alice", "a", "one", "1"), record("bob", "b", "two", "2"), record("carol", "c", "x", "3")
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    for each in (first, odd, last):
+        file.add(each)
+    real_write = spool._write
+
+    def failing_write(session: Session, written: spool.Record) -> None:
+        if written["id"] == odd["id"]:
+            raise RuntimeError("a bug")
+        real_write(session, written)
+
+    monkeypatch.setattr(spool, "_write", failing_write)
+    with pytest.raises(RuntimeError, match="a bug"):
+        file.replay(sessions)
+    assert [r["id"] for r in file.records()] == [odd["id"], last["id"]]
+    assert logged(sessions) == [("alice", "one"), ("alice", "1")] and not file.quarantine_path.exists()
