@@ -136,12 +136,15 @@ class Spool:
 
     def set_aside(self) -> list[SetAside]:
         """What the quarantine holds, oldest first (its one reader)."""
-        with self._locked():
-            self._adopt_legacy_bad_file()
-            try:
-                lines = self.quarantine_path.read_text(encoding="utf-8").splitlines()
-            except FileNotFoundError:
-                return []
+        try:
+            with self._locked():
+                self._adopt_legacy_bad_file()
+                lines = self.quarantine_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as error:  # the admin page says so instead of failing
+            reason = f"the quarantine file cannot be read ({error.strerror or type(error).__name__})"
+            return [SetAside(None, reason, "the file itself", None, None, None)]
         return [_described(line) for line in lines if line.strip()]
 
     # --- writing to the database -----------------------------------------------------

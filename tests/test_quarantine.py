@@ -349,3 +349,10 @@ def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
         file.replay(sessions)
     assert [r["id"] for r in file.records()] == [odd["id"], last["id"]]
     assert logged(sessions) == [("alice", "one"), ("alice", "1")] and not file.quarantine_path.exists()
+
+
+def test_a_quarantine_that_cannot_be_read_is_reported_not_raised(tmp_path: Path) -> None:
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.quarantine_path.mkdir()  # as good as unreadable, even for root
+    (shown,) = file.set_aside()
+    assert shown.reason == "the quarantine file cannot be read (Is a directory)"
