@@ -94,7 +94,10 @@ def test_no_image_is_fetched_anywhere_a_message_is_drawn(  # type: ignore[no-unt
     page.locator(CHAT_INPUT).wait_for()
     page.get_by_role("button", name="Quarterly numbers", exact=False).first.click()
     page.locator(MESSAGES).nth(3).wait_for()
-    page.get_by_text("settings", exact=False).first.click()  # the model picker names the hostile model
+    page.get_by_text("settings", exact=False).first.click()
+    page.get_by_role("combobox", name="Model").click()  # its options name the hostile model
+    page.get_by_role("option").filter(has_text="![model]").wait_for()  # plain text, as written
+    page.keyboard.press("Escape")
 
     page.get_by_role("link", name="History").click()
     page.get_by_role("textbox", name="Search your conversations").fill("Quarterly")
