@@ -10,8 +10,9 @@ the forms and keeps the session's token hash in `st.session_state`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ WRONG_CREDENTIALS = "Incorrect username or password."
 DATABASE_DOWN = "Parley cannot reach its database to check your sign-in. Try again in a moment."
 # How often an attempt waiting for others in flight looks at the database again.
 IN_FLIGHT_POLL = 0.05
+# The least time an attempt waits for others in flight to make progress (see _begin_attempt).
+MIN_IN_FLIGHT_GRACE = 5.0
 
 
 def throttled_message(seconds: float) -> str:
@@ -94,6 +97,8 @@ class Accounts:
             address_budget=settings.login_address_budget,
             address_delay=timedelta(seconds=settings.login_address_delay_seconds),
         )
+        self._checks_lock = threading.Lock()
+        self._recent_checks: deque[float] = deque(maxlen=16)  # seconds per password check, newest last
         self.forwarding = peer.ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
         if (warning := self.forwarding.warning()) is not None:
             log.warning("%s", warning)
@@ -153,7 +158,7 @@ class Accounts:
         user = users.get(username)
         with self._failed_unless_finished(attempt, account, address):
             self._wait_for_turn(attempt, now)
-            matches = verify_password(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+            matches = self._verify(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
         if user is None or not matches:
             self._finish(attempt, account, address, succeeded=False)
             return SignInResult(error=WRONG_CREDENTIALS)
@@ -224,7 +229,7 @@ class Accounts:
         stored = self.users().get(user.username)
         with self._failed_unless_finished(attempt, account, address):
             self._wait_for_turn(attempt, utcnow())
-            matches = stored is not None and verify_password(current, stored.password_hash)
+            matches = stored is not None and self._verify(current, stored.password_hash)
         self._finish(attempt, account, address, succeeded=matches)
         if stored is None or not matches:
             raise InputError("The current password is not right.")
@@ -247,11 +252,15 @@ class Accounts:
             ) from None
 
     def _begin_attempt(self, account: str, address: str, clock: Callable[[], datetime]) -> throttle.Attempt:
-        """An attempt allowed to go on, or refused: one that would be refused only
-        because of attempts still in flight polls until they are resolved (from any
-        process: only the database is shared), or until their grace runs out."""
+        """An attempt allowed to go on, or refused. One that would be refused only because
+        of attempts still in flight polls until they are resolved (by any process: only the
+        database is shared). It stops waiting, counting them as failed, when none has been
+        resolved for a few password checks' time after the last one's start, and in any
+        case after STALE_AFTER."""
         count_in_flight = False
-        deadline: float | None = None
+        waiting_for: frozenset[int] | None = None
+        give_up = time.monotonic() + throttle.STALE_AFTER.total_seconds()
+        checks_from = give_up
         while True:
             now = clock()
             with self.database.begin() as session:
@@ -260,12 +269,29 @@ class Accounts:
                 )
             if attempt.in_flight_until is None:
                 return attempt
-            if deadline is None:
-                deadline = time.monotonic() + (attempt.in_flight_until - now).total_seconds()
-            if time.monotonic() >= deadline:
+            if attempt.in_flight != waiting_for:  # some were resolved (or others began): start counting again
+                waiting_for = attempt.in_flight
+                checks_from = time.monotonic() + max(0.0, (attempt.in_flight_until - now).total_seconds())
+            # The grace is read again each time: checks finishing meanwhile say how slow they are now.
+            if time.monotonic() >= min(give_up, checks_from + self._in_flight_grace()):
                 count_in_flight = True  # decide now, counting what is still in flight as failed
             else:
                 time.sleep(IN_FLIGHT_POLL)
+
+    def _in_flight_grace(self) -> float:
+        """A few password checks' time, as long as the slowest recent one here took: under
+        load a check at cost 12 took 0.9 s alone and 5.5 s eight at once on two cores."""
+        with self._checks_lock:
+            slowest = max(self._recent_checks, default=0.0)
+        return max(MIN_IN_FLIGHT_GRACE, 4 * slowest)
+
+    def _verify(self, password: str, hashed: str) -> bool:
+        started = time.monotonic()
+        try:
+            return verify_password(password, hashed)
+        finally:
+            with self._checks_lock:
+                self._recent_checks.append(time.monotonic() - started)
 
     @staticmethod
     def _wait_for_turn(attempt: throttle.Attempt, now: datetime) -> None:

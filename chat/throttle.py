@@ -36,10 +36,8 @@ KEEP_FAILURES = timedelta(days=1)
 # The longest an attempt waits for its address's turn, however many are queued: an
 # attacker holding many connections open must not push the office's turn out for hours.
 ADDRESS_DELAY_CAP = timedelta(seconds=30)
-# How long past its start an attempt may stay in flight before others stop waiting
-# for it and count it as failed: a few bcrypt checks at cost 12 (0.25 s each here) on
-# a busy machine. A row left pending longer than STALE_AFTER (its process died) is a failure.
-IN_FLIGHT_GRACE = timedelta(seconds=5)
+# A row left pending this long (its process died mid-check) is a failure, and nobody
+# waits for attempts in flight longer than this.
 STALE_AFTER = timedelta(seconds=60)
 
 
@@ -69,11 +67,13 @@ class ThrottlePolicy:
 @dataclass(frozen=True)
 class Attempt:
     """What `begin_attempt` decided: go on (`id`, check the password at `starts_at`),
-    refused (`refused_for` seconds), or wait for attempts in flight (until `in_flight_until`)."""
+    refused (`refused_for` seconds), or wait for the attempts `in_flight` (the last of
+    them checks its password from `in_flight_until` on)."""
 
     id: int | None = None
     starts_at: datetime | None = None
     refused_for: float = 0.0
+    in_flight: frozenset[int] = frozenset()
     in_flight_until: datetime | None = None
 
 
@@ -114,21 +114,21 @@ def begin_attempt(
         )
     _forget_old(session, now)
     rows = session.execute(
-        select(LoginFailure.failed_at, LoginFailure.pending).where(
+        select(LoginFailure.id, LoginFailure.failed_at, LoginFailure.pending).where(
             LoginFailure.username_key == account,
             LoginFailure.address == address,
             LoginFailure.failed_at > now - policy.window,
         )
     ).all()
-    failed = [at for at, pending in rows if not pending or at < now - STALE_AFTER]
-    in_flight = [at for at, pending in rows if pending and at >= now - STALE_AFTER]
+    failed = [at for _, at, pending in rows if not pending or at < now - STALE_AFTER]
+    in_flight = {id_: at for id_, at, pending in rows if pending and at >= now - STALE_AFTER}
     wait = _wait_after(failed, now, policy)
     if wait > 0:
         return Attempt(refused_for=wait)  # not counted: the lock does not grow by itself
     if in_flight and policy.delay(len(failed) + len(in_flight)) > timedelta(0):
         if not count_in_flight:
-            return Attempt(in_flight_until=max(in_flight) + IN_FLIGHT_GRACE)
-        wait = _wait_after(failed + in_flight, now, policy)
+            return Attempt(in_flight=frozenset(in_flight), in_flight_until=max(in_flight.values()))
+        wait = _wait_after(failed + list(in_flight.values()), now, policy)
         if wait > 0:
             return Attempt(refused_for=wait)
     starts_at = _take_turn(session, address, now=now, policy=policy)

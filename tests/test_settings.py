@@ -83,3 +83,19 @@ def test_account_settings_have_safe_defaults_and_are_checked() -> None:
         )
     assert "PARLEY_TRUSTED_PROXIES: 'proxy.local'" in refused.value.message
     assert "PARLEY_LOGIN_MAX_FAILURES must be at least 1" in refused.value.message
+
+
+def test_the_address_budget_has_defaults_and_is_checked() -> None:
+    settings = Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=None)
+    assert (settings.login_address_budget, settings.login_address_delay_seconds) == (20, 1.0)
+    with pytest.raises(ConfigError, match="PARLEY_LOGIN_ADDRESS_BUDGET must be at least 1"):
+        Settings.from_env({"PARLEY_COOKIE_KEY": KEY, "PARLEY_LOGIN_ADDRESS_BUDGET": "0"}, env_file=None)
+
+
+def test_uvicorns_forwarded_allow_ips_is_read_from_the_process_never_from_env_file(tmp_path: Path) -> None:
+    # uvicorn reads it from the environment when the server starts, before any .env is read.
+    env_file = tmp_path / ".env"
+    env_file.write_text("FORWARDED_ALLOW_IPS=10.0.0.0/8\n")
+    assert Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=env_file).forwarded_allow_ips is None
+    process = {"PARLEY_COOKIE_KEY": KEY, "FORWARDED_ALLOW_IPS": ""}
+    assert Settings.from_env(process, env_file=env_file).forwarded_allow_ips == ""
