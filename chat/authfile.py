@@ -458,7 +458,8 @@ def edit_auth_file(path: Path, *, lock_timeout: float = 10.0) -> Iterator[AuthFi
     two CLI runs (or the app's password change, later) never interleave.
     """
     path = Path(path)
-    lock = FileLock(str(path) + ".lock", timeout=lock_timeout)
+    # 0600 whatever the umask (`docker exec` does not get the entrypoint's): the folder is private.
+    lock = FileLock(str(path) + ".lock", timeout=lock_timeout, mode=0o600)
     try:
         lock.acquire()
     except Timeout:

@@ -4,6 +4,7 @@ the last good copy is kept, so a bad edit never signs anyone out."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from chat import sessions as session_rows
 from chat.auth import Accounts
-from chat.authfile import MAX_FILE_BYTES, load_users, load_users_keeping_last_good
+from chat.authfile import MAX_FILE_BYTES, edit_auth_file, load_users, load_users_keeping_last_good
 from chat.errors import ConfigError
 from chat.models import utcnow
 from tests.apptest_helpers import new_app, sign_in
@@ -166,3 +167,15 @@ def test_the_app_keeps_everyone_signed_in_and_tells_the_admin(app_env: AppEnv) -
     # A new visitor can still sign in, from the good copy.
     carol = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
     assert len(sign_in(carol.run(), "bob").chat_input) == 1
+
+
+def test_the_users_file_and_its_lock_are_the_owners_alone(tmp_path: Path) -> None:
+    """As `docker exec ... python -m chat.users` writes them: with the default umask, not the entrypoint's."""
+    old_umask = os.umask(0o022)
+    try:
+        with edit_auth_file(tmp_path / "auth.yaml") as users:
+            users.add("erin", HASH, name="Erin", roles=["user"])
+    finally:
+        os.umask(old_umask)
+    found = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    assert found == {"auth.yaml": "0o600", "auth.yaml.lock": "0o600"}
