@@ -113,7 +113,8 @@ def test_the_image_is_built_as_documented(docker: Docker) -> None:
     assert config["Labels"]["org.opencontainers.image.revision"] == docker.commit
     assert {IMAGE, f"parley:{version}", f"parley:{docker.commit}"} <= set(image["RepoTags"])
     assert config["User"] == f"{UID}:{UID}"
-    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-m", "chat.health"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-P", "-m", "chat.health"]
+    assert "PYTHONSAFEPATH=1" in config["Env"]  # `docker exec ... python -m` takes no code from the volume
     assert "8501/tcp" in config["ExposedPorts"] and "/app/data" in config["Volumes"]
     assert not any(entry.startswith(("PARLEY_COOKIE_KEY", "OPENAI_API_KEY")) for entry in config["Env"])
     # Nothing local, secret or unneeded was copied in; the code cannot be changed by the app's user.
@@ -198,6 +199,24 @@ def test_the_container_runs_healthy_as_a_non_root_user(docker: Docker, container
     # The first start made the first admin and printed its one-time password, once.
     logs = docker("logs", CONTAINER).stdout
     assert "No users yet: creating the first admin account." in logs and "username: admin" in logs
+
+
+def test_the_volume_is_the_users_alone_and_holds_no_code(docker: Docker, container: Container) -> None:
+    """Folders 0700 and files 0600 in the volume; a module planted there (it is the working
+    directory) never runs: `python -m` takes code from the image only."""
+    listing = docker("exec", CONTAINER, "find", "/app/data", "-printf", "%y %m %p\n").stdout.splitlines()
+    modes = {path: (kind, mode) for kind, mode, path in (line.split(" ", 2) for line in listing)}
+    assert {"/app/data/auth.yaml", "/app/data/data/parley.db"} <= set(modes)
+    assert all(mode == ("700" if kind == "d" else "600") for kind, mode in modes.values()), modes
+    planted = container.volume / "chat"
+    planted.mkdir()
+    try:
+        (planted / "__init__.py").write_text("print('PLANTED')\n")
+        (planted / "health.py").write_text("print('PLANTED health')\n")
+        checked = docker("exec", CONTAINER, "python", "-m", "chat.health")
+        assert "PLANTED" not in checked.stdout + checked.stderr and checked.stdout.startswith("healthy: database")
+    finally:
+        shutil.rmtree(planted)
 
 
 def test_sign_in_and_chat_with_the_database_on_the_volume(page, docker: Docker, container: Container) -> None:  # type: ignore[no-untyped-def]
