@@ -24,6 +24,7 @@ import bcrypt
 from filelock import FileLock, Timeout
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
@@ -37,9 +38,9 @@ BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 8
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input outright.
 MAX_PASSWORD_BYTES = 72
-# A users file is refused before it is parsed past these: a few thousand users fit in
-# 1 MB, and a file written by `python -m chat.users` has no aliases at all.
-MAX_FILE_BYTES = 1_000_000
+# A users file is refused before it is parsed past these: over a thousand users fit in
+# 256 kB (ruamel parses some 100 kB a second), and `python -m chat.users` writes no aliases.
+MAX_FILE_BYTES = 256_000
 MAX_ALIASES = 100
 MAX_NODES = 200_000
 
@@ -171,8 +172,22 @@ def load_users_keeping_last_good(path: Path) -> UsersRead:
     return UsersRead(users)
 
 
+class _Refused(Exception):
+    """Why a document is refused, as the words that follow the file's name."""
+
+
+class _CheckedConstructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, which first checks the composed document's expansion:
+    one parse, and nothing is built before the check."""
+
+    def construct_document(self, node: Node) -> Any:
+        _check_expansion(node)
+        return super().construct_document(node)
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round-trip: keeps comments and key order
+    yaml.Constructor = _CheckedConstructor
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
@@ -180,8 +195,9 @@ def _yaml() -> YAML:
 def _read_document(path: Path) -> CommentedMap:
     text = _read_text(path)
     try:
-        _check_expansion(_yaml().compose(text), path.name)
         document = _yaml().load(text)
+    except _Refused as refused:
+        raise ConfigError(f"{path.name}{refused}") from None
     except MarkedYAMLError as error:
         raise ConfigError(f"{path.name} is not valid YAML: {_yaml_problem(error)}.") from None
     except YAMLError as error:  # no position: its text is short and quotes no content
@@ -203,7 +219,7 @@ def _read_text(path: Path) -> str:
     except OSError as error:
         raise ConfigError(f"{path.name} cannot be read: {error.strerror}.") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB, far more than any users file.")
+        raise ConfigError(f"{path.name} is larger than {MAX_FILE_BYTES // 1000} kB, far more than any users file.")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -220,7 +236,7 @@ def _yaml_problem(error: MarkedYAMLError) -> str:
     return f"{error.problem or error.context or 'unreadable'}{where}"
 
 
-def _check_expansion(root: Node | None, filename: str) -> None:
+def _check_expansion(root: Node) -> None:
     """Refuse a document whose aliases make it expand far beyond its text (a YAML "billion
     laughs"): reading a value such as `roles: *bomb` would build it whole. Counted on the
     node graph, where an alias is one shared node, so the check itself stays small."""
@@ -230,11 +246,11 @@ def _check_expansion(root: Node | None, filename: str) -> None:
     def size(node: Node, path: tuple[int, ...]) -> int:
         nonlocal aliases
         if id(node) in path:
-            raise ConfigError(f"{filename}: an alias refers to the value that contains it; remove the alias.")
+            raise _Refused(": an alias refers to the value that contains it; remove the alias.")
         if id(node) in sizes:
             aliases += 1
             if aliases > MAX_ALIASES:
-                raise ConfigError(f"{filename} uses more than {MAX_ALIASES} YAML aliases (*name); write values out.")
+                raise _Refused(f" uses more than {MAX_ALIASES} YAML aliases (*name); write values out.")
             return sizes[id(node)]
         children: list[Node] = []
         if isinstance(node, MappingNode):
@@ -243,15 +259,11 @@ def _check_expansion(root: Node | None, filename: str) -> None:
             children = list(node.value)
         total = 1 + sum(size(child, (*path, id(node))) for child in children)
         if total > MAX_NODES:
-            raise ConfigError(
-                f"{filename} expands to more than {MAX_NODES:,} values through its YAML aliases (*name); "
-                "write values out."
-            )
+            raise _Refused(f" expands to more than {MAX_NODES:,} values through YAML aliases (*name); write them out.")
         sizes[id(node)] = total
         return total
 
-    if root is not None:
-        size(root, ())
+    size(root, ())
 
 
 def _users_section(document: CommentedMap, filename: str) -> dict[str, Any]:
