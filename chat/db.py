@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import socket
 import sqlite3
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat import migrate, sessions, store
 from chat.errors import ConfigError
 from chat.models import utcnow
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 # A streaming reply is touched at least this often; rows older than
@@ -78,7 +81,10 @@ def _dedicated(folder: Path) -> bool:
 def _restrict(path: Path, mode: int) -> None:
     info = path.stat()
     if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & ~mode:
-        path.chmod(mode)  # only a file of ours, only to take rights away
+        try:
+            path.chmod(mode)  # only a file of ours, only to take rights away
+        except OSError as error:  # a read-only file system: Parley still starts, and says so
+            log.warning("could not make %s private to its owner: %s", path, error.strerror)
 
 
 def _configure_sqlite(connection: sqlite3.Connection, _record: Any, *, busy_timeout_ms: int) -> None:
