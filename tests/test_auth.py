@@ -402,3 +402,28 @@ def test_simultaneous_attempts_from_a_sprayed_address_take_turns(
         assert attempt.starts_at is not None
         starts.append((attempt.starts_at - now).total_seconds())
     assert starts == [1, 1 + 2, 1 + 2 + 4, 1 + 2 + 4 + 8, 30, 30]
+
+
+def test_attempts_in_flight_are_waited_for_then_counted_and_a_dead_ones_row_becomes_a_failure(
+    tmp_path: Path, auth_file: Path, sessions: sessionmaker[Session]
+) -> None:
+    accounts = accounts_with(tmp_path, sessions, PARLEY_LOGIN_MAX_FAILURES="2", PARLEY_LOGIN_LOCK_SECONDS="120")
+    policy, now = accounts.throttle_policy, utcnow()
+
+    def begin(at: datetime, *, count_in_flight: bool = False) -> throttle.Attempt:
+        with sessions.begin() as session:
+            return throttle.begin_attempt(
+                session, "alice", "10.0.0.9", now=at, policy=policy, count_in_flight=count_in_flight
+            )
+
+    first, second = begin(now), begin(now)  # two checks in flight, never finished (their process died)
+    assert first.id and second.id
+    third = begin(now)
+    assert third.id is None and third.in_flight == {first.id, second.id} and third.refused_for == 0
+    # Past its wait, an attempt counts what is still in flight as failed: refused, and not counted itself.
+    assert begin(now, count_in_flight=True).refused_for == 120
+    # A minute on, rows nobody resolved are failures of their own accord: nobody waits for them any more.
+    later = begin(now + throttle.STALE_AFTER + timedelta(seconds=1))
+    assert later.id is None and later.in_flight == frozenset() and later.refused_for == 59
+    with sessions() as session:
+        assert len(session.scalars(select(LoginFailure)).all()) == 2
