@@ -157,10 +157,14 @@ class Accounts:
             return SignInResult(error=throttled_message(attempt.refused_for))
         user = users.get(username)
         with self._failed_unless_finished(attempt, account, address):
-            self._wait_for_turn(attempt, now)
+            self._wait_for_turn(attempt, clock())  # not `now`: waiting for attempts in flight took time
             matches = self._verify(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
         if user is None or not matches:
-            self._finish(attempt, account, address, succeeded=False)
+            try:
+                self._finish(attempt, account, address, succeeded=False)
+            except SQLAlchemyError as error:
+                # The row stays in flight and counts as a failure once it is stale.
+                log.error("a failed sign-in could not be recorded: %s", error_detail(error))
             return SignInResult(error=WRONG_CREDENTIALS)
         try:
             with self.database.begin() as session:

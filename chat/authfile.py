@@ -152,6 +152,10 @@ def load_users_keeping_last_good(path: Path) -> UsersRead:
     path = Path(path).resolve()
     try:
         users = load_users(path)
+        if not users and _last_good.get(path, ({},))[0]:
+            # An emptied file (truncated by an editor, half copied) reads as valid YAML;
+            # taken at its word it would sign every user out.
+            raise ConfigError(f"{path.name} lists no users; it may be empty or half written.")
     except ConfigError as error:
         with _cache_lock:
             good = _last_good.get(path)

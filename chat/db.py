@@ -62,7 +62,7 @@ def private_sqlite_file(database: Path) -> None:
     folder = database.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True)
-    elif _dedicated(folder):
+    elif _dedicated(folder, database):
         _restrict(folder, 0o700)
     if not database.exists():
         with contextlib.suppress(FileExistsError):  # another process made it first: fine
@@ -72,10 +72,14 @@ def private_sqlite_file(database: Path) -> None:
             _restrict(path, 0o600)
 
 
-def _dedicated(folder: Path) -> bool:
-    """A folder Parley may close to others: its own, not shared (/tmp's sticky bit), not a home folder."""
+def _dedicated(folder: Path, database: Path) -> bool:
+    """A folder Parley may close to others: its own, not shared (/tmp's sticky bit), not a
+    home folder, and holding only Parley's data (`sqlite:///parley.db` names the project's
+    own folder, which is not Parley's to close)."""
     info = folder.stat()
-    return info.st_uid == os.geteuid() and not info.st_mode & stat.S_ISVTX and folder.resolve() != Path.home()
+    if info.st_uid != os.geteuid() or info.st_mode & stat.S_ISVTX or folder.resolve() == Path.home():
+        return False
+    return all(entry.name.startswith((database.name, "spool", "parley")) for entry in folder.iterdir())
 
 
 def _restrict(path: Path, mode: int) -> None:

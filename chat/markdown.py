@@ -24,7 +24,8 @@ Raw HTML needs nothing here: `st.markdown` draws it as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 
 from markdown_it import MarkdownIt
@@ -39,8 +40,9 @@ _TAG = re.compile(f"{_TAG_OPEN}([{chr(_DIGIT_ZERO)}-{chr(_DIGIT_ZERO + 9)}]+){_T
 _TAG_AT_END = re.compile(_TAG.pattern + r"\Z")
 _PRIVATE_TAG_CHARS = re.compile(f"[{_TAG_OPEN}{_TAG_CLOSE}{chr(_DIGIT_ZERO)}-{chr(_DIGIT_ZERO + 9)}]")
 # What Streamlit's renderer reads and CommonMark does not: math, directives and
-# `:material/...:` icons, footnotes.
-_RENDERER_ONLY = re.compile(r"\$|:[A-Za-z:\[]|\[\^")
+# `:material/...:` icons, footnotes, and GitHub's bare links (which may run on over
+# a backtick that CommonMark pairs into a code span).
+_RENDERER_ONLY = re.compile(r"\$|:[A-Za-z:\[]|\[\^|https?://|www\.", re.IGNORECASE)
 _CODE_TOKENS = {"code_inline", "fence", "code_block"}
 
 
@@ -140,10 +142,14 @@ class GuardedStream:
     every piece anyway, so a restart costs one ordinary redraw).
     """
 
-    def __init__(self, chunks: Iterable[str]) -> None:
+    def __init__(self, chunks: Iterable[str], *, clock: Callable[[], float] = time.perf_counter) -> None:
         self._chunks = iter(chunks)
+        self._clock = clock
+        self._next_read = 0.0  # on the clock: when the text so far may be read again
+        self._drawn = ""  # what the current run has drawn
         self.text = ""  # as the model wrote it
-        self.shown = ""  # as drawn: `neutralise_images(self.text)`
+        self.read = ""  # the text as the guard last read it
+        self.shown = ""  # `neutralise_images(self.read)`: what the page shows once drawn
         self.finished = False
 
     def runs(self) -> Iterator[Iterator[str]]:
@@ -151,18 +157,38 @@ class GuardedStream:
             yield self._run()
 
     def _run(self) -> Iterator[str]:
+        self._drawn = ""
         if self.shown:
-            yield self.shown
+            yield self._take()
         for chunk in self._chunks:
             self.text += chunk
-            safe = neutralise_images(self.text)
-            if not safe.startswith(self.shown):
-                self.shown = safe
+            if self._clock() < self._next_read:
+                continue  # held back: drawn with the next piece that is read
+            self._read()
+            if not self.shown.startswith(self._drawn):
                 return  # drawn again from the start by the next run
-            delta, self.shown = safe[len(self.shown) :], safe
-            if delta:
-                yield delta
+            if self.shown != self._drawn:
+                yield self._take()
+        if self.read != self.text:  # the last pieces were held back
+            self._read()
+            if not self.shown.startswith(self._drawn):
+                return
+            if self.shown != self._drawn:
+                yield self._take()
         self.finished = True
+
+    def _read(self) -> None:
+        """Guard the whole text so far. A long reply with images costs a parse per
+        piece, growing with the text: the next read waits three times as long as this
+        one took, so the guard never takes more than a quarter of the page's time."""
+        started = self._clock()
+        self.read, self.shown = self.text, neutralise_images(self.text)
+        if IMAGE_OPENER in self.text:
+            self._next_read = self._clock() + 3 * (self._clock() - started)
+
+    def _take(self) -> str:
+        delta, self._drawn = self.shown[len(self._drawn) :], self.shown
+        return delta
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")

@@ -93,7 +93,7 @@ class Spool:
         self.path = path
         self.retry_seconds = retry_seconds
         self._lock = threading.Lock()  # this process's threads; FileLock: other processes
-        self._file_lock = FileLock(f"{path}.lock")
+        self._file_lock = FileLock(f"{path}.lock", mode=0o600)  # beside what users wrote: theirs alone
         self._replayer: threading.Thread | None = None
         self._stop = threading.Event()
 

@@ -137,6 +137,16 @@ def test_a_file_broken_while_parley_runs_keeps_the_last_good_copy(
     assert any("readable again" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("emptied", ["", "credentials:\n", "credentials:\n  usernames: {}\n"])
+def test_an_emptied_file_is_broken_not_a_list_of_nobody(accounts: Accounts, auth_file: Path, emptied: str) -> None:
+    token = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1").token
+    assert token is not None
+    auth_file.write_text(emptied)  # an editor that truncated the file, a half-finished copy
+    assert accounts.from_cookie(token) is not None
+    read = accounts.users_read()
+    assert read.problem is not None and "lists no users" in read.problem and "alice" in read.users
+
+
 def test_with_no_good_copy_only_sign_ins_are_refused(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
     """A process that never read a good file has nothing to go by: it refuses with the reason,
     and judges no cookie (so none is deleted)."""

@@ -168,6 +168,17 @@ def test_a_new_database_in_a_new_folder_is_private(tmp_path: Path) -> None:
     assert modes(tmp_path / "new") == {"parley.db": "0o600"}
 
 
+def test_a_database_in_the_projects_own_folder_leaves_the_folder_open(tmp_path: Path) -> None:
+    # DATABASE_URL=sqlite:///parley.db: the folder is the project's, not Parley's to close.
+    project = tmp_path / "project"
+    project.mkdir(mode=0o755)
+    (project / "app.py").write_text("")
+    project.chmod(0o755)
+    make_engine(f"sqlite:///{project / 'parley.db'}").dispose()
+    assert oct(project.stat().st_mode & 0o777) == "0o755"
+    assert oct((project / "parley.db").stat().st_mode & 0o777) == "0o600"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -54,6 +54,7 @@ ATTACKS = {
     "material icon": f":material/home: ![x]({BEACON})",
     "footnote": f"Text[^1]\n\n[^1]: ![x]({BEACON})",
     "footnote continuation": f"[^1]: x\n    ![x]({BEACON})",
+    "bare link running over a backtick": f"http://x.example/` ![x]({BEACON}) `",
     "nul and carriage returns": f"a\x00b\r\n![x]({BEACON})\r\n",
 }
 
@@ -124,13 +125,19 @@ def test_images_become_links_a_reader_can_follow(text: str, expected: str) -> No
 
 def test_code_is_left_exactly_as_written() -> None:
     text = (
-        "Use `![alt](src)` in Markdown:\n\n```markdown\n![alt](https://x.example/a.png)\n```\n\n"
-        "~~~\n![x](y)\n~~~\n\n    ![indented](code)\n\nthen ![real](https://evil.example/z.png)"
+        "Use `![alt](src)` in Markdown:\n\n```markdown\n![alt](images/a.png)\n```\n\n"
+        "~~~\n![x](y)\n~~~\n\n    ![indented](code)\n\nthen ![real](z.png)"
     )
     out = neutralise_images(text)
-    assert "`![alt](src)`" in out and "```markdown\n![alt](https://x.example/a.png)\n```" in out
+    assert "`![alt](src)`" in out and "```markdown\n![alt](images/a.png)\n```" in out
     assert "~~~\n![x](y)\n~~~" in out and "    ![indented](code)" in out
-    assert out.endswith("then [image: real](https://evil.example/z.png)")
+    assert out.endswith("then [image: real](z.png)")
+
+
+def test_a_bare_link_in_the_text_breaks_code_invisibly() -> None:
+    # GitHub's bare links may run on over a backtick CommonMark pairs into a code span.
+    text = "See http://x.example/` ![i](z.png) `"
+    assert neutralise_images(text) == text.replace("![", "!" + WORD_JOINER + "[")
 
 
 def test_an_unclosed_fence_keeps_the_rest_as_code() -> None:
@@ -153,15 +160,16 @@ def test_text_carrying_the_guards_own_tags_is_broken_everywhere() -> None:
     assert "![" not in out and parsed_images(out) == []
 
 
-def frames(chunks: list[str]) -> list[tuple[str, str]]:
-    """(text so far, what the page shows) after every piece the page draws."""
-    stream = GuardedStream(chunks)
+def frames(chunks: list[str], stream: GuardedStream | None = None) -> list[tuple[str, str]]:
+    """(text as the guard read it, what the page shows) after every piece the page draws."""
+    stream = stream or GuardedStream(chunks)
     seen = []
     for run in stream.runs():
         drawn = ""
         for piece in run:
             drawn += piece
-            seen.append((stream.text, drawn))
+            seen.append((stream.read, drawn))
+    assert stream.read == stream.text  # nothing the model sent is left undrawn
     return seen
 
 
@@ -206,7 +214,9 @@ def test_random_text_streams_safely() -> None:
     generator = random.Random(15)
     for _ in range(80):
         text = "".join(generator.choice(alphabet) for _ in range(40))
-        chunks = [text[i : i + generator.randint(1, 6)] for i in range(0, len(text), 6)]
+        cuts = sorted({0, len(text), *(generator.randrange(len(text)) for _ in range(8))})
+        chunks = [text[start:end] for start, end in zip(cuts, cuts[1:], strict=False)]
+        assert "".join(chunks) == text
         for _text, drawn in frames(chunks):
             assert parsed_images(drawn) == [] and openers_outside_code(drawn) == 0
             assert neutralise_images(drawn) == drawn
@@ -234,3 +244,20 @@ def test_a_label_is_plain_text(label: str) -> None:
 def test_has_image_reads_like_the_parser() -> None:
     assert has_image(ATTACKS["reference"]) and not has_image(neutralise_images(ATTACKS["reference"]))
     assert not has_image("`![x](y)`")
+
+
+def test_a_slow_guard_reads_less_often_and_still_draws_everything() -> None:
+    # A clock on which every read of a text with an image takes 10 "seconds": the
+    # guard then reads again only 30 seconds later, holding pieces back meanwhile.
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 5.0
+        return now[0]
+
+    text = ATTACKS["reference"] + " and more words" * 20
+    chunks = [text[i : i + 4] for i in range(0, len(text), 4)]
+    seen = frames(chunks, GuardedStream(chunks, clock=clock))
+    assert 1 < len(seen) < len(chunks) / 2  # fewer reads than pieces
+    assert seen[-1] == (text, neutralise_images(text))
+    assert all(drawn == neutralise_images(read) and parsed_images(drawn) == [] for read, drawn in seen)
