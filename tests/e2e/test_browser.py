@@ -155,7 +155,9 @@ def test_an_image_in_a_reply_is_never_fetched(page, server: Server) -> None:  # 
     reply = page.locator(MESSAGES).nth(1)
     assert reply.locator("img").count() == 0
     assert reply.get_by_role("link", name="image: status").get_attribute("href") == beacon
-    assert "![kept](as-code)" in reply.inner_text()
+    # As written, to the eye: the reply holds a link, so the code's `![` carries an
+    # invisible word joiner (see chat/markdown.py).
+    assert "![kept](as-code)" in reply.inner_text().replace("\u2060", "")
     assert not any("beacon.png" in url for url in requested)
 
 
