@@ -122,7 +122,7 @@ class Accounts:
         )
 
     def _account(self, username: str) -> str:
-        return throttle.username_key(username, self.settings.cookie_key.reveal())
+        return throttle.username_key(username, self.settings.cookie_key.get_secret_value())
 
     def _signed_in(self, user: User, hashed: str) -> SignedIn:
         return SignedIn(
@@ -170,7 +170,10 @@ class Accounts:
             with self.database.begin() as session:
                 throttle.finish_attempt(session, attempt, account, address, succeeded=True)
                 token, expires_at = sessions.new_token(
-                    user.username, self.settings.cookie_key.reveal(), now=now, lifetime=self.session_policy.absolute
+                    user.username,
+                    self.settings.cookie_key.get_secret_value(),
+                    now=now,
+                    lifetime=self.session_policy.absolute,
                 )
                 sessions.create(
                     session,
@@ -189,7 +192,7 @@ class Accounts:
     def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
         """The user a cookie's token signs in, if its session is still live."""
         now = now or utcnow()
-        if sessions.token_username(token, self.settings.cookie_key.reveal(), now=now) is None:
+        if sessions.token_username(token, self.settings.cookie_key.get_secret_value(), now=now) is None:
             return None
         return self.resume(sessions.token_hash(token), now=now)
 

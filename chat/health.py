@@ -93,7 +93,7 @@ def check_model(settings: Settings) -> str:
     if settings.demo_mode:
         return "model: the offline demo model"
     client = openai.OpenAI(
-        api_key=settings.openai_api_key.reveal() or PLACEHOLDER_API_KEY,
+        api_key=settings.openai_api_key.get_secret_value() or PLACEHOLDER_API_KEY,
         base_url=settings.openai_base_url,
         timeout=TIMEOUT_SECONDS,
         max_retries=0,

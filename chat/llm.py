@@ -69,7 +69,7 @@ class OpenAIChatModel:
         self.base_url = settings.openai_base_url
         self.request_timeout = settings.request_timeout
         self.client = openai.OpenAI(
-            api_key=settings.openai_api_key.reveal() or PLACEHOLDER_API_KEY,
+            api_key=settings.openai_api_key.get_secret_value() or PLACEHOLDER_API_KEY,
             base_url=settings.openai_base_url,
             timeout=openai.Timeout(settings.request_timeout, connect=settings.connect_timeout),
             max_retries=settings.max_retries,

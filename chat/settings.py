@@ -1,143 +1,242 @@
-"""Every setting Parley reads, validated once.
+"""Every setting Parley reads, each declared once: its variable, type, default, bounds and meaning.
 
-Precedence follows Starlette's `Config`: the process environment beats `.env`,
-which beats the defaults here. `Settings.from_env` collects every problem before
-failing, so one run of `make run` names all of them at once.
+Precedence follows Starlette's `Config`: the process environment beats `.env`, which beats the
+defaults here (pydantic-settings' sources, in that order). A blank value means the default, unless
+its field keeps blanks. `Settings.from_env` reports every problem at once, each a sentence naming
+the variable, so one run of `make run` names all of them. `.env.example` and the README's table are
+checked against this declaration (tests/test_settings.py).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any
 
-from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticUseDefault
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from chat.errors import ConfigError
 
-DEFAULT_DATABASE_URL = "sqlite:///data/parley.db"
 MIN_COOKIE_KEY_LENGTH = 32
 
 # Keys copied from tutorials and templates: a cookie signed with one of these can
 # be forged by anyone who has read the same page.
 KNOWN_DEFAULT_COOKIE_KEYS = frozenset(
-    {
-        "some_key",
-        "some_signature_key",
-        "random_signature_key",
-        "abcdef",
-        "secret",
-        "changeme",
-        "change-me",
-        "replace-me",
-        "your-secret-key",
-        "parley-cookie-key",
-        "generated-by-make-run",
-    }
+    ["some_key", "some_signature_key", "random_signature_key", "abcdef", "secret", "changeme", "change-me"]
+    + ["replace-me", "your-secret-key", "parley-cookie-key", "generated-by-make-run"]
 )
 
+# A field's `json_schema_extra` marks: a blank value is kept (not the default); the variable is read
+# from the process environment only (not a Parley setting, so not in `.env.example`); the sentence
+# shown when a required variable is unset.
+KEEP_BLANK = "keep_blank"
+PROCESS_ONLY = "process_only"
+WHEN_MISSING = "when_missing"
 
-class Secret:
-    """A string that does not show itself in `repr`, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+# The mapping `Settings.from_env` was handed instead of the process environment (tests, tools).
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("parley_environ", default=None)
 
 
-@dataclass(frozen=True)
-class Settings:
-    cookie_key: Secret
-    openai_api_key: Secret = field(default_factory=lambda: Secret(""))
-    openai_base_url: str | None = None
-    model: str = "gpt-4o-mini"
-    # Models offered in the chat screen (the server's /v1/models are added when it answers).
-    models: tuple[str, ...] = ()
-    system_prompt: str = "You are a helpful assistant."
-    request_timeout: float = 60.0
-    connect_timeout: float = 10.0
-    max_retries: int = 2
-    database_url: str = DEFAULT_DATABASE_URL
-    # Apply pending schema migrations at start (False: refuse to start until `make migrate`).
-    auto_migrate: bool = True
-    # Turns the database refuses (locked, read-only, unreachable) wait here, on disk, until it
-    # takes them again (chat/spool.py).
-    spool_file: Path = Path("data/spool.jsonl")
-    auth_file: Path = Path("auth.yaml")
-    cookie_name: str = "parley_auth"
-    # A sign-in ends after this long without a page run (idle), and in any case after
-    # `session_days` (absolute).
-    session_idle_minutes: float = 480.0
-    session_days: float = 7.0
-    # Failed sign-ins per username and address within the window before sign-in is
-    # refused for `login_lock_seconds`, doubled for each further failure (at most
-    # the window).
-    login_max_failures: int = 5
-    login_window_minutes: float = 15.0
-    login_lock_seconds: float = 30.0
-    # Failed sign-ins from one address within the window, all usernames together, before
-    # each further attempt from it waits `login_address_delay_seconds`, doubled per failure
-    # past the budget (at most ADDRESS_DELAY_CAP). Slowed, never refused: one guesser behind
-    # an office's NAT must not lock the office out (password spraying).
-    login_address_budget: int = 20
-    login_address_delay_seconds: float = 1.0
-    # Proxies whose X-Forwarded-For is believed (addresses or networks). Empty: the
-    # peer address is the client's.
-    trusted_proxies: tuple[str, ...] = ()
-    # uvicorn's own FORWARDED_ALLOW_IPS, as the process saw it when the server started
-    # (None: unset, uvicorn's default). Only the process environment: uvicorn reads it
-    # before any `.env` is. See chat/peer.py.
-    forwarded_allow_ips: str | None = None
-    # Per-user defaults (0: no limit); `auth.yaml` may override them per user.
-    quota_messages_per_minute: int = 20
-    quota_tokens_per_day: int = 1_000_000
-    max_prompt_chars: int = 16_000
-    # The most prompt tokens one request may carry: older turns are left out to fit.
-    context_tokens: int = 16_000
-    # USD per million tokens, input and output, by model name. A model not listed has
-    # an unknown cost (never $0).
-    prices: tuple[tuple[str, float, float], ...] = ()
-    # The most tokens a reply may have (sent as max_tokens); None: the server's own limit.
-    max_tokens: int | None = None
-    # Seconds one reply may take from the request to its end, however it streams.
-    reply_deadline: float = 300.0
-    # Replies written at once by this process (each a worker thread); more are refused.
-    max_workers: int = 32
-    # The purge (`python -m chat.admin purge`) removes conversations inactive for this
-    # many days (0: never), and those their owners deleted after `deleted_retention_days`
-    # (kept that long for the audit log; 0: at the next purge).
-    retention_days: int = 0
-    deleted_retention_days: int = 30
-    demo_token_delay: float = 0.02
+class _Environment(EnvSettingsSource):
+    """The process environment, or the mapping handed to `Settings.from_env`."""
 
-    def price(self, model: str) -> tuple[float, float] | None:
-        """(input, output) USD per million tokens for `model`, or None if unknown."""
-        return next(((i, o) for name, i, o in self.prices if name == model), None)
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        # Names are case-sensitive and blanks are handled by the fields, so the mapping is used as is.
+        return super()._load_env_vars() if environ is None else dict(environ)
 
-    @property
-    def demo_mode(self) -> bool:
-        """No model server is configured: the built-in offline model answers."""
-        return not self.openai_api_key and not self.openai_base_url
+
+def _split(value: str) -> tuple[str, ...]:
+    """A comma-separated variable's non-empty entries."""
+    return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Parley's configuration: one field per variable, read by `from_env`."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, extra="ignore")
+
+    cookie_key: SecretStr = Field(
+        validation_alias="PARLEY_COOKIE_KEY",
+        description="Signs the sign-in cookie: at least 32 random characters, never shared or committed.",
+        json_schema_extra={
+            WHEN_MISSING: "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; or set one "
+            'with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+        },
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""), validation_alias="OPENAI_API_KEY", description="Key for the OpenAI API (or your server)."
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias="OPENAI_BASE_URL", description="Any OpenAI-compatible server (http:// or https://)."
+    )
+    model: str = Field(
+        "gpt-4o-mini", validation_alias="PARLEY_MODEL", description="The default model for a new conversation."
+    )
+    extra_models: CommaList = Field(
+        (), validation_alias="PARLEY_MODELS", description="More models offered in the chat screen, comma-separated."
+    )
+    system_prompt: str = Field(
+        "You are a helpful assistant.",
+        validation_alias="PARLEY_SYSTEM_PROMPT",
+        description="Sent first in every request (blank: none).",
+        json_schema_extra={KEEP_BLANK: True},
+    )
+    request_timeout: float = Field(
+        60.0, ge=1, validation_alias="PARLEY_REQUEST_TIMEOUT", description="Seconds to wait for the server, per read."
+    )
+    connect_timeout: float = Field(
+        10.0, ge=0.5, validation_alias="PARLEY_CONNECT_TIMEOUT", description="Seconds to wait for a connection."
+    )
+    max_retries: int = Field(
+        2, ge=0, validation_alias="PARLEY_MAX_RETRIES", description="Retries of a request before its first token."
+    )
+    reply_deadline: float = Field(
+        300.0, ge=1, validation_alias="PARLEY_REPLY_DEADLINE", description="Seconds one reply may take in all."
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=0,
+        validation_alias="PARLEY_MAX_TOKENS",
+        description="The most tokens a reply may have (blank or 0: the server's own limit).",
+    )
+    database_url: str = Field(
+        "sqlite:///data/parley.db", validation_alias="DATABASE_URL", description="The conversation log's database."
+    )
+    auto_migrate: bool = Field(
+        True,
+        validation_alias="PARLEY_AUTO_MIGRATE",
+        description="Apply pending schema migrations at start (false: refuse to start until `make migrate`).",
+    )
+    spool_file: Path = Field(
+        Path("data/spool.jsonl"),
+        validation_alias="PARLEY_SPOOL_FILE",
+        description="Where turns the database refuses wait until it takes them again (chat/spool.py).",
+    )
+    auth_file: Path = Field(Path("auth.yaml"), validation_alias="PARLEY_AUTH_FILE", description="The users file.")
+    cookie_name: str = Field(
+        "parley_auth", validation_alias="PARLEY_COOKIE_NAME", description="The sign-in cookie's name."
+    )
+    session_idle_minutes: float = Field(
+        480.0, ge=1, validation_alias="PARLEY_SESSION_IDLE_MINUTES", description="A sign-in ends after this idle time."
+    )
+    session_days: float = Field(
+        7.0, ge=0.01, validation_alias="PARLEY_SESSION_DAYS", description="A sign-in ends this long after it was made."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        validation_alias="PARLEY_LOGIN_MAX_FAILURES",
+        description="Failed sign-ins per username and address in the window before sign-in is refused a while.",
+    )
+    login_window_minutes: float = Field(
+        15.0,
+        ge=0.1,
+        validation_alias="PARLEY_LOGIN_WINDOW_MINUTES",
+        description="The throttle's rolling window, and its longest lock.",
+    )
+    login_lock_seconds: float = Field(
+        30.0,
+        ge=0,
+        validation_alias="PARLEY_LOGIN_LOCK_SECONDS",
+        description="The first lock, doubled for each further failure (at most the window).",
+    )
+    # Slowed, never refused: one guesser behind an office's NAT must not lock the office out.
+    login_address_budget: int = Field(
+        20,
+        ge=1,
+        validation_alias="PARLEY_LOGIN_ADDRESS_BUDGET",
+        description="Failed sign-ins from one address in the window (all usernames) before each attempt waits.",
+    )
+    login_address_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        validation_alias="PARLEY_LOGIN_ADDRESS_DELAY_SECONDS",
+        description="That wait, doubled per failure past the budget (at most ADDRESS_DELAY_CAP).",
+    )
+    trusted_proxies: CommaList = Field(
+        (),
+        validation_alias="PARLEY_TRUSTED_PROXIES",
+        description="Proxies (addresses or networks) whose X-Forwarded-For is believed; blank: none.",
+    )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        validation_alias="FORWARDED_ALLOW_IPS",
+        description="uvicorn's own variable as the process saw it at start (None: unset); see chat/peer.py.",
+        # uvicorn reads it before any `.env` is: `from_env` takes it from the process alone.
+        json_schema_extra={KEEP_BLANK: True, PROCESS_ONLY: True},
+    )
+    quota_messages_per_minute: int = Field(
+        20,
+        ge=0,
+        validation_alias="PARLEY_QUOTA_MESSAGES_PER_MINUTE",
+        description="Requests to the model per user per minute (0: no limit; auth.yaml may override).",
+    )
+    quota_tokens_per_day: int = Field(
+        1_000_000,
+        ge=0,
+        validation_alias="PARLEY_QUOTA_TOKENS_PER_DAY",
+        description="Tokens per user over the last 24 hours (0: no limit; auth.yaml may override).",
+    )
+    max_prompt_chars: int = Field(
+        16_000, ge=1, validation_alias="PARLEY_MAX_PROMPT_CHARS", description="Longer prompts are refused."
+    )
+    context_tokens: int = Field(
+        16_000,
+        ge=256,
+        validation_alias="PARLEY_CONTEXT_TOKENS",
+        description="The most prompt tokens one request carries; the oldest turns are left out to fit.",
+    )
+    prices: Annotated[tuple[tuple[str, float, float], ...], NoDecode] = Field(
+        (),
+        validation_alias="PARLEY_PRICES",
+        description="MODEL=INPUT/OUTPUT in USD per million tokens, comma-separated; a model not listed: unknown.",
+    )
+    max_workers: int = Field(
+        32, ge=1, validation_alias="PARLEY_MAX_WORKERS", description="Replies this process writes at once."
+    )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        validation_alias="PARLEY_RETENTION_DAYS",
+        description="The purge removes conversations inactive this many days (0: never).",
+    )
+    deleted_retention_days: int = Field(
+        30,
+        ge=0,
+        validation_alias="PARLEY_DELETED_RETENTION_DAYS",
+        description="Deleted conversations stay this many days for the audit log (0: until the next purge).",
+    )
+    demo_token_delay: float = Field(
+        0.02, ge=0, validation_alias="PARLEY_DEMO_TOKEN_DELAY", description="Seconds between the demo model's tokens."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats `.env` beats the defaults (no secrets directory)."""
+        return init_settings, _Environment(settings_cls), dotenv_settings
 
     @classmethod
     def from_env(
@@ -146,142 +245,155 @@ class Settings:
         env_file: str | os.PathLike[str] | None = ".env",
     ) -> Settings:
         """Read settings from `environ` (default: the process) over `env_file`."""
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         process = os.environ if environ is None else environ
-        values.update(process)
-        return replace(_parse(values), forwarded_allow_ips=process.get("FORWARDED_ALLOW_IPS"))
-
-
-def _parse(env: Mapping[str, str]) -> Settings:
-    problems: list[str] = []
-
-    def text(name: str, default: str) -> str:
-        value = env.get(name, "").strip()
-        return value or default
-
-    def flag(name: str, default: bool) -> bool:
-        raw = env.get(name, "").strip().lower()
-        if not raw:
-            return default
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        if raw in ("0", "false", "no", "off"):
-            return False
-        problems.append(f"{name} must be true or false, not {raw!r}.")
-        return default
-
-    def number(name: str, default: float, *, minimum: float, integer: bool = False) -> float:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
+        # The keyword beats both sources: uvicorn's variable never comes from `.env`.
+        arguments: dict[str, Any] = {"_env_file": env_file, "FORWARDED_ALLOW_IPS": process.get("FORWARDED_ALLOW_IPS")}
+        token = _ENVIRON.set(environ)
         try:
-            value = int(raw) if integer else float(raw)
-        except ValueError:
-            kind = "a whole number" if integer else "a number"
-            problems.append(f"{name} must be {kind}, not {raw!r}.")
-            return default
-        if value < minimum:
-            problems.append(f"{name} must be at least {minimum:g}, not {raw}.")
-            return default
+            return cls(**arguments)
+        except ValidationError as error:
+            problems = "\n- ".join(_sentence(detail) for detail in error.errors(include_url=False))
+            # `from None`: pydantic's own text shows the values given, secrets included.
+            raise ConfigError("Parley's configuration has problems:\n- " + problems) from None
+        finally:
+            _ENVIRON.reset(token)
+
+    @classmethod
+    def variables(cls) -> Iterator[tuple[str, FieldInfo]]:
+        """Each variable Parley reads from the environment or `.env`, with its field."""
+        for info in cls.model_fields.values():
+            if not _mark(info, PROCESS_ONLY):
+                yield str(info.validation_alias), info
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models offered in the chat screen: the default first (the server's are added when it answers)."""
+        return tuple(dict.fromkeys([self.model, *self.extra_models]))
+
+    @property
+    def demo_mode(self) -> bool:
+        """No model server is configured: the built-in offline model answers."""
+        return not self.openai_api_key and not self.openai_base_url
+
+    def price(self, model: str) -> tuple[float, float] | None:
+        """(input, output) USD per million tokens for `model`, or None if unknown."""
+        return next(((i, o) for name, i, o in self.prices if name == model), None)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object, info: ValidationInfo) -> object:
+        field = cls.model_fields[str(info.field_name)]
+        if value is None and field.default is not None:  # a `.env` line without `=`
+            raise PydanticUseDefault
+        if isinstance(value, str) and not _mark(field, KEEP_BLANK):
+            value = value.strip()
+            if not value:
+                raise PydanticUseDefault
         return value
 
-    cookie_key = env.get("PARLEY_COOKIE_KEY", "").strip()
-    if not cookie_key:
-        problems.append(
-            "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; "
-            'or set one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
-        )
-    elif cookie_key.lower() in KNOWN_DEFAULT_COOKIE_KEYS:
-        problems.append(
-            "PARLEY_COOKIE_KEY is a well-known example value; anyone could forge a sign-in "
-            "cookie with it. Generate a random one."
-        )
-    elif len(cookie_key) < MIN_COOKIE_KEY_LENGTH:
-        problems.append(
-            f"PARLEY_COOKIE_KEY is {len(cookie_key)} characters long; it must be at least {MIN_COOKIE_KEY_LENGTH}."
-        )
+    @field_validator("extra_models", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value) if isinstance(value, str) else value
 
-    prices: list[tuple[str, float, float]] = []
-    for entry in filter(None, (e.strip() for e in env.get("PARLEY_PRICES", "").split(","))):
-        name, _, pair = entry.rpartition("=")
-        costs = pair.split("/")
-        try:
-            if not name.strip() or len(costs) != 2:
-                raise ValueError
-            input_price, output_price = float(costs[0]), float(costs[1])
-            if min(input_price, output_price) < 0:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                f"PARLEY_PRICES: {entry!r} is not MODEL=INPUT/OUTPUT (USD per million tokens, "
-                "e.g. gpt-4o-mini=0.15/0.60)."
+    @field_validator("cookie_key")
+    @classmethod
+    def _unguessable(cls, key: SecretStr, info: ValidationInfo) -> SecretStr:
+        name, value = _variable(cls, info), key.get_secret_value()
+        if value.lower() in KNOWN_DEFAULT_COOKIE_KEYS:
+            raise ValueError(
+                f"{name} is a well-known example value; anyone could forge a sign-in cookie with it. "
+                "Generate a random one."
             )
-            continue
-        prices.append((name.strip(), input_price, output_price))
+        if len(value) < MIN_COOKIE_KEY_LENGTH:
+            raise ValueError(f"{name} is {len(value)} characters long; it must be at least {MIN_COOKIE_KEY_LENGTH}.")
+        return key
 
-    proxies: list[str] = []
-    for entry in filter(None, (e.strip() for e in env.get("PARLEY_TRUSTED_PROXIES", "").split(","))):
-        try:
-            proxies.append(str(ipaddress.ip_network(entry, strict=False)))
-        except ValueError:
-            problems.append(f"PARLEY_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8).")
+    @field_validator("openai_base_url")
+    @classmethod
+    def _http_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{_variable(cls, info)} must start with http:// or https://, not {url!r}.")
+        return url
 
-    base_url = env.get("OPENAI_BASE_URL", "").strip() or None
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        problems.append(f"OPENAI_BASE_URL must start with http:// or https://, not {base_url!r}.")
+    @field_validator("max_tokens")
+    @classmethod
+    def _zero_is_no_limit(cls, tokens: int | None) -> int | None:
+        return tokens or None
 
-    model = text("PARLEY_MODEL", Settings.model)
-    settings = Settings(
-        cookie_key=Secret(cookie_key),
-        openai_api_key=Secret(env.get("OPENAI_API_KEY", "").strip()),
-        openai_base_url=base_url,
-        model=model,
-        models=tuple(
-            dict.fromkeys([model, *(m.strip() for m in env.get("PARLEY_MODELS", "").split(",") if m.strip())])
-        ),
-        system_prompt=env.get("PARLEY_SYSTEM_PROMPT", Settings.system_prompt),
-        request_timeout=number("PARLEY_REQUEST_TIMEOUT", Settings.request_timeout, minimum=1),
-        connect_timeout=number("PARLEY_CONNECT_TIMEOUT", Settings.connect_timeout, minimum=0.5),
-        max_retries=int(number("PARLEY_MAX_RETRIES", Settings.max_retries, minimum=0, integer=True)),
-        database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL),
-        auto_migrate=flag("PARLEY_AUTO_MIGRATE", Settings.auto_migrate),
-        spool_file=Path(text("PARLEY_SPOOL_FILE", str(Settings.spool_file))),
-        auth_file=Path(text("PARLEY_AUTH_FILE", str(Settings.auth_file))),
-        cookie_name=text("PARLEY_COOKIE_NAME", Settings.cookie_name),
-        session_idle_minutes=number("PARLEY_SESSION_IDLE_MINUTES", Settings.session_idle_minutes, minimum=1),
-        session_days=number("PARLEY_SESSION_DAYS", Settings.session_days, minimum=0.01),
-        login_max_failures=int(
-            number("PARLEY_LOGIN_MAX_FAILURES", Settings.login_max_failures, minimum=1, integer=True)
-        ),
-        login_window_minutes=number("PARLEY_LOGIN_WINDOW_MINUTES", Settings.login_window_minutes, minimum=0.1),
-        login_lock_seconds=number("PARLEY_LOGIN_LOCK_SECONDS", Settings.login_lock_seconds, minimum=0),
-        login_address_budget=int(
-            number("PARLEY_LOGIN_ADDRESS_BUDGET", Settings.login_address_budget, minimum=1, integer=True)
-        ),
-        login_address_delay_seconds=number(
-            "PARLEY_LOGIN_ADDRESS_DELAY_SECONDS", Settings.login_address_delay_seconds, minimum=0
-        ),
-        trusted_proxies=tuple(proxies),
-        quota_messages_per_minute=int(
-            number("PARLEY_QUOTA_MESSAGES_PER_MINUTE", Settings.quota_messages_per_minute, minimum=0, integer=True)
-        ),
-        quota_tokens_per_day=int(
-            number("PARLEY_QUOTA_TOKENS_PER_DAY", Settings.quota_tokens_per_day, minimum=0, integer=True)
-        ),
-        max_prompt_chars=int(number("PARLEY_MAX_PROMPT_CHARS", Settings.max_prompt_chars, minimum=1, integer=True)),
-        prices=tuple(prices),
-        max_tokens=int(number("PARLEY_MAX_TOKENS", 0, minimum=0, integer=True)) or None,
-        reply_deadline=number("PARLEY_REPLY_DEADLINE", Settings.reply_deadline, minimum=1),
-        max_workers=int(number("PARLEY_MAX_WORKERS", Settings.max_workers, minimum=1, integer=True)),
-        context_tokens=int(number("PARLEY_CONTEXT_TOKENS", Settings.context_tokens, minimum=256, integer=True)),
-        retention_days=int(number("PARLEY_RETENTION_DAYS", Settings.retention_days, minimum=0, integer=True)),
-        deleted_retention_days=int(
-            number("PARLEY_DELETED_RETENTION_DAYS", Settings.deleted_retention_days, minimum=0, integer=True)
-        ),
-        demo_token_delay=number("PARLEY_DEMO_TOKEN_DELAY", Settings.demo_token_delay, minimum=0),
-    )
-    if problems:
-        raise ConfigError("Parley's configuration has problems:\n- " + "\n- ".join(problems))
-    return settings
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        networks: list[str] = []
+        problems: list[str] = []
+        for entry in entries:
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                problems.append(f"{_variable(cls, info)}: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8).")
+        if problems:
+            raise ValueError("\n- ".join(problems))
+        return tuple(networks)
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        prices: list[tuple[str, float, float]] = []
+        problems: list[str] = []
+        for entry in _split(value):
+            name, _, pair = entry.rpartition("=")
+            costs = pair.split("/")
+            try:
+                if not name.strip() or len(costs) != 2:
+                    raise ValueError
+                input_price, output_price = float(costs[0]), float(costs[1])
+                if min(input_price, output_price) < 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(
+                    f"{_variable(cls, info)}: {entry!r} is not MODEL=INPUT/OUTPUT (USD per million tokens, "
+                    "e.g. gpt-4o-mini=0.15/0.60)."
+                )
+                continue
+            prices.append((name.strip(), input_price, output_price))
+        if problems:
+            raise ValueError("\n- ".join(problems))
+        return tuple(prices)
+
+
+def _mark(info: FieldInfo, mark: str) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(mark))
+
+
+def _variable(settings: type[Settings], info: ValidationInfo) -> str:
+    return str(settings.model_fields[str(info.field_name)].validation_alias)
+
+
+# pydantic's error types, as sentences naming the variable (the input is never a secret here).
+_SENTENCES = {
+    "int_parsing": "{name} must be a whole number, not {input!r}.",
+    "int_from_float": "{name} must be a whole number, not {input!r}.",
+    "float_parsing": "{name} must be a number, not {input!r}.",
+    "bool_parsing": "{name} must be true or false, not {input!r}.",
+    "greater_than_equal": "{name} must be at least {ge:g}, not {input}.",
+}
+
+
+def _sentence(error: ErrorDetails) -> str:
+    """One problem as the person configuring Parley should read it."""
+    name = ".".join(str(part) for part in error["loc"])
+    context = error.get("ctx", {})
+    if error["type"] == "value_error":
+        return str(context["error"])
+    if error["type"] == "missing":
+        field = next((info for variable, info in Settings.variables() if variable == name), None)
+        extra = field.json_schema_extra if field is not None else None
+        hint = extra.get(WHEN_MISSING) if isinstance(extra, dict) else None
+        return str(hint) if hint else f"{name} is not set."
+    template = _SENTENCES.get(error["type"])
+    if template is None:
+        return f"{name}: {error['msg']}."
+    return template.format(name=name, input=error["input"], **context)

@@ -30,7 +30,7 @@ def test_first_run_creates_env_admin_and_database(sandbox: Path, capsys: pytest.
     assert main([]) == 0
     out = capsys.readouterr().out
     settings = Settings.from_env(env_file=sandbox / ".env")
-    assert len(settings.cookie_key.reveal()) >= 32 and settings.cookie_key.reveal() not in out
+    assert len(settings.cookie_key.get_secret_value()) >= 32 and settings.cookie_key.get_secret_value() not in out
     assert oct((sandbox / ".env").stat().st_mode & 0o777) == "0o600"
     password = next(line.split(": ", 1)[1] for line in out.splitlines() if "password:" in line)
     admin = load_users(sandbox / "auth.yaml")["admin"]

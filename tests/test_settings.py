@@ -1,9 +1,12 @@
+import re
+import traceback
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from chat.errors import ConfigError
-from chat.settings import Secret, Settings
+from chat.settings import Settings
 
 KEY = "k" * 40
 
@@ -62,8 +65,8 @@ def test_secrets_do_not_show_in_repr() -> None:
     settings = Settings.from_env({"PARLEY_COOKIE_KEY": KEY, "OPENAI_API_KEY": "sk-very-secret"}, env_file=None)
     text = repr(settings) + str(settings)
     assert KEY not in text and "sk-very-secret" not in text
-    assert settings.openai_api_key.reveal() == "sk-very-secret"
-    assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+    assert settings.openai_api_key.get_secret_value() == "sk-very-secret"
+    assert SecretStr("a") == SecretStr("a") and SecretStr("a") != SecretStr("b")
 
 
 def test_account_settings_have_safe_defaults_and_are_checked() -> None:
@@ -99,3 +102,143 @@ def test_uvicorns_forwarded_allow_ips_is_read_from_the_process_never_from_env_fi
     assert Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=env_file).forwarded_allow_ips is None
     process = {"PARLEY_COOKIE_KEY": KEY, "FORWARDED_ALLOW_IPS": ""}
     assert Settings.from_env(process, env_file=env_file).forwarded_allow_ips == ""
+
+
+# The one declaration against what people read: `.env.example` and the README's table.
+ROOT = Path(__file__).resolve().parents[1]
+VARIABLES = dict(Settings.variables())
+DEFAULTS = Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=None)
+
+
+def field_of(variable: str) -> str:
+    return next(name for name, info in Settings.model_fields.items() if info.validation_alias == variable)
+
+
+def read_as(variable: str, text: str) -> object:
+    """What Parley makes of `variable=text` (every other setting at its default)."""
+    return getattr(Settings.from_env({"PARLEY_COOKIE_KEY": KEY, variable: text}, env_file=None), field_of(variable))
+
+
+def default_of(variable: str) -> object:
+    return getattr(DEFAULTS, field_of(variable))
+
+
+def test_every_setting_is_declared_with_its_variable_and_a_one_line_description() -> None:
+    for name, info in Settings.model_fields.items():
+        assert isinstance(info.validation_alias, str), name
+        assert info.description and "\n" not in info.description, name
+    assert "PARLEY_COOKIE_KEY" in VARIABLES and VARIABLES["PARLEY_COOKIE_KEY"].is_required()
+    assert "FORWARDED_ALLOW_IPS" not in VARIABLES  # uvicorn's, read from the process only
+
+
+def test_env_example_names_every_setting_once_and_nothing_unknown() -> None:
+    text = (ROOT / ".env.example").read_text()
+    named = re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)  # commented examples count
+    assert sorted(named) == sorted(VARIABLES)
+
+
+def test_env_example_shows_the_defaults() -> None:
+    text = (ROOT / ".env.example").read_text()
+    for variable, value in re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, flags=re.MULTILINE):
+        if VARIABLES[variable].is_required():
+            assert value == "", f"{variable} has no default: .env.example must leave it blank"
+        else:
+            assert read_as(variable, value) == default_of(variable), variable
+
+
+def readme_table() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Connecting a model", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| ([^|]+) \|", section, flags=re.MULTILINE)
+
+
+def test_the_readme_table_lists_every_setting_with_its_default() -> None:
+    rows = readme_table()
+    assert sorted(variable for variable, _ in rows) == sorted(VARIABLES)
+    for variable, shown in rows:
+        shown = shown.strip()
+        if shown == "generated":
+            assert VARIABLES[variable].is_required(), variable
+        elif shown == "empty":
+            assert not default_of(variable), variable
+        else:
+            assert read_as(variable, shown.strip("`")) == default_of(variable), variable
+
+
+def test_a_blank_value_is_the_default_except_for_the_system_prompt() -> None:
+    settings = Settings.from_env(
+        {"PARLEY_COOKIE_KEY": f"  {KEY} ", "PARLEY_MODEL": "  ", "PARLEY_MAX_RETRIES": "", "PARLEY_SYSTEM_PROMPT": ""},
+        env_file=None,
+    )
+    assert settings.cookie_key.get_secret_value() == KEY
+    assert (settings.model, settings.max_retries, settings.system_prompt) == ("gpt-4o-mini", 2, "")
+
+
+def test_a_blank_variable_in_the_environment_still_beats_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"PARLEY_COOKIE_KEY={KEY}\nPARLEY_MODEL=from-file\n")
+    assert Settings.from_env({"PARLEY_MODEL": ""}, env_file=env_file).model == "gpt-4o-mini"
+
+
+def test_the_process_environment_is_read_unless_a_mapping_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"PARLEY_COOKIE_KEY={KEY}\nPARLEY_MODEL=from-file\n")
+    monkeypatch.setenv("PARLEY_MODEL", "from-process")
+    assert Settings.from_env(env_file=env_file).model == "from-process"
+    assert Settings.from_env({}, env_file=env_file).model == "from-file"
+    assert Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=None).model == "gpt-4o-mini"
+
+
+def test_lists_prices_and_the_token_limit_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "PARLEY_COOKIE_KEY": KEY,
+            "PARLEY_MODELS": "llama3, gpt-4o-mini ,,qwen",
+            "PARLEY_PRICES": "gpt-4o-mini=0.15/0.60, gpt-4o=2.50/10.00",
+            "PARLEY_MAX_TOKENS": "0",
+        },
+        env_file=None,
+    )
+    assert settings.models == ("gpt-4o-mini", "llama3", "qwen")
+    assert settings.price("gpt-4o") == (2.5, 10.0) and settings.price("llama3") is None
+    assert settings.max_tokens is None
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(
+            {"PARLEY_COOKIE_KEY": KEY, "PARLEY_PRICES": "a=1,b=-1/2", "PARLEY_AUTO_MIGRATE": "maybe"}, env_file=None
+        )
+    assert "PARLEY_PRICES: 'a=1' is not MODEL=INPUT/OUTPUT" in refused.value.message
+    assert "PARLEY_PRICES: 'b=-1/2' is not MODEL=INPUT/OUTPUT" in refused.value.message
+    assert "PARLEY_AUTO_MIGRATE must be true or false, not 'maybe'." in refused.value.message
+
+
+def test_a_refused_secret_does_not_show_in_the_error_or_its_traceback() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(
+            {"PARLEY_COOKIE_KEY": "short-but-secret", "OPENAI_API_KEY": "sk-very-secret", "PARLEY_MAX_RETRIES": "x"},
+            env_file=None,
+        )
+    shown = "".join(traceback.format_exception(refused.value))
+    assert "PARLEY_COOKIE_KEY is 16 characters long" in shown
+    assert "short-but-secret" not in shown and "sk-very-secret" not in shown
+
+
+def test_settings_are_a_cache_key_equal_when_read_alike() -> None:
+    first = Settings.from_env({"PARLEY_COOKIE_KEY": KEY, "PARLEY_TRUSTED_PROXIES": "10.0.0.1"}, env_file=None)
+    again = Settings.from_env({"PARLEY_COOKIE_KEY": KEY, "PARLEY_TRUSTED_PROXIES": "10.0.0.1"}, env_file=None)
+    other = Settings.from_env({"PARLEY_COOKIE_KEY": KEY, "PARLEY_MODEL": "other"}, env_file=None)
+    assert first == again and hash(first) == hash(again)
+    assert first != other
+    with pytest.raises(ValidationError):
+        first.model = "changed"  # type: ignore[misc]
+
+
+def test_a_name_without_a_value_in_env_file_is_the_default(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"PARLEY_COOKIE_KEY={KEY}\nPARLEY_MODEL\nOPENAI_BASE_URL\n")
+    settings = Settings.from_env({}, env_file=env_file)
+    assert (settings.model, settings.openai_base_url) == ("gpt-4o-mini", None)
+    env_file.write_text("PARLEY_COOKIE_KEY\n")
+    with pytest.raises(ConfigError, match="PARLEY_COOKIE_KEY is not set"):
+        Settings.from_env({}, env_file=env_file)
