@@ -123,7 +123,7 @@ class Settings:
     reply_deadline: float = 300.0
     # Replies written at once by this process (each a worker thread); more are refused.
     max_workers: int = 32
-    # The purge (`python -m chat.admin purge`) removes conversations inactive for this
+    # The purge (`python -m chat purge`) removes conversations inactive for this
     # many days (0: never), and those their owners deleted after `deleted_retention_days`
     # (kept that long for the audit log; 0: at the next purge).
     retention_days: int = 0
