@@ -47,18 +47,18 @@ RUN useradd --no-log-init --uid 10001 --user-group --home-dir /app/data --no-cre
     && chmod -R 700 /app/data
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src /app
-# PYTHONSAFEPATH=1: `python -m` (the health check, `docker exec ... python -m chat.users`)
+# PYTHONSAFEPATH=1: `python -m` (the health check, `docker exec ... python -m chat users`)
 # would otherwise put the working directory, the volume, first on sys.path, so a file
 # there named like a Parley module would run as code. Code comes from the image only.
 # The working directory is the volume, so relative paths from an env file made for
 # `make run` (PARLEY_AUTH_FILE=auth.yaml, DATABASE_URL=sqlite:///data/parley.db) land on it
-# too, and `docker exec parley python -m chat.users ...` edits the same auth.yaml.
+# too, and `docker exec parley python -m chat users ...` edits the same auth.yaml.
 WORKDIR /app/data
 VOLUME ["/app/data"]
 USER 10001:10001
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-P", "-m", "chat.health"]
+    CMD ["python", "-P", "-m", "chat", "health"]
 ENTRYPOINT ["/bin/sh", "/app/docker/entrypoint.sh"]
 
 # Last, so that a new commit does not invalidate the layers above.

@@ -38,7 +38,7 @@ boot: run ## first time on a machine: the venv, .env with a cookie key, the firs
 # run and prod start Streamlit with FORWARDED_ALLOW_IPS empty: its server (uvicorn) then
 # believes no X-Forwarded-For, and PARLEY_TRUSTED_PROXIES is the only rule (chat/peer.py).
 run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on localhost:8501
-	$(PY) -m chat.bootstrap --port $(PORT) --address $(RUN_ADDRESS)
+	$(PY) -m chat bootstrap --port $(PORT) --address $(RUN_ADDRESS)
 	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
 	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(RUN_ADDRESS)
 
@@ -51,14 +51,14 @@ restart: ## stop the Parley that make run/prod started here (replies in flight a
 	$(MAKE) run
 
 prod: $(VENV)/.runtime ## migrate, check (no set-up: .env and users must exist), serve on 0.0.0.0:8501 (ADDRESS, PORT)
-	$(PY) -m chat.migrate
-	$(PY) -m chat.bootstrap --check --port $(PORT) --address $(PROD_ADDRESS)
+	$(PY) -m chat migrate
+	$(PY) -m chat bootstrap --check --port $(PORT) --address $(PROD_ADDRESS)
 	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
 	exec $(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(PROD_ADDRESS) \
 		--server.fileWatcherType none --logger.level warning
 
 migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), under a lock
-	$(PY) -m chat.migrate
+	$(PY) -m chat migrate
 
 test: $(VENV)/.dev ## run the whole test suite
 	$(PY) -m pytest
@@ -70,19 +70,19 @@ lint: $(VENV)/.dev ## ruff, mypy and hadolint (the Dockerfile)
 
 user: $(VENV)/.runtime ## add a user: make user NAME=alice [ROLE=admin]
 	@test -n "$(NAME)" || { echo "usage: make user NAME=alice [ROLE=admin]"; exit 2; }
-	$(PY) -m chat.users add "$(NAME)" --role "$(or $(ROLE),user)"
+	$(PY) -m chat users add "$(NAME)" --role "$(or $(ROLE),user)"
 
 .PHONY: backup restore purge
 
 backup: $(VENV)/.runtime ## a consistent copy of the database, taken live, in backups/ (OUTPUT=file to choose)
-	$(PY) -m chat.backup create $(if $(OUTPUT),--output "$(OUTPUT)")
+	$(PY) -m chat backup $(if $(OUTPUT),--output "$(OUTPUT)")
 
 restore: $(VENV)/.runtime ## replace the database with a backup: make restore FILE=backups/parley-....db
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/parley-YYYYMMDD-HHMMSS.db (or .dump)"; exit 2; }
-	$(PY) -m chat.backup restore "$(FILE)"
+	$(PY) -m chat restore "$(FILE)"
 
 purge: $(VENV)/.runtime ## remove conversations past PARLEY_RETENTION_DAYS, deleted ones first (DRY_RUN=1: only say)
-	$(PY) -m chat.admin purge $(if $(DRY_RUN),--dry-run)
+	$(PY) -m chat purge $(if $(DRY_RUN),--dry-run)
 
 clean: ## remove the virtualenv, caches and the wheelhouse (keeps .env, auth.yaml and data/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache wheels

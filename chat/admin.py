@@ -1,4 +1,4 @@
-"""`python -m chat.admin purge [--dry-run]`: remove what the retention settings say is past its time.
+"""`python -m chat purge [--dry-run]`: remove what the retention settings say is past its time.
 
 Conversations deleted by their owners more than PARLEY_DELETED_RETENTION_DAYS ago
 (default 30) go first, then those inactive for more than PARLEY_RETENTION_DAYS
@@ -10,9 +10,6 @@ Safe while Parley runs (see chat/retention.py); run it daily from cron.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
@@ -20,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from chat.db import make_engine, session_factory
-from chat.errors import ChatError
+from chat.errors import ChatError, StorageError
 from chat.models import utcnow
 from chat.retention import PurgeReport, Removed, RetentionPolicy, purge
 from chat.settings import Settings
@@ -78,35 +75,17 @@ def _kind(removed: Removed, qualifier: str) -> str:
 
 
 def run_purge(*, dry_run: bool) -> str:
+    """Purge (or, dry_run, only count) what the settings say is past its time; the line to print."""
     settings = Settings.from_env()
     policy = RetentionPolicy.from_settings(settings)
-    engine = _engine(settings.database_url)
     try:
-        report = purge(session_factory(engine), policy, now=utcnow(), dry_run=dry_run, actor="cli")
-    finally:
-        engine.dispose()
-    return describe(report, policy)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m chat.admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    purging = commands.add_parser("purge", help="remove conversations past the retention settings")
-    purging.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    args = parser.parse_args(argv)
-    try:
-        print(run_purge(dry_run=args.dry_run))
-    except ChatError as error:
-        print(f"error: {' '.join(error.message.split())}", file=sys.stderr)
-        return 1
+        engine = _engine(settings.database_url)
+        try:
+            report = purge(session_factory(engine), policy, now=utcnow(), dry_run=dry_run, actor="cli")
+        finally:
+            engine.dispose()
     except SQLAlchemyError as error:
+        # A database that refuses (locked, gone, read-only) is the operator's to fix: said in one line.
         detail = str(getattr(error, "orig", error)).strip().splitlines()[0]
-        print(f"error: the database failed: {detail}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        raise StorageError(f"The database failed: {detail}") from None
+    return describe(report, policy)

@@ -1,7 +1,7 @@
 """`auth.yaml`: the one list of who may sign in.
 
 Reading is cached by the file's stat signature, so a change made by
-`python -m chat.users` is seen on the next page run without a restart. Writing
+`python -m chat users` is seen on the next page run without a restart. Writing
 goes through `edit_auth_file` only: under a file lock, into a temp file that is
 renamed over the original, with comments and other users kept as they were.
 """
@@ -39,7 +39,7 @@ MIN_PASSWORD_LENGTH = 8
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input outright.
 MAX_PASSWORD_BYTES = 72
 # A users file is refused before it is parsed past these: over a thousand users fit in
-# 256 kB (ruamel parses some 100 kB a second), and `python -m chat.users` writes no aliases.
+# 256 kB (ruamel parses some 100 kB a second), and `python -m chat users` writes no aliases.
 MAX_FILE_BYTES = 256_000
 MAX_ALIASES = 100
 MAX_NODES = 200_000
@@ -48,7 +48,7 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,63}$")
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 
 HEADER = """\
-Parley's users. Edit with `python -m chat.users add|passwd|remove|list`, not by hand:
+Parley's users. Edit with `python -m chat users add|passwd|remove|list`, not by hand:
 passwords are stored only as bcrypt hashes, and a plaintext one stops Parley.
 """
 
@@ -118,7 +118,7 @@ def load_users(path: Path) -> dict[str, User]:
         stat = path.stat()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path.name} does not exist. Create the first user with: python -m chat.users add admin --role admin"
+            f"{path.name} does not exist. Create the first user with: python -m chat users add admin --role admin"
         ) from None
     signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _cache_lock:
@@ -312,7 +312,7 @@ def _parse_users(document: CommentedMap, filename: str) -> dict[str, User]:
         if not isinstance(password, str) or not _BCRYPT_HASH.match(password):
             raise ConfigError(
                 f"{filename}: user {username!r} has a plaintext or malformed password. "
-                f"Set it with: python -m chat.users passwd {username}"
+                f"Set it with: python -m chat users passwd {username}"
             )
         users[username] = User(
             username=username,

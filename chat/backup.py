@@ -1,4 +1,4 @@
-"""`python -m chat.backup create [--output FILE]` and `python -m chat.backup restore FILE`.
+"""`python -m chat backup [--output FILE]` and `python -m chat restore FILE`.
 
 A backup is a consistent copy taken while Parley runs:
 
@@ -19,7 +19,6 @@ so a restore that fails leaves the database as it was.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import math
 import os
@@ -27,8 +26,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
-from collections.abc import Sequence
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -334,36 +331,25 @@ def _pg_reason(stderr: str) -> str:
     return re.sub(r"^\S+: (error: )?", "", _first_line(stderr)).rstrip(".")
 
 
-# --- the command --------------------------------------------------------------------
+# --- what the commands print --------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m chat.backup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def run_create(output: Path | None = None) -> str:
+    """Back up the database DATABASE_URL names; the line to print."""
+    url = Settings.from_env().database_url
+    path = create(url, output)
+    return f"Backed up {describe(url)} to {path} ({_size(path)})."
+
+
+def run_restore(source: Path) -> str:
+    """Restore the database DATABASE_URL names from `source`; the lines to print."""
+    url = Settings.from_env().database_url
+    saved = restore(url, source)
+    kept = f"; what it held before is in {saved}" if saved else ""
+    return (
+        f"Restored {describe(url)} from {source}{kept}.\n"
+        "Every sign-in was ended: everyone signs in again, so no session signed out since the backup comes back."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("create", help="write a consistent copy of the database")
-    make.add_argument("--output", type=Path, help="file to write (default: backups/parley-YYYYMMDD-HHMMSS.db|.dump)")
-    back = commands.add_parser("restore", help="replace the database with a backup (the current one is saved first)")
-    back.add_argument("file", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        url = Settings.from_env().database_url
-        if args.command == "create":
-            path = create(url, args.output)
-            print(f"Backed up {describe(url)} to {path} ({_size(path)}).")
-        else:
-            saved = restore(url, args.file)
-            kept = f"; what it held before is in {saved}" if saved else ""
-            print(f"Restored {describe(url)} from {args.file}{kept}.")
-            print(
-                "Every sign-in was ended: everyone signs in again, "
-                "so no session signed out since the backup comes back."
-            )
-    except ChatError as error:
-        print(f"error: {' '.join(error.message.split())}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def _size(path: Path) -> str:
@@ -372,7 +358,3 @@ def _size(path: Path) -> str:
         return f"{size} bytes"
     exponent = min(int(math.log(size, 1000)), 3)
     return f"{size / 1000**exponent:.1f} {('kB', 'MB', 'GB')[exponent - 1]}"
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,27 +1,27 @@
 """First-run set-up and the configuration check that runs before Streamlit starts.
 
-`python -m chat.bootstrap` (what `make run` calls) makes what is missing and
+`python -m chat bootstrap` (what `make run` calls) makes what is missing and
 reuses what exists: `.env` with a fresh cookie key, the first admin account, the
-database. `--check` only checks. Either way it exits non-zero with the reason
-when Parley could not start.
+database. `--check` only checks. Either way it exits 1 with the reason when Parley
+could not start.
 """
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import re
 import secrets
 import socket
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from chat import migrate
-from chat import users as users_cli
+from sqlalchemy.exc import SQLAlchemyError
+
+from chat import migrate, users
 from chat.authfile import load_users
-from chat.db import init_db, make_engine
-from chat.errors import ChatError
+from chat.db import error_detail, init_db, make_engine
+from chat.errors import ChatError, StorageError
 from chat.settings import Settings
 
 _KEY_LINE = re.compile(r"^PARLEY_COOKIE_KEY=\s*$", re.MULTILINE)
@@ -76,55 +76,42 @@ def check_port(address: str, port_text: str) -> None:
                 raise ChatError(f"Parley cannot listen on {address}:{port}: {error.strerror}.") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chat.bootstrap", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only check; create nothing")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"))
-    parser.add_argument(
-        "--no-env-file",
-        action="store_true",
-        help="read settings from the environment only and write no .env (containers: docker run --env-file)",
-    )
-    parser.add_argument("--port", help="check first that Streamlit can listen on this port (make run: PORT)")
-    parser.add_argument("--address", default="0.0.0.0", help="... at this address (make run: ADDRESS)")
-    args = parser.parse_args(argv)
-    env_file = None if args.no_env_file else args.env_file
+def start(
+    *,
+    check: bool = False,
+    env_file: Path | None = Path(".env"),
+    port: str | None = None,
+    address: str = "0.0.0.0",
+    say: Callable[[str], object] = print,
+) -> None:
+    """Make what is missing (check=False) and check that Parley can start; ChatError with the reason if not.
+
+    `env_file=None` reads the environment only and writes no .env (containers); `port`, when
+    given, is checked first, before anything is made. `say` prints each step."""
+    if port is not None:
+        check_port(address, port)
+    if not check and env_file is not None and ensure_env_file(env_file, Path(".env.example")):
+        say(f"Wrote {env_file} with a freshly generated PARLEY_COOKIE_KEY.")
+    settings = Settings.from_env(env_file=env_file)
+    if not check and not (settings.auth_file.exists() and load_users(settings.auth_file)):
+        say("No users yet: creating the first admin account.")
+        say(users.add(settings.auth_file, "admin", None, role="admin"))
+    found = load_users(settings.auth_file)
+    if not found:
+        raise ChatError(f"{settings.auth_file} has no users. Add one with: python -m chat users add NAME")
     try:
-        if args.port is not None:
-            check_port(args.address, args.port)
-        if not args.check and env_file is not None and ensure_env_file(env_file, Path(".env.example")):
-            print(f"Wrote {env_file} with a freshly generated PARLEY_COOKIE_KEY.")
-        settings = Settings.from_env(env_file=env_file)
-        if not args.check and not (settings.auth_file.exists() and load_users(settings.auth_file)):
-            print("No users yet: creating the first admin account.")
-            code = users_cli.main(
-                ["--file", str(settings.auth_file), "add", "admin", "--role", "admin", "--generate-password"]
-            )
-            if code:
-                return code
-        users = load_users(settings.auth_file)
-        if not users:
-            raise ChatError(f"{settings.auth_file} has no users. Add one with: python -m chat.users add NAME")
         engine = make_engine(settings.database_url)
         try:
             behind = migrate.pending(engine)
             init_db(engine, apply_migrations=settings.auto_migrate)
             if behind:
-                print(f"Database migrated to revision {migrate.head()}.")
+                say(f"Database migrated to revision {migrate.head()}.")
         finally:
             engine.dispose()
-    except ChatError as error:
-        print(f"Parley cannot start: {error.message}", file=sys.stderr)
-        return 2
-    except Exception as error:  # a database that cannot be opened, a disk that is full
-        print(f"Parley cannot start: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+    except SQLAlchemyError as error:  # a database that cannot be opened or written
+        raise StorageError(f"The database cannot be used: {error_detail(error)}.") from None
+    except OSError as error:  # a folder that cannot be made, a disk that is full
+        where = f" {error.filename}" if error.filename else ""
+        raise StorageError(f"Cannot write{where}: {error.strerror or error}.") from None
     mode = "offline demo mode" if settings.demo_mode else f"model {settings.model}"
-    print(f"Configuration OK: {len(users)} user(s), {mode}.")
-    return 0
-
-
-if __name__ == "__main__":
-    # This process makes .env, auth.yaml, the database and its folder: none for other users.
-    os.umask(0o077)
-    raise SystemExit(main())
+    say(f"Configuration OK: {len(found)} user(s), {mode}.")

@@ -4,16 +4,15 @@
 an import loses nothing) or one conversation as Markdown (for reading). `import`
 reads such a JSON file back under a user, as new conversations:
 
-    python -m chat.export export --user alice [--out alice.json]
-    python -m chat.export import alice.json --user alice
+    python -m chat export --user alice [--out alice.json]
+    python -m chat import alice.json --user alice
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat import store
 from chat.authfile import normalise_username
-from chat.errors import ChatError, InputError
+from chat.errors import InputError
 from chat.models import Conversation, Message
 from chat.text import storable
 
@@ -159,49 +158,38 @@ def _text(value: Any) -> Any:
     return storable(value) if isinstance(value, str) else value
 
 
-def _sessions() -> sessionmaker[Session]:
+# --- what `python -m chat export` and `import` do -----------------------------------------
+
+
+@contextmanager
+def _sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the database DATABASE_URL names, migrated first as at start."""
     from chat.db import init_db, make_engine, session_factory
     from chat.settings import Settings
 
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
-    init_db(engine, apply_migrations=settings.auto_migrate)
-    return session_factory(engine)
-
-
-def main(argv: Sequence[str] | None = None, sessions: sessionmaker[Session] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m chat.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    out = commands.add_parser("export", help="write a user's conversations as JSON")
-    out.add_argument("--user", required=True)
-    out.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    back = commands.add_parser("import", help="read an export back in, as new conversations of --user")
-    back.add_argument("file", type=Path)
-    back.add_argument("--user", required=True)
-    args = parser.parse_args(argv)
     try:
-        username = normalise_username(args.user)
-        sessions = sessions or _sessions()
-        if args.command == "export":
-            text = as_json(user_export(sessions, username))
-            if args.out:
-                args.out.write_text(text, encoding="utf-8")
-            else:
-                sys.stdout.write(text + "\n")
-        else:
-            try:
-                document = json.loads(args.file.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as error:
-                raise InputError(f"Cannot read {args.file}: {error}") from None
-            ids = import_document(sessions, document, username)
-            print(f"Imported {len(ids)} conversation(s) for {username}.")
-    except ChatError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
-    return 0
+        init_db(engine, apply_migrations=settings.auto_migrate)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def export_user(username: str) -> str:
+    """All of a user's conversations, as the JSON an import reads back."""
+    username = normalise_username(username)
+    with _sessions() as sessions:
+        return as_json(user_export(sessions, username))
+
+
+def import_file(path: Path, username: str) -> str:
+    """Read an export back in as new conversations of `username`; the line to print."""
+    username = normalise_username(username)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"Cannot read {path}: {error}") from None
+    with _sessions() as sessions:
+        ids = import_document(sessions, document, username)
+    return f"Imported {len(ids)} conversation(s) for {username}."

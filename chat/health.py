@@ -1,16 +1,14 @@
-"""`python -m chat.health [--deep]`: is this Parley able to serve?
+"""`python -m chat health [--deep]`: is this Parley able to serve?
 
 Checks that the configuration is valid and that the database answers and takes
 writes (a row is written and rolled back); with `--deep`,
 that the model server answers too. Prints one line and exits 0 when healthy, 1
-with the reason otherwise: what Docker's HEALTHCHECK and a load balancer need.
+with the reason otherwise (`Error: unhealthy: ...`): what Docker's HEALTHCHECK and a
+load balancer need. Even what no check foresaw is that one line, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import openai
@@ -27,8 +25,13 @@ from chat.settings import Settings
 TIMEOUT_SECONDS = 3.0
 
 
-class Unhealthy(Exception):
-    pass
+class Unhealthy(ChatError):
+    """Why this Parley cannot serve; its message reads `unhealthy: <reason>`."""
+
+    kind = "unhealthy"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"unhealthy: {reason}")
 
 
 def _engine(url: str) -> Engine:
@@ -121,21 +124,12 @@ def run(deep: bool) -> str:
     return "; ".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chat.health", description=__doc__)
-    parser.add_argument("--deep", action="store_true", help="also check that the model server answers")
-    args = parser.parse_args(argv)
+def check(deep: bool) -> str:
+    """`healthy: ...`, or Unhealthy with the reason; an unforeseen failure is one line too."""
     try:
-        print(f"healthy: {run(args.deep)}")
-    except Unhealthy as problem:
-        print(f"unhealthy: {problem}", file=sys.stderr)
-        return 1
-    except Exception as error:  # what no check foresaw is still one line, never a traceback
+        return f"healthy: {run(deep)}"
+    except Unhealthy:
+        raise
+    except Exception as error:  # a health check answers in one line, whatever happened
         detail = (str(error).strip().splitlines() or [""])[0]
-        print(f"unhealthy: the check failed unexpectedly: {type(error).__name__}: {detail}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        raise Unhealthy(f"the check failed unexpectedly: {type(error).__name__}: {detail}") from error

@@ -1,6 +1,6 @@
 """Schema migrations (Alembic), applied at start under a lock.
 
-`python -m chat.migrate` (what `make migrate` runs) brings the database to this
+`python -m chat migrate` (what `make migrate` runs) brings the database to this
 Parley's revision; `--check` only says whether any migration is pending. Start
 (`make run`, the Docker entrypoint, the app itself) applies them too unless
 PARLEY_AUTO_MIGRATE=false, which refuses a database that is behind with a sentence.
@@ -14,10 +14,8 @@ columns and stamped at the first revision, which equals that schema.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from chat.errors import ChatError, ConfigError
+from chat.errors import ChatError, ConfigError, StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -126,7 +125,7 @@ def ensure_current(engine: Engine, *, apply: bool) -> None:
     if revision != head():
         raise ConfigError(
             f"The database is at revision {revision or 'none (empty or made before migrations)'} and this "
-            f"Parley needs {head()}. Run `make migrate` (python -m chat.migrate), or set PARLEY_AUTO_MIGRATE=true."
+            f"Parley needs {head()}. Run `make migrate` (python -m chat migrate), or set PARLEY_AUTO_MIGRATE=true."
         )
 
 
@@ -175,36 +174,34 @@ def _unknown_revision(engine: Engine, error: CommandError) -> ChatError:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chat.migrate", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only say whether migrations are pending (exit 1 if so)")
-    args = parser.parse_args(argv)
-    from chat.db import make_engine
+# --- what `python -m chat migrate [--check]` prints ---------------------------------------
+
+
+def run_check() -> tuple[bool, str]:
+    """Whether the database DATABASE_URL names is at this Parley's revision, and a line saying so."""
+    with _configured_engine() as engine, engine.connect() as connection:
+        revision = current(connection)
+    if revision != head():
+        return False, f"Migrations pending: the database is at {revision or 'no revision'}, head is {head()}."
+    return True, f"The database is at head ({head()})."
+
+
+def run_upgrade() -> str:
+    """Bring the database DATABASE_URL names to this Parley's revision; the line to print."""
+    with _configured_engine() as engine:
+        before, now = upgrade(engine)
+    return f"The database is at head ({now})." if before == now else f"Migrated the database from {before} to {now}."
+
+
+@contextmanager
+def _configured_engine() -> Iterator[Engine]:
+    from chat.db import error_detail, make_engine  # chat.db imports this module
     from chat.settings import Settings
 
+    engine = make_engine(Settings.from_env().database_url)
     try:
-        engine = make_engine(Settings.from_env().database_url)
-        try:
-            if args.check:
-                with engine.connect() as connection:
-                    revision = current(connection)
-                if revision != head():
-                    print(f"Migrations pending: the database is at {revision or 'no revision'}, head is {head()}.")
-                    return 1
-                print(f"The database is at head ({head()}).")
-                return 0
-            before, now = upgrade(engine)
-        finally:
-            engine.dispose()
-    except ChatError as error:
-        print(f"Cannot migrate: {error.message}", file=sys.stderr)
-        return 2
-    except Exception as error:  # a database that cannot be reached or written
-        print(f"Cannot migrate: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
-    print(f"The database is at head ({now})." if before == now else f"Migrated the database from {before} to {now}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        yield engine
+    except SQLAlchemyError as error:  # a database that cannot be reached or written
+        raise StorageError(f"Cannot migrate the database: {error_detail(error)}.") from None
+    finally:
+        engine.dispose()

@@ -272,7 +272,7 @@ def _account_sidebar(gate: Accounts, user: SignedIn) -> bool:
 
 def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
     """Change one's own password: current one required; the new one is written by the
-    same locked writer as `python -m chat.users passwd`."""
+    same locked writer as `python -m chat users passwd`."""
     with st.form("parley_password", clear_on_submit=True):
         st.subheader("Change your password")
         current = st.text_input("Current password", type="password", autocomplete="current-password")

@@ -6,7 +6,7 @@
 #                                     once, in `docker logs`), migrate the database, then serve
 #                                     on $PORT (8501) at $ADDRESS (0.0.0.0)
 #   docker run ... parley CMD ARGS    run CMD as given instead, e.g.
-#                                     docker run --rm -v parley-data:/app/data parley python -m chat.users list
+#                                     docker run --rm -v parley-data:/app/data parley python -m chat users list
 #
 # Configuration comes only from the environment (docker run --env-file .env / -e):
 # nothing secret is in the image, and no .env file is read or written in here.
@@ -22,7 +22,7 @@ if [ "$#" -gt 0 ]; then
 fi
 
 status=0
-python -P -m chat.bootstrap --no-env-file || status=$?
+python -P -m chat bootstrap --no-env-file || status=$?
 if [ "$status" -ne 0 ]; then
     echo "parley: not starting (exit $status): see the reason above." >&2
     exit "$status"

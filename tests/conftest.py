@@ -13,11 +13,13 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat import authfile
 from chat.authfile import edit_auth_file
+from chat.cli import cli
 from chat.db import init_db, make_engine, session_factory
 from chat.llm import build_model
 from chat.models import Message
@@ -40,6 +42,12 @@ def require(condition: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"required in CI: {reason}")
         pytest.skip(reason)
+
+
+def parley(*argv: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """`python -m chat ARGV` in this process (click's runner): stdout and stderr apart, and
+    anything but a ChatError or a usage error raised here, as a test failure."""
+    return CliRunner().invoke(cli, list(argv), input=input, env=env, catch_exceptions=False)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,8 @@ from sqlalchemy import create_engine
 
 from chat import authfile
 from chat.models import Message
-from chat.users import main as users_cli
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
-from tests.conftest import AppEnv, logged_messages
+from tests.conftest import AppEnv, logged_messages, parley
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
 GENERIC_FAILURE = "Incorrect username or password."
@@ -172,16 +170,16 @@ def test_users_added_or_removed_by_the_cli_count_without_a_restart(
 ) -> None:
     monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
     app = new_app()
-    code = users_cli(
-        ["--file", str(app_env.auth_file), "add", "carol", "--password-stdin"], stdin=io.StringIO("carol-pass-1\n")
+    added = parley(
+        "users", "--file", str(app_env.auth_file), "add", "carol", "--password-stdin", input="carol-pass-1\n"
     )
-    assert code == 0
+    assert added.exit_code == 0, added.stderr
     app.text_input[0].input("carol")
     app.text_input[1].input("carol-pass-1")
     app.button[0].click().run()
     assert len(app.chat_input) == 1
     # Removing the signed-in user ends the session on the next run.
-    assert users_cli(["--file", str(app_env.auth_file), "remove", "carol"]) == 0
+    assert parley("users", "--file", str(app_env.auth_file), "remove", "carol").exit_code == 0
     app.run()
     assert len(app.chat_input) == 0 and [t.label for t in app.text_input] == ["Username", "Password"]
 

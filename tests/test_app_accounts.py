@@ -3,7 +3,6 @@ the admin page and its audit, quotas, and two users side by side."""
 
 from __future__ import annotations
 
-import io
 import re
 import tomllib
 
@@ -15,9 +14,8 @@ from streamlit.testing.v1 import AppTest
 from chat import authfile
 from chat.authfile import load_users, verify_password
 from chat.models import AuditEvent
-from chat.users import main as users_cli
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
-from tests.conftest import ROOT, AppEnv
+from tests.conftest import ROOT, AppEnv, parley
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 
@@ -40,14 +38,9 @@ def test_the_printed_password_must_be_changed_at_first_sign_in(
     app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
-    out = io.StringIO()
-    assert (
-        users_cli(
-            ["--file", str(app_env.auth_file), "add", "root", "--role", "admin", "--generate-password"], stdout=out
-        )
-        == 0
-    )
-    printed = next(line.split(": ", 1)[1] for line in out.getvalue().splitlines() if "password:" in line)
+    added = parley("users", "--file", str(app_env.auth_file), "add", "root", "--role", "admin", "--generate-password")
+    assert added.exit_code == 0, added.stderr
+    printed = next(line.split(": ", 1)[1] for line in added.stdout.splitlines() if "password:" in line)
     assert load_users(app_env.auth_file)["root"].must_change_password
 
     app = sign_in(new_app(), "root", printed)
@@ -188,7 +181,9 @@ def test_the_quota_stops_a_request_and_says_when_to_continue(
 
 
 def test_per_user_quota_overrides_come_from_auth_yaml(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
-    assert users_cli(["--file", str(app_env.auth_file), "quota", "alice", "--messages-per-minute", "1"]) == 0
+    assert (
+        parley("users", "--file", str(app_env.auth_file), "quota", "alice", "--messages-per-minute", "1").exit_code == 0
+    )
     app = send(send(sign_in(new_app()), "one"), "two")
     assert any("1 message in the last minute" in e for e in errors(app))
     assert len(send(sign_in(new_app(), "bob"), "bob's one").chat_message) == 2  # bob keeps the default

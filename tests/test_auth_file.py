@@ -180,7 +180,7 @@ def test_the_app_keeps_everyone_signed_in_and_tells_the_admin(app_env: AppEnv) -
 
 
 def test_the_users_file_and_its_lock_are_the_owners_alone(tmp_path: Path) -> None:
-    """As `docker exec ... python -m chat.users` writes them: with the default umask, not the entrypoint's."""
+    """As `docker exec ... python -m chat users` writes them: with the default umask, not the entrypoint's."""
     old_umask = os.umask(0o022)
     try:
         with edit_auth_file(tmp_path / "auth.yaml") as users:

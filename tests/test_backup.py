@@ -1,4 +1,4 @@
-"""Backup and restore (`python -m chat.backup`) on SQLite and PostgreSQL: round trips,
+"""Backup and restore (`python -m chat backup` and `restore`) on SQLite and PostgreSQL: round trips,
 a backup taken while turns are written, refused files, the command line."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from chat.auth import Accounts
 from chat.backup import BackupError
 from chat.models import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, ReplyStatus, utcnow
 from chat.search import search_messages
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, url_of
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, parley, url_of
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")
 
@@ -318,17 +318,13 @@ def test_the_password_travels_in_the_environment_not_on_the_command_line() -> No
     assert backup.libpq_command(make_url("postgresql+psycopg://parley@localhost/parley"))[1] == {}
 
 
-def test_a_missing_pg_dump_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_pg_dump_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backup, "PG_BIN_GLOB", str(tmp_path / "postgresql" / "*" / "bin"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setenv("PARLEY_COOKIE_KEY", TEST_COOKIE_KEY)
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://parley:pw@127.0.0.1:9/parley")
-    assert backup.main(["create"]) == 1
-    out = capsys.readouterr()
-    assert out.out == "" and out.err == (
-        "error: pg_dump is not installed, and backups of a PostgreSQL database need it "
+    env = {"PARLEY_COOKIE_KEY": TEST_COOKIE_KEY, "DATABASE_URL": "postgresql+psycopg://parley:pw@127.0.0.1:9/parley"}
+    failed = parley("backup", env=env)
+    assert (failed.exit_code, failed.stdout) == (1, "") and failed.stderr == (
+        "Error: pg_dump is not installed, and backups of a PostgreSQL database need it "
         "(Debian: apt-get install postgresql-client).\n"
     )
     assert list(Path("backups").iterdir()) == []  # no partial file left behind
@@ -343,7 +339,7 @@ def cli(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "chat.backup", *argv], env=environment, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "chat", *argv], env=environment, capture_output=True, text=True, timeout=120
     )
 
 
@@ -353,7 +349,7 @@ def test_the_command_line(sessions: sessionmaker[Session], tmp_path: Path) -> No
     before = snapshot(url)
     where = backup.describe(url)
 
-    made = cli(url, "create")
+    made = cli(url, "backup")
     assert made.returncode == 0 and made.stderr == ""
     line = re.fullmatch(rf"Backed up {re.escape(where)} to (backups/\S+) \(\d+(\.\d)? (bytes|kB|MB)\)\.\n", made.stdout)
     assert line and NAME.fullmatch(Path(line[1]).name)
@@ -370,19 +366,19 @@ def test_the_command_line(sessions: sessionmaker[Session], tmp_path: Path) -> No
 
     for argv, sentence in [
         (("restore", "nothing.db"), "nothing.db does not exist or is not a file."),
-        (("create", "--output", line[1]), f"{line[1]} already exists; choose another name."),
+        (("backup", "--output", line[1]), f"{line[1]} already exists; choose another name."),
     ]:
         failed = cli(url, *argv)
-        assert (failed.returncode, failed.stdout, failed.stderr) == (1, "", f"error: {sentence}\n")
-    broken = cli(url, "create", PARLEY_COOKIE_KEY="short")
+        assert (failed.returncode, failed.stdout, failed.stderr) == (1, "", f"Error: {sentence}\n")
+    broken = cli(url, "backup", PARLEY_COOKIE_KEY="short")
     assert broken.returncode == 1 and broken.stderr.count("\n") == 1 and "PARLEY_COOKIE_KEY" in broken.stderr
-    assert cli(url).returncode == 2  # no command: argparse's usage
+    assert cli(url, "restore").returncode == 2  # no file: click's usage error
 
 
 def test_the_command_line_names_a_missing_sqlite_database(tmp_path: Path) -> None:
-    failed = cli(f"sqlite:///{tmp_path / 'nowhere.db'}", "create")
+    failed = cli(f"sqlite:///{tmp_path / 'nowhere.db'}", "backup")
     assert (failed.returncode, failed.stdout) == (1, "")
-    assert failed.stderr == f"error: The database file {tmp_path / 'nowhere.db'} does not exist.\n"
+    assert failed.stderr == f"Error: The database file {tmp_path / 'nowhere.db'} does not exist.\n"
     assert not Path("backups").exists()
 
 

@@ -14,10 +14,15 @@ import pytest
 
 from chat import authfile
 from chat.authfile import load_users, verify_password
-from chat.bootstrap import main
 from chat.db import make_engine
 from chat.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, parley
+
+
+def main(argv: list[str]) -> tuple[int, str, str]:
+    """`python -m chat bootstrap ARGV` in this process: exit code, stdout, stderr."""
+    result = parley("bootstrap", *argv)
+    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(autouse=True)
@@ -25,10 +30,15 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
 
 
-def test_first_run_creates_env_admin_and_database(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_first_run_creates_env_admin_and_database(sandbox: Path) -> None:
     (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
-    assert main([]) == 0
-    out = capsys.readouterr().out
+    umask = os.umask(0o022)
+    try:
+        code, out, _ = main([])
+        assert os.umask(0o022) == 0o022  # the command's own umask (077) ends with it
+    finally:
+        os.umask(umask)
+    assert code == 0
     settings = Settings.from_env(env_file=sandbox / ".env")
     assert len(settings.cookie_key.get_secret_value()) >= 32 and settings.cookie_key.get_secret_value() not in out
     assert oct((sandbox / ".env").stat().st_mode & 0o777) == "0o600"
@@ -40,34 +50,35 @@ def test_first_run_creates_env_admin_and_database(sandbox: Path, capsys: pytest.
     assert "offline demo mode" in out
 
 
-def test_second_run_reuses_what_exists(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_second_run_reuses_what_exists(sandbox: Path) -> None:
     (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
-    assert main([]) == 0
+    assert main([])[0] == 0
     env_before = (sandbox / ".env").read_text()
     auth_before = (sandbox / "auth.yaml").read_text()
-    capsys.readouterr()
-    assert main([]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = main([])
+    assert code == 0
     assert "password:" not in out and "Wrote" not in out
     assert (sandbox / ".env").read_text() == env_before and (sandbox / "auth.yaml").read_text() == auth_before
 
 
 @pytest.mark.parametrize(("key", "says"), [("", "not set"), ("short", "at least 32"), ("some_key", "well-known")])
-def test_a_bad_cookie_key_refuses_to_start(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], key: str, says: str
-) -> None:
+def test_a_bad_cookie_key_refuses_to_start(sandbox: Path, monkeypatch: pytest.MonkeyPatch, key: str, says: str) -> None:
     (sandbox / ".env").write_text("# no key here\n")
     monkeypatch.setenv("PARLEY_COOKIE_KEY", key)
-    assert main(["--check"]) == 2
-    err = capsys.readouterr().err
-    assert "Parley cannot start" in err and says in err
+    code, out, err = main(["--check"])
+    assert (code, out) == (1, "")
+    assert (
+        err.startswith("Error: Parley's configuration has problems: - PARLEY_COOKIE_KEY ")
+        and says in err
+        and err.count("\n") == 1
+    )
 
 
-def test_a_plaintext_password_refuses_to_start(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_plaintext_password_refuses_to_start(sandbox: Path) -> None:
     (sandbox / ".env").write_text("PARLEY_COOKIE_KEY=" + "k" * 40 + "\n")
     (sandbox / "auth.yaml").write_text("credentials:\n  usernames:\n    erin:\n      password: opensesame\n")
-    assert main([]) == 2
-    assert "'erin' has a plaintext" in capsys.readouterr().err
+    code, _, err = main([])
+    assert code == 1 and err.startswith("Error: ") and "'erin' has a plaintext" in err
 
 
 def test_make_run_stops_before_streamlit_when_the_key_is_bad(sandbox: Path) -> None:
@@ -84,22 +95,20 @@ def test_make_run_stops_before_streamlit_when_the_key_is_bad(sandbox: Path) -> N
     env = {**os.environ, "PARLEY_COOKIE_KEY": "too-short", "PORT": str(free_port())}
     result = subprocess.run(["make", "run"], cwd=sandbox, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "at least 32" in result.stderr and "streamlit" not in result.stdout.split("chat.bootstrap")[-1]
+    assert "at least 32" in result.stderr and "streamlit" not in result.stdout.split("chat bootstrap")[-1]
 
 
-def test_a_container_start_reads_the_environment_only(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_container_start_reads_the_environment_only(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--no-env-file (the Docker entrypoint): no .env is read or written; the first admin and the database are made."""
     (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
     (sandbox / ".env").write_text("PARLEY_COOKIE_KEY=from-a-file-that-must-be-ignored-0123456789\n")
-    assert main(["--no-env-file"]) == 2
-    assert "PARLEY_COOKIE_KEY is not set" in capsys.readouterr().err
+    code, _, err = main(["--no-env-file"])
+    assert code == 1 and "PARLEY_COOKIE_KEY is not set" in err
     monkeypatch.setenv("PARLEY_COOKIE_KEY", "k" * 40)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{sandbox / 'volume' / 'parley.db'}")
     monkeypatch.setenv("PARLEY_AUTH_FILE", str(sandbox / "volume" / "auth.yaml"))
-    assert main(["--no-env-file"]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = main(["--no-env-file"])
+    assert code == 0
     assert "Wrote" not in out and "No users yet: creating the first admin account." in out
     assert load_users(sandbox / "volume" / "auth.yaml")["admin"].must_change_password
     assert (sandbox / "volume" / "parley.db").exists()
@@ -112,10 +121,10 @@ def modes(folder: Path) -> dict[str, str]:
 
 
 def first_start(sandbox: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m chat.bootstrap` as `make run` runs it, under a permissive umask (022)."""
+    """`python -m chat bootstrap` as `make run` runs it, under a permissive umask (022)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_")) and k != "DATABASE_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "chat.bootstrap"],
+        [sys.executable, "-m", "chat", "bootstrap"],
         cwd=sandbox,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -206,9 +215,9 @@ def make_n(target: str, **env: str) -> str:
 def test_make_run_serves_on_port_then_streamlit_server_port_then_8501(env: dict[str, str], port: str) -> None:
     for target in ("run", "prod"):
         commands = make_n(target, **env)
-        assert "chat.bootstrap " in commands and f"--port {port} " in commands.split("chat.bootstrap", 1)[1]
+        assert "-m chat bootstrap " in commands and f"--port {port} " in commands.split("chat bootstrap", 1)[1]
         assert f"--server.port {port} " in commands
-        assert commands.index("chat.bootstrap") < commands.index("streamlit run")  # checked before it starts
+        assert commands.index("chat bootstrap") < commands.index("streamlit run")  # checked before it starts
 
 
 def test_make_run_listens_on_localhost_unless_address_says_otherwise() -> None:
@@ -220,23 +229,22 @@ def test_make_run_listens_on_localhost_unless_address_says_otherwise() -> None:
     assert '--server.address "${ADDRESS:-0.0.0.0}"' in entrypoint  # Docker: every interface
 
 
-def test_a_busy_port_is_found_before_anything_is_made(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_busy_port_is_found_before_anything_is_made(sandbox: Path) -> None:
     (sandbox / ".env.example").write_text((ROOT / ".env.example").read_text())
     before = sorted(sandbox.iterdir())
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["--port", str(port), "--address", "127.0.0.1"]) == 2
-    out = capsys.readouterr()
-    assert out.out == ""  # no "Wrote .env", no one-time password
-    assert out.err == (
-        f"Parley cannot start: Port {port} on 127.0.0.1 is already in use (another Parley, or another program); "
+        code, out, err = main(["--port", str(port), "--address", "127.0.0.1"])
+    assert (code, out) == (1, "")  # no "Wrote .env", no one-time password
+    assert err == (
+        f"Error: Port {port} on 127.0.0.1 is already in use (another Parley, or another program); "
         f"choose another with PORT, e.g. PORT={port + 1} make run.\n"
     )
     assert sorted(sandbox.iterdir()) == before
     # Free again, the same start goes on.
-    assert main(["--port", str(port), "--address", "127.0.0.1"]) == 0
+    assert main(["--port", str(port), "--address", "127.0.0.1"])[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -246,9 +254,6 @@ def test_a_busy_port_is_found_before_anything_is_made(sandbox: Path, capsys: pyt
         ("70000", "PORT must be a number from 1 to 65535, not '70000'."),
     ],
 )
-def test_a_port_that_is_not_one_is_named(
-    sandbox: Path, capsys: pytest.CaptureFixture[str], port: str, sentence: str
-) -> None:
-    assert main(["--port", port]) == 2
-    assert capsys.readouterr().err == f"Parley cannot start: {sentence}\n"
+def test_a_port_that_is_not_one_is_named(sandbox: Path, port: str, sentence: str) -> None:
+    assert main(["--port", port]) == (1, "", f"Error: {sentence}\n")
     assert list(sandbox.iterdir()) == []

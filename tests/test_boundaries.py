@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 def test_logic_modules_do_not_import_streamlit() -> None:
     code = (
         "import sys; import chat.service, chat.store, chat.llm, chat.db, chat.users, chat.bootstrap, chat.auth, "
-        "chat.export; "
+        "chat.export, chat.cli; "
         "print('streamlit' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

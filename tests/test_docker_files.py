@@ -42,9 +42,9 @@ def entrypoint(sandbox: Path, *args: str, **env: str) -> subprocess.CompletedPro
 
 def test_the_entrypoint_refuses_a_bad_configuration_with_the_reason(sandbox: Path) -> None:
     result = entrypoint(sandbox)
-    assert result.returncode == 2
-    assert "PARLEY_COOKIE_KEY is not set" in result.stderr
-    assert "parley: not starting (exit 2)" in result.stderr
+    assert result.returncode == 1
+    assert "Error: Parley's configuration has problems: - PARLEY_COOKIE_KEY is not set" in result.stderr
+    assert "parley: not starting (exit 1)" in result.stderr
     assert list(sandbox.iterdir()) == []  # no .env written, nothing created before the check
 
 
@@ -53,8 +53,8 @@ def test_the_entrypoint_runs_any_other_command_as_given(sandbox: Path) -> None:
         sandbox, "python", "-c", "import sys; print('as given', sys.argv[1:])", "a b", PARLEY_COOKIE_KEY=""
     )
     assert result.returncode == 0 and result.stdout == "as given ['a b']\n"
-    users = entrypoint(sandbox, "python", "-m", "chat.users", "list", PARLEY_COOKIE_KEY=TEST_COOKIE_KEY)
-    assert users.returncode == 0
+    users = entrypoint(sandbox, "python", "-m", "chat", "users", "list", PARLEY_COOKIE_KEY=TEST_COOKIE_KEY)
+    assert (users.returncode, users.stdout) == (0, "No users in auth.yaml.\n")
 
 
 def test_the_build_context_keeps_the_wheelhouse_and_no_secret() -> None:
@@ -97,11 +97,13 @@ def test_a_module_planted_in_the_volume_never_runs(sandbox: Path) -> None:
     """A `chat` package and a `streamlit.py` in the working directory (the volume), as an attacker could leave them."""
     (sandbox / "chat").mkdir()
     (sandbox / "chat" / "__init__.py").write_text("print('PLANTED chat')\n")
+    (sandbox / "chat" / "__main__.py").write_text("print('PLANTED main')\n")
+    (sandbox / "chat" / "cli.py").write_text("print('PLANTED cli')\n")
     (sandbox / "chat" / "bootstrap.py").write_text("print('PLANTED bootstrap')\n")
     (sandbox / "streamlit.py").write_text("print('PLANTED streamlit')\n")
     result = entrypoint(sandbox)
     assert "PLANTED" not in result.stdout + result.stderr
-    assert result.returncode == 2 and "PARLEY_COOKIE_KEY is not set" in result.stderr  # Parley's own bootstrap ran
+    assert result.returncode == 1 and "PARLEY_COOKIE_KEY is not set" in result.stderr  # Parley's own bootstrap ran
 
 
 def test_the_entrypoint_makes_the_volume_its_owners_alone(sandbox: Path) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stdout
 from pathlib import Path
 
-from chat.export import as_markdown, main, user_export
+from click.testing import Result
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.export import as_markdown, user_export
 from chat.service import ChatService, ConversationOptions
+from tests.conftest import TEST_COOKIE_KEY, parley, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
 from tests.test_conversations import chat
+
+
+def command(sessions: sessionmaker[Session], *argv: str) -> Result:
+    """`python -m chat ARGV` on the database of `sessions`."""
+    return parley(*argv, env={"DATABASE_URL": url_of(sessions), "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY})
 
 
 def comparable(document: dict) -> list[dict]:
@@ -33,7 +40,8 @@ def test_json_export_imports_back_without_loss(
     exported = user_export(sessions, "alice")
     path = tmp_path / "alice.json"
     path.write_text(json.dumps(exported))
-    assert main(["import", str(path), "--user", "carol"], sessions=sessions) == 0
+    imported = command(sessions, "import", str(path), "--user", "carol")
+    assert (imported.exit_code, imported.stdout) == (0, "Imported 2 conversation(s) for carol.\n")
     again = user_export(sessions, "carol")
     assert comparable(again) == comparable(exported)
     assert len(again["conversations"]) == 2 and again["conversations"][0]["temperature"] == 0.4
@@ -46,10 +54,11 @@ def test_json_export_imports_back_without_loss(
 
 def test_export_cli_and_scoping(service: ChatService, sessions) -> None:
     chat(service, "alice", "Alice only")
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert main(["export", "--user", "bob"], sessions=sessions) == 0
-    assert json.loads(out.getvalue())["conversations"] == []  # nothing of Alice's
+    bobs = command(sessions, "export", "--user", "bob")
+    assert bobs.exit_code == 0 and json.loads(bobs.stdout)["conversations"] == []  # nothing of Alice's
+    assert command(sessions, "export", "--user", "Alice", "--out", "alice.json").exit_code == 0
+    assert [c["title"] for c in json.loads(Path("alice.json").read_text())["conversations"]] == ["Alice only"]
+    assert command(sessions, "export").exit_code == 2  # --user is required
 
 
 def test_markdown_reads_well(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
@@ -63,13 +72,16 @@ def test_markdown_reads_well(service: ChatService, fake_openai: FakeOpenAI, sess
     assert "Ended early: The model server had an internal error (500)" in text
 
 
-def test_a_damaged_or_foreign_file_imports_nothing(sessions, tmp_path: Path, capsys) -> None:
+def test_a_damaged_or_foreign_file_imports_nothing(sessions, tmp_path: Path) -> None:
     foreign = tmp_path / "other.json"
     foreign.write_text(json.dumps({"hello": "world"}))
-    assert main(["import", str(foreign), "--user", "carol"], sessions=sessions) == 1
+    refused = command(sessions, "import", str(foreign), "--user", "carol")
+    assert (refused.exit_code, refused.stdout) == (1, "")
+    assert refused.stderr == "Error: This file is not a Parley conversations export.\n"
     damaged = tmp_path / "damaged.json"
     damaged.write_text(json.dumps({"format": "parley.conversations", "version": 1, "conversations": [{"title": "x"}]}))
-    assert main(["import", str(damaged), "--user", "carol"], sessions=sessions) == 1
-    err = capsys.readouterr().err
-    assert "not a Parley conversations export" in err and "damaged" in err
+    refused = command(sessions, "import", str(damaged), "--user", "carol")
+    assert refused.exit_code == 1 and refused.stderr.startswith("Error: The export file is damaged (KeyError")
+    missing = command(sessions, "import", str(tmp_path / "nothing.json"), "--user", "carol")
+    assert missing.exit_code == 1 and missing.stderr.startswith(f"Error: Cannot read {tmp_path / 'nothing.json'}: ")
     assert user_export(sessions, "carol")["conversations"] == []

@@ -197,9 +197,10 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     return {**env, "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY, "DATABASE_URL": database_url, **extra}
 
 
-def run_cli(module: str, database_url: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+def run_cli(command: str, database_url: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m chat COMMAND ARGS` in a process of its own, on `database_url`."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-m", "chat", command, *args],
         cwd=ROOT,
         env=cli_env(database_url, **extra),
         capture_output=True,
@@ -209,14 +210,22 @@ def run_cli(module: str, database_url: str, *args: str, **extra: str) -> subproc
 
 
 def test_make_migrate_and_its_check(database_url: str) -> None:
-    pending = run_cli("chat.migrate", database_url, "--check")
+    pending = run_cli("migrate", database_url, "--check")
     assert pending.returncode == 1 and "Migrations pending: the database is at no revision" in pending.stdout
-    done = run_cli("chat.migrate", database_url)
+    done = run_cli("migrate", database_url)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"Migrated the database from None to {migrate.head()}."
-    assert run_cli("chat.migrate", database_url, "--check").returncode == 0
-    again = run_cli("chat.migrate", database_url)
+    assert run_cli("migrate", database_url, "--check").returncode == 0
+    again = run_cli("migrate", database_url)
     assert again.stdout.strip() == f"The database is at head ({migrate.head()})."
+
+
+def test_a_database_that_cannot_be_reached_is_one_sentence() -> None:
+    for args in ((), ("--check",)):
+        failed = run_cli("migrate", "postgresql+psycopg://nobody@127.0.0.1:9/parley", *args)
+        assert (failed.returncode, failed.stdout) == (1, "")
+        assert failed.stderr.startswith("Error: Cannot migrate the database: OperationalError: ")
+        assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
 
 
 def test_start_refuses_a_database_behind_when_told_not_to_migrate(database_url: str, auth_file: Path) -> None:
@@ -224,18 +233,18 @@ def test_start_refuses_a_database_behind_when_told_not_to_migrate(database_url: 
     upgrade_to(engine, migrate.FIRST_REVISION)
     engine.dispose()
     refused = run_cli(
-        "chat.bootstrap", database_url, "--check", PARLEY_AUTO_MIGRATE="false", PARLEY_AUTH_FILE=str(auth_file)
+        "bootstrap", database_url, "--check", PARLEY_AUTO_MIGRATE="false", PARLEY_AUTH_FILE=str(auth_file)
     )
-    assert refused.returncode == 2
-    assert "Parley cannot start: The database is at revision 0001" in refused.stderr
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error: The database is at revision 0001")
     assert "make migrate" in refused.stderr
-    started = run_cli("chat.bootstrap", database_url, "--check", PARLEY_AUTH_FILE=str(auth_file))
+    started = run_cli("bootstrap", database_url, "--check", PARLEY_AUTH_FILE=str(auth_file))
     assert started.returncode == 0, started.stderr
     assert f"Database migrated to revision {migrate.head()}." in started.stdout
 
 
 def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: str) -> None:
-    """The lock is held while two `python -m chat.migrate` start, so both are waiting on it when it opens."""
+    """The lock is held while two `python -m chat migrate` start, so both are waiting on it when it opens."""
     engine = make_engine(database_url)
     postgres = engine.dialect.name == "postgresql"
     holder = engine.connect()
@@ -248,7 +257,7 @@ def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: 
         blocker.__enter__()
     replicas = [
         subprocess.Popen(
-            [sys.executable, "-m", "chat.migrate"],
+            [sys.executable, "-m", "chat", "migrate"],
             cwd=ROOT,
             env=cli_env(database_url),
             stdout=subprocess.PIPE,

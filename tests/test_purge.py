@@ -1,4 +1,4 @@
-"""The retention purge (`python -m chat.admin purge`) on SQLite and PostgreSQL: what goes
+"""The retention purge (`python -m chat purge`) on SQLite and PostgreSQL: what goes
 and when, deleted conversations first, streaming replies kept, messages and search
 entries gone with their conversation, the dry run, the command line."""
 
@@ -261,7 +261,7 @@ def test_the_retention_settings() -> None:
     assert "PARLEY_DELETED_RETENTION_DAYS must be a whole number, not '2.5'." in error.value.message
 
 
-def admin(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+def cli_purge(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_"))},
         "PYTHONPATH": str(ROOT),
@@ -270,7 +270,7 @@ def admin(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "chat.admin", *argv], env=environment, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "chat", "purge", *argv], env=environment, capture_output=True, text=True, timeout=120
     )
 
 
@@ -282,7 +282,7 @@ def test_the_command_line(sessions: sessionmaker[Session]) -> None:
     fresh = conversation(sessions, active=now - DAY)
     before = counts(sessions)
 
-    dry = admin(url, "purge", "--dry-run", PARLEY_RETENTION_DAYS="90")
+    dry = cli_purge(url, "--dry-run", PARLEY_RETENTION_DAYS="90")
     assert (dry.returncode, dry.stderr) == (0, "")
     assert dry.stdout == (
         "Would purge 1 conversation deleted over 30 days ago (2 messages)"
@@ -290,33 +290,34 @@ def test_the_command_line(sessions: sessionmaker[Session]) -> None:
     )
     assert counts(sessions) == before
 
-    done = admin(url, "purge", PARLEY_RETENTION_DAYS="90")
+    done = cli_purge(url, PARLEY_RETENTION_DAYS="90")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == dry.stdout.replace("Would purge", "Purged")
     assert remaining(sessions) == {fresh}
     with sessions() as session:
         assert session.scalars(select(AuditEvent.actor)).all() == ["cli"]
 
-    again = admin(url, "purge", PARLEY_RETENTION_DAYS="90")
+    again = cli_purge(url, PARLEY_RETENTION_DAYS="90")
     assert again.stdout == (
         "Nothing to purge: deleted conversations are kept 30 days, others 90 days after their last activity.\n"
     )
-    bad = admin(url, "purge", PARLEY_DELETED_RETENTION_DAYS="soon")
+    bad = cli_purge(url, PARLEY_DELETED_RETENTION_DAYS="soon")
     assert (bad.returncode, bad.stdout) == (1, "")
     assert bad.stderr == (
-        "error: Parley's configuration has problems: - PARLEY_DELETED_RETENTION_DAYS must be a whole number, "
+        "Error: Parley's configuration has problems: - PARLEY_DELETED_RETENTION_DAYS must be a whole number, "
         "not 'soon'.\n"
     )
-    assert admin(url).returncode == 2  # no command: argparse's usage
+    unknown = cli_purge(url, "--all")
+    assert unknown.returncode == 2 and "No such option '--all'" in unknown.stderr  # click's usage error
 
 
 def test_the_command_line_names_a_missing_or_empty_database() -> None:
-    missing = admin("sqlite:///nowhere/parley.db", "purge")
+    missing = cli_purge("sqlite:///nowhere/parley.db")
     assert (missing.returncode, missing.stdout) == (1, "")
-    assert missing.stderr == "error: The database file nowhere/parley.db does not exist.\n"
+    assert missing.stderr == "Error: The database file nowhere/parley.db does not exist.\n"
     assert not os.path.exists("nowhere")
     with closing(sqlite3.connect("empty.db")):
         pass
-    empty = admin("sqlite:///empty.db", "purge")
+    empty = cli_purge("sqlite:///empty.db")
     assert empty.returncode == 1
-    assert empty.stderr == "error: The database has no Parley tables yet (start Parley once, or run `make migrate`).\n"
+    assert empty.stderr == "Error: The database has no Parley tables yet (start Parley once, or run `make migrate`).\n"

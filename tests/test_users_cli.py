@@ -1,13 +1,13 @@
-import io
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from chat import authfile
 from chat.authfile import load_users, verify_password
 from chat.errors import ConfigError
-from chat.users import main
+from tests.conftest import parley
 
 
 @pytest.fixture(autouse=True)
@@ -15,10 +15,13 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(authfile, "BCRYPT_ROUNDS", 4)
 
 
+def users(path: Path, *argv: str, stdin: str = "") -> Result:
+    return parley("users", "--file", str(path), *argv, input=stdin)
+
+
 def run(path: Path, *argv: str, stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(["--file", str(path), *argv], stdin=io.StringIO(stdin), stdout=out)
-    return code, out.getvalue()
+    result = users(path, *argv, stdin=stdin)
+    return result.exit_code, result.stdout
 
 
 def test_add_hashes_the_password_and_normalises_the_name(tmp_path: Path) -> None:
@@ -48,20 +51,43 @@ def test_generated_password_is_printed_once_and_works(tmp_path: Path) -> None:
     ("password", "says"),
     [(" padded ", "spaces"), ("short", "at least 8"), ("x" * 73, "at most 72 bytes")],
 )
-def test_passwords_the_login_form_could_not_match_are_refused(
-    tmp_path: Path, password: str, says: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_passwords_the_login_form_could_not_match_are_refused(tmp_path: Path, password: str, says: str) -> None:
     path = tmp_path / "auth.yaml"
-    code, _ = run(path, "add", "carol", "--password-stdin", stdin=password + "\n")
-    assert code == 1
-    assert says in capsys.readouterr().err
+    refused = users(path, "add", "carol", "--password-stdin", stdin=password + "\n")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("Error: ") and says in refused.stderr and refused.stderr.count("\n") == 1
     assert not path.exists()
 
 
-def test_bad_usernames_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _ = run(tmp_path / "auth.yaml", "add", "no spaces please", "--password-stdin", stdin="password123\n")
-    assert code == 1
-    assert "not a usable username" in capsys.readouterr().err
+def test_bad_usernames_are_refused(tmp_path: Path) -> None:
+    refused = users(tmp_path / "auth.yaml", "add", "no spaces please", "--password-stdin", stdin="password123\n")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: ") and "not a usable username" in refused.stderr
+
+
+def test_a_password_is_asked_twice_without_echo(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    added = users(path, "add", "alice", stdin="correct horse\ncorrect horse\n")
+    assert added.exit_code == 0, added.stderr
+    assert "Password: \nRepeat password: \n" in added.stdout and "correct horse" not in added.stdout
+    assert verify_password("correct horse", load_users(path)["alice"].password_hash)
+    differ = users(path, "passwd", "alice", stdin="another-one-1\nanother-one-2\n")
+    assert differ.exit_code == 1
+    assert differ.stderr == "Error: The passwords do not match; nothing was changed.\n"
+    assert verify_password("correct horse", load_users(path)["alice"].password_hash)  # unchanged
+    short = users(path, "passwd", "alice", stdin="short\n")
+    assert short.exit_code == 1 and "at least 8" in short.stderr and "Repeat" not in short.stdout  # said at once
+
+
+def test_a_wrong_command_line_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "auth.yaml"
+    both = users(path, "add", "alice", "--password-stdin", "--generate-password")
+    assert both.exit_code == 2 and "cannot be used together" in both.stderr
+    assert users(path, "add", "alice", "--role", "owner").exit_code == 2
+    bad_limit = users(path, "quota", "alice", "--tokens-per-day", "-5")
+    assert bad_limit.exit_code == 2 and "a whole number >= 0" in bad_limit.stderr
+    assert users(path, "add").exit_code == 2  # no username
+    assert not path.exists()
 
 
 def test_comments_and_other_users_survive_passwd_and_remove(tmp_path: Path) -> None:
@@ -80,13 +106,13 @@ def test_comments_and_other_users_survive_passwd_and_remove(tmp_path: Path) -> N
     assert "# keep this comment" in path.read_text()
 
 
-def test_duplicate_and_missing_users(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_and_missing_users(tmp_path: Path) -> None:
     path = tmp_path / "auth.yaml"
     run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
-    assert run(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")[0] == 1
-    assert run(path, "remove", "nobody")[0] == 1
-    err = capsys.readouterr().err
-    assert "already exists" in err and "no user 'nobody'" in err
+    again = users(path, "add", "alice", "--password-stdin", stdin="alice-pass-1\n")
+    nobody = users(path, "remove", "nobody")
+    assert (again.exit_code, nobody.exit_code) == (1, 1)
+    assert "already exists" in again.stderr and "no user 'nobody'" in nobody.stderr
 
 
 def test_list_shows_names_and_roles_but_no_hashes(tmp_path: Path) -> None:

@@ -129,10 +129,10 @@ else:
 st.subheader("Managing users")
 st.caption("Users live in auth.yaml, changed only by the CLI (in the container too: `make shell`).")
 st.code(
-    "python -m chat.users list\n"
-    "python -m chat.users add alice [--role admin] [--generate-password]\n"
-    "python -m chat.users passwd alice\n"
-    "python -m chat.users remove alice\n"
-    "python -m chat.users quota alice --messages-per-minute 60 --tokens-per-day 2000000",
+    "python -m chat users list\n"
+    "python -m chat users add alice [--role admin] [--generate-password]\n"
+    "python -m chat users passwd alice\n"
+    "python -m chat users remove alice\n"
+    "python -m chat users quota alice --messages-per-minute 60 --tokens-per-day 2000000",
     language="bash",
 )

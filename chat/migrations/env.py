@@ -1,6 +1,6 @@
 """Alembic's environment for Parley's schema (see chat/migrate.py).
 
-Parley runs migrations itself (`python -m chat.migrate`, and at start), handing
+Parley runs migrations itself (`python -m chat migrate`, and at start), handing
 over a connection that already holds the migration lock and a transaction. The
 `alembic` command (developers: `alembic revision --autogenerate -m ...`) gets the
 same lock and the database from DATABASE_URL.

@@ -113,7 +113,7 @@ def test_the_image_is_built_as_documented(docker: Docker) -> None:
     assert config["Labels"]["org.opencontainers.image.revision"] == docker.commit
     assert {IMAGE, f"parley:{version}", f"parley:{docker.commit}"} <= set(image["RepoTags"])
     assert config["User"] == f"{UID}:{UID}"
-    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-P", "-m", "chat.health"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-P", "-m", "chat", "health"]
     assert "PYTHONSAFEPATH=1" in config["Env"]  # `docker exec ... python -m` takes no code from the volume
     assert "8501/tcp" in config["ExposedPorts"] and "/app/data" in config["Volumes"]
     assert not any(entry.startswith(("PARLEY_COOKIE_KEY", "OPENAI_API_KEY")) for entry in config["Env"])
@@ -212,8 +212,9 @@ def test_the_volume_is_the_users_alone_and_holds_no_code(docker: Docker, contain
     planted.mkdir()
     try:
         (planted / "__init__.py").write_text("print('PLANTED')\n")
+        (planted / "__main__.py").write_text("print('PLANTED main')\n")
         (planted / "health.py").write_text("print('PLANTED health')\n")
-        checked = docker("exec", CONTAINER, "python", "-m", "chat.health")
+        checked = docker("exec", CONTAINER, "python", "-m", "chat", "health")
         assert "PLANTED" not in checked.stdout + checked.stderr and checked.stdout.startswith("healthy: database")
     finally:
         shutil.rmtree(planted)
@@ -227,7 +228,8 @@ def test_sign_in_and_chat_with_the_database_on_the_volume(page, docker: Docker, 
         CONTAINER,
         "python",
         "-m",
-        "chat.users",
+        "chat",
+        "users",
         "add",
         "alice",
         "--password-stdin",
@@ -256,7 +258,7 @@ def test_sign_in_and_chat_with_the_database_on_the_volume(page, docker: Docker, 
 
     # Any other command runs as given, against the same volume: the users CLI sees alice.
     users = docker(
-        "run", "--rm", "--network", "none", "-v", f"{VOLUME}:/app/data", IMAGE, "python", "-m", "chat.users", "list"
+        "run", "--rm", "--network", "none", "-v", f"{VOLUME}:/app/data", IMAGE, "python", "-m", "chat", "users", "list"
     ).stdout
     assert "alice" in users and "admin" in users
 
