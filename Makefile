@@ -36,7 +36,7 @@ install: $(VENV)/.runtime ## make the virtualenv from requirements.txt
 boot: run ## first time on a machine: the venv, .env with a cookie key, the first admin, the database, then serve
 
 # run and prod start Streamlit with FORWARDED_ALLOW_IPS empty: its server (uvicorn) then
-# believes no X-Forwarded-For, and PARLEY_TRUSTED_PROXIES is the only rule (chat/peer.py).
+# believes no X-Forwarded-For, and PARLEY_TRUSTED_PROXIES is the only rule (chat/accounts/peer.py).
 run: $(VENV)/.runtime ## set up what is missing (.env, admin user, database migrations), check, and serve on localhost:8501
 	$(PY) -m chat bootstrap --port $(PORT) --address $(RUN_ADDRESS)
 	echo $$$$ > $(PIDFILE); export FORWARDED_ALLOW_IPS=; \
@@ -105,7 +105,7 @@ docker-build: wheels/.requirements ## build the image parley:VERSION, :COMMIT an
 		-t $(IMAGE):$(VERSION) -t $(IMAGE):$(COMMIT) -t $(IMAGE):latest .
 
 docker-run: $(VENV)/.runtime ## run the image in the background on :8501 (.env made if missing; data in the volume parley-data)
-	@$(PY) -c 'from pathlib import Path; from chat.bootstrap import ensure_env_file; \
+	@$(PY) -c 'from pathlib import Path; from chat.ops.bootstrap import ensure_env_file; \
 		ensure_env_file(Path(".env"), Path(".env.example")) and print("Wrote .env with a fresh PARLEY_COOKIE_KEY.")'
 	docker run -d --name $(CONTAINER) -p $(PORT):8501 --env-file .env -v parley-data:/app/data $(IMAGE):latest
 	@echo "Parley starts on http://localhost:$(PORT); 'docker logs $(CONTAINER)' shows a new admin's one-time password."

@@ -7,7 +7,7 @@ under AppTest, which would skip this gate.
 
 import streamlit as st
 
-from chat import ui
+from chat.ui import pages as ui
 
 st.set_page_config(page_title="Parley", page_icon=":material/forum:")
 

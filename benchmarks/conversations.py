@@ -23,11 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from chat.db import init_db, make_engine, session_factory
-from chat.llm import build_model
-from chat.models import Conversation, Message, new_id, utcnow
-from chat.service import ChatService, ConversationOptions
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.tables import Conversation, Message, new_id, utcnow
+from chat.llm.client import build_model
 from chat.settings import Settings
+from chat.turns.service import ChatService, ConversationOptions
 
 WORDS = [
     "river",
@@ -142,8 +142,8 @@ def render_ms(long_id: str, service: ChatService) -> float:
     history = (service.open_conversation("bench", long_id) or [])[:200]
 
     def script(messages: list, url: str, conversation_id: str) -> None:  # type: ignore[type-arg]
-        from chat import ui
         from chat.settings import Settings
+        from chat.ui import pages as ui
 
         service = ui.chat_service(
             Settings.from_env({"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": url}, env_file=None)

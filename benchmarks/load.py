@@ -85,8 +85,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from chat.authfile import edit_auth_file  # noqa: E402
-from chat.models import Message, ReplyStatus  # noqa: E402
+from chat.accounts.authfile import edit_auth_file  # noqa: E402
+from chat.db.tables import Message  # noqa: E402
+from chat.domain.status import ReplyStatus  # noqa: E402
 from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import bcrypt
 
-from chat.auth import WRONG_CREDENTIALS, Accounts
-from chat.authfile import edit_auth_file
-from chat.db import init_db, make_engine, session_factory
+from chat.accounts.auth import WRONG_CREDENTIALS, Accounts
+from chat.accounts.authfile import edit_auth_file
+from chat.db.engine import init_db, make_engine, session_factory
 from chat.settings import Settings
 
 

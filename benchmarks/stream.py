@@ -26,10 +26,10 @@ from pathlib import Path
 
 import openai
 
-from chat.db import init_db, make_engine, session_factory
-from chat.llm import build_model
-from chat.service import ChatService
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.llm.client import build_model
 from chat.settings import Settings
+from chat.turns.service import ChatService
 
 WORKLOADS = {
     "2,000 tokens as fast as possible": (2000, 0.0),

@@ -1,7 +1,7 @@
 """Parley's one command line: `python -m chat <command>` (or the `parley` script).
 
 Every command an operator runs is here, on click, as a thin layer over the module that
-does the work (chat/users.py, migrate.py, backup.py, admin.py, export.py, health.py,
+does the work (chat/ops/: users.py, upgrade.py, backup.py, purge.py, export.py, health.py,
 bootstrap.py). One convention for all of them:
 
 - exit 0: done (what was done is printed on stdout);
@@ -21,9 +21,10 @@ from typing import Any
 
 import click
 
-from chat import admin, backup, bootstrap, export, health, migrate, users
-from chat.authfile import ROLES, check_password
+from chat.accounts.authfile import ROLES, check_password
 from chat.errors import ChatError
+from chat.ops import backup, bootstrap, export, health, upgrade, users
+from chat.ops import purge as admin
 
 
 class ParleyGroup(click.Group):
@@ -144,9 +145,9 @@ def users_list(file: Path) -> None:
 def migrate_command(ctx: click.Context, check: bool) -> None:
     """Apply pending database migrations (DATABASE_URL), under a lock."""
     if not check:
-        click.echo(migrate.run_upgrade())
+        click.echo(upgrade.run_upgrade())
         return
-    current, line = migrate.run_check()
+    current, line = upgrade.run_check()
     click.echo(line)
     if not current:
         ctx.exit(1)

@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     spool_file: Path = Field(
         Path("data/spool.jsonl"),
         validation_alias="PARLEY_SPOOL_FILE",
-        description="Where turns the database refuses wait until it takes them again (chat/spool.py).",
+        description="Where turns the database refuses wait until it takes them again (chat/db/spool.py).",
     )
     auth_file: Path = Field(Path("auth.yaml"), validation_alias="PARLEY_AUTH_FILE", description="The users file.")
     cookie_name: str = Field(
@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = Field(
         None,
         validation_alias="FORWARDED_ALLOW_IPS",
-        description="uvicorn's own variable as the process saw it at start (None: unset); see chat/peer.py.",
+        description="uvicorn's own variable as the process saw it at start (None: unset); see chat/accounts/peer.py.",
         # uvicorn reads it before any `.env` is: `from_env` takes it from the process alone.
         json_schema_extra={KEEP_BLANK: True, PROCESS_ONLY: True},
     )

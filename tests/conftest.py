@@ -17,14 +17,14 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import authfile
-from chat.authfile import edit_auth_file
+from chat.accounts import authfile
+from chat.accounts.authfile import edit_auth_file
 from chat.cli import cli
-from chat.db import init_db, make_engine, session_factory
-from chat.llm import build_model
-from chat.models import Message
-from chat.service import ChatService
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.tables import Message
+from chat.llm.client import build_model
 from chat.settings import Settings
+from chat.turns.service import ChatService
 from tests import postgres_server as postgres_server_script
 from tests.fake_openai import FakeOpenAI
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from chat import authfile
-from chat.models import Message
+from chat.accounts import authfile
+from chat.db.tables import Message
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, parley
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply

@@ -11,9 +11,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from chat import authfile
-from chat.authfile import load_users, verify_password
-from chat.models import AuditEvent
+from chat.accounts import authfile
+from chat.accounts.authfile import load_users, verify_password
+from chat.db.tables import AuditEvent
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import ROOT, AppEnv, parley
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -198,8 +198,8 @@ def test_streamlit_config_keeps_the_protections_on() -> None:
 
 def end_session_elsewhere(app_env: AppEnv, app: AppTest) -> None:
     """Sign out from another tab: the session's row is revoked."""
-    from chat.auth import Accounts
-    from chat.db import make_engine, session_factory
+    from chat.accounts.auth import Accounts
+    from chat.db.engine import make_engine, session_factory
     from chat.settings import Settings
 
     engine = make_engine(app_env.database_url)

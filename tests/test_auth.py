@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import sessions as session_rows
-from chat import throttle
-from chat.auth import WRONG_CREDENTIALS, Accounts, dummy_hash
-from chat.authfile import edit_auth_file, load_users, verify_password
+from chat.accounts import signins as session_rows
+from chat.accounts import throttle
+from chat.accounts.auth import WRONG_CREDENTIALS, Accounts, dummy_hash
+from chat.accounts.authfile import edit_auth_file, load_users, verify_password
+from chat.accounts.peer import client_address
+from chat.accounts.throttle import ThrottlePolicy
+from chat.db.tables import AuthSession, LoginFailure, utcnow
 from chat.errors import InputError
-from chat.models import AuthSession, LoginFailure, utcnow
-from chat.peer import client_address
-from chat.throttle import ThrottlePolicy
 from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, make_settings
 
 NOW = utcnow()
@@ -296,7 +296,7 @@ def test_a_password_changed_meanwhile_is_not_overwritten(accounts: Accounts, aut
 
 
 def test_ended_sessions_are_forgotten_at_start(accounts: Accounts, sessions: sessionmaker[Session]) -> None:
-    from chat.db import init_db
+    from chat.db.engine import init_db
 
     old = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=utcnow() - timedelta(days=45)).token
     live = signed_in(accounts)

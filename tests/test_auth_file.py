@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chat import sessions as session_rows
-from chat.auth import Accounts
-from chat.authfile import MAX_FILE_BYTES, edit_auth_file, load_users, load_users_keeping_last_good
+from chat.accounts import signins as session_rows
+from chat.accounts.auth import Accounts
+from chat.accounts.authfile import MAX_FILE_BYTES, edit_auth_file, load_users, load_users_keeping_last_good
+from chat.db.tables import utcnow
 from chat.errors import ConfigError
-from chat.models import utcnow
 from tests.apptest_helpers import new_app, sign_in
 from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, AppEnv, make_settings
 
@@ -83,7 +83,7 @@ def test_an_alias_bomb_is_refused_by_its_expansion_not_by_running_out_of_memory(
     script = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-        "from chat.authfile import load_users\n"
+        "from chat.accounts.authfile import load_users\n"
         "from chat.errors import ConfigError\n"
         "try:\n"
         "    load_users(sys.argv[1])\n"
@@ -117,7 +117,7 @@ def test_a_file_broken_while_parley_runs_keeps_the_last_good_copy(
     token = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1").token
     assert token is not None
     good = auth_file.read_text()
-    caplog.set_level(logging.INFO, logger="chat.authfile")
+    caplog.set_level(logging.INFO, logger="chat.accounts.authfile")
     auth_file.write_text("credentials: [1, 2]\n")  # what a bad hand edit leaves
 
     for _ in range(3):  # every page run reads it again

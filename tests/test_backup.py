@@ -21,12 +21,14 @@ from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import backup, store
-from chat import sessions as auth_sessions
-from chat.auth import Accounts
-from chat.backup import BackupError
-from chat.models import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, ReplyStatus, utcnow
-from chat.search import search_messages
+from chat.accounts import signins as auth_sessions
+from chat.accounts.auth import Accounts
+from chat.db import store
+from chat.db.search import search_messages
+from chat.db.tables import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, utcnow
+from chat.domain.status import ReplyStatus
+from chat.ops import backup
+from chat.ops.backup import BackupError
 from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, parley, url_of
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")

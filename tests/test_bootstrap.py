@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chat import authfile
-from chat.authfile import load_users, verify_password
-from chat.db import make_engine
+from chat.accounts import authfile
+from chat.accounts.authfile import load_users, verify_password
+from chat.db.engine import make_engine
 from chat.settings import Settings
 from tests.conftest import ROOT, parley
 

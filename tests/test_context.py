@@ -15,12 +15,13 @@ import tiktoken.registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import tokens
+from chat.db.tables import Message
+from chat.domain import tokens
+from chat.domain.messages import ChatMessage
+from chat.domain.tokens import ESTIMATE_MARGIN, TokenCounting
 from chat.errors import InputError
-from chat.llm import build_model
-from chat.models import Message
-from chat.service import ChatMessage, ChatService, plan_request
-from chat.tokens import ESTIMATE_MARGIN, TokenCounting
+from chat.llm.client import build_model
+from chat.turns.service import ChatService, plan_request
 from tests.apptest_helpers import new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
@@ -85,7 +86,7 @@ def test_tables_come_from_the_package_and_never_from_the_network(
 def test_a_table_that_fails_its_hash_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(tokens, "_tiktoken_file", lambda stem: b"not the real table\n")
-    with caplog.at_level(logging.ERROR, logger="chat.tokens"):
+    with caplog.at_level(logging.ERROR, logger="chat.domain.tokens"):
         assert tokens._load("o200k_base") is None
     assert "does not match" in caplog.text
     assert list(tmp_path.iterdir()) == []
@@ -240,7 +241,7 @@ def test_an_exact_count_that_disagrees_with_the_server_is_logged(
 ) -> None:
     service = service_with(tmp_path, fake_openai, sessions, PARLEY_MODEL="gpt-4o-mini")
     fake_openai.enqueue(FakeReply(text="ok", prompt_tokens=1))
-    with caplog.at_level(logging.WARNING, logger="chat.tokens"):
+    with caplog.at_level(logging.WARNING, logger="chat.domain.tokens"):
         finished(service, [])
     assert "the server reported 1 prompt tokens" in caplog.text
 

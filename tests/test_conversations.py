@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from chat.db.tables import Conversation
 from chat.errors import InputError
-from chat.llm import build_model
-from chat.models import Conversation
-from chat.service import ChatService
+from chat.llm.client import build_model
+from chat.turns.service import ChatService
 from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
 
@@ -85,8 +85,8 @@ def test_malformed_ids_are_simply_not_found(service: ChatService, bad_id: str) -
 def test_a_conversation_keeps_its_own_options_and_each_reply_records_them(
     service: ChatService, fake_openai: FakeOpenAI, sessions
 ) -> None:
-    from chat.models import Message
-    from chat.service import ConversationOptions
+    from chat.db.tables import Message
+    from chat.turns.service import ConversationOptions
 
     options = ConversationOptions(model="fake-model", system_prompt="Answer in French.", temperature=0.3)
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Hello", options=options)
@@ -112,7 +112,7 @@ def test_a_conversation_keeps_its_own_options_and_each_reply_records_them(
 
 
 def test_bad_options_are_refused(service: ChatService) -> None:
-    from chat.service import ConversationOptions
+    from chat.turns.service import ConversationOptions
 
     with pytest.raises(InputError, match="between 0 and 2"):
         service.start_turn(
@@ -136,7 +136,7 @@ def test_models_come_from_settings_and_the_server(tmp_path: Path, fake_openai: F
 def test_search_matches_every_word_case_insensitively_with_the_last_as_a_prefix(
     service: ChatService, fake_openai: FakeOpenAI
 ) -> None:
-    from chat.search import HIGHLIGHT_END, HIGHLIGHT_START
+    from chat.db.search import HIGHLIGHT_END, HIGHLIGHT_START
 
     fake_openai.enqueue(FakeReply(text="Paris is lovely in spring."), FakeReply(text="Berlin has many museums."))
     france = chat(service, "alice", "Tell me about Paris in Spring")

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import Result
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.export import as_markdown, user_export
-from chat.service import ChatService, ConversationOptions
+from chat.ops.export import as_markdown, user_export
+from chat.turns.service import ChatService, ConversationOptions
 from tests.conftest import TEST_COOKIE_KEY, parley, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
 from tests.test_conversations import chat

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.models import AuditEvent
+from chat.db.tables import AuditEvent
 from tests.conftest import ROOT, TEST_COOKIE_KEY, parley, url_of
 from tests.fake_openai import FakeOpenAI
 

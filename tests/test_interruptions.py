@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from chat.models import Message
+from chat.db.tables import Message
 from tests.conftest import AppEnv, logged_messages
 from tests.fake_openai import FakeOpenAI, FakeReply
 
@@ -28,8 +28,8 @@ def page(request: str) -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-    from chat import ui
-    from chat.quotas import Quota
+    from chat.db.quotas import Quota
+    from chat.ui import pages as ui
 
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
@@ -121,8 +121,8 @@ def resumed_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-    from chat import ui
-    from chat.quotas import Quota
+    from chat.db.quotas import Quota
+    from chat.ui import pages as ui
 
     settings = ui.settings_or_stop()
     service = ui.chat_service(settings)
@@ -183,8 +183,8 @@ def submit_interrupted_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-    from chat import ui
-    from chat.quotas import Quota
+    from chat.db.quotas import Quota
+    from chat.ui import pages as ui
 
     service = ui.chat_service(ui.settings_or_stop())
     user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))

@@ -9,7 +9,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from chat.markdown import WORD_JOINER, GuardedStream, has_image, neutralise_images, plain
+from chat.ui.markdown import WORD_JOINER, GuardedStream, has_image, neutralise_images, plain
 
 BEACON = "http://127.0.0.1:9/leak.png?d=secret"
 

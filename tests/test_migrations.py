@@ -18,11 +18,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from chat import migrate
-from chat.db import init_db, make_engine, session_factory
+from chat.db import migrate
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.search import search_messages
+from chat.db.tables import Base
 from chat.errors import ChatError, ConfigError
-from chat.models import Base
-from chat.search import search_messages
 from tests.conftest import ROOT, TEST_COOKIE_KEY
 
 

@@ -1,4 +1,4 @@
-"""The client address: IPv4-mapped peers, and uvicorn's X-Forwarded-For rule beside Parley's (chat/peer.py).
+"""The client address: IPv4-mapped peers, and uvicorn's X-Forwarded-For rule beside Parley's (chat/accounts/peer.py).
 
 uvicorn's own ProxyHeadersMiddleware rewrites a real ASGI scope here, so the tests hold
 Parley's reasoning to what the pinned uvicorn actually does."""
@@ -12,8 +12,8 @@ import logging
 import pytest
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from chat.accounts.peer import ForwardingRule, UvicornTrust, client_address, normalise
 from chat.errors import InputError
-from chat.peer import ForwardingRule, UvicornTrust, client_address, normalise
 
 
 def uvicorn_client(forwarded_allow_ips: str, peer: str, forwarded_for: list[str]) -> str:
@@ -152,7 +152,7 @@ def test_when_uvicorn_trusts_more_a_rewritten_request_is_refused_and_others_are_
 
 def test_a_refusal_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     rule = ForwardingRule.of("10.99.0.0/16", ())
-    with caplog.at_level(logging.WARNING, logger="chat.peer"):
+    with caplog.at_level(logging.WARNING, logger="chat.accounts.peer"):
         for _ in range(3):
             with pytest.raises(InputError):
                 rule.address("198.51.100.1", "198.51.100.1")

@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import session_factory
+from chat.db.engine import session_factory
+from chat.db.retention import PurgeReport, Removed, RetentionPolicy, purge
+from chat.db.search import search_messages
+from chat.db.tables import AuditEvent, AuthSession, Conversation, LoginFailure, Message, utcnow
+from chat.domain.status import ReplyStatus
 from chat.errors import ConfigError, StorageError
-from chat.models import AuditEvent, AuthSession, Conversation, LoginFailure, Message, ReplyStatus, utcnow
-from chat.retention import PurgeReport, Removed, RetentionPolicy, purge
-from chat.search import search_messages
 from chat.settings import Settings
 from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
 
@@ -237,7 +238,7 @@ def test_a_dry_run_changes_nothing_and_says_what_a_purge_removes(sessions: sessi
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_purge_refuses_a_sqlite_connection_without_foreign_keys(sessions: sessionmaker[Session]) -> None:
     conversation(sessions, active=NOW - 100 * DAY)
-    bare = create_engine(url_of(sessions))  # not chat.db.make_engine: foreign keys off
+    bare = create_engine(url_of(sessions))  # not chat.db.engine.make_engine: foreign keys off
     with pytest.raises(StorageError, match="foreign keys are off"):
         purge(session_factory(bare), POLICY, now=NOW)
     bare.dispose()

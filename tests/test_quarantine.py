@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine, event, exc, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import spool
-from chat.db import init_db, make_engine, session_factory
-from chat.models import Message
-from chat.quotas import Quota, QuotaError
-from chat.service import ChatService
+from chat.db import spool
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.quotas import Quota, QuotaError
+from chat.db.tables import Message
+from chat.turns.service import ChatService
 from tests.apptest_helpers import new_app, sign_in
 from tests.conftest import AppEnv, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -106,7 +106,7 @@ def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_writt
 def test_a_nul_left_by_an_older_parley_in_the_spool_is_written_the_same_on_both_engines(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
-    """A record spooled before chat/text.py: PostgreSQL refused it (and everything behind it)."""
+    """A record spooled before chat/domain/text.py: PostgreSQL refused it (and everything behind it)."""
     file = spool.Spool(tmp_path / "spool.jsonl")
     file.add(record("alice", "a", "nul\x00here", "and\x00there"))
     file.add(record("bob", "b", "behind", "it"))

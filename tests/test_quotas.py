@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import quotas, store
-from chat.models import Message, utcnow
-from chat.quotas import Quota, QuotaError
-from chat.service import ChatService
+from chat.db import quotas, store
+from chat.db.quotas import Quota, QuotaError
+from chat.db.tables import Message, utcnow
+from chat.turns.service import ChatService
 from tests.conftest import service_with
 from tests.fake_openai import FakeOpenAI
 

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.db.tables import Message
 from chat.errors import BusyError
-from chat.models import Message
-from chat.service import ChatService
+from chat.turns.service import ChatService
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, service_with, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -89,9 +89,9 @@ def test_a_process_that_exits_mid_reply_saves_it_as_interrupted(
     script = textwrap.dedent(
         f"""
         import atexit, time
-        from chat.db import make_engine, session_factory
-        from chat.llm import build_model
-        from chat.service import ChatService
+        from chat.db.engine import make_engine, session_factory
+        from chat.llm.client import build_model
+        from chat.turns.service import ChatService
         from chat.settings import Settings
         settings = Settings.from_env({{
             "PARLEY_COOKIE_KEY": {TEST_COOKIE_KEY!r}, "DATABASE_URL": {url_of(sessions)!r},
@@ -112,7 +112,7 @@ def test_a_process_that_exits_mid_reply_saves_it_as_interrupted(
 def test_another_session_follows_a_reply_and_sign_out_does_not_stop_it(
     app_env: AppEnv, fake_openai: FakeOpenAI
 ) -> None:
-    from chat import ui
+    from chat.ui import pages as ui
 
     fake_openai.enqueue(FakeReply(text="alpha beta gamma delta epsilon zeta eta theta", delay=0.25))
     first = sign_in(new_app())
@@ -136,7 +136,7 @@ def test_another_session_follows_a_reply_and_sign_out_does_not_stop_it(
 
 def test_switching_away_and_back_follows_the_same_reply(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text="slow words " * 8, delay=0.1), FakeReply(text="Quick answer."))
-    from chat import ui
+    from chat.ui import pages as ui
 
     app = sign_in(new_app())
     service = ui.chat_service(ui.settings_or_stop())
@@ -193,9 +193,9 @@ def test_a_reply_still_thinking_is_never_taken_for_abandoned(
 ) -> None:
     from datetime import timedelta
 
-    import chat.service
+    import chat.turns.service
 
-    monkeypatch.setattr(chat.service, "STALE_AFTER", timedelta(milliseconds=200))
+    monkeypatch.setattr(chat.turns.service, "STALE_AFTER", timedelta(milliseconds=200))
     fake_openai.enqueue(FakeReply(text="After a long think.", first_delay=1.8), FakeReply(text="Quick."))
     thinking = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
     first_touch = rows(sessions)[-1].updated_at
@@ -209,7 +209,7 @@ def test_a_reply_still_thinking_is_never_taken_for_abandoned(
 
 
 def test_the_page_changing_its_history_does_not_change_a_request(service: ChatService, fake_openai: FakeOpenAI) -> None:
-    from chat.service import ChatMessage
+    from chat.domain.messages import ChatMessage
 
     history = [ChatMessage("user" if n % 2 == 0 else "assistant", f"Earlier message {n} " * 20) for n in range(24)]
     fake_openai.context_window = 400  # the first request is refused: the retry re-plans from the history

@@ -16,14 +16,15 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import init_db, make_engine, session_factory
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.tables import Message, utcnow
+from chat.domain.messages import ChatMessage
+from chat.domain.status import ReplyStatus
 from chat.errors import InputError, StorageError
-from chat.llm import PLACEHOLDER_API_KEY, build_model
-from chat.models import Message, ReplyStatus, utcnow
-from chat.service import (
+from chat.llm.client import PLACEHOLDER_API_KEY, build_model
+from chat.turns.service import (
     MIN_RENDER_INTERVAL,
     RENDERS_PER_SECOND,
-    ChatMessage,
     ChatService,
     ConversationOptions,
     clean_prompt,
@@ -301,8 +302,8 @@ def test_prompt_cleaning() -> None:
 
 
 def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_path: Path, sessions) -> None:
-    from chat import store
-    from chat.db import process_owner
+    from chat.db import store
+    from chat.db.engine import process_owner
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -389,9 +390,9 @@ def impatient_service(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_openai: FakeOpenAI
 ) -> Iterator[ChatService]:
     """A service whose SQLite gives up on a lock after 200 ms instead of 5 s."""
-    import chat.db
+    import chat.db.engine
 
-    monkeypatch.setattr(chat.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(chat.db.engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
     engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
     init_db(engine)
     settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
@@ -449,7 +450,7 @@ def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
 
 
 def test_a_finished_reply_is_settled_once() -> None:
-    from chat.ui import ChatState
+    from chat.ui.pages import ChatState
 
     chat = ChatState()
 

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import spool
-from chat.db import init_db, make_engine, session_factory
-from chat.llm import build_model
-from chat.models import Message, SpooledWrite
-from chat.service import ChatService, Turn
+from chat.db import spool
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.tables import Message, SpooledWrite
+from chat.llm.client import build_model
+from chat.turns.service import ChatService, Turn
 from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
 

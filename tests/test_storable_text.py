@@ -1,6 +1,6 @@
 """Text PostgreSQL cannot store (U+0000, lone surrogates) is kept the same way on both engines.
 
-Before chat/text.py, PostgreSQL refused a NUL in a prompt (the turn was spooled and then blocked
+Before chat/domain/text.py, PostgreSQL refused a NUL in a prompt (the turn was spooled and then blocked
 the spool for good) while SQLite stored it: the same conversation differed by engine.
 """
 
@@ -11,10 +11,10 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat import export
-from chat.models import Conversation, Message
-from chat.service import ChatService, ConversationOptions, clean_prompt
-from chat.text import storable
+from chat.db.tables import Conversation, Message
+from chat.domain.text import storable
+from chat.ops import export
+from chat.turns.service import ChatService, ConversationOptions, clean_prompt
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 FFFD = "\ufffd"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.models import Message
-from chat.reasoning import ThinkSplitter
-from chat.service import ChatService, ConversationOptions
+from chat.db.tables import Message
+from chat.domain.reasoning import ThinkSplitter
+from chat.turns.service import ChatService, ConversationOptions
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import AppEnv, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply

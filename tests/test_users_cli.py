@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from chat import authfile
-from chat.authfile import load_users, verify_password
+from chat.accounts import authfile
+from chat.accounts.authfile import load_users, verify_password
 from chat.errors import ConfigError
 from tests.conftest import parley
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from chat import ui
-from chat.markdown import plain
+from chat.ui import pages as ui
+from chat.ui.markdown import plain
 
 settings = ui.settings_or_stop()
 user = ui.current_user()

@@ -1,6 +1,6 @@
 """The chat screen: the conversation so far, the prompt box, the streamed reply."""
 
-from chat import ui
+from chat.ui import pages as ui
 
 settings = ui.settings_or_stop()
 user = ui.current_user()

@@ -1,6 +1,6 @@
 """Search over your own messages; a result opens its conversation at that message."""
 
-from chat import ui
+from chat.ui import pages as ui
 
 settings = ui.settings_or_stop()
 user = ui.current_user()

@@ -18,7 +18,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from chat.authfile import edit_auth_file
+from chat.accounts.authfile import edit_auth_file
 from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, chromium_path, require
 from tests.fake_openai import FakeOpenAI
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.authfile import edit_auth_file
+from chat.accounts.authfile import edit_auth_file
 from tests.e2e.conftest import Server
 from tests.e2e.test_browser import CHAT_INPUT, auth_cookie, login_form_shown, sign_in, wait_for_cookie
 

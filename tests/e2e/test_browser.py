@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chat.models import Message
-from chat.sessions import new_token
+from chat.accounts.signins import new_token
+from chat.db.tables import Message
 from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
 from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
@@ -156,7 +156,7 @@ def test_an_image_in_a_reply_is_never_fetched(page, server: Server) -> None:  # 
     assert reply.locator("img").count() == 0
     assert reply.get_by_role("link", name="image: status").get_attribute("href") == beacon
     # As written, to the eye: the reply holds a link, so the code's `![` carries an
-    # invisible word joiner (see chat/markdown.py).
+    # invisible word joiner (see chat/ui/markdown.py).
     assert "![kept](as-code)" in reply.inner_text().replace("\u2060", "")
     assert not any("beacon.png" in url for url in requested)
 

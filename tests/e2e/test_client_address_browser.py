@@ -14,7 +14,7 @@ import bcrypt
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from chat.authfile import edit_auth_file
+from chat.accounts.authfile import edit_auth_file
 from tests.e2e.conftest import Server, running_server
 from tests.fake_openai import FakeOpenAI
 

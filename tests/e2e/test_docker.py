@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.bootstrap import ensure_env_file
+from chat.ops.bootstrap import ensure_env_file
 from tests import docker_engine
 from tests.conftest import PASSWORDS, ROOT, logged_messages, require
 from tests.e2e.conftest import SERVER_FOLDERS, Server, free_port

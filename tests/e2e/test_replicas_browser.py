@@ -18,9 +18,9 @@ import bcrypt
 import pytest
 from sqlalchemy import create_engine, make_url, select
 
-from chat.authfile import edit_auth_file
-from chat.models import Message
-from chat.sessions import token_hash
+from chat.accounts.authfile import edit_auth_file
+from chat.accounts.signins import token_hash
+from chat.db.tables import Message
 from tests.conftest import PASSWORDS
 from tests.e2e.conftest import Server, running_server, write_test_users
 from tests.e2e.test_browser import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.sessions import token_hash
+from chat.accounts.signins import token_hash
 from tests.conftest import PASSWORDS, TEST_COOKIE_KEY
 from tests.e2e.conftest import COOKIES_SEEN, PAGE_HTML, SERVER_FOLDERS, Server
 from tests.e2e.test_browser import (

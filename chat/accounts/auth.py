@@ -1,0 +1,345 @@
+"""Accounts: signing in and out, resuming a sign-in from its cookie, changing a password.
+
+Who may sign in is `auth.yaml` (streamlit-authenticator's format: bcrypt hashes
+under `credentials.usernames`), re-read whenever it changes. Everything else a
+login must remember (sessions, failed attempts) is in the database, so it holds
+across sessions, processes and replicas. No Streamlit here: `chat/ui/pages.py` draws
+the forms and keeps the session's token hash in `st.session_state`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.accounts import peer, throttle
+from chat.accounts import signins as sessions
+from chat.accounts.authfile import (
+    User,
+    UsersRead,
+    check_password,
+    edit_auth_file,
+    hash_password,
+    load_users_keeping_last_good,
+    verify_password,
+)
+from chat.db.engine import error_detail
+from chat.db.quotas import Quota
+from chat.db.tables import utcnow
+from chat.errors import InputError, StorageError
+from chat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WRONG_CREDENTIALS = "Incorrect username or password."
+DATABASE_DOWN = "Parley cannot reach its database to check your sign-in. Try again in a moment."
+# How often an attempt waiting for others in flight looks at the database again.
+IN_FLIGHT_POLL = 0.05
+# The least time an attempt waits for others in flight to make progress (see _begin_attempt).
+MIN_IN_FLIGHT_GRACE = 5.0
+
+
+def throttled_message(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    wait = f"{int(seconds) + 1} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return f"Too many failed sign-ins for this username. Try again in {wait}."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who this page run is for, and the session that vouches for it."""
+
+    username: str
+    name: str
+    roles: tuple[str, ...]
+    session_hash: str
+    quota: Quota
+    must_change_password: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: SignedIn | None = None
+    token: str | None = None  # for the cookie; never stored or logged
+    expires_at: datetime | None = None
+    error: str | None = None
+
+
+def dummy_hash(cost: int) -> str:
+    """A well-formed bcrypt hash of cost `cost` that no password matches: checking
+    an unknown username against it costs what checking a real one does."""
+    return f"$2b${cost:02d}$" + "." * 53
+
+
+class Accounts:
+    def __init__(self, settings: Settings, database: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.database = database
+        self.session_policy = sessions.SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes), absolute=timedelta(days=settings.session_days)
+        )
+        self.throttle_policy = throttle.ThrottlePolicy(
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+            lock=timedelta(seconds=settings.login_lock_seconds),
+            address_budget=settings.login_address_budget,
+            address_delay=timedelta(seconds=settings.login_address_delay_seconds),
+        )
+        self._checks_lock = threading.Lock()
+        self._recent_checks: deque[float] = deque(maxlen=16)  # seconds per password check, newest last
+        self.forwarding = peer.ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
+        if (warning := self.forwarding.warning()) is not None:
+            log.warning("%s", warning)
+
+    def users(self) -> dict[str, User]:
+        return self.users_read().users
+
+    def users_read(self) -> UsersRead:
+        """The users: from auth.yaml or, while it is broken, the last good copy (nobody is
+        signed out by a bad edit). Raises ConfigError only when there is no good copy."""
+        return load_users_keeping_last_good(self.settings.auth_file)
+
+    def quota(self, user: User) -> Quota:
+        return Quota(
+            messages_per_minute=(
+                self.settings.quota_messages_per_minute
+                if user.messages_per_minute is None
+                else user.messages_per_minute
+            ),
+            tokens_per_day=self.settings.quota_tokens_per_day if user.tokens_per_day is None else user.tokens_per_day,
+        )
+
+    def _account(self, username: str) -> str:
+        return throttle.username_key(username, self.settings.cookie_key.get_secret_value())
+
+    def _signed_in(self, user: User, hashed: str) -> SignedIn:
+        return SignedIn(
+            username=user.username,
+            name=user.name,
+            roles=user.roles,
+            session_hash=hashed,
+            quota=self.quota(user),
+            must_change_password=user.must_change_password,
+        )
+
+    def sign_in(self, raw_username: str, password: str, address: str, *, now: datetime | None = None) -> SignInResult:
+        """Check a typed username and password, under the throttle.
+
+        Every path that reaches the password check costs one bcrypt check of the
+        usual cost, known username or not. A throttled attempt is refused before
+        the check, right password or wrong.
+        """
+        fixed = now
+        clock: Callable[[], datetime] = (lambda: fixed) if fixed is not None else utcnow
+        now = clock()
+        username = raw_username.strip().lower()
+        account = self._account(username)
+        users = self.users()
+        try:
+            attempt = self._begin_attempt(account, address, clock)
+        except SQLAlchemyError as error:
+            log.error("sign-in refused, the database could not be written: %s", error_detail(error))
+            return SignInResult(error=DATABASE_DOWN)
+        if attempt.id is None:
+            log.info("sign-in refused by the throttle (%.0f s left)", attempt.refused_for)
+            return SignInResult(error=throttled_message(attempt.refused_for))
+        user = users.get(username)
+        with self._failed_unless_finished(attempt, account, address):
+            self._wait_for_turn(attempt, clock())  # not `now`: waiting for attempts in flight took time
+            matches = self._verify(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+        if user is None or not matches:
+            try:
+                self._finish(attempt, account, address, succeeded=False)
+            except SQLAlchemyError as error:
+                # The row stays in flight and counts as a failure once it is stale.
+                log.error("a failed sign-in could not be recorded: %s", error_detail(error))
+            return SignInResult(error=WRONG_CREDENTIALS)
+        try:
+            with self.database.begin() as session:
+                throttle.finish_attempt(session, attempt, account, address, succeeded=True)
+                token, expires_at = sessions.new_token(
+                    user.username,
+                    self.settings.cookie_key.get_secret_value(),
+                    now=now,
+                    lifetime=self.session_policy.absolute,
+                )
+                sessions.create(
+                    session,
+                    token=token,
+                    username=user.username,
+                    password_hash=user.password_hash,
+                    address=address,
+                    now=now,
+                    expires_at=expires_at,
+                )
+        except SQLAlchemyError as error:
+            log.error("sign-in could not be recorded: %s", error_detail(error))
+            return SignInResult(error=DATABASE_DOWN)
+        return SignInResult(user=self._signed_in(user, sessions.token_hash(token)), token=token, expires_at=expires_at)
+
+    def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
+        """The user a cookie's token signs in, if its session is still live."""
+        now = now or utcnow()
+        if sessions.token_username(token, self.settings.cookie_key.get_secret_value(), now=now) is None:
+            return None
+        return self.resume(sessions.token_hash(token), now=now)
+
+    def resume(self, hashed: str, *, now: datetime | None = None) -> SignedIn | None:
+        """The session's user, or None if it was revoked, expired, idle too long, or
+        its user was removed or changed password since. Raises StorageError if the
+        database cannot be read (a sign-in is never assumed)."""
+        now = now or utcnow()
+        users = self.users()
+        try:
+            with self.database() as session:
+                row = sessions.find_live(session, hashed, now=now, policy=self.session_policy)
+        except SQLAlchemyError as error:
+            log.error("could not read a sign-in session: %s", error_detail(error))
+            raise StorageError(DATABASE_DOWN) from None
+        user = users.get(row.username) if row is not None else None
+        if row is None or user is None or row.password_mark != sessions.password_mark(user.password_hash):
+            return None
+        if now - row.last_seen_at < sessions.TOUCH_EVERY:
+            return self._signed_in(user, hashed)  # most runs: a read, no write transaction
+        try:
+            with self.database.begin() as session:
+                sessions.touch(session, hashed, now=now)
+        except SQLAlchemyError as error:
+            # Only the idle clock misses a beat; the chat goes on.
+            log.warning("could not record sign-in activity: %s", error_detail(error))
+        return self._signed_in(user, hashed)
+
+    def sign_out(self, hashed: str) -> None:
+        """Revoke the session. Raises StorageError if the database cannot record it."""
+        try:
+            with self.database.begin() as session:
+                sessions.revoke(session, hashed, now=utcnow())
+        except SQLAlchemyError as error:  # translated here, where the database is used
+            log.error("sign-out could not be recorded: %s", error_detail(error))
+            raise StorageError("Sign-out failed: Parley cannot reach its database. Try again in a moment.") from None
+
+    def change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
+        """Change the signed-in user's own password through the same locked writer as
+        the CLI. The current password is required and a wrong one counts as a failed
+        sign-in. Other sessions of the user end; this one goes on. A database that cannot
+        be reached is a StorageError (the page shows its sentence)."""
+        try:
+            self._change_password(user, current, new, repeat, address)
+        except SQLAlchemyError as error:  # translated here, where the database is used
+            log.error("a password change could not be completed: %s", error_detail(error))
+            raise StorageError(
+                "Parley cannot reach its database; your password may not have changed. Try again in a moment."
+            ) from None
+
+    def _change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
+        account = self._account(user.username)
+        attempt = self._begin_attempt(account, address, utcnow)
+        if attempt.id is None:
+            raise InputError(throttled_message(attempt.refused_for))
+        stored = self.users().get(user.username)
+        with self._failed_unless_finished(attempt, account, address):
+            self._wait_for_turn(attempt, utcnow())
+            matches = stored is not None and self._verify(current, stored.password_hash)
+        self._finish(attempt, account, address, succeeded=matches)
+        if stored is None or not matches:
+            raise InputError("The current password is not right.")
+        if new != repeat:
+            raise InputError("The new passwords do not match.")
+        if new == current:
+            raise InputError("The new password must differ from the current one.")
+        check_password(new)
+        new_hash = hash_password(new)
+        with edit_auth_file(self.settings.auth_file) as editor:
+            editor.set_password(user.username, new_hash, expected_hash=stored.password_hash)
+        log.info("a user changed their password")
+        try:
+            with self.database.begin() as session:
+                sessions.remark(session, user.session_hash, new_hash)
+        except SQLAlchemyError as error:
+            log.error("a changed password could not be recorded on its session: %s", error_detail(error))
+            raise InputError(
+                "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
+            ) from None
+
+    def _begin_attempt(self, account: str, address: str, clock: Callable[[], datetime]) -> throttle.Attempt:
+        """An attempt allowed to go on, or refused. One that would be refused only because
+        of attempts still in flight polls until they are resolved (by any process: only the
+        database is shared). It stops waiting, counting them as failed, when none has been
+        resolved for a few password checks' time after the last one's start, and in any
+        case after STALE_AFTER."""
+        count_in_flight = False
+        waiting_for: frozenset[int] | None = None
+        give_up = time.monotonic() + throttle.STALE_AFTER.total_seconds()
+        checks_from = give_up
+        while True:
+            now = clock()
+            with self.database.begin() as session:
+                attempt = throttle.begin_attempt(
+                    session, account, address, now=now, policy=self.throttle_policy, count_in_flight=count_in_flight
+                )
+            if attempt.in_flight_until is None:
+                return attempt
+            if attempt.in_flight != waiting_for:  # some were resolved (or others began): start counting again
+                waiting_for = attempt.in_flight
+                checks_from = time.monotonic() + max(0.0, (attempt.in_flight_until - now).total_seconds())
+            # The grace is read again each time: checks finishing meanwhile say how slow they are now.
+            if time.monotonic() >= min(give_up, checks_from + self._in_flight_grace()):
+                count_in_flight = True  # decide now, counting what is still in flight as failed
+            else:
+                time.sleep(IN_FLIGHT_POLL)
+
+    def _in_flight_grace(self) -> float:
+        """A few password checks' time, as long as the slowest recent one here took: under
+        load a check at cost 12 took 0.9 s alone and 5.5 s eight at once on two cores."""
+        with self._checks_lock:
+            slowest = max(self._recent_checks, default=0.0)
+        return max(MIN_IN_FLIGHT_GRACE, 4 * slowest)
+
+    def _verify(self, password: str, hashed: str) -> bool:
+        started = time.monotonic()
+        try:
+            return verify_password(password, hashed)
+        finally:
+            with self._checks_lock:
+                self._recent_checks.append(time.monotonic() - started)
+
+    @staticmethod
+    def _wait_for_turn(attempt: throttle.Attempt, now: datetime) -> None:
+        """Past its address's budget an attempt waits its turn, here on the server, before
+        its password is checked (password spraying is slowed, never refused)."""
+        if attempt.starts_at is not None and attempt.starts_at > now:
+            time.sleep((attempt.starts_at - now).total_seconds())
+
+    def _finish(self, attempt: throttle.Attempt, account: str, address: str, *, succeeded: bool) -> None:
+        with self.database.begin() as session:
+            throttle.finish_attempt(session, attempt, account, address, succeeded=succeeded)
+
+    @contextmanager
+    def _failed_unless_finished(self, attempt: throttle.Attempt, account: str, address: str) -> Iterator[None]:
+        """An attempt interrupted before its outcome (a closed tab stops the page's run
+        with a BaseException) counts as failed now, instead of leaving others to wait for it."""
+        try:
+            yield
+        except BaseException:
+            with suppress(SQLAlchemyError):
+                self._finish(attempt, account, address, succeeded=False)
+            raise
+
+
+def _usual_cost(users: dict[str, User]) -> int:
+    """The bcrypt cost most users' hashes have (12 if there are none)."""
+    costs = Counter(int(user.password_hash[4:6]) for user in users.values())
+    return costs.most_common(1)[0][0] if costs else 12

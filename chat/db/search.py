@@ -1,0 +1,111 @@
+"""Full-text search over a user's messages, with one meaning on both engines.
+
+Every word of the query must match a word of the message, case- and
+accent-insensitively, the last one as a prefix; results come newest first with a
+snippet that marks the matching words. The index is made by the first migration
+(chat/db/migrations/versions/0001_initial.py):
+
+- SQLite: an FTS5 table (external content, kept in step by triggers) with the
+  `unicode61 remove_diacritics 2` tokenizer.
+- PostgreSQL: a stored, GIN-indexed `tsvector` column made with a text search configuration
+  that unaccents, then lowercases without stemming or stop words (`simple`). ASCII
+  punctuation is turned into spaces first, so that PostgreSQL's parser splits
+  text into words as FTS5 does (it would otherwise keep `example.com`, `a@b.org`
+  or `1.2.3` as one token, and a search for `example` would miss them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"  # private-use marks: never in real text
+SNIPPET_WORDS = 16
+# A word: letters and digits (any script). Underscores and punctuation separate words,
+# as in FTS5's unicode61 tokenizer.
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    conversation_id: str
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str  # the matching words between HIGHLIGHT_START and HIGHLIGHT_END
+    created_at: datetime
+
+
+def query_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+# --- the query ----------------------------------------------------------------------
+
+
+def search_messages(session: Session, username: str, text: str, *, limit: int = 50) -> list[SearchHit]:
+    """The user's messages in conversations they have not deleted that match `text`,
+    newest first; attempts replaced by a regenerated reply or an edited prompt are left out."""
+    words = query_words(text)
+    if not words:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _postgres_rows(session, username, words, limit)
+    else:
+        rows = _sqlite_rows(session, username, words, limit)
+    return [
+        SearchHit(
+            conversation_id=row.conversation_id,
+            conversation_title=row.title or "Untitled",
+            message_id=row.id,
+            role=row.role,
+            snippet=row.snippet,
+            created_at=_as_utc(row.created_at),
+        )
+        for row in rows
+    ]
+
+
+def _sqlite_rows(session: Session, username: str, words: list[str], limit: int):  # type: ignore[no-untyped-def]
+    query = " ".join(f'"{word}"' for word in words) + "*"
+    return session.execute(
+        sql_text(
+            "SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title,"
+            f" snippet(messages_fts, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', {SNIPPET_WORDS}) AS snippet"
+            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE messages_fts MATCH :query AND c.username = :username AND c.deleted_at IS NULL"
+            " AND NOT m.superseded"
+            " ORDER BY messages_fts.rowid DESC LIMIT :limit"  # FTS5 walks its rowids newest first and stops early
+        ),
+        {"query": query, "username": username, "limit": limit},
+    ).all()
+
+
+def _postgres_rows(session: Session, username: str, words: list[str], limit: int):  # type: ignore[no-untyped-def]
+    # Words are letters and digits only, so quoting them makes a safe tsquery.
+    query = " & ".join(f"'{word}'" for word in words) + ":*"
+    options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
+    return session.execute(
+        sql_text(
+            "SELECT hit.id, hit.role, hit.created_at, hit.conversation_id, hit.title,"
+            " ts_headline('parley_search', hit.content, to_tsquery('parley_search', :query), :options) AS snippet"
+            " FROM (SELECT m.id, m.role, m.created_at, m.content, c.id AS conversation_id, c.title"
+            "  FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            "  WHERE m.search_vector @@ to_tsquery('parley_search', :query) AND NOT m.superseded"
+            "  AND c.username = :username AND c.deleted_at IS NULL"
+            "  ORDER BY m.id DESC LIMIT :limit) AS hit"
+            " ORDER BY hit.id DESC"  # snippets only for the rows shown
+        ),
+        {"query": query, "username": username, "limit": limit, "options": options},
+    ).all()
+
+
+def _as_utc(value: object) -> datetime:
+    """A raw-SQL time column as an aware UTC datetime (the ORM's UTCDateTime does this for mapped reads)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,278 @@
+"""Queries over a `Session` the caller gives: the store never opens or commits one.
+
+Keeping transactions in the caller's hands lets the service make each write short:
+no transaction stays open while a reply streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from chat.db.tables import Conversation, Message, utcnow
+from chat.domain.messages import STATUS_NOTES, STILL_STREAMING_NOTE, ChatMessage
+from chat.domain.status import ReplyStatus
+
+TITLE_LENGTH = 80
+
+
+def title_from_prompt(prompt: str) -> str:
+    line = " ".join(prompt.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def create_conversation(
+    session: Session,
+    *,
+    username: str,
+    model: str,
+    system_prompt: str,
+    title: str = "",
+    temperature: float | None = None,
+) -> Conversation:
+    conversation = Conversation(
+        username=username, model=model, system_prompt=system_prompt, title=title, temperature=temperature
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def _owned(conversation_id: str, username: str) -> ColumnElement[bool]:
+    """The one filter every user-facing query goes through: theirs, and not deleted."""
+    return and_(
+        Conversation.id == conversation_id,
+        Conversation.username == username,
+        Conversation.deleted_at.is_(None),
+    )
+
+
+def get_conversation(
+    session: Session, conversation_id: str, username: str, *, for_update: bool = False
+) -> Conversation | None:
+    """The conversation if it exists, belongs to `username` and is not deleted; else None.
+
+    Someone else's id and a deleted one look exactly like a missing one. `for_update`
+    locks its row until the transaction ends (PostgreSQL; SQLite has one writer anyway),
+    so two tabs changing its last turn at once take turns."""
+    query = select(Conversation).where(_owned(conversation_id, username))
+    return session.scalar(query.with_for_update() if for_update else query)
+
+
+def list_conversations(session: Session, username: str, *, limit: int = 200) -> Sequence[Conversation]:
+    """The user's conversations, most recently active first."""
+    return session.scalars(
+        select(Conversation)
+        .where(Conversation.username == username, Conversation.deleted_at.is_(None))
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def rename_conversation(session: Session, conversation_id: str, username: str, title: str) -> bool:
+    result = session.execute(
+        update(Conversation).where(_owned(conversation_id, username)).values(title=title_from_prompt(title))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def update_conversation_settings(
+    session: Session, conversation_id: str, username: str, *, model: str, system_prompt: str, temperature: float | None
+) -> bool:
+    result = session.execute(
+        update(Conversation)
+        .where(_owned(conversation_id, username))
+        .values(model=model, system_prompt=system_prompt, temperature=temperature)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def delete_conversation(session: Session, conversation_id: str, username: str) -> bool:
+    result = session.execute(update(Conversation).where(_owned(conversation_id, username)).values(deleted_at=utcnow()))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def add_prompt(session: Session, conversation: Conversation, content: str) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        username=conversation.username,
+        role="user",
+        content=content,
+        model=conversation.model,
+        status=ReplyStatus.COMPLETE,
+        finished_at=utcnow(),
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    session.flush()
+    return message
+
+
+def start_reply(
+    session: Session,
+    *,
+    conversation_id: str,
+    username: str,
+    model: str,
+    content: str = "",
+    owner: str | None = None,
+    system_prompt: str | None = None,
+    temperature: float | None = None,
+    context_tokens: int | None = None,
+    context_left_out: int | None = None,
+) -> Message:
+    reply = Message(
+        conversation_id=conversation_id,
+        username=username,
+        role="assistant",
+        content=content,
+        model=model,
+        status=ReplyStatus.STREAMING,
+        owner=owner,
+        system_prompt=system_prompt,
+        temperature=temperature,
+        context_tokens=context_tokens,
+        context_left_out=context_left_out,
+    )
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def reply_exists(session: Session, reply_id: int) -> bool:
+    return session.get(Message, reply_id) is not None
+
+
+def save_reply_progress(session: Session, reply_id: int, content: str) -> None:
+    """Record what has arrived so far; also serves as the reply's heartbeat."""
+    session.execute(
+        update(Message)
+        .where(Message.id == reply_id, Message.status == ReplyStatus.STREAMING)
+        .values(content=content, updated_at=utcnow())
+    )
+
+
+def finish_reply(
+    session: Session,
+    reply_id: int,
+    *,
+    content: str,
+    status: str,
+    error_kind: str | None = None,
+    error_message: str | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    usage_estimated: bool = False,
+    cost_usd: float | None = None,
+    temperature: float | None = None,
+    reasoning: str | None = None,
+    duration_ms: int | None = None,
+) -> None:
+    """Write a reply's end. `temperature`: what was actually sent (None if the model refused one)."""
+    if status not in ReplyStatus.FINAL:
+        raise ValueError(f"{status!r} is not a final reply status")
+    now = utcnow()
+    session.execute(
+        update(Message)
+        .where(Message.id == reply_id)
+        .values(
+            content=content,
+            status=status,
+            error_kind=error_kind,
+            error_message=error_message,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            usage_estimated=usage_estimated,
+            cost_usd=cost_usd,
+            temperature=temperature,
+            reasoning=reasoning,
+            duration_ms=duration_ms,
+            updated_at=now,
+            finished_at=now,
+        )
+    )
+
+
+def mark_abandoned_replies(
+    session: Session, *, older_than: datetime, dead_owners: Collection[str] = (), running: Collection[int] = ()
+) -> int:
+    """Mark as `interrupted` the replies still `streaming` whose process is gone: known dead
+    (`dead_owners`), or silent since `older_than`; never those this process is still
+    writing (`running`). Returns how many."""
+    abandoned = Message.updated_at < older_than
+    if dead_owners:
+        abandoned = or_(abandoned, Message.owner.in_(list(dead_owners)))
+    alive = Message.id.not_in(list(running)) if running else true()
+    result = session.execute(
+        update(Message)
+        .where(Message.status == ReplyStatus.STREAMING, abandoned, alive)
+        .values(status=ReplyStatus.INTERRUPTED, error_kind="interrupted", finished_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def streaming_owners(session: Session) -> set[str]:
+    return {
+        owner
+        for owner in session.scalars(select(Message.owner).where(Message.status == ReplyStatus.STREAMING).distinct())
+        if owner
+    }
+
+
+def conversation_messages(
+    session: Session, conversation_id: str, username: str, *, with_superseded: bool = False
+) -> Sequence[Message]:
+    """The conversation's messages in order: its current branch, or (for the log's
+    exports) every attempt too."""
+    query = select(Message).join(Conversation).where(_owned(conversation_id, username))
+    if not with_superseded:
+        query = query.where(Message.superseded.is_(False))
+    return session.scalars(query.order_by(Message.id)).all()
+
+
+def supersede(session: Session, messages: Sequence[Message]) -> None:
+    for message in messages:
+        message.superseded = True
+    session.flush()
+
+
+def set_feedback(session: Session, reply_id: int, username: str, value: int | None) -> bool:
+    """Rate one of the user's own replies (1 up, 0 down, None: no rating). False if not theirs."""
+    reply = session.scalar(
+        select(Message)
+        .join(Conversation)
+        .where(
+            Message.id == reply_id,
+            Message.role == "assistant",
+            Conversation.username == username,
+            Conversation.deleted_at.is_(None),
+        )
+    )
+    if reply is None:
+        return False
+    reply.feedback = value
+    return True
+
+
+def as_chat_message(row: Message) -> ChatMessage:
+    if row.status == ReplyStatus.STREAMING:
+        note: str | None = STILL_STREAMING_NOTE
+    else:
+        note = row.error_message or STATUS_NOTES.get(row.status)
+    return ChatMessage(
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        note=note,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        usage_estimated=row.usage_estimated,
+        cost=row.cost_usd,
+        reasoning=row.reasoning or "",
+        feedback=row.feedback,
+        id=row.id,
+        left_out=row.context_left_out or 0,
+    )

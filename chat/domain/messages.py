@@ -1,0 +1,69 @@
+"""A message as the page shows it and as the model receives it, and the sentences about it.
+
+The service, the store, the admin's reports and the screens share this record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat.domain.status import ReplyStatus
+
+STATUS_NOTES = {
+    ReplyStatus.LENGTH: "The reply was cut at the token limit.",
+    ReplyStatus.CONTENT_FILTER: "The model server's content filter stopped the reply.",
+    ReplyStatus.STOPPED: "Stopped.",
+    ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
+}
+STILL_STREAMING_NOTE = "This reply is still being written. Reload the page to see more of it."
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message as the page shows it and as the model receives it."""
+
+    role: str
+    content: str
+    status: str = ReplyStatus.COMPLETE
+    note: str | None = None  # why the reply ended early, as a sentence
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    usage_estimated: bool = False
+    cost: float | None = None  # USD; None: the model has no price (or the request never ran)
+    reasoning: str = ""  # the model's reasoning, shown apart and never sent back
+    notices: tuple[str, ...] = ()  # how the request was adapted to the model, as sentences
+    feedback: int | None = None  # the user's thumbs: 1 up, 0 down
+    id: int | None = None  # the log's id, for messages loaded from it
+    left_out: int = 0  # earlier messages not sent with the request that produced this reply
+
+    @property
+    def context_note(self) -> str | None:
+        return context_note(self.left_out)
+
+    @property
+    def usage_note(self) -> str | None:
+        """Small print under a reply: its tokens and cost."""
+        if self.role != "assistant" or self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        about = "≈ " if self.usage_estimated else ""
+        tokens = f"{about}{self.prompt_tokens:,} prompt + {self.completion_tokens:,} reply tokens"
+        if self.usage_estimated:
+            tokens += " (estimated)"
+        cost = "cost unknown" if self.cost is None else about + format_cost(self.cost)
+        return f"{tokens} · {cost}"
+
+
+def format_cost(usd: float) -> str:
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd >= 0.0001 or usd == 0:
+        return f"${usd:.4f}".rstrip("0").rstrip(".") if usd == 0 else f"${usd:.4f}"
+    return f"${float(f'{usd:.2g}'):.10f}".rstrip("0")  # two significant digits: $0.0000069
+
+
+def context_note(left_out: int) -> str | None:
+    """The chat's notice that a reply was produced from part of the conversation."""
+    if left_out <= 0:
+        return None
+    earliest = "earliest message was" if left_out == 1 else f"{left_out} earliest messages were"
+    return f"The {earliest} left out of this request to fit the context budget; the model did not see them."

@@ -1,0 +1,2 @@
+"""The model: the OpenAI-compatible client and the offline demo model, one streaming interface.
+"""

@@ -1,0 +1,135 @@
+"""`python -m chat health [--deep]`: is this Parley able to serve?
+
+Checks that the configuration is valid and that the database answers and takes
+writes (a row is written and rolled back); with `--deep`,
+that the model server answers too. Prints one line and exits 0 when healthy, 1
+with the reason otherwise (`Error: unhealthy: ...`): what Docker's HEALTHCHECK and a
+load balancer need. Even what no check foresaw is that one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+from sqlalchemy import Engine, create_engine, insert, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from chat.db.tables import AuditEvent, Base, utcnow
+from chat.errors import ChatError
+from chat.llm.client import PLACEHOLDER_API_KEY
+from chat.settings import Settings
+
+# A health check answers quickly or not at all: no long busy waits.
+TIMEOUT_SECONDS = 3.0
+
+
+class Unhealthy(ChatError):
+    """Why this Parley cannot serve; its message reads `unhealthy: <reason>`."""
+
+    kind = "unhealthy"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"unhealthy: {reason}")
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise Unhealthy("DATABASE_URL is not a valid database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        on_disk = database not in ("", ":memory:") and not database.startswith("file:")
+        if on_disk and not _is_file(database):
+            raise Unhealthy(f"the database file {database} does not exist (run `make migrate` or start Parley once)")
+        return create_engine(parsed, connect_args={"timeout": TIMEOUT_SECONDS})
+    return create_engine(parsed, connect_args={"connect_timeout": int(TIMEOUT_SECONDS)}, pool_pre_ping=False)
+
+
+def _is_file(database: str) -> bool:
+    """Whether the database file exists; a path this user may not search or name is said as such."""
+    try:
+        return Path(database).is_file()
+    except OSError as error:  # EACCES on a folder on the way, ENAMETOOLONG: not "missing"
+        raise Unhealthy(f"the database file {database} cannot be read: {error.strerror}") from None
+
+
+def check_database(url: str) -> str:
+    """Why the database cannot serve Parley, raised as Unhealthy; else a short description."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            missing = [t.name for t in Base.metadata.sorted_tables if not inspect(connection).has_table(t.name)]
+            if missing:
+                raise Unhealthy(f"the database lacks Parley's tables ({', '.join(missing)}); run `make migrate`")
+            # A real write to one of Parley's tables, rolled back: proves the lock, the
+            # permissions and the storage alike, and leaves nothing behind.
+            try:
+                connection.execute(insert(AuditEvent).values(at=utcnow(), actor="health", action="probe", target=""))
+            finally:
+                connection.rollback()
+    except SQLAlchemyError as error:
+        raise Unhealthy(_database_reason(error)) from None
+    finally:
+        engine.dispose()
+    return f"database ({engine.dialect.name}) answers and takes writes"
+
+
+def _database_reason(error: SQLAlchemyError) -> str:
+    detail = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else type(error).__name__
+    lowered = detail.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return "the database is locked by another writer for more than 3 s"
+    if "read-only" in lowered or "readonly" in lowered or "read only" in lowered:
+        return "the database is read-only"
+    if "not a database" in lowered:
+        return "the database file is not a SQLite database (damaged?)"
+    if "connect" in lowered or "connection" in lowered:
+        return f"cannot connect to the database: {detail}"
+    return f"the database failed: {detail}"
+
+
+def check_model(settings: Settings) -> str:
+    if settings.demo_mode:
+        return "model: the offline demo model"
+    client = openai.OpenAI(
+        api_key=settings.openai_api_key.get_secret_value() or PLACEHOLDER_API_KEY,
+        base_url=settings.openai_base_url,
+        timeout=TIMEOUT_SECONDS,
+        max_retries=0,
+    )
+    server = settings.openai_base_url or "the OpenAI API"
+    try:
+        client.models.list()
+    except (openai.AuthenticationError, openai.PermissionDeniedError):
+        raise Unhealthy(f"the model server ({server}) refuses the API key") from None
+    except openai.APIStatusError:
+        pass  # it answered; not every server lists its models
+    except openai.APIError:  # connection refused, timeout, reset
+        raise Unhealthy(f"the model server ({server}) does not answer") from None
+    return f"model server ({server}) answers"
+
+
+def run(deep: bool) -> str:
+    try:
+        settings = Settings.from_env()
+    except ChatError as error:
+        raise Unhealthy(" ".join(error.message.split())) from None
+    parts = [check_database(settings.database_url)]
+    if deep:
+        parts.append(check_model(settings))
+    return "; ".join(parts)
+
+
+def check(deep: bool) -> str:
+    """`healthy: ...`, or Unhealthy with the reason; an unforeseen failure is one line too."""
+    try:
+        return f"healthy: {run(deep)}"
+    except Unhealthy:
+        raise
+    except Exception as error:  # a health check answers in one line, whatever happened
+        detail = (str(error).strip().splitlines() or [""])[0]
+        raise Unhealthy(f"the check failed unexpectedly: {type(error).__name__}: {detail}") from error

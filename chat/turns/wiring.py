@@ -1,0 +1,40 @@
+"""The chat service put together from settings: the engine, the schema, the model.
+
+The screens ask for a service and get one, or a ChatError saying why not; they never
+build the database engine themselves, nor see a database error (`chat.ui` imports no
+SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from chat.db.engine import init_db, make_engine, session_factory
+from chat.errors import StorageError
+from chat.llm.client import build_model
+from chat.settings import Settings
+from chat.turns.service import ChatService
+
+log = logging.getLogger(__name__)
+
+CANNOT_OPEN = (
+    "Parley cannot open its conversation log (DATABASE_URL). "
+    "Check that the database is running and writable, then reload this page."
+)
+
+
+def open_service(settings: Settings) -> ChatService:
+    """A service over the database DATABASE_URL names, migrated (or refused with a ConfigError
+    under PARLEY_AUTO_MIGRATE=false), with replies left streaming by a dead process closed.
+    A database that cannot be opened is a StorageError saying so (the cause goes to the log)."""
+    try:
+        engine = make_engine(settings.database_url)
+        interrupted = init_db(engine, apply_migrations=settings.auto_migrate)
+        if interrupted:
+            log.info("marked %d reply(ies) left streaming by a stopped process as interrupted", interrupted)
+        return ChatService(settings, session_factory(engine), build_model(settings))
+    except (SQLAlchemyError, OSError) as error:  # translated here, where the database is opened
+        log.error("cannot open the database: %s", error)
+        raise StorageError(CANNOT_OPEN) from None
