@@ -63,9 +63,10 @@ migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), u
 test: $(VENV)/.dev ## run the whole test suite
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev ## ruff, mypy and hadolint (the Dockerfile)
+lint: $(VENV)/.dev ## ruff, mypy, import-linter (the layers, pyproject.toml) and hadolint (the Dockerfile)
 	$(PY) -m ruff check .
 	$(PY) -m mypy chat
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint Dockerfile
 
 user: $(VENV)/.runtime ## add a user: make user NAME=alice [ROLE=admin]
@@ -85,7 +86,7 @@ purge: $(VENV)/.runtime ## remove conversations past PARLEY_RETENTION_DAYS, dele
 	$(PY) -m chat purge $(if $(DRY_RUN),--dry-run)
 
 clean: ## remove the virtualenv, caches and the wheelhouse (keeps .env, auth.yaml and data/)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache wheels
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache wheels
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 .PHONY: docker-build docker-run shell

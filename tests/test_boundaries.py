@@ -1,4 +1,5 @@
-"""The logic stays importable without Streamlit, and the pages import no database, model client or YAML."""
+"""The layers keep their rules (docs/architecture.md): import-linter's contracts in pyproject.toml
+for the `chat` package, and the source of the scripts it cannot see (views/, app.py)."""
 
 import ast
 import subprocess
@@ -20,6 +21,13 @@ def imported_modules(path: Path) -> Iterator[str]:
 
 def imports_any(path: Path, packages: tuple[str, ...]) -> list[str]:
     return [name for name in imported_modules(path) if name.split(".")[0] in packages]
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
 def test_logic_modules_do_not_import_streamlit() -> None:
