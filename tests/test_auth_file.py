@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from chat.accounts import signins as session_rows
 from chat.accounts.auth import Accounts
-from chat.accounts.authfile import MAX_FILE_BYTES, edit_auth_file, load_users, load_users_keeping_last_good
+from chat.accounts.authfile import edit_auth_file, load_users, load_users_keeping_last_good
+from chat.accounts.yamlfile import MAX_FILE_BYTES
 from chat.db.tables import utcnow
 from chat.errors import ConfigError
 from tests.apptest_helpers import new_app, sign_in

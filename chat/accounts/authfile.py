@@ -9,9 +9,7 @@ renamed over the original, with comments and other users kept as they were.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +20,10 @@ from typing import Any
 
 import bcrypt
 from filelock import FileLock, Timeout
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from chat.accounts.yamlfile import read_document, write_atomically
 from chat.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -38,11 +33,6 @@ BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 8
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input outright.
 MAX_PASSWORD_BYTES = 72
-# A users file is refused before it is parsed past these: over a thousand users fit in
-# 256 kB (ruamel parses some 100 kB a second), and `python -m chat users` writes no aliases.
-MAX_FILE_BYTES = 256_000
-MAX_ALIASES = 100
-MAX_NODES = 200_000
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,63}$")
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
@@ -125,7 +115,7 @@ def load_users(path: Path) -> dict[str, User]:
         cached = _cache.get(path)
         if cached and cached[0] == signature:
             return cached[1]
-    users = _parse_users(_read_document(path), path.name)
+    users = _parse_users(read_document(path), path.name)
     with _cache_lock:
         _cache[path] = (signature, users)
     return users
@@ -174,100 +164,6 @@ def load_users_keeping_last_good(path: Path) -> UsersRead:
         if _reported.pop(path, None) is not None:
             log.info("%s is readable again; Parley uses it.", path.name)
     return UsersRead(users)
-
-
-class _Refused(Exception):
-    """Why a document is refused, as the words that follow the file's name."""
-
-
-class _CheckedConstructor(RoundTripConstructor):
-    """ruamel's round-trip constructor, which first checks the composed document's expansion:
-    one parse, and nothing is built before the check."""
-
-    def construct_document(self, node: Node) -> Any:
-        _check_expansion(node)
-        return super().construct_document(node)
-
-
-def _yaml() -> YAML:
-    yaml = YAML()  # round-trip: keeps comments and key order
-    yaml.Constructor = _CheckedConstructor
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
-
-def _read_document(path: Path) -> CommentedMap:
-    text = _read_text(path)
-    try:
-        document = _yaml().load(text)
-    except _Refused as refused:
-        raise ConfigError(f"{path.name}{refused}") from None
-    except MarkedYAMLError as error:
-        raise ConfigError(f"{path.name} is not valid YAML: {_yaml_problem(error)}.") from None
-    except YAMLError as error:  # no position: its text is short and quotes no content
-        raise ConfigError(f"{path.name} is not valid YAML: {error}.") from None
-    except RecursionError:
-        raise ConfigError(f"{path.name} nests its values too deeply to be a users file.") from None
-    if document is None:
-        document = CommentedMap()
-    if not isinstance(document, CommentedMap):
-        raise ConfigError(f"{path.name} must be a mapping with a 'credentials' section.")
-    return document
-
-
-def _read_text(path: Path) -> str:
-    """The file as text, refused before parsing when too large or not UTF-8."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise ConfigError(f"{path.name} cannot be read: {error.strerror}.") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path.name} is larger than {MAX_FILE_BYTES // 1000} kB, far more than any users file.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path.name} is not UTF-8 text (an invalid byte on line {line}); save it as UTF-8."
-        ) from None
-
-
-def _yaml_problem(error: MarkedYAMLError) -> str:
-    """What is wrong and where, without the quoted lines ruamel adds (they may hold password hashes)."""
-    mark = error.problem_mark or error.context_mark
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    return f"{error.problem or error.context or 'unreadable'}{where}"
-
-
-def _check_expansion(root: Node) -> None:
-    """Refuse a document whose aliases make it expand far beyond its text (a YAML "billion
-    laughs"): reading a value such as `roles: *bomb` would build it whole. Counted on the
-    node graph, where an alias is one shared node, so the check itself stays small."""
-    sizes: dict[int, int] = {}
-    aliases = 0
-
-    def size(node: Node, path: tuple[int, ...]) -> int:
-        nonlocal aliases
-        if id(node) in path:
-            raise _Refused(": an alias refers to the value that contains it; remove the alias.")
-        if id(node) in sizes:
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _Refused(f" uses more than {MAX_ALIASES} YAML aliases (*name); write values out.")
-            return sizes[id(node)]
-        children: list[Node] = []
-        if isinstance(node, MappingNode):
-            children = [part for pair in node.value for part in pair]
-        elif isinstance(node, SequenceNode):
-            children = list(node.value)
-        total = 1 + sum(size(child, (*path, id(node))) for child in children)
-        if total > MAX_NODES:
-            raise _Refused(f" expands to more than {MAX_NODES:,} values through YAML aliases (*name); write them out.")
-        sizes[id(node)] = total
-        return total
-
-    size(root, ())
 
 
 def _users_section(document: CommentedMap, filename: str) -> dict[str, Any]:
@@ -378,20 +274,6 @@ def _quota(section: Any, username: str, filename: str) -> dict[str, int | None]:
     return limits
 
 
-def authenticator_credentials(users: dict[str, User]) -> dict[str, Any]:
-    """A fresh credentials dict for streamlit-authenticator, which mutates what it gets."""
-    return {
-        "usernames": {
-            user.username: {
-                "name": user.name,
-                "password": user.password_hash,
-                "roles": list(user.roles),
-            }
-            for user in users.values()
-        }
-    }
-
-
 # --- writing ---------------------------------------------------------------------------
 
 
@@ -482,29 +364,13 @@ def edit_auth_file(path: Path, *, lock_timeout: float = 10.0) -> Iterator[AuthFi
         raise ConfigError(f"{path.name} is locked by another process; try again.") from None
     try:
         if path.exists():
-            document = _read_document(path)
+            document = read_document(path)
         else:
             document = CommentedMap()
             document.yaml_set_start_comment(HEADER)
         editor = AuthFileEditor(document, path.name)
         yield editor
         editor.users()  # validate before writing: never leave a file Parley cannot start with
-        _write_atomically(path, document)
+        write_atomically(path, document)
     finally:
         lock.release()
-
-
-def _write_atomically(path: Path, document: CommentedMap) -> None:
-    directory = path.resolve().parent
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            _yaml().dump(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
