@@ -100,54 +100,16 @@ class OpenAIChatModel:
 
     def translate(self, error: BaseException, *, model: str) -> BaseException:
         """The user's sentence for an upstream failure; other errors pass through."""
-        server = self.base_url or "the OpenAI API"
-        if isinstance(error, openai.AuthenticationError):
-            return UpstreamError(
-                "The model server refused the API key (401). Check OPENAI_API_KEY in .env.", kind="auth"
-            )
-        if isinstance(error, openai.PermissionDeniedError):
-            return UpstreamError(f"The API key is not allowed to use the model '{model}' (403).", kind="forbidden")
-        if isinstance(error, openai.NotFoundError):
-            return UpstreamError(
-                f"The model '{model}' was not found on {server} (404). Check PARLEY_MODEL.",
-                kind="not_found",
-            )
-        if isinstance(error, openai.RateLimitError):
-            return UpstreamError(
-                "The model server is rate limiting requests (429). Wait a moment and send again.",
-                kind="rate_limit",
-            )
-        if isinstance(error, openai.BadRequestError) and (parameter := _refused_parameter(error)):
-            return UpstreamError(
-                f"The model '{model}' does not accept the '{parameter}' parameter: {_server_message(error)}",
-                kind=f"unsupported_{parameter}",
-            )
-        if isinstance(error, openai.BadRequestError) and _is_context_length(error):
-            return UpstreamError(
-                f"The conversation is too long for the model's context window: {_server_message(error)}",
-                kind="context_length",
-            )
-        if isinstance(error, openai.BadRequestError):
-            return UpstreamError(
-                f"The model server rejected the request (400): {_server_message(error)}", kind="bad_request"
-            )
         if isinstance(error, openai.APIStatusError):
-            if error.status_code >= 500:
-                return UpstreamError(
-                    f"The model server had an internal error ({error.status_code}). Try again shortly.",
-                    kind="server_error",
-                )
-            return UpstreamError(
-                f"The model server answered with an error ({error.status_code}): {_server_message(error)}",
-                kind="http_error",
-            )
+            return _status_error(error, model=model, server=self.base_url or "the OpenAI API")
         if isinstance(error, openai.APITimeoutError | httpx2.TimeoutException):
             return UpstreamError(
                 f"The model server did not answer within {self.request_timeout:g} seconds.", kind="timeout"
             )
         if isinstance(error, openai.APIConnectionError):
             return UpstreamError(
-                f"Could not connect to the model server at {server}. Is it running?", kind="connection"
+                f"Could not connect to the model server at {self.base_url or 'the OpenAI API'}. Is it running?",
+                kind="connection",
             )
         if isinstance(error, httpx2.TransportError):
             return UpstreamError(
@@ -158,6 +120,52 @@ class OpenAIChatModel:
             # An `error` event inside the stream.
             return UpstreamError(f"The model server reported an error: {_server_message(error)}", kind="stream_error")
         return error
+
+
+# Answers whose sentence needs nothing from the server's own message: (class, kind, sentence).
+_STATUS_SENTENCES: tuple[tuple[type[openai.APIStatusError], str, str], ...] = (
+    (openai.AuthenticationError, "auth", "The model server refused the API key (401). Check OPENAI_API_KEY in .env."),
+    (openai.PermissionDeniedError, "forbidden", "The API key is not allowed to use the model '{model}' (403)."),
+    (openai.NotFoundError, "not_found", "The model '{model}' was not found on {server} (404). Check PARLEY_MODEL."),
+    (
+        openai.RateLimitError,
+        "rate_limit",
+        "The model server is rate limiting requests (429). Wait a moment and send again.",
+    ),
+)
+
+
+def _status_error(error: openai.APIStatusError, *, model: str, server: str) -> UpstreamError:
+    """The sentence for an HTTP error status from the model server."""
+    for kind_of_error, kind, sentence in _STATUS_SENTENCES:
+        if isinstance(error, kind_of_error):
+            return UpstreamError(sentence.format(model=model, server=server), kind=kind)
+    if isinstance(error, openai.BadRequestError):
+        return _bad_request(error, model=model)
+    if error.status_code >= 500:
+        return UpstreamError(
+            f"The model server had an internal error ({error.status_code}). Try again shortly.",
+            kind="server_error",
+        )
+    return UpstreamError(
+        f"The model server answered with an error ({error.status_code}): {_server_message(error)}",
+        kind="http_error",
+    )
+
+
+def _bad_request(error: openai.BadRequestError, *, model: str) -> UpstreamError:
+    """A 400: a parameter the model refuses, a request too long for it, or something else."""
+    if parameter := _refused_parameter(error):
+        return UpstreamError(
+            f"The model '{model}' does not accept the '{parameter}' parameter: {_server_message(error)}",
+            kind=f"unsupported_{parameter}",
+        )
+    if _is_context_length(error):
+        return UpstreamError(
+            f"The conversation is too long for the model's context window: {_server_message(error)}",
+            kind="context_length",
+        )
+    return UpstreamError(f"The model server rejected the request (400): {_server_message(error)}", kind="bad_request")
 
 
 # How servers say a request does not fit: OpenAI's error code, and the wording of
