@@ -25,6 +25,21 @@ log = logging.getLogger("alembic.runtime.migration")
 
 
 def upgrade() -> None:
+    _conversations()
+    _messages()
+    _auth_sessions()
+    _login_failures()
+    _audit_events()
+
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        _sqlite_search()
+    elif dialect == "postgresql":
+        _postgres_search()
+
+
+def _conversations() -> None:
+    """Conversations, one row per chat, owned by a username."""
     op.create_table(
         "conversations",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -40,6 +55,9 @@ def upgrade() -> None:
     op.create_index("ix_conversations_owner_recent", "conversations", ["username", "updated_at"])
     op.create_index("ix_conversations_username", "conversations", ["username"])
 
+
+def _messages() -> None:
+    """Prompts and replies; a reply row is written as it streams and finished once."""
     op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -77,6 +95,9 @@ def upgrade() -> None:
     op.create_index("ix_messages_status_updated", "messages", ["status", "updated_at"])
     op.create_index("ix_messages_username", "messages", ["username"])
 
+
+def _auth_sessions() -> None:
+    """Server-side sign-in sessions (the cookie holds a token whose hash is the key)."""
     op.create_table(
         "auth_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
@@ -90,6 +111,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_auth_sessions_username", "auth_sessions", ["username"])
 
+
+def _login_failures() -> None:
+    """Failed sign-ins, for the throttle."""
     op.create_table(
         "login_failures",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -100,6 +124,9 @@ def upgrade() -> None:
     op.create_index("ix_login_failures_failed_at", "login_failures", ["failed_at"])
     op.create_index("ix_login_failures_key", "login_failures", ["username_key", "address", "failed_at"])
 
+
+def _audit_events() -> None:
+    """What admins did (the audited reader, user changes)."""
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -109,12 +136,6 @@ def upgrade() -> None:
         sa.Column("target", sa.String(200), nullable=False),
     )
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
-
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        _sqlite_search()
-    elif dialect == "postgresql":
-        _postgres_search()
 
 
 def downgrade() -> None:
