@@ -30,6 +30,7 @@ from chat.db.engine import init_db, make_engine, session_factory
 from chat.llm.client import build_model
 from chat.settings import Settings
 from chat.turns.service import ChatService
+from chat.ui.pacing import pace
 
 WORKLOADS = {
     "2,000 tokens as fast as possible": (2000, 0.0),
@@ -91,7 +92,7 @@ def parley_times(service: ChatService) -> tuple[float, float]:
     started = time.perf_counter()
     first = None
     turn = service.start_turn(username="bench", conversation_id=None, history=[], prompt="Go")
-    for _piece in turn.follow():
+    for _piece in turn.follow(pace(service)):
         if first is None:
             first = time.perf_counter() - started
     turn.wait()

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db.tables import Message
 from chat.domain import tokens
 from chat.domain.messages import ChatMessage
+from chat.domain.planning import plan_request
 from chat.domain.tokens import ESTIMATE_MARGIN, TokenCounting
 from chat.errors import InputError
 from chat.llm.client import build_model
-from chat.turns.service import ChatService, plan_request
+from chat.turns.service import ChatService
 from tests.apptest_helpers import new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens

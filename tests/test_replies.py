@@ -193,9 +193,9 @@ def test_a_reply_still_thinking_is_never_taken_for_abandoned(
 ) -> None:
     from datetime import timedelta
 
-    import chat.turns.service
+    import chat.turns.start
 
-    monkeypatch.setattr(chat.turns.service, "STALE_AFTER", timedelta(milliseconds=200))
+    monkeypatch.setattr(chat.turns.start, "STALE_AFTER", timedelta(milliseconds=200))
     fake_openai.enqueue(FakeReply(text="After a long think.", first_delay=1.8), FakeReply(text="Quick."))
     thinking = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
     first_touch = rows(sessions)[-1].updated_at

@@ -22,14 +22,9 @@ from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
 from chat.errors import InputError, StorageError
 from chat.llm.client import PLACEHOLDER_API_KEY, build_model
-from chat.turns.service import (
-    MIN_RENDER_INTERVAL,
-    RENDERS_PER_SECOND,
-    ChatService,
-    ConversationOptions,
-    clean_prompt,
-    conversation_usage,
-)
+from chat.turns.service import ChatService, ConversationOptions, clean_prompt
+from chat.ui.pacing import MIN_RENDER_INTERVAL, RENDERS_PER_SECOND, pace, render_interval
+from chat.ui.wording import conversation_usage, format_cost, usage_note
 from tests.conftest import make_settings, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
@@ -73,7 +68,7 @@ def test_reported_usage_is_stored_as_reported(service: ChatService, fake_openai:
     turn, _ = run_turn(service)
     reply = rows(sessions)[-1]
     assert (reply.prompt_tokens, reply.completion_tokens, reply.usage_estimated) == (1234, 3, False)
-    assert reply.cost_usd is None and turn.as_message().usage_note == "1,234 prompt + 3 reply tokens · cost unknown"
+    assert reply.cost_usd is None and usage_note(turn.as_message()) == "1,234 prompt + 3 reply tokens · cost unknown"
 
 
 def test_usage_is_estimated_when_the_server_sends_none(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
@@ -84,7 +79,7 @@ def test_usage_is_estimated_when_the_server_sends_none(service: ChatService, fak
     assert reply.status == "complete" and reply.usage_estimated
     assert reply.prompt_tokens == counter.messages(fake_openai.chat_requests[-1].body["messages"])
     assert reply.completion_tokens == counter.text("no usage here") == 3
-    note = turn.as_message().usage_note
+    note = usage_note(turn.as_message())
     assert note is not None and note.startswith("≈ ") and "(estimated)" in note
 
 
@@ -111,12 +106,22 @@ def test_cost_comes_from_the_price_table(tmp_path: Path, fake_openai: FakeOpenAI
     assert conversation_usage([unpriced.as_message()]).endswith("cost unknown")  # never $0
 
 
+def test_costs_are_worded_for_people() -> None:
+    assert [format_cost(usd) for usd in (1234.5, 0.15, 0.0001, 0, 0.0000069)] == [
+        "$1,234.50",
+        "$0.1500",
+        "$0.0001",
+        "$0",
+        "$0.0000069",  # two significant digits, never rounded to $0
+    ]
+
+
 def test_a_request_that_never_ran_has_no_usage(service: ChatService, fake_openai: FakeOpenAI, sessions) -> None:
     fake_openai.enqueue(FakeReply(status=401))
     turn, _ = run_turn(service)
     reply = rows(sessions)[-1]
     assert reply.status == "error" and reply.prompt_tokens is None and reply.cost_usd is None
-    assert turn.as_message().usage_note is None
+    assert usage_note(turn.as_message()) is None
 
 
 def test_the_whole_conversation_goes_with_each_request(service: ChatService, fake_openai: FakeOpenAI) -> None:
@@ -206,15 +211,17 @@ def test_finish_reasons_are_recorded(service: ChatService, fake_openai: FakeOpen
     assert rows(sessions)[-1].status == status
 
 
+@pytest.mark.parametrize("interval", [60.0, lambda: 60.0], ids=["number", "function"])
 def test_follow_gathers_text_between_renders_but_never_holds_back_the_end(
-    service: ChatService, fake_openai: FakeOpenAI
+    service: ChatService, fake_openai: FakeOpenAI, interval
 ) -> None:
-    """The first piece at once, then text gathered for `min_interval`, except that the
-    reply's last words go out the moment the stream ends, not when the interval is up."""
+    """The first piece at once, then text gathered for `min_interval` (a number, or the
+    page's pace asked before each pause), except that the reply's last words go out the
+    moment the stream ends, not when the interval is up."""
     fake_openai.enqueue(FakeReply(text="one two three four five six", delay=0.02))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
     started = time.monotonic()
-    pieces = list(turn.follow(min_interval=60.0))
+    pieces = list(turn.follow(min_interval=interval))
     assert pieces == ["one", " two three four five six"]  # everything after the first, in one render
     assert time.monotonic() - started < 30  # the end woke it: it did not sit out the 60 s interval
 
@@ -222,20 +229,21 @@ def test_follow_gathers_text_between_renders_but_never_holds_back_the_end(
 def test_replies_streaming_at_once_share_one_render_budget(service: ChatService, fake_openai: FakeOpenAI) -> None:
     """Each redraw re-sends a reply's whole Markdown: with many replies streaming, each
     one is redrawn less often, so the process as a whole stays near RENDERS_PER_SECOND."""
-    assert service.render_interval() == MIN_RENDER_INTERVAL  # nothing streaming
+    page_pace = pace(service)  # what the page hands Turn.follow
+    assert page_pace() == MIN_RENDER_INTERVAL  # nothing streaming
     for _ in range(8):
         fake_openai.enqueue(FakeReply(text="slow", first_delay=30))
     turns = [service.start_turn(username="alice", conversation_id=None, history=[], prompt=f"Q{n}") for n in range(8)]
     try:
         assert service.running_count == 8
-        assert service.render_interval() == pytest.approx(8 / RENDERS_PER_SECOND)
-        assert all(turn._pace() == service.render_interval() for turn in turns)  # what follow() waits between redraws
+        assert page_pace() == render_interval(8) == pytest.approx(8 / RENDERS_PER_SECOND)
     finally:
         for turn in turns:
             turn.stop()
         for turn in turns:
             assert turn.wait(10)
-    assert service.render_interval() == MIN_RENDER_INTERVAL
+    assert page_pace() == MIN_RENDER_INTERVAL
+    assert render_interval(20) == pytest.approx(0.2)  # twenty at once: each every 200 ms
 
 
 def test_connection_refused(tmp_path: Path, sessions) -> None:

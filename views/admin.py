@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from chat.domain.messages import format_cost
 from chat.ops.reports import Reports
 from chat.ui import pages as ui
+from chat.ui.wording import format_cost
 
 settings = ui.settings_or_stop()
 admin = ui.require_admin()  # a user gets nothing of this page, not even its title

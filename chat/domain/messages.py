@@ -40,26 +40,6 @@ class ChatMessage:
     def context_note(self) -> str | None:
         return context_note(self.left_out)
 
-    @property
-    def usage_note(self) -> str | None:
-        """Small print under a reply: its tokens and cost."""
-        if self.role != "assistant" or self.prompt_tokens is None or self.completion_tokens is None:
-            return None
-        about = "≈ " if self.usage_estimated else ""
-        tokens = f"{about}{self.prompt_tokens:,} prompt + {self.completion_tokens:,} reply tokens"
-        if self.usage_estimated:
-            tokens += " (estimated)"
-        cost = "cost unknown" if self.cost is None else about + format_cost(self.cost)
-        return f"{tokens} · {cost}"
-
-
-def format_cost(usd: float) -> str:
-    if usd >= 1:
-        return f"${usd:,.2f}"
-    if usd >= 0.0001 or usd == 0:
-        return f"${usd:.4f}".rstrip("0").rstrip(".") if usd == 0 else f"${usd:.4f}"
-    return f"${float(f'{usd:.2g}'):.10f}".rstrip("0")  # two significant digits: $0.0000069
-
 
 def context_note(left_out: int) -> str | None:
     """The chat's notice that a reply was produced from part of the conversation."""

@@ -1,5 +1,5 @@
 """Turns: one reply from the prompt to the saved answer.
 
-The chat service for now (its worker and watchdog threads, model quirks, cost, the final save),
-and how the service is put together from settings.
+Small objects, each with one job (docs/architecture.md names them), behind `service.ChatService`,
+the facade the screens hold; `wiring.py` puts the service together from settings.
 """

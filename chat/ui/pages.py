@@ -33,9 +33,11 @@ from chat.errors import ChatError, ConfigError, InputError, StorageError
 from chat.ops import export
 from chat.ops.reports import Reports
 from chat.settings import Settings
-from chat.turns.service import ChatService, ConversationOptions, Turn, clean_prompt, conversation_usage
+from chat.turns.service import ChatService, ConversationOptions, Turn, clean_prompt
 from chat.turns.wiring import open_service
 from chat.ui.markdown import GuardedStream, neutralise_images, plain
+from chat.ui.pacing import pace
+from chat.ui.wording import conversation_usage, usage_note
 
 log = logging.getLogger(__name__)
 
@@ -1026,8 +1028,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f":material/info: {neutralise_images(notice)}")
     if message.context_note:
         st.caption(f":material/content_cut: {neutralise_images(message.context_note)}")
-    if message.usage_note:
-        st.caption(message.usage_note)
+    if usage := usage_note(message):
+        st.caption(usage)
 
 
 def _check_for_interrupts() -> None:
@@ -1051,7 +1053,7 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *
         body = st.empty()
         # The image guard reads the whole reply so far on every piece; when what it shows
         # changes further back than the end, the stream is drawn again from the start.
-        stream = GuardedStream(turn.follow(on_idle=_check_for_interrupts))
+        stream = GuardedStream(turn.follow(pace(service), on_idle=_check_for_interrupts))
         streamed = ""
         for run in stream.runs():
             with body.container():

@@ -1,0 +1,280 @@
+"""Beginning a turn: save the prompt and an empty reply, then start the reply's worker.
+
+A new prompt, a reply answered again (regenerate) or a prompt replaced (edit): `Redo`
+says which. When the log refuses the prompt, the turn is answered all the same and
+written to the spool at its end; a conversation with turns in the spool keeps spooling
+its new turns, so they reach the log in order (chat/turns/saving.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db import quotas, spool, store
+from chat.db.engine import STALE_AFTER, error_detail
+from chat.db.store import as_chat_message
+from chat.db.tables import Conversation, new_id, utcnow
+from chat.domain.conversation import ConversationOptions
+from chat.domain.messages import ChatMessage
+from chat.domain.planning import RequestPlan
+from chat.domain.status import ReplyStatus
+from chat.domain.text import storable
+from chat.errors import BusyError, InputError, StorageError
+from chat.turns.conversations import options_of
+from chat.turns.planner import Planner
+from chat.turns.quota import QuotaGuard
+from chat.turns.running import Running
+from chat.turns.saving import SPOOLED_NOTICE, db_reason, new_reply, spooled_messages, spooled_options
+from chat.turns.turn import Turn
+from chat.turns.worker import Worker
+
+log = logging.getLogger(__name__)
+
+NOT_SAVED = (
+    "Your message could not be saved to the conversation log ({reason}), "
+    "so it was not sent. It is back in the input box: try again in a moment."
+)
+
+
+class Redo(enum.Enum):
+    """What a turn does to the end of its conversation."""
+
+    NONE = "none"  # adds a prompt
+    REPLY = "reply"  # answers the last prompt again; the reply it replaces is superseded
+    PROMPT = "prompt"  # replaces the last prompt (and its reply, both superseded) and answers it
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What the log holds of a turn once its prompt and empty reply are written."""
+
+    conversation_id: str
+    options: ConversationOptions
+    prompt: str
+    history: list[ChatMessage]
+    plan: RequestPlan
+    reply_id: int
+
+
+class Starter:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        spooled: spool.Spool,
+        *,
+        planner: Planner,
+        quota: QuotaGuard,
+        running: Running,
+        worker: Worker,
+        defaults: Callable[[], ConversationOptions],
+    ) -> None:
+        self._sessions = sessions
+        self._spool = spooled
+        self._planner = planner
+        self._quota = quota
+        self._running = running
+        self._worker = worker
+        self._defaults = defaults
+
+    def begin(
+        self,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions | None,
+        *,
+        prompt: str | None,
+        history: Sequence[ChatMessage] | None,
+        redo: Redo,
+        quota: quotas.Quota | None,
+    ) -> Turn:
+        """The turn, started; see `ChatService.start_turn` for what it raises, with nothing saved or sent."""
+        new_options = (options or self._defaults()).checked()
+        # clean_prompt did this for the page; here for every other caller (chat/domain/text.py)
+        prompt = storable(prompt) if prompt is not None else None
+        if quota is not None:
+            self._quota.check(username, quota)
+        waiting = self._spool.pending_for(conversation_id) if conversation_id else []
+        if waiting and redo is not Redo.NONE:
+            raise StorageError(
+                "This conversation has turns waiting to be written to the log; try again once they are "
+                "(the log is not taking writes right now)."
+            )
+        if not self._running.take_slot():
+            raise BusyError(
+                f"Parley is already writing {self._running.max_workers} replies, as many as it may at once. "
+                "Your message is back in the input box: send it again in a moment."
+            )
+        try:
+            if waiting:  # after its turns in the spool, never before them
+                assert prompt is not None
+                reason = "earlier turns of this conversation wait on disk"
+                return self._spooled(username, conversation_id, new_options, prompt, None, reason)
+            return self._logged(username, conversation_id, new_options, prompt, history, redo)
+        except BaseException:
+            self._running.free_slot()
+            raise
+
+    def _logged(
+        self,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions,
+        prompt: str | None,
+        history: Sequence[ChatMessage] | None,
+        redo: Redo,
+    ) -> Turn:
+        """A turn whose prompt and empty reply the log takes now (else the spool, for a new prompt)."""
+        saved: _Saved | None = None
+        try:
+            with self._sessions.begin() as session:
+                saved = self._save_prompt(session, username, conversation_id, options, prompt, history, redo)
+        except SQLAlchemyError as error:
+            log.error("could not save a prompt: %s", error_detail(error))
+            if redo is Redo.NONE and prompt is not None:
+                # A commit that failed after the rows were written leaves the new conversation's id.
+                spooled_id = saved.conversation_id if saved is not None else conversation_id
+                return self._spooled(username, spooled_id, options, prompt, history, db_reason(error))
+            raise StorageError(NOT_SAVED.format(reason=db_reason(error))) from None
+        assert saved is not None
+        turn = Turn(
+            conversation_id=saved.conversation_id,
+            username=username,
+            options=saved.options,
+            prompt=saved.prompt,
+            plan=saved.plan,
+        )
+        turn.reply_id = saved.reply_id
+        self._launch(turn, saved.history)
+        return turn
+
+    def _save_prompt(
+        self,
+        session: Session,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions,
+        prompt: str | None,
+        history: Sequence[ChatMessage] | None,
+        redo: Redo,
+    ) -> _Saved:
+        conversation = (
+            store.get_conversation(session, conversation_id, username, for_update=True) if conversation_id else None
+        )
+        used = options_of(conversation) if conversation is not None else options
+        context, prompt = _context(session, conversation, username, redo, prompt, history)
+        plan = self._planner.plan(context, prompt, used)  # before any write
+        if conversation is None:
+            conversation = store.create_conversation(
+                session,
+                username=username,
+                model=options.model,
+                system_prompt=options.system_prompt,
+                temperature=options.temperature,
+                title=store.title_from_prompt(prompt),
+            )
+        if redo is not Redo.REPLY:
+            store.add_prompt(session, conversation, prompt)
+        store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, running=self._running.ids())
+        reply_id = new_reply(session, conversation.id, username, used, plan)
+        return _Saved(conversation.id, used, prompt, context, plan, reply_id)
+
+    def _spooled(
+        self,
+        username: str,
+        conversation_id: str | None,
+        options: ConversationOptions,
+        prompt: str,
+        history: Sequence[ChatMessage] | None,
+        reason: str,
+    ) -> Turn:
+        """A turn the log cannot take now: answered as usual, written to the spool at its end.
+
+        Its context is the log's current branch plus the conversation's turns waiting in
+        the spool. If the log cannot even be read, nothing is sent (StorageError)."""
+        waiting = self._spool.pending_for(conversation_id) if conversation_id else []
+        used, logged = self._read_log(username, conversation_id)
+        if used is None:
+            used = spooled_options(waiting, username)
+        if used is None:
+            if conversation_id is not None:
+                raise InputError("Conversation not found.")
+            used = options
+        if conversation_id is not None:
+            history = logged + [message for record in waiting for message in spooled_messages(record)]
+        plan = self._planner.plan(list(history or []), prompt, used)
+        turn = Turn(
+            conversation_id=conversation_id or new_id(), username=username, options=used, prompt=prompt, plan=plan
+        )
+        turn.spooled = True
+        turn.notices.append(SPOOLED_NOTICE.format(reason=reason))
+        self._launch(turn, list(history or []))
+        return turn
+
+    def _read_log(
+        self, username: str, conversation_id: str | None
+    ) -> tuple[ConversationOptions | None, list[ChatMessage]]:
+        """The conversation's options and current branch in the log; (None, []) if the log
+        has none of it. A log that cannot be read refuses a turn of an existing conversation."""
+        try:
+            with self._sessions() as session:
+                conversation = store.get_conversation(session, conversation_id, username) if conversation_id else None
+                if conversation is None:
+                    return None, []
+                messages = store.conversation_messages(session, conversation.id, username)
+                return options_of(conversation), [as_chat_message(m) for m in messages]
+        except SQLAlchemyError as error:
+            if conversation_id is not None:
+                raise StorageError(NOT_SAVED.format(reason=db_reason(error))) from None
+            return None, []
+
+    def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
+        self._running.launch(turn, functools.partial(self._worker.run, turn, history))
+
+
+def _context(
+    session: Session,
+    conversation: Conversation | None,
+    username: str,
+    redo: Redo,
+    prompt: str | None,
+    history: Sequence[ChatMessage] | None,
+) -> tuple[list[ChatMessage], str]:
+    """The history the request carries before the prompt, and the prompt to answer."""
+    if redo is not Redo.NONE:
+        if conversation is None:
+            raise InputError("Conversation not found.")
+        return _branch_back(session, conversation, username, redo, prompt)
+    assert prompt is not None
+    if conversation is not None:
+        # The log's current branch, not the page's copy: another tab may have
+        # edited, regenerated or added to it meanwhile.
+        return [as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)], prompt
+    return list(history or []), prompt  # a copy: the page goes on changing its own
+
+
+def _branch_back(
+    session: Session, conversation: Conversation, username: str, redo: Redo, prompt: str | None
+) -> tuple[list[ChatMessage], str]:
+    """Supersede the last reply (`Redo.REPLY`) or the last prompt and its reply
+    (`Redo.PROMPT`). Returns the history before that prompt, and the prompt to answer."""
+    messages = list(store.conversation_messages(session, conversation.id, username))
+    last_prompt = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last_prompt is None:
+        raise InputError("This conversation has no prompt to answer again.")
+    after = messages[last_prompt + 1 :]
+    if any(m.status == ReplyStatus.STREAMING for m in after):
+        raise InputError("The last reply is still being written: stop it first, or wait for it to end.")
+    if redo is Redo.REPLY:
+        store.supersede(session, after)
+        prompt = messages[last_prompt].content
+    else:
+        store.supersede(session, [messages[last_prompt], *after])
+    assert prompt is not None
+    return [as_chat_message(m) for m in messages[:last_prompt]], prompt

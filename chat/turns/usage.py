@@ -1,0 +1,29 @@
+"""A reply's tokens and cost, once it has ended."""
+
+from __future__ import annotations
+
+from chat.domain.tokens import TokenCounting
+from chat.settings import Settings
+from chat.turns.turn import Turn
+
+
+class Usage:
+    def __init__(self, settings: Settings, tokens: TokenCounting) -> None:
+        self._settings = settings
+        self._tokens = tokens
+
+    def observe(self, turn: Turn) -> None:
+        """Let the server's count of the prompt correct Parley's estimates (chat/domain/tokens.py)."""
+        if turn.prompt_tokens is not None:
+            self._tokens.observe(turn.plan.counter, list(turn.plan.messages), turn.prompt_tokens)
+
+    def settle(self, turn: Turn) -> None:
+        """Usage as the server reported it, or Parley's estimate when it sent none
+        (many servers do not; nor does a stream that was stopped or broke), and its cost."""
+        if turn.prompt_tokens is None or turn.completion_tokens is None:
+            turn.usage_estimated = True
+            turn.prompt_tokens = turn.plan.tokens
+            turn.completion_tokens = turn.plan.counter.text(turn.text)
+        price = self._settings.price(turn.model)
+        if price is not None:
+            turn.cost = (turn.prompt_tokens * price[0] + turn.completion_tokens * price[1]) / 1_000_000
