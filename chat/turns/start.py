@@ -131,18 +131,16 @@ class Starter:
         redo: Redo,
     ) -> Turn:
         """A turn whose prompt and empty reply the log takes now (else the spool, for a new prompt)."""
-        saved: _Saved | None = None
         try:
             with self._sessions.begin() as session:
                 saved = self._save_prompt(session, username, conversation_id, options, prompt, history, redo)
         except SQLAlchemyError as error:
             log.error("could not save a prompt: %s", error_detail(error))
             if redo is Redo.NONE and prompt is not None:
-                # A commit that failed after the rows were written leaves the new conversation's id.
-                spooled_id = saved.conversation_id if saved is not None else conversation_id
-                return self._spooled(username, spooled_id, options, prompt, history, db_reason(error))
+                # The transaction left nothing in the log, even when only its commit failed:
+                # a new conversation is still new (its id from the failed rows was never kept).
+                return self._spooled(username, conversation_id, options, prompt, history, db_reason(error))
             raise StorageError(NOT_SAVED.format(reason=db_reason(error))) from None
-        assert saved is not None
         turn = Turn(
             conversation_id=saved.conversation_id,
             username=username,
