@@ -1,6 +1,6 @@
 """Sign-in: the login gate every run passes, the login form, the forced password change,
-sign-out and changing one's own password. Issue 18 replaces the form and the cookie
-(`chat/ui/cookie.py`) with an HTTP sign-in: everything of this screen is here."""
+sign-out and changing one's own password. Self-contained with `chat/ui/cookie.py`: issue 18
+replaces both with an HTTP sign-in."""
 
 from __future__ import annotations
 
