@@ -63,9 +63,9 @@ migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), u
 test: $(VENV)/.dev ## run the whole test suite
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev ## ruff, mypy, import-linter (the layers, pyproject.toml) and hadolint (the Dockerfile)
+lint: $(VENV)/.dev ## ruff, mypy strict (chat, views, app.py), import-linter (the layers) and hadolint (the Dockerfile)
 	$(PY) -m ruff check .
-	$(PY) -m mypy chat
+	$(PY) -m mypy chat views app.py
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint Dockerfile
 

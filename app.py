@@ -7,12 +7,13 @@ under AppTest, which would skip this gate.
 
 import streamlit as st
 
-from chat.ui import pages as ui
+from chat.ui.resources import settings_or_stop
+from chat.ui.signin import login_gate
 
 st.set_page_config(page_title="Parley", page_icon=":material/forum:")
 
-settings = ui.settings_or_stop()
-user = ui.login_gate(settings)
+settings = settings_or_stop()
+user = login_gate(settings)
 if user is None:
     # Not signed in: every URL shows the login form and nothing else.
     st.navigation([st.Page(lambda: None, title="Sign in", url_path="signin")], position="hidden")

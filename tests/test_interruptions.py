@@ -1,8 +1,9 @@
 """A reply meets Streamlit's own stop and rerun exceptions in the middle of its stream.
 
-The script below is the chat page's own code path (`ui.send`, `ui.draw_conversation`);
-a helper thread asks the running script to stop or rerun through Streamlit's script
-requests, exactly as the stop button and a widget click do.
+The script below is the chat page's own code path (`send` in `chat/ui/prompt.py`,
+`draw_conversation` in `chat/ui/conversation.py`); a helper thread asks the running script
+to stop or rerun through Streamlit's script requests, exactly as the stop button and a
+widget click do.
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ def page(request: str) -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+    from chat.accounts.auth import SignedIn
     from chat.db.quotas import Quota
-    from chat.ui import pages as ui
+    from chat.ui.conversation import draw_conversation
+    from chat.ui.prompt import send
+    from chat.ui.resources import chat_service, settings_or_stop
+    from chat.ui.state import chat_state
 
-    settings = ui.settings_or_stop()
-    service = ui.chat_service(settings)
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
-    chat = ui.chat_state()
+    settings = settings_or_stop()
+    service = chat_service(settings)
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    chat = chat_state()
     first_run = chat.turn is None and not chat.history
     if first_run:
-        ui.send(chat, "Tell me a long story", user, service)
+        send(chat, "Tell me a long story", user, service)
         turn = chat.turn
         requests = get_script_run_ctx().script_requests
 
@@ -57,7 +62,7 @@ def page(request: str) -> None:
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    ui.draw_conversation(chat, user, service, just_sent=first_run)
+    draw_conversation(chat, user, service, just_sent=first_run)
 
 
 def replies(env: AppEnv) -> list[Message]:
@@ -121,16 +126,20 @@ def resumed_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+    from chat.accounts.auth import SignedIn
     from chat.db.quotas import Quota
-    from chat.ui import pages as ui
+    from chat.ui.conversation import draw_conversation
+    from chat.ui.prompt import send
+    from chat.ui.resources import chat_service, settings_or_stop
+    from chat.ui.state import chat_state
 
-    settings = ui.settings_or_stop()
-    service = ui.chat_service(settings)
+    settings = settings_or_stop()
+    service = chat_service(settings)
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    chat = ui.chat_state()
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    chat = chat_state()
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
     if runs == 1:
-        ui.send(chat, "Tell me a long story", user, service)
+        send(chat, "Tell me a long story", user, service)
         st.rerun()  # the rerun that takes the stream over
     if runs == 2:
         ctx = get_script_run_ctx()
@@ -149,7 +158,7 @@ def resumed_page() -> None:
             ctx.script_requests.request_rerun(RerunData(widget_states=states))
 
         threading.Thread(target=click_stop, daemon=True).start()
-    ui.draw_conversation(chat, user, service, just_sent=False)
+    draw_conversation(chat, user, service, just_sent=False)
 
 
 def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
@@ -183,21 +192,25 @@ def submit_interrupted_page() -> None:
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+    from chat.accounts.auth import SignedIn
     from chat.db.quotas import Quota
-    from chat.ui import pages as ui
+    from chat.ui.conversation import draw_conversation
+    from chat.ui.prompt import prompt_input, send
+    from chat.ui.resources import chat_service, settings_or_stop
+    from chat.ui.state import chat_state
 
-    service = ui.chat_service(ui.settings_or_stop())
-    user = ui.SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
-    chat = ui.chat_state()
+    service = chat_service(settings_or_stop())
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    chat = chat_state()
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    prompt = ui.prompt_input(chat)
+    prompt = prompt_input(chat)
     if prompt and not st.session_state.get("interrupted"):
         st.session_state["interrupted"] = True
         get_script_run_ctx().script_requests.request_rerun(RerunData())
         st.empty()  # the next element is where Streamlit acts on the request
     st.session_state["runs"] = runs
-    sent = ui.send(chat, prompt, user, service)
-    ui.draw_conversation(chat, user, service, just_sent=sent)
+    sent = send(chat, prompt, user, service)
+    draw_conversation(chat, user, service, just_sent=sent)
 
 
 def test_a_prompt_survives_a_rerun_that_interrupts_its_run(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:

@@ -112,11 +112,11 @@ def test_a_process_that_exits_mid_reply_saves_it_as_interrupted(
 def test_another_session_follows_a_reply_and_sign_out_does_not_stop_it(
     app_env: AppEnv, fake_openai: FakeOpenAI
 ) -> None:
-    from chat.ui import pages as ui
+    from chat.ui.resources import chat_service, settings_or_stop
 
     fake_openai.enqueue(FakeReply(text="alpha beta gamma delta epsilon zeta eta theta", delay=0.25))
     first = sign_in(new_app())
-    service = ui.chat_service(ui.settings_or_stop())
+    service = chat_service(settings_or_stop())
     # Send from a second, headless look at the same service: the first session's tab is "closed".
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Greek letters?")
     first.sidebar.button[0].click().run()  # this session signs out meanwhile
@@ -136,10 +136,10 @@ def test_another_session_follows_a_reply_and_sign_out_does_not_stop_it(
 
 def test_switching_away_and_back_follows_the_same_reply(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(FakeReply(text="slow words " * 8, delay=0.1), FakeReply(text="Quick answer."))
-    from chat.ui import pages as ui
+    from chat.ui.resources import chat_service, settings_or_stop
 
     app = sign_in(new_app())
-    service = ui.chat_service(ui.settings_or_stop())
+    service = chat_service(settings_or_stop())
     slow = service.start_turn(username="alice", conversation_id=None, history=[], prompt="A slow question")
     app = send(app, "Something else")  # a new conversation while the slow reply is written
     assert chat_texts(app)[-1] == ("assistant", "Quick answer.")

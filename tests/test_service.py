@@ -458,7 +458,7 @@ def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
 
 
 def test_a_finished_reply_is_settled_once() -> None:
-    from chat.ui.pages import ChatState
+    from chat.ui.state import ChatState
 
     chat = ChatState()
 

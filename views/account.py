@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-from chat.ui import pages as ui
 from chat.ui.markdown import plain
+from chat.ui.resources import accounts, settings_or_stop
+from chat.ui.signin import password_form
+from chat.ui.state import current_user
 
-settings = ui.settings_or_stop()
-user = ui.current_user()
+settings = settings_or_stop()
+user = current_user()
 
 st.title("Account")
 st.markdown(f"Signed in as **{plain(user.name)}** ({plain(user.username)}, {plain(', '.join(user.roles))}).")
-ui.password_form(ui.accounts(settings), user, settings)
+password_form(accounts(settings), user, settings)

@@ -4,13 +4,16 @@ import pandas as pd
 import streamlit as st
 
 from chat.ops.reports import Reports
-from chat.ui import pages as ui
+from chat.ui.admin_reader import audit_reader
+from chat.ui.resources import accounts as open_accounts
+from chat.ui.resources import chat_service, settings_or_stop
+from chat.ui.state import require_admin
 from chat.ui.wording import format_cost
 
-settings = ui.settings_or_stop()
-admin = ui.require_admin()  # a user gets nothing of this page, not even its title
-service = ui.chat_service(settings)
-accounts = ui.accounts(settings)
+settings = settings_or_stop()
+admin = require_admin()  # a user gets nothing of this page, not even its title
+service = chat_service(settings)
+accounts = open_accounts(settings)
 users_read = accounts.users_read()
 users = users_read.users
 reports = Reports(service.sessions, spool=service.spool)
@@ -114,7 +117,7 @@ else:
 
 st.subheader("Read a conversation (audited)")
 st.caption("Every conversation opened here is recorded in the audit log below, with your name and the time.")
-ui.audit_reader(reports, admin, [r.username for r in rows])  # removed users' conversations too
+audit_reader(reports, admin, [r.username for r in rows])  # removed users' conversations too
 
 st.subheader("Audit log")
 events = reports.audit_log()

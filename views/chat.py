@@ -1,18 +1,24 @@
 """The chat screen: the conversation so far, the prompt box, the streamed reply."""
 
-from chat.ui import pages as ui
+from chat.ui.conversation import demo_banner, draw_conversation
+from chat.ui.navigation import follow_url, sync_url
+from chat.ui.prompt import prompt_input, send
+from chat.ui.resources import chat_service, settings_or_stop
+from chat.ui.settings_panel import options_panel
+from chat.ui.sidebar import conversation_sidebar, show_usage
+from chat.ui.state import chat_state, current_user
 
-settings = ui.settings_or_stop()
-user = ui.current_user()
-service = ui.chat_service(settings)
+settings = settings_or_stop()
+user = current_user()
+service = chat_service(settings)
 
-chat = ui.chat_state()
-ui.follow_url(chat, user, service)
-prompt = ui.prompt_input(chat)
-sent = ui.send(chat, prompt, user, service)
-ui.sync_url(chat)
-usage = ui.conversation_sidebar(chat, user, service)
-ui.demo_banner(settings)
-ui.options_panel(chat, user, service)
-ui.draw_conversation(chat, user, service, just_sent=sent)
-ui.show_usage(usage, chat)
+chat = chat_state()
+follow_url(chat, user, service)
+prompt = prompt_input(chat)
+sent = send(chat, prompt, user, service)
+sync_url(chat)
+usage = conversation_sidebar(chat, user, service)
+demo_banner(settings)
+options_panel(chat, user, service)
+draw_conversation(chat, user, service, just_sent=sent)
+show_usage(usage, chat)

@@ -1,9 +1,11 @@
 """Search over your own messages; a result opens its conversation at that message."""
 
-from chat.ui import pages as ui
+from chat.ui.history import history_page
+from chat.ui.resources import chat_service, settings_or_stop
+from chat.ui.state import current_user
 
-settings = ui.settings_or_stop()
-user = ui.current_user()
-service = ui.chat_service(settings)
+settings = settings_or_stop()
+user = current_user()
+service = chat_service(settings)
 
-ui.history_page(user, service)
+history_page(user, service)

@@ -3,7 +3,7 @@
 Who may sign in is `auth.yaml` (streamlit-authenticator's format: bcrypt hashes
 under `credentials.usernames`), re-read whenever it changes. Everything else a
 login must remember (sessions, failed attempts) is in the database, so it holds
-across sessions, processes and replicas. No Streamlit here: `chat/ui/pages.py` draws
+across sessions, processes and replicas. No Streamlit here: `chat/ui/signin.py` draws
 the forms and keeps the session's token hash in `st.session_state`.
 """
 

@@ -1,0 +1,309 @@
+"""The conversation: every message so far with its actions, and the reply being streamed.
+
+One run per turn has a rule: history (`draw_message`, `_reply_actions`) and the live reply
+(`_stream`) draw the same element skeleton, place for place: reasoning container, text or an
+empty slot, ending, three action places, an Edit slot in every prompt. Streamlit keeps an
+earlier run's element on screen until the new run draws over its place, so a different
+layout leaves a stale Regenerate or Edit button up for a whole reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime import Runtime
+from streamlit.runtime.runtime import RuntimeState
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+from chat.accounts.auth import SignedIn
+from chat.domain.messages import ChatMessage
+from chat.domain.status import ReplyStatus
+from chat.errors import ChatError, InputError
+from chat.settings import Settings
+from chat.turns.service import ChatService, Turn, clean_prompt
+from chat.ui.components import copy_button
+from chat.ui.markdown import GuardedStream, neutralise_images
+from chat.ui.pacing import pace
+from chat.ui.state import CHAT, ChatState, still_signed_in
+from chat.ui.wording import usage_note
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
+
+
+def demo_banner(settings: Settings) -> None:
+    if settings.demo_mode:
+        st.info(
+            "**Offline demo mode.** No model is connected, so replies come from Parley's built-in "
+            "demo model. To chat with a real model, set `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for "
+            "Ollama, vLLM or LM Studio) in `.env` and restart Parley.",
+            icon=":material/info:",
+        )
+
+
+def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, just_sent: bool = False) -> None:
+    """Every message so far with its actions, then the reply that is still streaming, if any.
+
+    `just_sent`: this run started the reply, so the chat input shows its stop button.
+    """
+    try:
+        chat.settle()
+        prompt_edit = _draw_history(chat, user, service)
+        _draw_notices(chat)
+        if chat.turn is not None:
+            _stream(chat, chat.turn, user, service, own_stop_button=not just_sent)
+            if prompt_edit is not None and chat.turn is None:
+                with prompt_edit:
+                    _edit_button(chat)
+    except StopException:
+        # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
+        # end the reply and keep what arrived. A reload, a closed tab or the server
+        # stopping raise the same exception: those leave the reply to its worker. A
+        # rerun (RerunException) is not caught: the next run picks the same turn up.
+        if chat.turn is not None and _stopped_by_the_user():
+            chat.turn.stop()
+        raise
+
+
+def _draw_history(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator | None:
+    """Every message so far with its actions. Returns where the last prompt's Edit button
+    goes: drawn there now if no reply is being written, else once it has been."""
+    last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
+    last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
+    idle = chat.turn is None and chat.conversation_id is not None
+    prompt_edit: DeltaGenerator | None = None
+    for index, message in enumerate(chat.history):
+        with st.chat_message(message.role):
+            if message.id is not None and message.id == chat.focus:
+                st.caption(":material/search: The message you found")
+            if index == last_prompt and idle and chat.editing:
+                _edit_form(chat, user, service, message)
+                continue
+            draw_message(message)
+            if message.role == "assistant":
+                _reply_actions(chat, user, service, message, last=idle and index == last_reply)
+                continue
+            edit_slot = st.empty()  # in every prompt, so an earlier run's Edit never lingers
+            if index == last_prompt:
+                prompt_edit = edit_slot
+                if idle:
+                    with edit_slot:
+                        _edit_button(chat)
+    return prompt_edit
+
+
+def _draw_notices(chat: ChatState) -> None:
+    """What went wrong or was set aside, below the messages and above the reply; each shown once."""
+    if chat.not_found:
+        st.error(NOT_FOUND, icon=":material/search_off:")
+    if chat.notice:
+        st.error(neutralise_images(chat.notice))
+        chat.notice = None
+    if chat.warning:
+        st.warning(chat.warning, icon=":material/save:")
+        chat.warning = None
+
+
+def _stopped_by_the_user() -> bool:
+    """Whether the script was stopped by the user rather than by its session going away.
+
+    Streamlit stops a session's script when its browser disconnects or the server
+    shuts down, just as it does for the Stop button; the session manager then drops
+    the session (at once, on its own thread), and a stopping server says so.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return True  # no server around it (AppTest): only a Stop can have done it
+    runtime = Runtime.instance()
+    deadline = time.monotonic() + 0.15
+    while True:
+        if runtime.state in (RuntimeState.STOPPING, RuntimeState.STOPPED):
+            return False
+        if not runtime.is_active_session(ctx.session_id):
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.02)
+
+
+def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, *, last: bool) -> None:
+    """Thumbs, copy, and for the last reply, regenerate."""
+    if message.id is None or message.status == ReplyStatus.STREAMING:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    with row:
+        st.feedback(
+            "thumbs",
+            key=f"parley_feedback_{message.id}",
+            default=message.feedback,
+            on_change=_save_feedback,
+            args=(chat, user, service, message.id),
+        )
+        if message.content:
+            copy_button(message.content, key=f"parley_copy_{message.id}")
+        else:
+            st.empty()
+        if last:
+            st.button(
+                "Regenerate",
+                key="parley_regenerate",
+                icon=":material/refresh:",
+                type="tertiary",
+                on_click=_regenerate,
+                args=(chat, user, service),
+            )
+        else:
+            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
+
+
+def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
+    if not still_signed_in(user):
+        return
+    value = st.session_state.get(f"parley_feedback_{reply_id}")
+    try:
+        if not service.set_feedback(user.username, reply_id, value):
+            chat.notice = "That reply is no longer yours to rate."
+            return
+    except ChatError:  # a database error too (the service translates it)
+        log.warning("could not save feedback", exc_info=True)
+        chat.notice = "Your rating could not be saved; try again in a moment."
+        return
+    chat.history = [replace(m, feedback=value) if m.id == reply_id else m for m in chat.history]
+
+
+def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
+        return
+    try:
+        turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id, quota=user.quota)
+    except ChatError as error:
+        chat.notice = error.message
+        return
+    while chat.history and chat.history[-1].role == "assistant":
+        chat.history.pop()  # superseded: in the log, out of the chat
+    chat.turn = turn
+
+
+def _edit_button(chat: ChatState) -> None:
+    st.button("Edit", key="parley_edit", icon=":material/edit:", type="tertiary", on_click=_start_editing, args=(chat,))
+
+
+def _start_editing(chat: ChatState) -> None:
+    chat.editing = True
+
+
+def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
+    with st.form("parley_edit_form", border=False):
+        text = st.text_area("Edit your message", value=message.content, key="parley_edit_text", height=120)
+        buttons = st.container(horizontal=True)
+        send_it = buttons.form_submit_button("Send", icon=":material/send:", type="primary")
+        cancel = buttons.form_submit_button("Cancel")
+    if cancel:
+        chat.editing = False
+        st.rerun()
+    if send_it:
+        try:
+            prompt = clean_prompt(text, service.settings.max_prompt_chars)
+            if prompt is None:
+                raise InputError("The message is empty: type something, or cancel.")
+            assert chat.conversation_id is not None
+            turn = service.edit_last_prompt(
+                username=user.username, conversation_id=chat.conversation_id, prompt=prompt, quota=user.quota
+            )
+        except ChatError as error:
+            st.error(neutralise_images(error.message))
+            return
+        last = max(i for i, m in enumerate(chat.history) if m.role == "user")
+        chat.history = [*chat.history[:last], ChatMessage(role="user", content=prompt)]
+        chat.turn, chat.editing = turn, False
+        st.rerun()
+
+
+def draw_message(message: ChatMessage) -> None:
+    # Element for element the layout `_stream` leaves (reasoning, text, ending, actions):
+    # Streamlit keeps an earlier run's element on screen until this run draws over its
+    # place, so a different layout would leave an old Regenerate button up for a whole reply.
+    with st.container():
+        _draw_reasoning(message.reasoning)
+    if message.content:
+        st.markdown(neutralise_images(message.content))
+    else:
+        st.empty()
+    _draw_ending(message)
+
+
+def _draw_reasoning(reasoning: str) -> None:
+    if reasoning.strip():
+        with st.expander("Reasoning", icon=":material/psychology:"):
+            st.markdown(neutralise_images(reasoning))
+
+
+def _draw_ending(message: ChatMessage) -> None:
+    # A note may quote the model server's own words (its error message): no images.
+    note = neutralise_images(message.note or "")
+    if message.status == ReplyStatus.ERROR and note:
+        st.error(note, icon=":material/error:")
+    elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and note:
+        st.warning(note, icon=":material/warning:")
+    elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and note:
+        st.caption(f":material/stop_circle: {note}")
+    elif message.status == ReplyStatus.STREAMING and note:
+        st.caption(f":material/hourglass_top: {note}")
+    for notice in message.notices:
+        st.caption(f":material/info: {neutralise_images(notice)}")
+    if message.context_note:
+        st.caption(f":material/content_cut: {neutralise_images(message.context_note)}")
+    if usage := usage_note(message):
+        st.caption(usage)
+
+
+def _check_for_interrupts() -> None:
+    # Any session-state access lets Streamlit raise a pending stop or rerun: this keeps
+    # Stop working while the model has not sent anything yet.
+    st.session_state.get(CHAT)
+
+
+def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *, own_stop_button: bool) -> None:
+    """Stream the reply into its message, then finish that message in place: its
+    ending, thumbs, copy and regenerate. No second run of the whole page: under load
+    that run cost as much as the one that sent the prompt."""
+    reply = st.chat_message("assistant")
+    stop_slot = st.empty()
+    # The chat input's stop button lives only in the run its prompt started. A run
+    # that picked the reply up after a rerun gets a stop button of its own.
+    if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
+        turn.stop()
+    with reply:
+        above = st.container()  # the reasoning, once it is all there, goes above the reply
+        body = st.empty()
+        # The image guard reads the whole reply so far on every piece; when what it shows
+        # changes further back than the end, the stream is drawn again from the start.
+        stream = GuardedStream(turn.follow(pace(service), on_idle=_check_for_interrupts))
+        streamed = ""
+        for run in stream.runs():
+            with body.container():
+                streamed = str(st.write_stream(run) or "")
+        turn.wait()
+        chat.settle()  # the reply joins the history; one that could not be saved leaves a sentence
+        message = turn.as_message()
+        final = neutralise_images(message.content)
+        if final != streamed:
+            # The stream may have ended early (stopped, failed) or been cut into runs:
+            # draw the reply as every later run will.
+            if final:
+                body.markdown(final)
+            else:
+                body.empty()
+        with above:
+            _draw_reasoning(message.reasoning)
+        _draw_ending(message)
+        if chat.notice or chat.warning:
+            st.rerun()  # the sentence goes where every run shows it, above the input box
+        _reply_actions(chat, user, service, message, last=True)
+    stop_slot.empty()

@@ -1,0 +1,70 @@
+"""The prompt box and sending: a submitted prompt becomes a turn before anything is drawn."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chat.accounts.auth import SignedIn
+from chat.domain.messages import ChatMessage
+from chat.errors import ChatError, InputError
+from chat.turns.service import ChatService, clean_prompt
+from chat.ui.state import PROMPT, ChatState, chat_state
+
+
+def prompt_input(chat: ChatState) -> str | None:
+    """The chat input; a prompt that was refused comes back into it.
+
+    The submitted prompt is taken by a callback into `chat.pending_prompt`, which
+    Streamlit runs before the script: a rerun that interrupts this run (right after
+    sign-in the cookie components cause several) cannot lose it, as it could lose the
+    widget's one-shot return value. `send` clears it once the turn has started.
+    """
+    if chat.restore_prompt is not None:
+        st.session_state[PROMPT] = chat.restore_prompt
+        chat.restore_prompt = None  # only once the text is in the box
+    # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
+    # with a message instead and hands the whole text back for editing.
+    st.chat_input("Message Parley", key=PROMPT, submit_mode="stop", on_submit=_keep_prompt)
+    return chat.pending_prompt
+
+
+def _keep_prompt() -> None:
+    value = st.session_state.get(PROMPT)
+    if isinstance(value, str):
+        chat_state().pending_prompt = value
+
+
+def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService) -> bool:
+    """Start a turn for a submitted prompt, before anything is drawn. True if started.
+
+    Nothing here touches Streamlit (not even `st.session_state`, whose every access
+    may raise a pending rerun), so a rerun arriving now cannot split a turn.
+    """
+    chat.pending_prompt = None  # taken: from here on it is a turn, or back in the input box
+    try:
+        prompt = clean_prompt(raw, service.settings.max_prompt_chars)
+        if prompt is None:
+            return False
+        chat.settle()  # a reply stopped in the last run is context now
+        if chat.turn is not None:
+            raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
+        turn = service.start_turn(
+            username=user.username,
+            conversation_id=chat.conversation_id,
+            history=chat.history,
+            prompt=prompt,
+            options=chat.options,
+            quota=user.quota,
+        )
+    except ChatError as error:
+        chat.notice = error.message
+        chat.restore_prompt = raw
+        st.rerun()
+    chat.conversation_id = turn.conversation_id
+    chat.options = turn.options
+    chat.not_found = False
+    chat.history.append(ChatMessage(role="user", content=prompt))
+    chat.turn = turn
+    if turn.spooled:
+        chat.warning = turn.notices[0]
+    return True

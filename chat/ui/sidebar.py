@@ -1,0 +1,126 @@
+"""The chat screen's sidebar: new chat, the user's conversations, and rename, export or
+delete for the open one; the open conversation's usage goes in it last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chat.accounts.auth import SignedIn
+from chat.errors import ChatError
+from chat.ops import export
+from chat.turns.service import ChatService
+from chat.ui.markdown import neutralise_images, plain
+from chat.ui.navigation import open_conversation
+from chat.ui.state import ChatState, still_signed_in
+from chat.ui.wording import conversation_usage
+
+
+def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator:
+    """New chat, the user's conversations (newest first), and rename or delete for the open one.
+
+    Returns the place for the open conversation's usage, filled by `show_usage` once
+    the page has drawn (and maybe streamed) its replies."""
+    usage_slot = st.sidebar.empty()
+    with st.sidebar:
+        st.button(
+            "New chat",
+            icon=":material/edit_square:",
+            key="parley_new_chat",
+            width="stretch",
+            on_click=chat.start_new,
+        )
+        conversations = service.conversations(user.username)
+        if conversations:
+            st.caption("Your conversations")
+        for conversation in conversations:
+            st.button(
+                plain(conversation.title),  # a label renders Markdown: a title is the user's words
+                key=f"parley_open_{conversation.id}",
+                type="primary" if conversation.id == chat.conversation_id else "tertiary",
+                width="stretch",
+                on_click=open_conversation,
+                args=(chat, user, service, conversation.id),
+            )
+        current = next((c for c in conversations if c.id == chat.conversation_id), None)
+        if current is not None:
+            usage_slot = st.empty()
+            _manage_conversation(chat, user, service, current.id, current.title)
+        if conversations:
+            st.download_button(
+                "Export all (JSON)",
+                _exported(user, lambda: export.as_json(export.user_export(service.sessions, user.username))),
+                file_name=f"parley-{user.username}.json",
+                mime="application/json",
+                key="parley_export_all",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
+    return usage_slot
+
+
+def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
+    usage = conversation_usage(chat.history) if chat.conversation_id else None
+    if usage:
+        slot.caption(f"This conversation: {usage}")
+
+
+def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
+    with st.expander("Rename, export or delete", icon=":material/edit:"):
+        new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
+        if st.button("Rename", key=f"parley_rename_{cid}") and new_title.strip() != title:
+            try:
+                service.rename_conversation(user.username, cid, new_title)
+            except ChatError as error:
+                st.error(neutralise_images(error.message))
+            else:
+                st.rerun()
+
+        def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
+            # Built only when clicked: a long conversation costs nothing until then.
+            return _exported(user, lambda: render(export.user_export(service.sessions, user.username, cid)))
+
+        left, right = st.columns(2)
+        left.download_button(
+            "Markdown",
+            one(lambda doc: export.as_markdown(doc["conversations"][0])),
+            file_name=f"parley-{cid[:8]}.md",
+            mime="text/markdown",
+            key=f"parley_md_{cid}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        right.download_button(
+            "JSON",
+            one(export.as_json),
+            file_name=f"parley-{cid[:8]}.json",
+            mime="application/json",
+            key=f"parley_json_{cid}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        if chat.confirm_delete != cid:
+            if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
+                chat.confirm_delete = cid
+                st.rerun()
+            return
+        st.warning(
+            f"Delete “{plain(title)}”? It disappears from your conversations at once. The audit log keeps "
+            "it until the retention period set by the admins ends."
+        )
+        confirm, cancel = st.columns(2)
+        if confirm.button("Delete", key=f"parley_delete_confirm_{cid}", type="primary"):
+            service.delete_conversation(user.username, cid)
+            chat.start_new()
+            st.rerun()
+        if cancel.button("Cancel", key=f"parley_delete_cancel_{cid}"):
+            chat.confirm_delete = None
+            st.rerun()
+
+
+def _exported(user: SignedIn, make: Callable[[], str]) -> Callable[[], str]:
+    return lambda: make() if still_signed_in(user) else "Your sign-in has ended. Sign in again to export.\n"

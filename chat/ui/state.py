@@ -1,0 +1,119 @@
+"""What one browser tab keeps between runs: who is signed in and the chat (`ChatState`).
+
+Everything per user lives in `st.session_state` under the keys below; sign-out forgets
+them all (`forget_chat`). Cached resources (`chat/ui/resources.py`) hold nothing of a user's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from chat.accounts.auth import SignedIn
+from chat.domain.messages import ChatMessage
+from chat.errors import ChatError
+from chat.settings import Settings
+from chat.turns.service import ConversationOptions, Turn
+from chat.ui.resources import accounts_or_error
+
+CHAT = "parley_chat"
+USER = "parley_user"
+PROMPT = "parley_prompt"  # the chat input's own key (`chat/ui/prompt.py`)
+AUDIT = "parley_audit"  # the conversation an admin opened in the reader (`chat/ui/admin_reader.py`)
+
+
+@dataclass
+class ChatState:
+    """One session's chat, kept in `st.session_state` as a single plain object.
+
+    Reading or writing `st.session_state` is a point where Streamlit may raise a
+    pending rerun or stop. Changes to this object are not, so a turn is recorded
+    in it all at once or not at all.
+    """
+
+    history: list[ChatMessage] = field(default_factory=list)
+    turn: Turn | None = None
+    conversation_id: str | None = None
+    notice: str | None = None
+    warning: str | None = None  # the log is not taking writes: this turn waits on disk
+    restore_prompt: str | None = None
+    pending_prompt: str | None = None  # submitted, not yet sent (see `prompt_input`)
+    url_id: str | None = None  # the conversation id this session last put in the URL
+    confirm_delete: str | None = None
+    options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
+    not_found: bool = False  # shown until the user opens or starts something else
+    focus: int | None = None  # a message opened from search results
+    editing: bool = False  # the last prompt is being edited
+
+    def settle(self) -> None:
+        """Move a finished reply into the history, once."""
+        turn = self.turn
+        if turn is not None and turn.done:
+            self.turn = None
+            self.history.append(turn.as_message())
+            if turn.save_error and turn.save_error.kind == "spooled":
+                self.warning = turn.save_error.message
+            elif turn.save_error:
+                self.notice = turn.save_error.message
+
+    def start_new(self) -> None:
+        self.editing = False
+        # A reply still being written goes on in its worker, which saves it; reopening
+        # its conversation (here, after a reload, in another tab) follows it again.
+        self.turn = None
+        self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
+        self.not_found = False
+
+    def show(
+        self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions, running: Turn | None
+    ) -> None:
+        """Show a conversation loaded from the log; `running`: its last reply, still being written."""
+        self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
+        self.not_found, self.editing = False, False
+        self.turn = None
+        if running is not None and messages and messages[-1].id == running.reply_id:
+            # The log holds the reply as far as it got; the turn draws all of it and what follows.
+            messages = messages[:-1]
+            self.turn = running
+        self.history = messages
+
+
+def chat_state() -> ChatState:
+    state = st.session_state.get(CHAT)
+    if not isinstance(state, ChatState):
+        state = ChatState()
+        st.session_state[CHAT] = state
+    return state
+
+
+def forget_chat() -> None:
+    """Sign-out: drop the chat from this browser session (a reply being written goes
+    on and is saved: only Stop ends one early)."""
+    for key in (CHAT, USER, PROMPT, AUDIT):
+        st.session_state.pop(key, None)
+
+
+def current_user() -> SignedIn:
+    user = st.session_state.get(USER)
+    if not isinstance(user, SignedIn):
+        st.stop()  # only reachable by running a page without app.py's gate
+    return user
+
+
+def require_admin() -> SignedIn:
+    """The signed-in admin; anyone else gets nothing of the page (not even its title)."""
+    user = current_user()
+    if not user.is_admin:
+        st.stop()
+    return user
+
+
+def still_signed_in(user: SignedIn) -> bool:
+    """For widget callbacks and lazy downloads: Streamlit runs them before the script,
+    so before `login_gate`, with the user of the previous run. Each checks the session
+    itself, so nothing is done for a session that ended meanwhile."""
+    try:
+        return accounts_or_error(Settings.from_env()).resume(user.session_hash) is not None
+    except ChatError:
+        return False
