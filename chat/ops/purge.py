@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from chat.db.engine import make_engine, session_factory
+from chat.db.failures import driver_words
 from chat.db.retention import PurgeReport, Removed, RetentionPolicy, purge
 from chat.db.tables import utcnow
 from chat.db.urls import sqlite_file
@@ -87,6 +88,6 @@ def run_purge(*, dry_run: bool) -> str:
             engine.dispose()
     except SQLAlchemyError as error:
         # A database that refuses (locked, gone, read-only) is the operator's to fix: said in one line.
-        detail = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        detail = driver_words(error) or type(error).__name__
         raise StorageError(f"The database failed: {detail}") from None
     return describe(report, policy)
