@@ -320,3 +320,58 @@ def test_a_read_only_postgresql_spools_and_is_written_once_writable(
         ("assistant", "Written once the database is writable."),
     ]
     engine.dispose()
+
+
+@SQLITE_ONLY
+def test_a_spool_file_left_by_the_previous_parley_is_written(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    """Lines exactly as Parley wrote them before the records (chat/domain/records.py): a whole turn
+    and the ending of a reply whose row exists. Same names, so the same file."""
+    conversation = {
+        "id": "c" * 32,
+        "username": "alice",
+        "title": "Old",
+        "model": "m",
+        "system_prompt": "",
+        "temperature": 0.7,
+        "created_at": "2026-11-26T10:00:00.123456+00:00",
+    }
+    reply = {
+        "content": "from before",
+        "status": "complete",
+        "model": "m",
+        "system_prompt": "",
+        "temperature": 0.7,
+        "error_kind": None,
+        "error_message": None,
+        "prompt_tokens": 5,
+        "completion_tokens": 2,
+        "usage_estimated": True,
+        "cost_usd": None,
+        "reasoning": None,
+        "context_tokens": 5,
+        "context_left_out": 0,
+        "duration_ms": 40,
+        "created_at": "2026-11-26T10:00:00.123456+00:00",
+        "finished_at": "2026-11-26T10:00:01+00:00",
+    }
+    whole = {
+        "id": "1" * 32,
+        "conversation": conversation,
+        "prompt": {"content": "Old?", "model": "m", "created_at": "2026-11-26T10:00:00.123456+00:00"},
+        "reply": reply,
+        "reply_id": None,
+    }
+    ending = {"id": "2" * 32, "conversation": conversation, "prompt": {}, "reply": reply, "reply_id": 2}
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.path.write_text(json.dumps(whole, ensure_ascii=False) + "\n")
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0)
+    file.path.write_text(json.dumps({**ending, "reply": {**reply, "content": "ended again"}}) + "\n")
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0)
+    prompt, answer = rows(sessions)
+    assert (prompt.content, answer.id, answer.content, answer.temperature) == ("Old?", 2, "ended again", 0.7)
+    assert (answer.usage_estimated, answer.duration_ms, answer.finished_at) == (
+        True,
+        40,
+        datetime(2026, 11, 26, 10, 0, 1, tzinfo=UTC),
+    )
+    assert not file.quarantine_path.exists()
