@@ -26,6 +26,7 @@ from chat.accounts.auth import Accounts
 from chat.db import store
 from chat.db.search import search_messages
 from chat.db.tables import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, utcnow
+from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
@@ -56,9 +57,16 @@ def turn(session: Session, username: str, prompt: str, reply: str, conversation:
     )
     store.add_prompt(session, conversation, prompt)
     started = store.start_reply(session, conversation_id=conversation.id, username=username, model="gpt-4o-mini")
-    store.finish_reply(
-        session, started.id, content=reply, status=ReplyStatus.COMPLETE, prompt_tokens=12, completion_tokens=7
+    ended = ReplyRecord(
+        content=reply,
+        status=ReplyStatus.COMPLETE,
+        model="gpt-4o-mini",
+        prompt_tokens=12,
+        completion_tokens=7,
+        created_at=started.created_at,
+        finished_at=utcnow(),
     )
+    store.finish_reply(session, started.id, ended)
     return started.id
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +18,49 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import spool
 from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.failures import refused_for_good
 from chat.db.quotas import Quota, QuotaError
 from chat.db.tables import Message
+from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
+from chat.domain.status import ReplyStatus
 from chat.turns.service import ChatService
 from tests.apptest_helpers import new_app, sign_in
 from tests.conftest import AppEnv, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 SECRET = "words only the user may read"
+AT = datetime(2026, 11, 26, 10, tzinfo=UTC)
 
 
 def record(username: str, conversation: str, prompt: str, reply: str, **conversation_fields: Any) -> spool.Record:
     """A whole turn as the service spools it."""
-    return spool.turn_record(
-        conversation={
-            "id": conversation * 32,
-            "username": username,
-            "title": prompt,
-            "model": "m",
-            "system_prompt": "",
-            "temperature": None,
-            "created_at": "2026-11-26T10:00:00+00:00",
-            **conversation_fields,
-        },
-        prompt={"content": prompt, "model": "m", "created_at": "2026-11-26T10:00:00+00:00"},
-        reply={
-            "content": reply,
-            "status": "complete",
-            "created_at": "2026-11-26T10:00:01+00:00",
-            "finished_at": "2026-11-26T10:00:02+00:00",
-        },
+    return spool.Record(
+        conversation=ConversationRecord(
+            **{
+                "id": conversation * 32,
+                "username": username,
+                "title": prompt,
+                "model": "m",
+                "system_prompt": "",
+                "temperature": None,
+                "created_at": AT,
+                **conversation_fields,
+            }
+        ),
+        prompt=PromptRecord(content=prompt, model="m", created_at=AT),
+        reply=ReplyRecord(
+            content=reply,
+            status=ReplyStatus.COMPLETE,
+            created_at=AT + timedelta(seconds=1),
+            finished_at=AT + timedelta(seconds=2),
+        ),
     )
+
+
+def add_line(file: spool.Spool, data: dict[str, Any]) -> None:
+    """A line as another Parley (or a hand) may have left it."""
+    with file.path.open("a") as handle:
+        handle.write(json.dumps(data) + "\n")
 
 
 def logged(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
@@ -63,17 +76,14 @@ def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_writt
     tmp_path: Path, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
 ) -> None:
     poison = record("bob", "b", SECRET, SECRET, model=None)  # NOT NULL: an IntegrityError on both engines
-    misshapen = record("bob", "d", SECRET, SECRET)
-    del misshapen["reply"]["created_at"]  # does not fit the schema
+    misshapen = record("bob", "d", SECRET, SECRET).to_json()
+    del misshapen["reply"]["created_at"]  # does not fit the record
     file = spool.Spool(tmp_path / "spool.jsonl")
-    for each in [
-        record("alice", "a", "first", "one"),
-        poison,
-        record("alice", "a", "second", "two"),
-        misshapen,
-        record("carol", "c", "third", "three"),
-    ]:
-        file.add(each)
+    file.add(record("alice", "a", "first", "one"))
+    file.add(poison)
+    file.add(record("alice", "a", "second", "two"))
+    add_line(file, misshapen)
+    file.add(record("carol", "c", "third", "three"))
 
     with caplog.at_level(logging.INFO):
         assert file.replay(sessions) == spool.Replayed(written=3, left=0, quarantined=2)
@@ -87,19 +97,20 @@ def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_writt
     ]
     assert not file.has_pending()
 
+    # The record that does not fit is set aside as the file is read; the refused one when written.
     entries = quarantined(file)
-    assert [e["record"] for e in entries] == [poison, misshapen]  # whole, text included, for the operator
-    assert entries[0]["reason"].startswith("IntegrityError: ") and "model" in entries[0]["reason"]
-    assert entries[1]["reason"] == "KeyError: 'created_at'"
+    assert [e["record"] for e in entries] == [misshapen, poison.to_json()]  # whole, text included, for the operator
+    assert entries[0]["reason"] == "KeyError: 'created_at'"
+    assert entries[1]["reason"].startswith("IntegrityError: ") and "model" in entries[1]["reason"]
     assert oct(file.quarantine_path.stat().st_mode & 0o777) == "0o600"
     shown = file.set_aside()
     assert [(s.record_id, s.username, s.what, s.reason) for s in shown] == [
-        (poison["id"], "bob", "a turn", entries[0]["reason"]),
-        (misshapen["id"], "bob", "a turn", entries[1]["reason"]),
+        (misshapen["id"], "bob", "a turn", entries[0]["reason"]),
+        (poison.id, "bob", "a turn", entries[1]["reason"]),
     ]
     assert all(s.at is not None for s in shown)
     # The log names the record and the reason, never what the user wrote.
-    assert poison["id"] in caplog.text and entries[0]["reason"] in caplog.text
+    assert poison.id in caplog.text and entries[1]["reason"] in caplog.text
     assert SECRET not in caplog.text
 
 
@@ -202,9 +213,9 @@ def test_the_quotas_count_the_turns_waiting_in_the_spool(
 
         usage = service.quota_usage("alice")
         spooled_tokens = sum(
-            r["reply"]["prompt_tokens"] + r["reply"]["completion_tokens"]
+            (r.reply.prompt_tokens or 0) + (r.reply.completion_tokens or 0)
             for r in service.spool.records()
-            if r["conversation"]["username"] == "alice"
+            if r.conversation.username == "alice"
         )
         assert usage.messages_last_minute == 2 and usage.tokens_last_day == spooled_tokens > 0
         with pytest.raises(QuotaError, match=f"You have used {spooled_tokens:,} tokens in the last 24 hours"):
@@ -252,7 +263,7 @@ def test_the_admin_page_shows_the_quarantine_without_the_text(app_env: AppEnv) -
     assert "refused 1 spooled record for a reason retrying will not cure" in warning
     assert str(file.quarantine_path.resolve()) in [c.value for c in admin.code]
     table = next(d.value for d in admin.dataframe if "Why" in d.value.columns)
-    assert list(table["User"]) == ["bob"] and list(table["Record"]) == [poison["id"]]
+    assert list(table["User"]) == ["bob"] and list(table["Record"]) == [poison.id]
     assert table["Why"][0].startswith("IntegrityError: ") and table["What"][0] == "a turn"
     assert table["Set aside (UTC)"][0] is not None
     on_page = [str(d.value.to_dict()) for d in admin.dataframe] + [
@@ -273,15 +284,16 @@ def test_an_older_parley_s_bad_file_is_read_into_the_one_quarantine(tmp_path: Pa
 def test_a_time_without_a_zone_is_refused_for_good_on_both_engines(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
-    """SQLAlchemy refuses to bind it (a StatementError around a ValueError): the record's fault."""
-    naive = record("bob", "b", SECRET, SECRET, created_at="2026-11-26T10:00:00")
+    """Ambiguous, so the records refuse it (chat/domain/records.py): the record's fault."""
+    naive = record("bob", "b", SECRET, SECRET).to_json()
+    naive["conversation"]["created_at"] = "2026-11-26T10:00:00"
     file = spool.Spool(tmp_path / "spool.jsonl")
-    file.add(naive)
+    add_line(file, naive)
     file.add(record("alice", "a", "behind", "it"))
     assert file.replay(sessions) == spool.Replayed(written=1, left=0, quarantined=1)
     assert logged(sessions) == [("alice", "behind"), ("alice", "it")]
     (entry,) = quarantined(file)
-    assert entry["record"] == naive and entry["reason"].startswith("StatementError")
+    assert entry["record"] == naive and entry["reason"] == "ValueError: the time '2026-11-26T10:00:00' has no zone"
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -324,7 +336,7 @@ def _driver_error(message: str, sqlstate: str | None = None) -> Exception:
     ],
 )
 def test_what_retrying_cannot_cure(error: BaseException, for_good: bool) -> None:
-    assert spool.refused_for_good(error) is for_good
+    assert refused_for_good(error) is for_good
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -340,14 +352,14 @@ def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
     real_write = spool._write
 
     def failing_write(session: Session, written: spool.Record) -> None:
-        if written["id"] == odd["id"]:
+        if written.id == odd.id:
             raise RuntimeError("a bug")
         real_write(session, written)
 
     monkeypatch.setattr(spool, "_write", failing_write)
     with pytest.raises(RuntimeError, match="a bug"):
         file.replay(sessions)
-    assert [r["id"] for r in file.records()] == [odd["id"], last["id"]]
+    assert [r.id for r in file.records()] == [odd.id, last.id]
     assert logged(sessions) == [("alice", "one"), ("alice", "1")] and not file.quarantine_path.exists()
 
 

@@ -426,7 +426,7 @@ def test_a_reply_the_locked_log_cannot_take_says_so_and_waits_in_the_spool(
     assert "not taking writes right now (the database is busy)" in turn.save_error.message
     assert "kept on disk" in turn.save_error.message
     service.spool.stop()
-    assert [r["reply"]["content"] for r in service.spool.records()] == ["a reply worth keeping"]
+    assert [r.reply.content for r in service.spool.records()] == ["a reply worth keeping"]
 
 
 def test_a_reply_whose_progress_save_failed_is_still_saved_whole(

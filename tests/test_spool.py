@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db import spool
 from chat.db.engine import init_db, make_engine, session_factory
 from chat.db.tables import Message, SpooledWrite
+from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
+from chat.domain.status import ReplyStatus
 from chat.llm.client import build_model
 from chat.turns.service import ChatService, Turn
 from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+AT = datetime(2026, 11, 26, 10, tzinfo=UTC)
 
 
 class Faults:
@@ -99,7 +103,7 @@ def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_late
     assert finish(turn) == "Kept on disk, then written."
     assert turn.status == "complete" and turn.save_error is None
     records = service.spool.records()
-    assert [(r["prompt"]["content"], r["reply"]["content"]) for r in records] == [
+    assert [(r.prompt and r.prompt.content, r.reply.content) for r in records] == [
         ("Are you there?", "Kept on disk, then written.")
     ]
     spooled = list(service.spool.path.parent.glob(f"{service.spool.path.name}*"))  # its lock too
@@ -187,23 +191,17 @@ def test_a_record_is_written_once_even_if_the_file_outlives_the_write(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
     """A crash between the log's commit and the file's rewrite leaves the record in the file."""
-    record = spool.turn_record(
-        conversation={
-            "id": "c" * 32,
-            "username": "alice",
-            "title": "t",
-            "model": "m",
-            "system_prompt": "",
-            "temperature": None,
-            "created_at": "2026-11-26T10:00:00+00:00",
-        },
-        prompt={"content": "hi", "model": "m", "created_at": "2026-11-26T10:00:00+00:00"},
-        reply={
-            "content": "hello",
-            "status": "complete",
-            "created_at": "2026-11-26T10:00:01+00:00",
-            "finished_at": "2026-11-26T10:00:02+00:00",
-        },
+    record = spool.Record(
+        conversation=ConversationRecord(
+            id="c" * 32, username="alice", title="t", model="m", system_prompt="", temperature=None, created_at=AT
+        ),
+        prompt=PromptRecord(content="hi", model="m", created_at=AT),
+        reply=ReplyRecord(
+            content="hello",
+            status=ReplyStatus.COMPLETE,
+            created_at=AT + timedelta(seconds=1),
+            finished_at=AT + timedelta(seconds=2),
+        ),
     )
     file = spool.Spool(tmp_path / "spool.jsonl")
     file.add(record)
@@ -216,8 +214,17 @@ def test_a_record_is_written_once_even_if_the_file_outlives_the_write(
 
 def test_an_unreadable_line_is_set_aside_not_dropped(tmp_path: Path) -> None:
     file = spool.Spool(tmp_path / "spool.jsonl")
-    file.path.write_text('{"id": "x", "conversation": {"id": "c"}, "prompt": {}, "reply": {}}\n{"id": "half a li\n')
-    assert [r["id"] for r in file.records()] == ["x"]
+    whole = spool.Record(
+        conversation=ConversationRecord(
+            id="c" * 32, username="alice", title="t", model="m", system_prompt="", temperature=None, created_at=AT
+        ),
+        prompt=None,
+        reply=ReplyRecord(content="", status=ReplyStatus.STOPPED, created_at=AT, finished_at=AT),
+        reply_id=1,
+        id="x",
+    )
+    file.path.write_text(json.dumps(whole.to_json()) + '\n{"id": "half a li\n')
+    assert file.records() == [whole]
     (entry,) = [json.loads(line) for line in file.quarantine_path.read_text().splitlines()]
     assert entry["line"] == '{"id": "half a li' and entry["reason"].startswith("unreadable line (Unterminated string")
     assert json.loads(file.path.read_text())["id"] == "x"
@@ -313,3 +320,58 @@ def test_a_read_only_postgresql_spools_and_is_written_once_writable(
         ("assistant", "Written once the database is writable."),
     ]
     engine.dispose()
+
+
+@SQLITE_ONLY
+def test_a_spool_file_left_by_the_previous_parley_is_written(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    """Lines exactly as Parley wrote them before the records (chat/domain/records.py): a whole turn
+    and the ending of a reply whose row exists. Same names, so the same file."""
+    conversation = {
+        "id": "c" * 32,
+        "username": "alice",
+        "title": "Old",
+        "model": "m",
+        "system_prompt": "",
+        "temperature": 0.7,
+        "created_at": "2026-11-26T10:00:00.123456+00:00",
+    }
+    reply = {
+        "content": "from before",
+        "status": "complete",
+        "model": "m",
+        "system_prompt": "",
+        "temperature": 0.7,
+        "error_kind": None,
+        "error_message": None,
+        "prompt_tokens": 5,
+        "completion_tokens": 2,
+        "usage_estimated": True,
+        "cost_usd": None,
+        "reasoning": None,
+        "context_tokens": 5,
+        "context_left_out": 0,
+        "duration_ms": 40,
+        "created_at": "2026-11-26T10:00:00.123456+00:00",
+        "finished_at": "2026-11-26T10:00:01+00:00",
+    }
+    whole = {
+        "id": "1" * 32,
+        "conversation": conversation,
+        "prompt": {"content": "Old?", "model": "m", "created_at": "2026-11-26T10:00:00.123456+00:00"},
+        "reply": reply,
+        "reply_id": None,
+    }
+    ending = {"id": "2" * 32, "conversation": conversation, "prompt": {}, "reply": reply, "reply_id": 2}
+    file = spool.Spool(tmp_path / "spool.jsonl")
+    file.path.write_text(json.dumps(whole, ensure_ascii=False) + "\n")
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0)
+    file.path.write_text(json.dumps({**ending, "reply": {**reply, "content": "ended again"}}) + "\n")
+    assert file.replay(sessions) == spool.Replayed(written=1, left=0)
+    prompt, answer = rows(sessions)
+    assert (prompt.content, answer.id, answer.content, answer.temperature) == ("Old?", 2, "ended again", 0.7)
+    assert (answer.usage_estimated, answer.duration_ms, answer.finished_at) == (
+        True,
+        40,
+        datetime(2026, 11, 26, 10, 0, 1, tzinfo=UTC),
+    )
+    assert not file.quarantine_path.exists()

@@ -32,7 +32,7 @@ from chat.accounts.authfile import (
     load_users_keeping_last_good,
     verify_password,
 )
-from chat.db.engine import error_detail
+from chat.db.failures import error_detail
 from chat.db.quotas import Quota
 from chat.db.tables import utcnow
 from chat.errors import InputError, StorageError

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import migrate, store
 from chat.db.tables import AuthSession, utcnow
+from chat.db.urls import sqlite_file
 from chat.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
     except ArgumentError:
         raise ConfigError("DATABASE_URL is not a valid database URL.") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        database = sqlite_file(parsed)
+        if database is not None:
             private_sqlite_file(Path(database))
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
         event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_timeout_ms=busy_timeout_ms))
@@ -98,15 +99,6 @@ def _configure_sqlite(connection: sqlite3.Connection, _record: Any, *, busy_time
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def error_detail(error: BaseException) -> str:
-    """A database error for the log: its type and the driver's first line ("OperationalError:
-    database is locked"), never SQLAlchemy's full text, which quotes the statement's
-    parameters (what users wrote)."""
-    orig = getattr(error, "orig", None)
-    detail = str(orig if orig is not None else "").strip().splitlines()
-    return f"{type(error).__name__}: {detail[0]}" if detail else type(error).__name__
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -28,6 +28,7 @@ from alembic.util import CommandError
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
+from chat.db.urls import sqlite_file
 from chat.errors import ChatError, ConfigError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -83,8 +84,8 @@ def locked(engine: Engine) -> Iterator[Connection]:
 
 
 def _sqlite_file_lock(engine: Engine) -> FileLock | nullcontext[None]:
-    database = engine.url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
+    database = sqlite_file(engine.url)
+    if database is None:
         return nullcontext()
     # 0600 like the database beside it: the data folder holds nothing for other users.
     return FileLock(f"{database}.migrate.lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
+
+from chat.domain.times import as_utc
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"  # private-use marks: never in real text
 SNIPPET_WORDS = 16
@@ -108,4 +110,4 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
 def _as_utc(value: object) -> datetime:
     """A raw-SQL time column as an aware UTC datetime (the ORM's UTCDateTime does this for mapped reads)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(moment)

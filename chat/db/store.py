@@ -13,8 +13,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from chat.db.tables import Conversation, Message, utcnow
-from chat.domain.messages import STATUS_NOTES, STILL_STREAMING_NOTE, ChatMessage
-from chat.domain.status import ReplyStatus
+from chat.domain.messages import ChatMessage
+from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, field_names, values
+from chat.domain.status import FINAL, ReplyStatus
 
 TITLE_LENGTH = 80
 
@@ -96,18 +97,26 @@ def delete_conversation(session: Session, conversation_id: str, username: str) -
 
 
 def add_prompt(session: Session, conversation: Conversation, content: str) -> Message:
+    """The prompt a user sends now."""
+    message = write_prompt(
+        session, conversation, PromptRecord(content=content, model=conversation.model, created_at=utcnow())
+    )
+    conversation.updated_at = utcnow()
+    return message
+
+
+def write_prompt(session: Session, conversation: Conversation, prompt: PromptRecord) -> Message:
     message = Message(
         conversation_id=conversation.id,
         username=conversation.username,
         role="user",
-        content=content,
-        model=conversation.model,
         status=ReplyStatus.COMPLETE,
-        finished_at=utcnow(),
+        updated_at=prompt.created_at,
+        finished_at=prompt.created_at,
+        **values(prompt),
     )
     session.add(message)
-    conversation.updated_at = utcnow()
-    session.flush()
+    session.flush()  # the prompt's id comes before its reply's
     return message
 
 
@@ -124,22 +133,34 @@ def start_reply(
     context_tokens: int | None = None,
     context_left_out: int | None = None,
 ) -> Message:
-    reply = Message(
-        conversation_id=conversation_id,
-        username=username,
-        role="assistant",
+    """The row of a reply about to stream, `streaming` until `finish_reply`."""
+    reply = ReplyRecord(
         content=content,
-        model=model,
         status=ReplyStatus.STREAMING,
-        owner=owner,
+        created_at=utcnow(),
+        model=model,
         system_prompt=system_prompt,
         temperature=temperature,
         context_tokens=context_tokens,
         context_left_out=context_left_out,
     )
-    session.add(reply)
+    return add_reply(session, conversation_id, username, reply, owner=owner)
+
+
+def add_reply(
+    session: Session, conversation_id: str, username: str, reply: ReplyRecord, *, owner: str | None = None
+) -> Message:
+    message = Message(
+        conversation_id=conversation_id,
+        username=username,
+        role="assistant",
+        owner=owner,
+        updated_at=reply.finished_at or reply.created_at,
+        **values(reply),
+    )
+    session.add(message)
     session.flush()
-    return reply
+    return message
 
 
 def reply_exists(session: Session, reply_id: int) -> bool:
@@ -155,45 +176,42 @@ def save_reply_progress(session: Session, reply_id: int, content: str) -> None:
     )
 
 
-def finish_reply(
+def finish_reply(session: Session, reply_id: int, reply: ReplyRecord) -> None:
+    """Write how a reply ended over its row (all but when it started): what the record
+    says, whatever the row said. Its process no longer owns it."""
+    if reply.status not in FINAL:
+        raise ValueError(f"{reply.status!r} is not a final reply status")
+    ended = values(reply)
+    del ended["created_at"]
+    ended["finished_at"] = reply.finished_at or utcnow()
+    session.execute(update(Message).where(Message.id == reply_id).values(**ended, updated_at=utcnow(), owner=None))
+
+
+def write_turn(
     session: Session,
-    reply_id: int,
-    *,
-    content: str,
-    status: str,
-    error_kind: str | None = None,
-    error_message: str | None = None,
-    prompt_tokens: int | None = None,
-    completion_tokens: int | None = None,
-    usage_estimated: bool = False,
-    cost_usd: float | None = None,
-    temperature: float | None = None,
-    reasoning: str | None = None,
-    duration_ms: int | None = None,
+    conversation: ConversationRecord,
+    prompt: PromptRecord | None,
+    reply: ReplyRecord,
+    reply_id: int | None = None,
 ) -> None:
-    """Write a reply's end. `temperature`: what was actually sent (None if the model refused one)."""
-    if status not in ReplyStatus.FINAL:
-        raise ValueError(f"{status!r} is not a final reply status")
-    now = utcnow()
-    session.execute(
-        update(Message)
-        .where(Message.id == reply_id)
-        .values(
-            content=content,
-            status=status,
-            error_kind=error_kind,
-            error_message=error_message,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            usage_estimated=usage_estimated,
-            cost_usd=cost_usd,
-            temperature=temperature,
-            reasoning=reasoning,
-            duration_ms=duration_ms,
-            updated_at=now,
-            finished_at=now,
-        )
-    )
+    """A turn written late (the spool's replay): its conversation if the log lacks it, its
+    prompt, and its reply, over the reply's row `reply_id` if that is still there and
+    the same user's (a restored database may have lost it, or given its id to another)."""
+    row = session.get(Conversation, conversation.id)
+    if row is None:  # started while the log refused writes (or purged since)
+        row = Conversation(**values(conversation), updated_at=conversation.created_at)
+        session.add(row)
+        session.flush()
+    elif row.username != conversation.username:
+        raise ValueError("a spooled record names another user's conversation")  # never written across users
+    if prompt is not None:
+        write_prompt(session, row, prompt)
+    existing = session.get(Message, reply_id) if reply_id is not None else None
+    if existing is not None and existing.username == conversation.username:
+        finish_reply(session, existing.id, reply)
+    else:
+        add_reply(session, row.id, row.username, reply)
+    row.updated_at = max(row.updated_at, reply.finished_at or reply.created_at)
 
 
 def mark_abandoned_replies(
@@ -257,22 +275,11 @@ def set_feedback(session: Session, reply_id: int, username: str, value: int | No
     return True
 
 
+def record_of(row: Message) -> ReplyRecord:
+    """A row of the log as a record (a prompt's row has a reply's columns too)."""
+    found = {name: getattr(row, name) for name in field_names(ReplyRecord)}
+    return ReplyRecord(**{**found, "status": ReplyStatus(row.status)})
+
+
 def as_chat_message(row: Message) -> ChatMessage:
-    if row.status == ReplyStatus.STREAMING:
-        note: str | None = STILL_STREAMING_NOTE
-    else:
-        note = row.error_message or STATUS_NOTES.get(row.status)
-    return ChatMessage(
-        role=row.role,
-        content=row.content,
-        status=row.status,
-        note=note,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        usage_estimated=row.usage_estimated,
-        cost=row.cost_usd,
-        reasoning=row.reasoning or "",
-        feedback=row.feedback,
-        id=row.id,
-        left_out=row.context_left_out or 0,
-    )
+    return ChatMessage.of(record_of(row), role=row.role, id=row.id, feedback=row.feedback)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 
 STATUS_NOTES = {
@@ -35,6 +36,31 @@ class ChatMessage:
     feedback: int | None = None  # the user's thumbs: 1 up, 0 down
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
+
+    @classmethod
+    def of(
+        cls, record: ReplyRecord, *, role: str = "assistant", id: int | None = None, feedback: int | None = None
+    ) -> ChatMessage:
+        """A message of the log as the page shows it: a reply still `streaming` there is
+        being written by another tab or process (or was, by one that died)."""
+        if record.status == ReplyStatus.STREAMING:
+            note: str | None = STILL_STREAMING_NOTE
+        else:
+            note = record.error_message or STATUS_NOTES.get(record.status)
+        return cls(
+            role=role,
+            content=record.content,
+            status=record.status,
+            note=note,
+            prompt_tokens=record.prompt_tokens,
+            completion_tokens=record.completion_tokens,
+            usage_estimated=record.usage_estimated,
+            cost=record.cost_usd,
+            reasoning=record.reasoning or "",
+            feedback=feedback,
+            id=id,
+            left_out=record.context_left_out or 0,
+        )
 
     @property
     def context_note(self) -> str | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 
-class ReplyStatus:
-    """How a reply ended. A user prompt is always `complete`."""
+
+class ReplyStatus(StrEnum):
+    """How a reply ended. A user prompt is always `complete`. A member is its text
+    (`ReplyStatus.COMPLETE == "complete"`), so rows and JSON files keep plain words."""
 
     STREAMING = "streaming"
     COMPLETE = "complete"
@@ -14,4 +17,5 @@ class ReplyStatus:
     ERROR = "error"
     INTERRUPTED = "interrupted"  # the process died while it streamed
 
-    FINAL = frozenset({COMPLETE, LENGTH, CONTENT_FILTER, STOPPED, ERROR, INTERRUPTED})
+
+FINAL = frozenset(ReplyStatus) - {ReplyStatus.STREAMING}

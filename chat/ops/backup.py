@@ -35,8 +35,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from chat.accounts import signins as sessions
-from chat.db.engine import error_detail, make_engine, private_sqlite_file, session_factory
+from chat.db.engine import make_engine, private_sqlite_file, session_factory
+from chat.db.failures import driver_words, error_detail
 from chat.db.tables import AuthSession, utcnow
+from chat.db.urls import sqlite_file
 from chat.errors import ChatError
 from chat.settings import Settings
 
@@ -179,8 +181,8 @@ def _first_line(text: str) -> str:
 
 
 def _sqlite_path(url: str) -> str:
-    database = make_url(url).database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
+    database = sqlite_file(make_url(url))
+    if database is None:
         raise BackupError("Backups need a SQLite database in a file (DATABASE_URL=sqlite:///path/to/parley.db).")
     return database
 
@@ -312,7 +314,7 @@ def _pg_has_parley(url: URL) -> bool:
         with engine.connect() as connection:
             return all(inspect(connection).has_table(name) for name in PARLEY_TABLES)
     except SQLAlchemyError as error:
-        detail = _first_line(str(getattr(error, "orig", error))).rstrip(".")
+        detail = (driver_words(error) or type(error).__name__).rstrip(".")
         raise BackupError(f"Cannot connect to {describe(url)}: {detail}.") from None
     finally:
         engine.dispose()

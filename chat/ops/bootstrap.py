@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chat.accounts.authfile import load_users
 from chat.db import migrate
-from chat.db.engine import error_detail, init_db, make_engine
+from chat.db.engine import init_db, make_engine
+from chat.db.failures import error_detail
 from chat.errors import ChatError, StorageError
 from chat.ops import users
 from chat.settings import Settings

@@ -22,27 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.accounts.authfile import normalise_username
 from chat.db import store
 from chat.db.tables import Conversation, Message
+from chat.domain.records import ReplyRecord, from_json, parse_time, to_json, values
 from chat.domain.text import storable
 from chat.errors import InputError
 
 FORMAT = "parley.conversations"
 VERSION = 1
-_MESSAGE_FIELDS = (
-    "role",
-    "content",
-    "model",
-    "system_prompt",
-    "temperature",
-    "status",
-    "error_kind",
-    "error_message",
-    "prompt_tokens",
-    "completion_tokens",
-    "duration_ms",
-)
-# Added after version 1 first shipped: read with a default, so older files still import.
-_LATER_MESSAGE_FIELDS = ("context_tokens", "context_left_out", "cost_usd", "reasoning", "feedback")
-_TIMES = ("created_at", "updated_at", "finished_at")
+# A message is its record's fields (chat/domain/records.py; a prompt's row has a reply's
+# columns too), its role, and what only the log knows of it. Fields added to the record
+# after version 1 first shipped are read with their defaults, so older files still import.
+_LOG_FIELDS = ("role", "feedback", "superseded", "updated_at")
 
 
 def _time(value: datetime | None) -> str | None:
@@ -60,10 +49,11 @@ def conversation_record(conversation: Conversation, messages: Sequence[Message])
         "updated_at": _time(conversation.updated_at),
         "messages": [
             {
-                **{name: getattr(message, name) for name in (*_MESSAGE_FIELDS, *_LATER_MESSAGE_FIELDS)},
-                "usage_estimated": message.usage_estimated,
+                "role": message.role,
+                **to_json(store.record_of(message)),
+                "feedback": message.feedback,
                 "superseded": message.superseded,
-                **{name: _time(getattr(message, name)) for name in _TIMES},
+                "updated_at": _time(message.updated_at),
             }
             for message in messages
         ],
@@ -127,29 +117,34 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                     model=_text(record["model"]),
                     system_prompt=_text(record["system_prompt"]),
                     temperature=record["temperature"],
-                    created_at=datetime.fromisoformat(record["created_at"]),
-                    updated_at=datetime.fromisoformat(record["updated_at"]),
+                    created_at=parse_time(record["created_at"]),
+                    updated_at=parse_time(record["updated_at"]),
                 )
                 session.add(conversation)
                 session.flush()
                 for item in record["messages"]:
-                    session.add(
-                        Message(
-                            conversation_id=conversation.id,
-                            username=username,
-                            **{name: _text(item[name]) for name in _MESSAGE_FIELDS},
-                            **{name: _text(item.get(name)) for name in _LATER_MESSAGE_FIELDS},
-                            usage_estimated=bool(item.get("usage_estimated", False)),
-                            superseded=bool(item.get("superseded", False)),
-                            **{name: item[name] and datetime.fromisoformat(item[name]) for name in _TIMES},
-                        )
-                    )
+                    session.add(_message(conversation, item))
                 created.append(conversation.id)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(
             f"The export file is damaged ({type(error).__name__}: {error}); nothing was imported."
         ) from None
     return created
+
+
+def _message(conversation: Conversation, item: dict[str, Any]) -> Message:
+    """One exported message as a row of `conversation`."""
+    reply = from_json(ReplyRecord, {name: value for name, value in item.items() if name not in _LOG_FIELDS})
+    updated_at = item.get("updated_at")
+    return Message(
+        conversation_id=conversation.id,
+        username=conversation.username,
+        role=_text(item["role"]),
+        feedback=item.get("feedback"),
+        superseded=bool(item.get("superseded", False)),
+        updated_at=parse_time(updated_at) if updated_at is not None else reply.finished_at or reply.created_at,
+        **values(reply),
+    )
 
 
 def _text(value: Any) -> Any:

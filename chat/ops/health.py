@@ -16,7 +16,9 @@ from sqlalchemy import Engine, create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from chat.db.failures import Refusal, driver_words, refusal
 from chat.db.tables import AuditEvent, Base, utcnow
+from chat.db.urls import sqlite_file
 from chat.errors import ChatError
 from chat.llm.client import PLACEHOLDER_API_KEY
 from chat.settings import Settings
@@ -40,9 +42,8 @@ def _engine(url: str) -> Engine:
     except ArgumentError:
         raise Unhealthy("DATABASE_URL is not a valid database URL") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        on_disk = database not in ("", ":memory:") and not database.startswith("file:")
-        if on_disk and not _is_file(database):
+        database = sqlite_file(parsed)
+        if database is not None and not _is_file(database):
             raise Unhealthy(f"the database file {database} does not exist (run `make migrate` or start Parley once)")
         return create_engine(parsed, connect_args={"timeout": TIMEOUT_SECONDS})
     return create_engine(parsed, connect_args={"connect_timeout": int(TIMEOUT_SECONDS)}, pool_pre_ping=False)
@@ -79,15 +80,15 @@ def check_database(url: str) -> str:
 
 
 def _database_reason(error: SQLAlchemyError) -> str:
-    detail = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error) else type(error).__name__
-    lowered = detail.lower()
-    if "locked" in lowered or "busy" in lowered:
+    detail = driver_words(error) or type(error).__name__
+    kind = refusal(error)
+    if kind is Refusal.BUSY:
         return "the database is locked by another writer for more than 3 s"
-    if "read-only" in lowered or "readonly" in lowered or "read only" in lowered:
+    if kind is Refusal.READ_ONLY:
         return "the database is read-only"
-    if "not a database" in lowered:
+    if kind is Refusal.NOT_A_DATABASE:
         return "the database file is not a SQLite database (damaged?)"
-    if "connect" in lowered or "connection" in lowered:
+    if kind is Refusal.UNREACHABLE:
         return f"cannot connect to the database: {detail}"
     return f"the database failed: {detail}"
 

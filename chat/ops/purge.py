@@ -17,8 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from chat.db.engine import make_engine, session_factory
+from chat.db.failures import driver_words
 from chat.db.retention import PurgeReport, Removed, RetentionPolicy, purge
 from chat.db.tables import utcnow
+from chat.db.urls import sqlite_file
 from chat.errors import ChatError, StorageError
 from chat.settings import Settings
 
@@ -29,8 +31,8 @@ def _engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ChatError("DATABASE_URL is not a valid database URL.") from None
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and not database.startswith("file:") and not Path(database).is_file():
+    database = sqlite_file(parsed)
+    if database is not None and not Path(database).is_file():
         raise ChatError(f"The database file {database} does not exist.")
     engine = make_engine(url)
     if not inspect(engine).has_table("conversations"):
@@ -86,6 +88,6 @@ def run_purge(*, dry_run: bool) -> str:
             engine.dispose()
     except SQLAlchemyError as error:
         # A database that refuses (locked, gone, read-only) is the operator's to fix: said in one line.
-        detail = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        detail = driver_words(error) or type(error).__name__
         raise StorageError(f"The database failed: {detail}") from None
     return describe(report, policy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import signins as sessions
 from chat.db import quotas
-from chat.db.spool import SetAside, Spool, waiting_usage
+from chat.db.quarantine import SetAside
+from chat.db.spool import Spool, waiting_usage
 from chat.db.store import as_chat_message
 from chat.db.tables import AuditEvent, Conversation, Message, utcnow
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
+from chat.domain.times import as_utc
 
 DAYS_SHOWN = timedelta(days=30)
 
@@ -95,7 +97,7 @@ def user_reports(
     reports = []
     for username in names:
         count, tokens, cost, last_message = totals.get(username, (0, 0, None, None))
-        moments = [m for m in (seen.get(username), _aware(last_message)) if m is not None]
+        moments = [m for m in (seen.get(username), last_message and as_utc(last_message)) if m is not None]
         reports.append(
             UserReport(
                 username=username,
@@ -173,7 +175,7 @@ class ConversationChoice:
 
     @property
     def label(self) -> str:
-        when = _aware(self.updated_at) or self.updated_at
+        when = as_utc(self.updated_at)
         count = f"{self.messages} message{'' if self.messages == 1 else 's'}"
         return f"{when:%Y-%m-%d %H:%M} · {count} · {self.id[:8]}" + (" (deleted)" if self.deleted else "")
 
@@ -209,12 +211,6 @@ def read_conversation(
 
 def audit_events(session: Session, *, limit: int = 50) -> Sequence[AuditEvent]:
     return session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat.db.engine import error_detail, make_engine
+from chat.db.engine import make_engine
+from chat.db.failures import error_detail
 from chat.db.migrate import current, head, upgrade
 from chat.errors import StorageError
 from chat.settings import Settings

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import search, store
-from chat.db.engine import error_detail
+from chat.db.failures import error_detail
 from chat.db.store import as_chat_message
 from chat.db.tables import Conversation
 from chat.domain.conversation import ConversationOptions, ConversationSummary

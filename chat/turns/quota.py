@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import quotas, spool
-from chat.db.engine import error_detail
+from chat.db.failures import error_detail
 from chat.db.tables import utcnow
 from chat.turns.running import Running
 

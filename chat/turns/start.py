@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import quotas, spool, store
-from chat.db.engine import STALE_AFTER, error_detail
+from chat.db.engine import STALE_AFTER
+from chat.db.failures import error_detail, in_words
 from chat.db.store import as_chat_message
 from chat.db.tables import Conversation, new_id, utcnow
 from chat.domain.conversation import ConversationOptions
@@ -31,7 +32,7 @@ from chat.turns.conversations import options_of
 from chat.turns.planner import Planner
 from chat.turns.quota import QuotaGuard
 from chat.turns.running import Running
-from chat.turns.saving import SPOOLED_NOTICE, db_reason, new_reply, spooled_messages, spooled_options
+from chat.turns.saving import SPOOLED_NOTICE, new_reply, spooled_messages, spooled_options
 from chat.turns.turn import Turn
 from chat.turns.worker import Worker
 
@@ -139,8 +140,8 @@ class Starter:
             if redo is Redo.NONE and prompt is not None:
                 # The transaction left nothing in the log, even when only its commit failed:
                 # a new conversation is still new (its id from the failed rows was never kept).
-                return self._spooled(username, conversation_id, options, prompt, history, db_reason(error))
-            raise StorageError(NOT_SAVED.format(reason=db_reason(error))) from None
+                return self._spooled(username, conversation_id, options, prompt, history, in_words(error))
+            raise StorageError(NOT_SAVED.format(reason=in_words(error))) from None
         turn = Turn(
             conversation_id=saved.conversation_id,
             username=username,
@@ -229,7 +230,7 @@ class Starter:
                 return options_of(conversation), [as_chat_message(m) for m in messages]
         except SQLAlchemyError as error:
             if conversation_id is not None:
-                raise StorageError(NOT_SAVED.format(reason=db_reason(error))) from None
+                raise StorageError(NOT_SAVED.format(reason=in_words(error))) from None
             return None, []
 
     def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:

@@ -11,11 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from chat.db.tables import utcnow
 from chat.domain.conversation import ConversationOptions
-from chat.domain.messages import STATUS_NOTES, ChatMessage
+from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan
+from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
 from chat.errors import ChatError, StorageError, UpstreamError
@@ -130,22 +132,34 @@ class Turn:
                     break
                 self._changed.wait(pause)
 
-    def as_message(self) -> ChatMessage:
-        note = self.error.message if self.error else STATUS_NOTES.get(self.status)
-        return ChatMessage(
-            role="assistant",
+    def reply_record(self, duration_ms: int | None = None) -> ReplyRecord:
+        """The reply as the log keeps it, as it stands now (finished once `done`)."""
+        error = self.error
+        return ReplyRecord(
             content=self.text,
             status=self.status,
-            note=note,
+            model=self.model,
+            system_prompt=self.options.system_prompt,
+            temperature=self.sent_temperature,
+            error_kind=error.kind if error else None,
+            error_message=error.message if error else None,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             usage_estimated=self.usage_estimated,
-            cost=self.cost,
-            reasoning=self.reasoning,
-            notices=tuple(self.notices),
-            id=self.reply_id,
-            left_out=self.plan.left_out,
+            cost_usd=self.cost,
+            reasoning=self.reasoning or None,
+            context_tokens=self.plan.tokens,
+            context_left_out=self.plan.left_out,
+            duration_ms=duration_ms,
+            created_at=self.started_at,
+            finished_at=None if self.status == ReplyStatus.STREAMING else utcnow(),
         )
+
+    def as_message(self) -> ChatMessage:
+        message = ChatMessage.of(self.reply_record(), id=self.reply_id)
+        # `of` says a streaming reply is written elsewhere; this one is written here, and shown live.
+        note = None if self.status == ReplyStatus.STREAMING else message.note
+        return replace(message, note=note, notices=tuple(self.notices))
 
     # --- control -------------------------------------------------------------------
     def expire(self, seconds: float) -> None:
@@ -182,7 +196,7 @@ class Turn:
         return self._stop.is_set()
 
     @property
-    def stopped_status(self) -> str:
+    def stopped_status(self) -> ReplyStatus:
         """How a stopped reply ends: `stopped`, `interrupted` (shutdown) or `error` (deadline)."""
         return self._stopped_as
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import store
-from chat.db.engine import HEARTBEAT_SECONDS, error_detail
+from chat.db.engine import HEARTBEAT_SECONDS
+from chat.db.failures import error_detail
 from chat.turns.turn import Turn
 
 log = logging.getLogger(__name__)
