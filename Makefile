@@ -63,10 +63,11 @@ migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), u
 test: $(VENV)/.dev ## run the whole test suite
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev ## ruff, mypy strict (chat, views, app.py), import-linter (the layers) and hadolint (the Dockerfile)
+lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
 	$(PY) -m ruff check .
 	$(PY) -m mypy chat views app.py
 	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_code_shape.py
 	$(VENV)/bin/hadolint Dockerfile
 
 user: $(VENV)/.runtime ## add a user: make user NAME=alice [ROLE=admin]
