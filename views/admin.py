@@ -1,141 +1,35 @@
 """Admin: usage per user, day and model; upstream errors; audited reads of any conversation."""
 
-import pandas as pd
 import streamlit as st
 
 from chat.ops.reports import Reports
+from chat.ui import admin as sections
 from chat.ui.admin_reader import audit_reader
 from chat.ui.resources import accounts as open_accounts
 from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.state import require_admin
-from chat.ui.wording import format_cost
 
 settings = settings_or_stop()
 admin = require_admin()  # a user gets nothing of this page, not even its title
 service = chat_service(settings)
 accounts = open_accounts(settings)
 users_read = accounts.users_read()
-users = users_read.users
 reports = Reports(service.sessions, spool=service.spool)
-quotas = {name: accounts.quota(user) for name, user in users.items()}
-
-
-def limit(used: int, allowed: int | None) -> str:
-    return f"{used:,} / {allowed:,}" if allowed else f"{used:,} / no limit"
-
 
 st.title("Admin")
-if users_read.problem is not None and users_read.good_since is not None:
-    st.warning(
-        f"The users file is broken, so Parley goes by the last good copy it read "
-        f"(at {users_read.good_since:%Y-%m-%d %H:%M} UTC): nobody is signed out, and edits count once it is fixed.",
-        icon=":material/warning:",
-    )
-    st.text(users_read.problem)  # plain text: the reason quotes names from the file
-
+sections.broken_users_file(users_read)
 st.subheader("Users")
-rows = reports.users(list(users))
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "User": r.username,
-                "Roles": ", ".join(users[r.username].roles) if r.username in users else "(removed)",
-                "Last activity (UTC)": r.last_activity,
-                "Conversations": r.conversations,
-                "Messages": r.messages,
-                "Tokens": r.tokens,
-                "Cost": format_cost(r.cost_usd) if r.cost_usd is not None else "unknown",
-                "Messages, last minute": limit(
-                    r.usage.messages_last_minute, getattr(quotas.get(r.username), "messages_per_minute", None)
-                ),
-                "Tokens, last 24 h": limit(
-                    r.usage.tokens_last_day, getattr(quotas.get(r.username), "tokens_per_day", None)
-                ),
-            }
-            for r in rows
-        ]
-    ),
-    hide_index=True,
-)
-
+rows = sections.users_table(reports, accounts, users_read)
 st.subheader("Usage, last 30 days")
-daily = pd.DataFrame([vars(d) for d in reports.daily()])
-if daily.empty:
-    st.caption("No messages yet.")
-else:
-    measure = (
-        st.segmented_control(
-            "Measure", ["messages", "tokens", "cost_usd"], default="messages", format_func=lambda m: m.replace("_", " ")
-        )
-        or "messages"  # clicking the chosen option again deselects it
-    )
-    for tab, by in zip(st.tabs(["Per day", "Per user", "Per model"]), ["day", "username", "model"], strict=True):
-        with tab:
-            if by == "day":
-                chart = daily.pivot_table(index="day", columns="username", values=measure, aggfunc="sum", fill_value=0)
-            else:
-                chart = daily.groupby(by)[measure].sum()
-            st.bar_chart(chart)
-
+sections.usage_charts(reports)
 st.subheader("Recent upstream errors")
-failures = reports.failures()
-if failures:
-    st.dataframe(pd.DataFrame([vars(f) for f in failures]), hide_index=True)
-else:
-    st.caption("None.")
-
+sections.upstream_errors(reports)
 st.subheader("Writes set aside")
-quarantine = reports.quarantine()
-if quarantine is None or not quarantine.records:
-    st.caption("None: every turn the conversation log refused for a while has reached it.")
-else:
-    count = len(quarantine.records)
-    st.warning(
-        f"The conversation log refused {count} spooled record{'s' if count != 1 else ''} for a reason retrying "
-        "will not cure. Each is kept, with its text, in the file below (mode 0600) and left out of the log, "
-        "search, exports and quotas; the turns behind it were written. Fix the cause, then append a record's "
-        "`record` value as one line to the spool file to have it written, or leave it there."
-    )
-    st.code(str(quarantine.path), language=None)
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Set aside (UTC)": r.at,
-                    "Why": r.reason,
-                    "What": r.what,
-                    "User": r.username,
-                    "Conversation": r.conversation_id,
-                    "Record": r.record_id,
-                }
-                for r in quarantine.records
-            ]
-        ),
-        hide_index=True,
-    )
-
+sections.writes_set_aside(reports)
 st.subheader("Read a conversation (audited)")
 st.caption("Every conversation opened here is recorded in the audit log below, with your name and the time.")
 audit_reader(reports, admin, [r.username for r in rows])  # removed users' conversations too
-
 st.subheader("Audit log")
-events = reports.audit_log()
-if events:
-    st.dataframe(
-        pd.DataFrame([{"At (UTC)": e.at, "Admin": e.actor, "Action": e.action, "Target": e.target} for e in events]),
-        hide_index=True,
-    )
-else:
-    st.caption("No conversation has been read here yet.")
-
+sections.audit_log(reports)
 st.subheader("Managing users")
-st.caption("Users live in auth.yaml, changed only by the CLI (in the container too: `make shell`).")
-st.code(
-    "python -m chat users list\n"
-    "python -m chat users add alice [--role admin] [--generate-password]\n"
-    "python -m chat users passwd alice\n"
-    "python -m chat users remove alice\n"
-    "python -m chat users quota alice --messages-per-minute 60 --tokens-per-day 2000000",
-    language="bash",
-)
+sections.managing_users()
