@@ -104,7 +104,7 @@ def test_uvicorns_forwarded_allow_ips_is_read_from_the_process_never_from_env_fi
     assert Settings.from_env(process, env_file=env_file).forwarded_allow_ips == ""
 
 
-# The one declaration against what people read: `.env.example` and the README's table.
+# The one declaration against what people read: `.env.example` and docs/configuration.md's table.
 ROOT = Path(__file__).resolve().parents[1]
 VARIABLES = dict(Settings.variables())
 DEFAULTS = Settings.from_env({"PARLEY_COOKIE_KEY": KEY}, env_file=None)
@@ -146,14 +146,14 @@ def test_env_example_shows_the_defaults() -> None:
             assert read_as(variable, value) == default_of(variable), variable
 
 
-def readme_table() -> list[tuple[str, str]]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Connecting a model", 1)[1].split("\n## ", 1)[0]
+def documented_table() -> list[tuple[str, str]]:
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    section = page.split("## Every setting", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| ([^|]+) \|", section, flags=re.MULTILINE)
 
 
-def test_the_readme_table_lists_every_setting_with_its_default() -> None:
-    rows = readme_table()
+def test_the_configuration_page_lists_every_setting_with_its_default() -> None:
+    rows = documented_table()
     assert sorted(variable for variable, _ in rows) == sorted(VARIABLES)
     for variable, shown in rows:
         shown = shown.strip()
