@@ -92,7 +92,7 @@ def parley_times(service: ChatService) -> tuple[float, float]:
     started = time.perf_counter()
     first = None
     turn = service.start_turn(username="bench", conversation_id=None, history=[], prompt="Go")
-    for _piece in turn.follow(pace(service)):
+    for _piece in turn.follow(min_interval=pace(service)):
         if first is None:
             first = time.perf_counter() - started
     turn.wait()

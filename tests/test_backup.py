@@ -56,7 +56,8 @@ def turn(session: Session, username: str, prompt: str, reply: str, conversation:
         session, username=username, model="gpt-4o-mini", system_prompt="Be brief.", title=prompt[:40]
     )
     store.add_prompt(session, conversation, prompt)
-    started = store.start_reply(session, conversation_id=conversation.id, username=username, model="gpt-4o-mini")
+    streaming = ReplyRecord(content="", status=ReplyStatus.STREAMING, created_at=utcnow(), model="gpt-4o-mini")
+    started = store.start_reply(session, conversation.id, username, streaming)
     ended = ReplyRecord(
         content=reply,
         status=ReplyStatus.COMPLETE,

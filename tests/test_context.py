@@ -18,6 +18,7 @@ from chat.domain.tokens import ESTIMATE_MARGIN, TokenCounting
 from chat.errors import InputError
 from chat.llm.client import build_model
 from chat.turns.service import ChatService
+from chat.ui.wording import context_note
 from tests.apptest_helpers import new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
@@ -90,7 +91,7 @@ def test_the_server_receives_the_trimmed_request_and_the_log_records_it(
     reply = [m for m in logged_messages(service.settings.database_url) if m.role == "assistant"][-1]
     assert reply.context_left_out == 24 - (len(sent) - 2) == turn.as_message().left_out
     assert reply.context_tokens == counted
-    assert "left out of this request" in (turn.as_message().context_note or "")
+    assert "left out of this request" in (context_note(turn.as_message()) or "")
 
 
 def test_a_context_length_error_trims_further_and_retries_once(

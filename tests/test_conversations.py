@@ -10,6 +10,7 @@ from chat.db.tables import Conversation
 from chat.errors import InputError
 from chat.llm.client import build_model
 from chat.turns.service import ChatService
+from chat.ui.wording import ending_note
 from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
 
@@ -45,7 +46,7 @@ def test_opening_a_conversation_returns_its_messages_with_how_they_ended(
         ("assistant", "", "error"),
     ]
     assert messages[1].completion_tokens == 1
-    assert messages[3].note and "rate limiting" in messages[3].note
+    assert "rate limiting" in (ending_note(messages[3]) or "")
 
 
 def test_rename_and_delete(service: ChatService, sessions) -> None:

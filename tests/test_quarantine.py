@@ -203,7 +203,7 @@ def test_the_quotas_count_the_turns_waiting_in_the_spool(
             turn = service.start_turn(
                 username="alice", conversation_id=None, history=[], prompt=f"turn {number}", quota=per_minute
             )
-            assert turn.wait(15) and turn.spooled
+            assert turn.wait(15) and turn.unlogged
         assert len(service.spool.records()) == 2 and logged(sessions) == []
         with pytest.raises(QuotaError, match="You have sent 2 messages in the last minute"):
             service.start_turn(username="alice", conversation_id=None, history=[], prompt="third", quota=per_minute)
@@ -239,7 +239,7 @@ def test_a_spooled_turn_still_being_answered_counts_toward_the_quota(
     fake_openai.enqueue(FakeReply(text="a slow reply of many words", delay=0.2))
     with read_only.refusing():
         first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="one", quota=quota)
-        assert first.spooled and not first.done
+        assert first.unlogged and not first.done
         with pytest.raises(QuotaError):
             service.start_turn(username="alice", conversation_id=None, history=[], prompt="two", quota=quota)
         first.stop()

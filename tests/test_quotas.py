@@ -96,4 +96,4 @@ def test_an_unreadable_database_does_not_stop_the_chat_on_quotas(
         turn.wait(15)
     service.spool.stop()
     assert "quota check skipped (fail open)" in caplog.text
-    assert turn.spooled and turn.status == "complete" and service.spool.records()
+    assert turn.unlogged and turn.status == "complete" and service.spool.records()

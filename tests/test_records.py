@@ -71,7 +71,8 @@ def test_a_turn_through_the_spool_is_the_row_the_direct_path_writes(
     with sessions.begin() as session:  # at once: the chat's own calls
         conversation = store.create_conversation(session, username="bob", model="m", system_prompt="Be terse.")
         store.write_prompt(session, conversation, PROMPT)
-        started = store.start_reply(session, conversation_id=conversation.id, username="bob", model="m")
+        streaming = ReplyRecord(content="", status=ReplyStatus.STREAMING, created_at=AT, model="m")
+        started = store.start_reply(session, conversation.id, "bob", streaming)
         store.finish_reply(session, started.id, REPLY)
     file = spool.Spool(tmp_path / "spool.jsonl")  # late: a whole turn the log refused
     file.add(spool.Record(conversation=CONVERSATION, prompt=PROMPT, reply=REPLY))
@@ -93,7 +94,7 @@ def test_a_turn_through_the_spool_is_the_row_the_direct_path_writes(
     # The page shows what the record says.
     shown = ChatMessage.of(REPLY, id=late.id)
     assert store.as_chat_message(late) == shown
-    assert (shown.cost, shown.left_out, shown.note) == (0.25, 2, "cut")
+    assert (shown.cost, shown.left_out, shown.error_message) == (0.25, 2, "cut")
 
 
 def test_the_export_writes_a_message_as_its_record_and_reads_it_back(sessions: sessionmaker[Session]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db.tables import Message
 from chat.errors import BusyError
 from chat.turns.service import ChatService
+from chat.ui.wording import ending_note
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, service_with, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -74,7 +75,7 @@ def test_shutdown_ends_every_reply_as_interrupted_with_what_arrived(
     service.shutdown(timeout=5)
     for turn in turns:
         assert turn.done and turn.status == "interrupted"
-        assert turn.as_message().note == "The reply was interrupted when Parley stopped."
+        assert ending_note(turn.as_message()) == "The reply was interrupted when Parley stopped."
     replies = [m for m in rows(sessions) if m.role == "assistant"]
     assert [r.status for r in replies] == ["interrupted", "interrupted"]
     assert all(r.content.startswith("one") and r.finished_at is not None for r in replies)

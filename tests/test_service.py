@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db.engine import init_db, make_engine, session_factory
 from chat.db.tables import Message, utcnow
 from chat.domain.messages import ChatMessage
+from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.errors import InputError, StorageError
 from chat.llm.client import PLACEHOLDER_API_KEY, build_model
 from chat.turns.service import ChatService, ConversationOptions, clean_prompt
 from chat.ui.pacing import MIN_RENDER_INTERVAL, RENDERS_PER_SECOND, pace, render_interval
-from chat.ui.wording import conversation_usage, format_cost, usage_note
+from chat.ui.wording import conversation_usage, ending_note, format_cost, usage_note
 from tests.conftest import make_settings, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
@@ -38,7 +39,7 @@ def run_turn(service: ChatService, prompt: str = "Hello?", history: list[ChatMes
     turn = service.start_turn(
         username="alice", conversation_id=kw.get("conversation_id"), history=history or [], prompt=prompt
     )
-    pieces = list(turn.follow())
+    pieces = list(turn.follow(min_interval=0))
     assert turn.done
     return turn, pieces
 
@@ -207,7 +208,7 @@ def test_a_stream_that_fails_midway_keeps_its_partial_reply(
 def test_finish_reasons_are_recorded(service: ChatService, fake_openai: FakeOpenAI, sessions, finish, status) -> None:
     fake_openai.enqueue(FakeReply(text="cut short", finish_reason=finish))
     turn, _ = run_turn(service)
-    assert turn.status == status and turn.as_message().note
+    assert turn.status == status and ending_note(turn.as_message())
     assert rows(sessions)[-1].status == status
 
 
@@ -258,7 +259,7 @@ def test_stop_keeps_the_partial_reply(service: ChatService, fake_openai: FakeOpe
     fake_openai.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(200)), delay=0.02))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="long please")
     seen = ""
-    for piece in turn.follow():
+    for piece in turn.follow(min_interval=0):
         seen += piece
         if len(seen) > 20:
             turn.stop()
@@ -320,9 +321,8 @@ def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_pat
         conversation = store.create_conversation(session, username="alice", model="m", system_prompt="")
 
         def reply(owner: str | None, content: str = "half") -> int:
-            return store.start_reply(
-                session, conversation_id=conversation.id, username="alice", model="m", content=content, owner=owner
-            ).id
+            streaming = ReplyRecord(content=content, status=ReplyStatus.STREAMING, created_at=utcnow(), model="m")
+            return store.start_reply(session, conversation.id, "alice", streaming, owner=owner).id
 
         killed_here = reply(f"{host}:{dead.pid}")  # fresh, but its process is gone
         alive_here = reply(process_owner())  # this very process: alive
@@ -455,6 +455,45 @@ def test_a_reply_whose_progress_save_failed_is_still_saved_whole(
     reply = rows(sessions)[-1]
     assert (reply.role, reply.status, reply.content) == ("assistant", "complete", "every word of this must be saved")
     assert reply.id == turn.reply_id
+
+
+@pytest.mark.parametrize(
+    ("owner", "elsewhere", "role"),
+    [("bob", True, "assistant"), ("alice", True, "assistant"), ("alice", False, "user")],
+    ids=["another-users-reply", "her-reply-in-another-conversation", "her-own-prompt"],
+)
+def test_a_reply_whose_row_id_now_names_another_message_is_written_anew(
+    service: ChatService, fake_openai: FakeOpenAI, sessions, owner: str, elsewhere: bool, role: str
+) -> None:
+    """A database restored while a reply streams may give its row's id to another message:
+    the final save leaves that message as it is and writes the reply as a new row."""
+    from chat.db import store
+
+    fake_openai.enqueue(FakeReply(text="alice's answer, cut short here", stall_after=2))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Hello?")
+    assert next(turn.follow(min_interval=0))  # streaming, its row in the log
+    taken = turn.reply_id
+    assert taken is not None
+    with sessions.begin() as session:  # what a restore may leave: the id is another message's
+        session.delete(session.get(Message, taken))
+        session.flush()
+        conversation_id = turn.conversation_id
+        if elsewhere:
+            conversation_id = store.create_conversation(session, username=owner, model="m", system_prompt="").id
+        session.add(
+            Message(id=taken, conversation_id=conversation_id, username=owner, role=role, content="not alice's reply")
+        )
+    turn.stop()
+    assert turn.wait(15) and turn.status == "stopped" and turn.text
+    with sessions() as session:
+        other = session.get(Message, taken)
+        assert other is not None and turn.reply_id is not None and turn.reply_id != taken
+        assert (other.username, other.conversation_id, other.role) == (owner, conversation_id, role)
+        assert (other.content, other.status) == ("not alice's reply", "complete")
+        reply = session.get(Message, turn.reply_id)
+        assert reply is not None
+        assert (reply.username, reply.conversation_id, reply.role) == ("alice", turn.conversation_id, "assistant")
+        assert (reply.status, reply.content) == ("stopped", turn.text)
 
 
 def test_a_finished_reply_is_settled_once() -> None:

@@ -86,7 +86,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
 
 
 def finish(turn: Turn) -> str:
-    text = "".join(turn.follow())
+    text = "".join(turn.follow(min_interval=0))
     assert turn.wait(15)
     return text
 
@@ -99,7 +99,7 @@ def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_late
     faults.read_only = True
     fake_openai.enqueue(FakeReply(text="Kept on disk, then written."))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Are you there?")
-    assert turn.spooled and "not taking writes right now (the database is read-only)" in turn.notices[0]
+    assert turn.unlogged and "not taking writes right now (the database is read-only)" in turn.notices[0]
     assert finish(turn) == "Kept on disk, then written."
     assert turn.status == "complete" and turn.save_error is None
     records = service.spool.records()
@@ -128,7 +128,7 @@ def test_a_reply_ending_the_log_refuses_is_spooled_with_a_warning(
     service = new_service(tmp_path, fake_openai, sessions)
     fake_openai.enqueue(FakeReply(text="one two three four five six seven eight", delay=0.05))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Count")
-    assert not turn.spooled and turn.reply_id is not None
+    assert not turn.unlogged and turn.reply_id is not None
     wait_for(lambda: turn.has_text)
     with faults.locked():  # locked past the busy timeout until the reply has ended
         finish(turn)
@@ -157,7 +157,7 @@ def test_the_turns_of_a_spooled_conversation_stay_in_order_and_in_context(
     faults.read_only = False
     fake_openai.enqueue(FakeReply(text="Second answer."))
     second = service.start_turn(username="alice", conversation_id=first.conversation_id, history=[], prompt="Second")
-    assert second.spooled  # behind its conversation's waiting turn, never before it
+    assert second.unlogged  # behind its conversation's waiting turn, never before it
     finish(second)
     sent = [m["content"] for m in fake_openai.chat_requests[-1].body["messages"] if m["role"] != "system"]
     assert sent == ["First question", "First answer.", "Second"]
@@ -254,7 +254,7 @@ def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
                 conversation = turn.conversation_id
                 finish(turn)
                 assert turn.status == "complete", turn.error
-                if turn.spooled or turn.save_error is not None:
+                if turn.unlogged or turn.save_error is not None:
                     spooled.append(user)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
@@ -309,7 +309,7 @@ def test_a_read_only_postgresql_spools_and_is_written_once_writable(
     set_read_only(True)
     fake_openai.enqueue(FakeReply(text="Written once the database is writable."))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Read-only?")
-    assert turn.spooled and "(the database is read-only)" in turn.notices[0]
+    assert turn.unlogged and "(the database is read-only)" in turn.notices[0]
     finish(turn)
     time.sleep(0.5)
     assert rows(sessions) == []

@@ -44,7 +44,7 @@ def test_a_nul_in_a_prompt_a_reply_and_its_reasoning_is_stored_the_same_on_both_
         username="alice", conversation_id=None, history=[], prompt="before\x00after", options=options
     )
     assert turn.wait(15)
-    assert not turn.spooled and turn.save_error is None and turn.status == "complete", turn.error
+    assert not turn.unlogged and turn.save_error is None and turn.status == "complete", turn.error
     assert not service.spool.has_pending()
     # What the model was sent is the stored text too.
     sent = fake_openai.chat_requests[-1].body["messages"]
@@ -74,7 +74,7 @@ def test_the_turn_after_a_nul_prompt_is_written_at_once(
     assert first.wait(15)
     second = service.start_turn(username="bob", conversation_id=None, history=[], prompt="Next")
     assert second.wait(15)
-    assert not first.spooled and not second.spooled and not service.spool.has_pending()
+    assert not first.unlogged and not second.unlogged and not service.spool.has_pending()
     with sessions() as session:
         prompts = session.scalars(select(Message.content).where(Message.role == "user").order_by(Message.id)).all()
     assert prompts == [f"a{FFFD}b", "Next"]

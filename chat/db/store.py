@@ -121,29 +121,12 @@ def write_prompt(session: Session, conversation: Conversation, prompt: PromptRec
 
 
 def start_reply(
-    session: Session,
-    *,
-    conversation_id: str,
-    username: str,
-    model: str,
-    content: str = "",
-    owner: str | None = None,
-    system_prompt: str | None = None,
-    temperature: float | None = None,
-    context_tokens: int | None = None,
-    context_left_out: int | None = None,
+    session: Session, conversation_id: str, username: str, reply: ReplyRecord, *, owner: str | None = None
 ) -> Message:
-    """The row of a reply about to stream, `streaming` until `finish_reply`."""
-    reply = ReplyRecord(
-        content=content,
-        status=ReplyStatus.STREAMING,
-        created_at=utcnow(),
-        model=model,
-        system_prompt=system_prompt,
-        temperature=temperature,
-        context_tokens=context_tokens,
-        context_left_out=context_left_out,
-    )
+    """The row of a reply about to stream, `streaming` until `finish_reply`; `owner`, the
+    process writing it (chat/db/engine.py `process_owner`)."""
+    if reply.status != ReplyStatus.STREAMING:
+        raise ValueError(f"a reply starts as streaming, not {reply.status!r}")
     return add_reply(session, conversation_id, username, reply, owner=owner)
 
 
@@ -161,10 +144,6 @@ def add_reply(
     session.add(message)
     session.flush()
     return message
-
-
-def reply_exists(session: Session, reply_id: int) -> bool:
-    return session.get(Message, reply_id) is not None
 
 
 def save_reply_progress(session: Session, reply_id: int, content: str) -> None:
@@ -193,25 +172,36 @@ def write_turn(
     prompt: PromptRecord | None,
     reply: ReplyRecord,
     reply_id: int | None = None,
-) -> None:
-    """A turn written late (the spool's replay): its conversation if the log lacks it, its
-    prompt, and its reply, over the reply's row `reply_id` if that is still there and
-    the same user's (a restored database may have lost it, or given its id to another)."""
+) -> int:
+    """A turn's end written: its conversation if the log lacks it, its prompt, and its
+    reply, over the reply's row `reply_id` if that row is still this reply's (the same
+    user's assistant message in the same conversation), else as a new row: a restored
+    database may have lost the row, or given its id to another message, which is never
+    written over. Returns the reply's row id.
+
+    The one write of a turn's end: the chat's final save (chat/turns/saving.py) and the
+    spool's replay (chat/db/spool.py) both call it."""
     row = session.get(Conversation, conversation.id)
     if row is None:  # started while the log refused writes (or purged since)
         row = Conversation(**values(conversation), updated_at=conversation.created_at)
         session.add(row)
         session.flush()
     elif row.username != conversation.username:
-        raise ValueError("a spooled record names another user's conversation")  # never written across users
+        raise ValueError("a turn names another user's conversation")  # never written across users
     if prompt is not None:
         write_prompt(session, row, prompt)
     existing = session.get(Message, reply_id) if reply_id is not None else None
-    if existing is not None and existing.username == conversation.username:
+    if existing is not None and (existing.username, existing.conversation_id, existing.role) == (
+        row.username,
+        row.id,
+        "assistant",
+    ):
         finish_reply(session, existing.id, reply)
+        written = existing.id
     else:
-        add_reply(session, row.id, row.username, reply)
+        written = add_reply(session, row.id, row.username, reply).id
     row.updated_at = max(row.updated_at, reply.finished_at or reply.created_at)
+    return written
 
 
 def mark_abandoned_replies(

@@ -1,6 +1,8 @@
-"""A message as the page shows it and as the model receives it, and the sentences about it.
+"""A message as the page shows it and as the model receives it.
 
-The service, the store, the admin's reports and the screens share this record.
+The service, the store, the admin's reports and the screens share this record. The
+sentences the page shows about it (why a reply ended, what was left out of its request,
+its usage) are the screens' (chat/ui/wording.py).
 """
 
 from __future__ import annotations
@@ -10,14 +12,6 @@ from dataclasses import dataclass
 from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 
-STATUS_NOTES = {
-    ReplyStatus.LENGTH: "The reply was cut at the token limit.",
-    ReplyStatus.CONTENT_FILTER: "The model server's content filter stopped the reply.",
-    ReplyStatus.STOPPED: "Stopped.",
-    ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
-}
-STILL_STREAMING_NOTE = "This reply is still being written. Reload the page to see more of it."
-
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -25,8 +19,8 @@ class ChatMessage:
 
     role: str
     content: str
-    status: str = ReplyStatus.COMPLETE
-    note: str | None = None  # why the reply ended early, as a sentence
+    status: ReplyStatus = ReplyStatus.COMPLETE
+    error_message: str | None = None  # why the reply failed, as the sentence the user saw
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = False
@@ -41,17 +35,12 @@ class ChatMessage:
     def of(
         cls, record: ReplyRecord, *, role: str = "assistant", id: int | None = None, feedback: int | None = None
     ) -> ChatMessage:
-        """A message of the log as the page shows it: a reply still `streaming` there is
-        being written by another tab or process (or was, by one that died)."""
-        if record.status == ReplyStatus.STREAMING:
-            note: str | None = STILL_STREAMING_NOTE
-        else:
-            note = record.error_message or STATUS_NOTES.get(record.status)
+        """A reply (or, with `role="user"`, a prompt) of the log as the page shows it."""
         return cls(
             role=role,
             content=record.content,
             status=record.status,
-            note=note,
+            error_message=record.error_message,
             prompt_tokens=record.prompt_tokens,
             completion_tokens=record.completion_tokens,
             usage_estimated=record.usage_estimated,
@@ -61,15 +50,3 @@ class ChatMessage:
             id=id,
             left_out=record.context_left_out or 0,
         )
-
-    @property
-    def context_note(self) -> str | None:
-        return context_note(self.left_out)
-
-
-def context_note(left_out: int) -> str | None:
-    """The chat's notice that a reply was produced from part of the conversation."""
-    if left_out <= 0:
-        return None
-    earliest = "earliest message was" if left_out == 1 else f"{left_out} earliest messages were"
-    return f"The {earliest} left out of this request to fit the context budget; the model did not see them."

@@ -1,6 +1,6 @@
 """What one request sends: the prompt checked, the history trimmed to the token budget.
 
-Pure: no thread, no database. `chat/turns/planner.py` applies it with the settings' budget and
+Pure: no thread, no database, no model SDK. `chat/turns/planner.py` applies it with the settings' budget and
 the model's token counter.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from openai.types.chat import ChatCompletionMessageParam
+from typing import Literal, TypedDict
 
 from chat.domain.messages import ChatMessage
 from chat.domain.text import storable
@@ -18,12 +17,20 @@ from chat.domain.tokens import Counter
 from chat.errors import InputError
 
 
+class RequestMessage(TypedDict):
+    """One message of a request in the chat format, as Parley sends it: a role and its text
+    (the model client turns it into its SDK's type, chat/llm/client.py)."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
 @dataclass(frozen=True)
 class RequestPlan:
     """What one request sends: the system prompt, the newest turns that fit the
     token budget, and the new prompt."""
 
-    messages: list[ChatCompletionMessageParam]
+    messages: list[RequestMessage]
     tokens: int  # as counted by `counter`: exact for OpenAI's encodings, else an estimate
     left_out: int  # earlier messages of the conversation that were not sent
     counter: Counter
@@ -38,10 +45,8 @@ def plan_request(
     reply, partial replies included) is kept or left out whole, and the kept turns are
     the newest ones without a gap. Raises `InputError` if the two alone do not fit.
     """
-    head: list[ChatCompletionMessageParam] = (
-        [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
-    )
-    tail: list[ChatCompletionMessageParam] = [{"role": "user", "content": prompt}]
+    head: list[RequestMessage] = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    tail: list[RequestMessage] = [{"role": "user", "content": prompt}]
     used = counter.messages([*head, *tail])
     if used > budget:
         about = "" if counter.exact else "about "
@@ -50,7 +55,7 @@ def plan_request(
             "one request may carry (PARLEY_CONTEXT_TOKENS). Shorten your message and send again."
         )
     turns = _turns(history)
-    kept: list[list[ChatCompletionMessageParam]] = []
+    kept: list[list[RequestMessage]] = []
     for turn in reversed(turns):
         cost = sum(counter.message(m) for m in turn)
         if used + cost > budget:
@@ -62,14 +67,14 @@ def plan_request(
     return RequestPlan([*head, *sent, *tail], used, every - len(sent), counter)
 
 
-def _turns(history: Sequence[ChatMessage]) -> list[list[ChatCompletionMessageParam]]:
+def _turns(history: Sequence[ChatMessage]) -> list[list[RequestMessage]]:
     """The history as turns: a prompt and what answered it (empty replies are not sent)."""
-    turns: list[list[ChatCompletionMessageParam]] = []
+    turns: list[list[RequestMessage]] = []
     for message in history:
         if message.role == "user":
             turns.append([{"role": "user", "content": message.content}])
         elif message.role == "assistant" and message.content:
-            entry: ChatCompletionMessageParam = {"role": "assistant", "content": message.content}
+            entry: RequestMessage = {"role": "assistant", "content": message.content}
             if turns:
                 turns[-1].append(entry)
             else:

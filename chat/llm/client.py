@@ -18,6 +18,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
+from chat.domain.planning import RequestMessage
 from chat.errors import UpstreamError
 from chat.settings import Settings
 
@@ -53,7 +54,7 @@ class ChatModel(Protocol):
     """Streams one reply. `close()` on the stream ends it early from any thread."""
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
+        self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream: ...
 
     def list_models(self) -> list[str]:
@@ -76,12 +77,12 @@ class OpenAIChatModel:
         )
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
+        self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
         try:
             stream = self.client.chat.completions.create(
                 model=model,
-                messages=list(messages),
+                messages=[_sdk_message(m) for m in messages],
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if sampling.temperature is None else sampling.temperature,
@@ -133,6 +134,16 @@ _STATUS_SENTENCES: tuple[tuple[type[openai.APIStatusError], str, str], ...] = (
         "The model server is rate limiting requests (429). Wait a moment and send again.",
     ),
 )
+
+
+def _sdk_message(message: RequestMessage) -> ChatCompletionMessageParam:
+    """Parley's request message as the SDK's own type (one per role)."""
+    role, content = message["role"], message["content"]
+    if role == "system":
+        return {"role": "system", "content": content}
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    return {"role": "user", "content": content}
 
 
 def _status_error(error: openai.APIStatusError, *, model: str, server: str) -> UpstreamError:
@@ -234,7 +245,7 @@ class DemoChatModel:
         self.token_delay = token_delay
 
     def stream(
-        self, messages: Sequence[ChatCompletionMessageParam], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
+        self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
 
@@ -242,10 +253,9 @@ class DemoChatModel:
         return [DEMO_MODEL]
 
 
-def demo_reply(messages: Sequence[ChatCompletionMessageParam]) -> str:
+def demo_reply(messages: Sequence[RequestMessage]) -> str:
     prompts = [m for m in messages if m["role"] == "user"]
-    last = prompts[-1]["content"] if prompts else ""
-    text = last if isinstance(last, str) else ""
+    text = prompts[-1]["content"] if prompts else ""
     words = len(text.split())
     return (
         f"This is Parley's offline demo model, so this reply is canned. You wrote {words} "
@@ -266,7 +276,7 @@ def _words(text: str) -> list[str]:
 
 
 class _DemoStream:
-    def __init__(self, text: str, messages: Sequence[ChatCompletionMessageParam], delay: float) -> None:
+    def __init__(self, text: str, messages: Sequence[RequestMessage], delay: float) -> None:
         self._pieces = _words(text)
         self._prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
         self._delay = delay

@@ -11,7 +11,7 @@ from chat.errors import InputError, UpstreamError
 from chat.llm.client import ChatModel, ChunkStream, Sampling
 from chat.settings import Settings
 from chat.turns.planner import Planner
-from chat.turns.turn import Turn
+from chat.turns.turn import Turn, TurnWriter
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ class Quirks:
         self._planner = planner
         self._known: dict[str, dict[str, object]] = {}  # per model: what its server refused
 
-    def open_stream(self, turn: Turn, history: Sequence[ChatMessage]) -> ChunkStream:
-        """Send the request, adapting it once to each refusal a server may answer with
+    def send_request(self, writer: TurnWriter, history: Sequence[ChatMessage]) -> ChunkStream:
+        """Send the turn's request, adapting it once to each refusal a server may answer with
         before the reply starts (never after: nothing is sent twice once a token came):
 
         - too long for the model: trim further (to its stated limit, else to half);
@@ -34,13 +34,13 @@ class Quirks:
         - a model that wants `max_completion_tokens` instead of `max_tokens`: use that.
 
         What was learnt about a model is remembered, so later requests are right at once.
-        """
+        Returns the reply's stream, attached to the turn (so that `stop` closes it)."""
+        turn = writer.turn
         quirks = self._known.setdefault(turn.model, {})
         trimmed = False
         while True:
-            if quirks.get("no_temperature") and turn.sent_temperature is not None:
-                turn.sent_temperature = None
-                turn.notices.append(NO_TEMPERATURE_NOTICE)
+            if quirks.get("no_temperature"):
+                writer.drop_temperature(NO_TEMPERATURE_NOTICE)
             try:
                 sampling = Sampling(
                     temperature=turn.sent_temperature,
@@ -52,13 +52,13 @@ class Quirks:
             except UpstreamError as error:
                 if turn.stop_requested:
                     raise
-                trimmed = self._adapt(turn, history, error, quirks, trimmed=trimmed)
-        turn.attach_stream(stream)
+                trimmed = self._learn(writer, history, error, quirks, trimmed=trimmed)
+        writer.attach_stream(stream)
         return stream
 
-    def _adapt(
+    def _learn(
         self,
-        turn: Turn,
+        writer: TurnWriter,
         history: Sequence[ChatMessage],
         error: UpstreamError,
         quirks: dict[str, object],
@@ -67,12 +67,12 @@ class Quirks:
     ) -> bool:
         """Learn from `error` what to send instead, or raise it if nothing would help.
         Returns whether the request has been trimmed."""
-        if error.kind == "unsupported_temperature" and turn.sent_temperature is not None:
+        if error.kind == "unsupported_temperature" and writer.turn.sent_temperature is not None:
             quirks["no_temperature"] = True
         elif error.kind == "unsupported_max_tokens" and "max_tokens_field" not in quirks:
             quirks["max_tokens_field"] = "max_completion_tokens"
         elif error.kind == "context_length" and not trimmed:
-            turn.plan = self._trimmed_further(turn, history, error)
+            writer.trim(self._trimmed_further(writer.turn, history, error))
             return True
         else:
             raise error

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class QuotaGuard:
-    def __init__(self, sessions: sessionmaker[Session], spooled: spool.Spool, running: Running) -> None:
+    def __init__(self, sessions: sessionmaker[Session], spool_file: spool.Spool, running: Running) -> None:
         self._sessions = sessions
-        self._spool = spooled
+        self._spool = spool_file
         self._running = running
 
     def check(self, username: str, quota: quotas.Quota) -> None:
@@ -44,6 +44,6 @@ class QuotaGuard:
         being answered (they reach the spool when they end)."""
         answering = [
             quotas.Waiting(at=t.started_at, tokens=t.plan.tokens, new_request=True)
-            for t in self._running.spooled(username)
+            for t in self._running.unlogged(username)
         ]
         return self._spool.waiting_for(username) + answering

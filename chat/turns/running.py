@@ -17,10 +17,11 @@ from chat.turns.turn import Turn
 class Running:
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
-        self._turns: dict[int, Turn] = {}
+        self._turns: dict[int, Turn] = {}  # by key: the reply id, or a negative number while it has none
+        self._keys: dict[Turn, int] = {}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_workers)
-        self._spooled_keys = itertools.count(-1, -1)  # running turns with no reply row yet
+        self._unlogged_keys = itertools.count(-1, -1)
 
     # --- worker slots --------------------------------------------------------------
     def take_slot(self) -> bool:
@@ -35,21 +36,25 @@ class Running:
         """Register `turn` under its reply id (a negative key while it has none) and start
         its worker thread, which runs `run` and then calls `ended`."""
         with self._lock:
-            turn.key = turn.reply_id if turn.reply_id is not None else next(self._spooled_keys)
-            self._turns[turn.key] = turn
-        turn.thread = threading.Thread(target=run, name=f"parley-reply-{turn.key}", daemon=True)
+            key = turn.reply_id if turn.reply_id is not None else next(self._unlogged_keys)
+            self._turns[key] = turn
+            self._keys[turn] = key
         try:
-            turn.thread.start()
+            threading.Thread(target=run, name=f"parley-reply-{key}", daemon=True).start()
         except BaseException:
-            with self._lock:
-                self._turns.pop(turn.key, None)
+            self._forget(turn)
             raise
 
     def ended(self, turn: Turn) -> None:
         """The worker of `turn` is done with it: forget it and free its slot."""
-        with self._lock:
-            self._turns.pop(turn.key, None)
+        self._forget(turn)
         self._slots.release()
+
+    def _forget(self, turn: Turn) -> None:
+        with self._lock:
+            key = self._keys.pop(turn, None)
+            if key is not None:
+                self._turns.pop(key, None)
 
     def find(self, username: str, reply_id: int | None) -> Turn | None:
         """The reply still being written in this process, if it is this user's."""
@@ -61,10 +66,10 @@ class Running:
         with self._lock:
             return list(self._turns)
 
-    def spooled(self, username: str) -> list[Turn]:
-        """The user's running turns that the log does not hold yet."""
+    def unlogged(self, username: str) -> list[Turn]:
+        """The user's running turns that the log does not hold yet (bound for the spool)."""
         with self._lock:
-            return [t for t in self._turns.values() if t.spooled and t.username == username]
+            return [t for t in self._turns.values() if t.unlogged and t.username == username]
 
     @property
     def count(self) -> int:

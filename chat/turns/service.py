@@ -57,7 +57,7 @@ class ChatService:
         self.chats = Conversations(sessions)
         self.planner = Planner(settings, self.tokens)
         self.running = Running(settings.max_workers)
-        self.quota = QuotaGuard(sessions, self.spool, self.running)
+        self.quota_guard = QuotaGuard(sessions, self.spool, self.running)
         worker = Worker(
             Quirks(settings, model, self.planner),
             Usage(settings, self.tokens),
@@ -69,7 +69,7 @@ class ChatService:
             sessions,
             self.spool,
             planner=self.planner,
-            quota=self.quota,
+            quota_guard=self.quota_guard,
             running=self.running,
             worker=worker,
             defaults=self.models.default_options,
@@ -92,7 +92,8 @@ class ChatService:
     def plan_request(
         self, history: Sequence[ChatMessage], prompt: str, options: ConversationOptions, budget: int | None = None
     ) -> RequestPlan:
-        """The request for `prompt`: see `plan_request`; the budget defaults to the setting."""
+        """The request for `prompt`, trimmed to the token budget (chat/domain/planning.py
+        `plan_request`); the budget defaults to the setting."""
         return self.planner.plan(history, prompt, options, budget)
 
     # --- conversations (every one scoped to its owner) -----------------------------------
@@ -178,9 +179,9 @@ class ChatService:
 
     # --- quotas --------------------------------------------------------------------
     def quota_usage(self, username: str) -> quotas.QuotaUsage:
-        return self.quota.usage(username)
+        return self.quota_guard.usage(username)
 
     def waiting_turns(self, username: str) -> list[quotas.Waiting]:
         """The user's turns the log does not hold: in the spool, and spooled ones still
         being answered (they reach the spool when they end)."""
-        return self.quota.waiting(username)
+        return self.quota_guard.waiting(username)

@@ -33,7 +33,7 @@ from chat.turns.planner import Planner
 from chat.turns.quota import QuotaGuard
 from chat.turns.running import Running
 from chat.turns.saving import SPOOLED_NOTICE, new_reply, spooled_messages, spooled_options
-from chat.turns.turn import Turn
+from chat.turns.turn import Turn, TurnWriter
 from chat.turns.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,18 @@ class Starter:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        spooled: spool.Spool,
+        spool_file: spool.Spool,
         *,
         planner: Planner,
-        quota: QuotaGuard,
+        quota_guard: QuotaGuard,
         running: Running,
         worker: Worker,
         defaults: Callable[[], ConversationOptions],
     ) -> None:
         self._sessions = sessions
-        self._spool = spooled
+        self._spool = spool_file
         self._planner = planner
-        self._quota = quota
+        self._quota_guard = quota_guard
         self._running = running
         self._worker = worker
         self._defaults = defaults
@@ -100,7 +100,7 @@ class Starter:
         # clean_prompt did this for the page; here for every other caller (chat/domain/text.py)
         prompt = storable(prompt) if prompt is not None else None
         if quota is not None:
-            self._quota.check(username, quota)
+            self._quota_guard.check(username, quota)
         waiting = self._spool.pending_for(conversation_id) if conversation_id else []
         if waiting and redo is not Redo.NONE:
             raise StorageError(
@@ -116,7 +116,7 @@ class Starter:
             if waiting:  # after its turns in the spool, never before them
                 assert prompt is not None
                 reason = "earlier turns of this conversation wait on disk"
-                return self._spooled(username, conversation_id, new_options, prompt, None, reason)
+                return self._unlogged(username, conversation_id, new_options, prompt, None, reason)
             return self._logged(username, conversation_id, new_options, prompt, history, redo)
         except BaseException:
             self._running.free_slot()
@@ -140,18 +140,17 @@ class Starter:
             if redo is Redo.NONE and prompt is not None:
                 # The transaction left nothing in the log, even when only its commit failed:
                 # a new conversation is still new (its id from the failed rows was never kept).
-                return self._spooled(username, conversation_id, options, prompt, history, in_words(error))
+                return self._unlogged(username, conversation_id, options, prompt, history, in_words(error))
             raise StorageError(NOT_SAVED.format(reason=in_words(error))) from None
-        turn = Turn(
+        writer = TurnWriter(
             conversation_id=saved.conversation_id,
             username=username,
             options=saved.options,
             prompt=saved.prompt,
             plan=saved.plan,
+            reply_id=saved.reply_id,
         )
-        turn.reply_id = saved.reply_id
-        self._launch(turn, saved.history)
-        return turn
+        return self._launch(writer, saved.history)
 
     def _save_prompt(
         self,
@@ -184,7 +183,7 @@ class Starter:
         reply_id = new_reply(session, conversation.id, username, used, plan)
         return _Saved(conversation.id, used, prompt, context, plan, reply_id)
 
-    def _spooled(
+    def _unlogged(
         self,
         username: str,
         conversation_id: str | None,
@@ -208,13 +207,16 @@ class Starter:
         if conversation_id is not None:
             history = logged + [message for record in waiting for message in spooled_messages(record)]
         plan = self._planner.plan(list(history or []), prompt, used)
-        turn = Turn(
-            conversation_id=conversation_id or new_id(), username=username, options=used, prompt=prompt, plan=plan
+        writer = TurnWriter(
+            conversation_id=conversation_id or new_id(),
+            username=username,
+            options=used,
+            prompt=prompt,
+            plan=plan,
+            reply_id=None,
+            notices=[SPOOLED_NOTICE.format(reason=reason)],
         )
-        turn.spooled = True
-        turn.notices.append(SPOOLED_NOTICE.format(reason=reason))
-        self._launch(turn, list(history or []))
-        return turn
+        return self._launch(writer, list(history or []))
 
     def _read_log(
         self, username: str, conversation_id: str | None
@@ -233,8 +235,10 @@ class Starter:
                 raise StorageError(NOT_SAVED.format(reason=in_words(error))) from None
             return None, []
 
-    def _launch(self, turn: Turn, history: Sequence[ChatMessage]) -> None:
-        self._running.launch(turn, functools.partial(self._worker.run, turn, history))
+    def _launch(self, writer: TurnWriter, history: Sequence[ChatMessage]) -> Turn:
+        """Start the worker, which keeps the writer; the caller gets the turn to read."""
+        self._running.launch(writer.turn, functools.partial(self._worker.run, writer, history))
+        return writer.turn
 
 
 def _context(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat.domain.tokens import TokenCounting
 from chat.settings import Settings
-from chat.turns.turn import Turn
+from chat.turns.turn import Turn, TurnWriter
 
 
 class Usage:
@@ -17,13 +17,14 @@ class Usage:
         if turn.prompt_tokens is not None:
             self._tokens.observe(turn.plan.counter, list(turn.plan.messages), turn.prompt_tokens)
 
-    def settle(self, turn: Turn) -> None:
+    def settle(self, writer: TurnWriter) -> None:
         """Usage as the server reported it, or Parley's estimate when it sent none
         (many servers do not; nor does a stream that was stopped or broke), and its cost."""
-        if turn.prompt_tokens is None or turn.completion_tokens is None:
-            turn.usage_estimated = True
-            turn.prompt_tokens = turn.plan.tokens
-            turn.completion_tokens = turn.plan.counter.text(turn.text)
+        turn = writer.turn
+        prompt_tokens, completion_tokens = turn.prompt_tokens, turn.completion_tokens
+        if prompt_tokens is None or completion_tokens is None:
+            prompt_tokens, completion_tokens = turn.plan.tokens, turn.plan.counter.text(turn.text)
+            writer.record_usage(prompt_tokens, completion_tokens, estimated=True)
         price = self._settings.price(turn.model)
         if price is not None:
-            turn.cost = (turn.prompt_tokens * price[0] + turn.completion_tokens * price[1]) / 1_000_000
+            writer.record_cost((prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db import store
 from chat.db.engine import HEARTBEAT_SECONDS
 from chat.db.failures import error_detail
-from chat.turns.turn import Turn
+from chat.turns.turn import Turn, TurnWriter
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,12 @@ class Watchdog:
         self._sessions = sessions
         self._deadline = deadline  # seconds: PARLEY_REPLY_DEADLINE
 
-    def start(self, turn: Turn, started: float) -> None:
-        """Watch `turn`, whose worker started at `started` (time.monotonic), until it is done."""
-        threading.Thread(target=self._watch, args=(turn, started), name=f"parley-watch-{turn.key}", daemon=True).start()
+    def start(self, writer: TurnWriter, started: float) -> None:
+        """Watch `writer.turn`, whose worker started at `started` (time.monotonic), until it is done."""
+        name = f"parley-watch-{writer.turn.reply_id or 'unlogged'}"
+        threading.Thread(target=self._watch, args=(writer, started), name=name, daemon=True).start()
 
-    def _watch(self, turn: Turn, started: float) -> None:
+    def _watch(self, writer: TurnWriter, started: float) -> None:
         """While a reply is written: its row's progress and heartbeat (the first token at
         once, then about every second; also while the model thinks before its first
         token, so nobody takes it for abandoned), and the overall deadline, which read
@@ -36,6 +37,7 @@ class Watchdog:
 
         Writes happen here, never in the thread reading the stream: a database that
         makes writers wait must not hold the reply back."""
+        turn = writer.turn
         deadline = self._deadline
         interval = HEARTBEAT_SECONDS / 2
         first_token_saved = False
@@ -43,8 +45,8 @@ class Watchdog:
         while not turn.wait(WATCH_TICK):
             now = time.monotonic()
             if now - started >= deadline:
-                turn.expire(deadline)
-            if turn.spooled:
+                writer.expire(deadline)
+            if turn.unlogged:
                 continue  # no row to touch
             if now - saved_at >= interval or (turn.has_text and not first_token_saved):
                 first_token_saved = first_token_saved or turn.has_text

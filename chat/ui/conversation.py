@@ -30,7 +30,7 @@ from chat.ui.components import copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.pacing import pace
 from chat.ui.state import CHAT, ChatState, still_signed_in
-from chat.ui.wording import usage_note
+from chat.ui.wording import context_note, ending_note, usage_note
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def _draw_reasoning(reasoning: str) -> None:
 
 def _draw_ending(message: ChatMessage) -> None:
     # A note may quote the model server's own words (its error message): no images.
-    note = neutralise_images(message.note or "")
+    note = neutralise_images(ending_note(message) or "")
     if message.status == ReplyStatus.ERROR and note:
         st.error(note, icon=":material/error:")
     elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and note:
@@ -257,8 +257,8 @@ def _draw_ending(message: ChatMessage) -> None:
         st.caption(f":material/hourglass_top: {note}")
     for notice in message.notices:
         st.caption(f":material/info: {neutralise_images(notice)}")
-    if message.context_note:
-        st.caption(f":material/content_cut: {neutralise_images(message.context_note)}")
+    if left_out := context_note(message):
+        st.caption(f":material/content_cut: {neutralise_images(left_out)}")
     if usage := usage_note(message):
         st.caption(usage)
 
@@ -284,7 +284,7 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *
         body = st.empty()
         # The image guard reads the whole reply so far on every piece; when what it shows
         # changes further back than the end, the stream is drawn again from the start.
-        stream = GuardedStream(turn.follow(pace(service), on_idle=_check_for_interrupts))
+        stream = GuardedStream(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts))
         streamed = ""
         for run in stream.runs():
             with body.container():

@@ -65,6 +65,6 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     chat.not_found = False
     chat.history.append(ChatMessage(role="user", content=prompt))
     chat.turn = turn
-    if turn.spooled:
+    if turn.unlogged:
         chat.warning = turn.notices[0]
     return True

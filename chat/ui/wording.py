@@ -1,10 +1,37 @@
-"""How the screens word a reply's usage: its tokens and cost, and a conversation's totals."""
+"""How the screens word a reply: why it ended, what its request left out, its tokens and cost,
+and a conversation's totals. The page, the admin's reader and the history share these sentences."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from chat.domain.messages import ChatMessage
+from chat.domain.status import ReplyStatus
+
+STATUS_NOTES = {
+    ReplyStatus.LENGTH: "The reply was cut at the token limit.",
+    ReplyStatus.CONTENT_FILTER: "The model server's content filter stopped the reply.",
+    ReplyStatus.STOPPED: "Stopped.",
+    ReplyStatus.INTERRUPTED: "The reply was interrupted when Parley stopped.",
+}
+STILL_STREAMING_NOTE = "This reply is still being written. Reload the page to see more of it."
+
+
+def ending_note(message: ChatMessage) -> str | None:
+    """Why a reply ended as it did, as a sentence: its error's, or its status's. A reply drawn
+    from the log while still `streaming` is being written by another tab or process (or was,
+    by one that died); the page draws its own live reply only once it has ended."""
+    if message.status == ReplyStatus.STREAMING:
+        return STILL_STREAMING_NOTE
+    return message.error_message or STATUS_NOTES.get(message.status)
+
+
+def context_note(message: ChatMessage) -> str | None:
+    """The chat's notice that a reply was produced from part of the conversation."""
+    if message.left_out <= 0:
+        return None
+    earliest = "earliest message was" if message.left_out == 1 else f"{message.left_out} earliest messages were"
+    return f"The {earliest} left out of this request to fit the context budget; the model did not see them."
 
 
 def format_cost(usd: float) -> str:
