@@ -65,6 +65,7 @@ test: $(VENV)/.dev ## run the whole test suite
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy chat views app.py
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_code_shape.py

@@ -40,4 +40,3 @@ def test_the_length_check_sees_methods_and_nested_functions() -> None:
     nested = "\n".join(f"            y{i} = {i}" for i in range(60))
     sample = f"class A:\n    def method(self):\n{body}\n\ndef outer():\n    def inner():\n{nested}\n"
     assert long_functions(sample) == ["63 outer (62 lines)", "64 inner (61 lines)"]  # the 60-line method passes
-
