@@ -1,6 +1,6 @@
 """Parley under load and faults, in real browsers, beside the bare `openai` SDK.
 
-    .venv/bin/python benchmarks/load.py [--postgres URL] [--quick] [--workload NAME ...]
+    .venv/bin/python benchmarks/load.py [--postgres URL] [--quick | --smoke] [--workload NAME ...]
 
 Starts, in a temp folder: the fake OpenAI server (`benchmarks/load_model.py`, its own
 process), and Parley itself (`streamlit run app.py` with the project's
@@ -40,10 +40,25 @@ the time goes, the Streamlit process's CPU (% of one core over the workload) and
 the machine's, peak RSS, rows expected and found in the database (every prompt
 and reply exactly once, with its status), "database is locked", refused writes
 and tracebacks in the server log, memory after the sessions ended, the faults
-per session, and each target met or missed. Figures, never assertions: the machine is shared, so quote one run's
-medians. `--quick` runs a small version of every workload (about 4 minutes; the
+per session, and each target met or missed. A target missed is a figure, not a failure: the machine is shared,
+so quote one run's medians. `--quick` runs a small version of every workload (about 4 minutes; the
 full run about 25). The browsers share the machine's cores with the server:
 `--browser-nice 10` starts Chromium at a lower priority.
+
+What was timed must have worked, or there is no figure: a session that could not
+sign in or whose page broke, a timed turn that did not end `complete` on screen
+(an error, a refusal, a timeout), an exception on a page or a traceback in the
+server's log outside the faults workload, a prompt or reply missing, duplicated or
+different in the database (the faults workload included, and its spool must
+empty), an SDK request that failed, or Streamlit's example not completing every
+turn: then the report goes to stderr, marked as a failed run's, and the benchmark
+exits non-zero with the reasons.
+
+`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): the
+burst workload alone, one session, one turn of 200 tokens, no warm-up and no
+memory settling, the SDK, Streamlit's example (and so `load_model.py`,
+`load_sdk.py` and `streamlit_example.py`) included; it proves the benchmark works,
+its figures are not to quote.
 """
 
 from __future__ import annotations
@@ -232,6 +247,7 @@ QUICK = {
         Workload("faults", sessions=3, turns=4, tokens=40, rate=40, think=0.5),
     )
 }
+SMOKE = {"burst": Workload("burst", sessions=1, turns=1, tokens=200, rate=0)}
 WARM_UP = Workload("warmup", sessions=2, turns=2, tokens=30, rate=60)
 
 
@@ -1138,8 +1154,8 @@ def chromium_executable(folder: Path, nice: int) -> str:
     return str(wrapper)
 
 
-async def run(args: argparse.Namespace, folder: Path) -> str:
-    plan = QUICK if args.quick else FULL
+async def run(args: argparse.Namespace, folder: Path) -> tuple[str, list[str]]:
+    plan = SMOKE if args.smoke else QUICK if args.quick else FULL
     names: list[str] = args.workload or list(plan)
     database = Database.postgres(args.postgres) if args.postgres else Database.sqlite(folder)
     model = ModelServer()
@@ -1177,9 +1193,13 @@ async def run(args: argparse.Namespace, folder: Path) -> str:
             executable = chromium_executable(folder, args.browser_nice)
             browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             bench = Bench(Browsers(browser, parley, password), parley, model, database)
-            log("warm-up")
-            await bench.timed(WARM_UP, with_sdk=False)
-            baseline = await bench.settle_memory("baseline (warmed up, sessions ended)")
+            if args.smoke:  # no warm-up, no settling: the figures are not for quoting
+                baseline = await asyncio.to_thread(bench.meter.settled_rss, 0.4)
+                bench.memory.append(("at the start (smoke: not warmed up)", baseline))
+            else:
+                log("warm-up")
+                await bench.timed(WARM_UP, with_sdk=False)
+                baseline = await bench.settle_memory("baseline (warmed up, sessions ended)")
             for name in names:
                 workload = plan[name]
                 if name == "faults":
@@ -1190,12 +1210,47 @@ async def run(args: argparse.Namespace, folder: Path) -> str:
                     if workload.runs > 1:
                         await bench.settle_memory(f"after {name} run {number}")
             await browser.close()
-        return report(args, bench, engine_name, baseline, ttl)
+        return report(args, bench, engine_name, baseline, ttl), failures(bench)
     finally:
         if parley is not None:
             parley.stop()
         model.stop()
         database.close()
+
+
+# --- did it work? ------------------------------------------------------------------------
+
+
+def failures(bench: Bench) -> list[str]:
+    """Why this run's figures are not figures: what was timed did not work (see the docstring).
+    Targets missed are not here: they are figures."""
+    found: list[str] = []
+    every = [*bench.outcomes] + ([bench.faults[0]] if bench.faults else [])
+    for o in every:
+        name = o.workload.name + (f" #{o.run}" if o.workload.runs > 1 else "")
+        faults = bench.faults is not None and o is bench.faults[0]
+        found += [f"{name}: {s.username}: {s.failure}" for s in o.sessions if s.failure]
+        if not o.rows.exact:
+            found.append(f"{name}: rows expected / found {o.rows.summary()}: {'; '.join(o.rows.problems[:3])}")
+        if faults:
+            continue  # errors shown, tracebacks and refused turns are what the faults workload provokes
+        expected = o.workload.sessions * o.workload.turns
+        complete = sum(t.outcome == "complete" for s in o.sessions for t in s.turns)
+        if complete != expected:
+            outcomes = sorted({t.outcome for s in o.sessions for t in s.turns} - {"complete"})
+            found.append(f"{name}: {complete} of {expected} turns complete on screen (others: {', '.join(outcomes)})")
+        shown = [a for a in o.shown if a.startswith("exception")]
+        if shown:
+            found.append(f"{name}: {len(shown)} exception(s) on the page: {shown[0][:200]}")
+        if o.log.tracebacks:
+            found.append(f"{name}: {o.log.tracebacks} traceback(s) in the server log: {'; '.join(o.log.excerpts[:3])}")
+        if o.workload.name != WARM_UP.name and len(o.sdk) != expected:
+            found.append(f"{name}: the SDK completed {len(o.sdk)} of {expected} requests")
+        if o.workload.name in EXAMPLE_WORKLOADS and len(o.example) != expected:
+            found.append(f"{name}: Streamlit's chat example completed {len(o.example)} of {expected} turns")
+    if bench.faults is not None and not bench.faults[2]:
+        found.append("faults: the spool did not empty (writes set aside were not written back)")
+    return found
 
 
 # --- the report --------------------------------------------------------------------------
@@ -1213,7 +1268,7 @@ def machine() -> str:
 def report(args: argparse.Namespace, bench: Bench, engine_name: str, baseline: int, ttl: int | None) -> str:
     out: list[str] = []
     timed = [o for o in bench.outcomes if o.workload.name != WARM_UP.name]
-    mode = "quick" if args.quick else "full"
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     out.append(f"## Parley under load ({mode}), {engine_name}\n")
     out.append(
         f"{machine()}; disconnected-session TTL {ttl if ttl is not None else 'default (120)'} s; Chromium "
@@ -1562,7 +1617,11 @@ def targets(bench: Bench, baseline: int) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL admin URL: a fresh database is made there")
-    parser.add_argument("--quick", action="store_true", help="a small version of every workload")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a small version of every workload")
+    size.add_argument(
+        "--smoke", action="store_true", help="the suite's size: burst alone, 1 session, 1 turn, no warm-up"
+    )
     parser.add_argument("--workload", nargs="+", choices=list(FULL), help="only these (default: all, in order)")
     parser.add_argument(
         "--browser-nice",
@@ -1577,11 +1636,17 @@ def main() -> None:
         sys.exit("Debian's chromium is not installed: apt-get install -y chromium")
     if args.workload:
         args.workload = [name for name in FULL if name in args.workload]  # always in the plan's order
+        if args.smoke and args.workload != list(SMOKE):
+            parser.error(f"--smoke runs {', '.join(SMOKE)} alone")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="parley-load-") as folder:
-        printed = asyncio.run(run(args, Path(folder)))
+        printed, failed = asyncio.run(run(args, Path(folder)))
+    took = f"(the benchmark took {(time.monotonic() - started) / 60:.1f} min)"
+    if failed:
+        print("# A FAILED RUN: not figures to quote\n\n" + printed + took, file=sys.stderr)
+        sys.exit("benchmark failed:\n" + "\n".join(f"- {reason}" for reason in failed))
     print(printed)
-    print(f"(the benchmark took {(time.monotonic() - started) / 60:.1f} min)")
+    print(took)
 
 
 if __name__ == "__main__":
