@@ -30,7 +30,7 @@ from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, parley, url_of
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, parley, url_of
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")
 
@@ -52,8 +52,8 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def turn(session: Session, username: str, prompt: str, reply: str, conversation: Conversation | None = None) -> int:
     """A prompt and its finished reply; returns the reply's id."""
-    conversation = conversation or store.create_conversation(
-        session, username=username, model="gpt-4o-mini", system_prompt="Be brief.", title=prompt[:40]
+    conversation = conversation or new_conversation(
+        session, username, model="gpt-4o-mini", system_prompt="Be brief.", title=prompt[:40]
     )
     store.add_prompt(session, conversation, prompt)
     started = store.start_reply(session, conversation_id=conversation.id, username=username, model="gpt-4o-mini")
@@ -74,11 +74,11 @@ def seed(sessions: sessionmaker[Session]) -> dict[str, str]:
     """Conversations (one deleted), rated replies, a sign-in, a login failure and an audit event."""
     now = utcnow()
     with sessions.begin() as session:
-        trip = store.create_conversation(session, username="alice", model="gpt-4o-mini", system_prompt="")
+        trip = new_conversation(session, "alice", model="gpt-4o-mini")
         reply = turn(session, "alice", "Plan a climb of Kilimanjaro", "Go in the dry season; Crème brûlée.", trip)
         turn(session, "alice", "And the descent?", "Slowly, via the Mweka route.", trip)
         store.set_feedback(session, reply, "alice", 1)
-        gone = store.create_conversation(session, username="bob", model="gpt-4o", system_prompt="")
+        gone = new_conversation(session, "bob", model="gpt-4o")
         turn(session, "bob", "Something I regret asking", "No judgement here.", gone)
         store.delete_conversation(session, gone.id, "bob")
         auth_sessions.create(

@@ -74,7 +74,11 @@ class Record:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:
-        """KeyError, TypeError or ValueError if `data` does not fit (see `records.from_json`)."""
+        """KeyError, TypeError or ValueError if `data` does not fit (see `records.from_json`).
+
+        Strict, unlike the import: a field this Parley does not know was spooled by a later
+        one (then downgraded), and writing the record without it would lose it for good.
+        Set aside instead, whole, where an operator sees it."""
         reply_id = data.get("reply_id")
         if reply_id is not None and not isinstance(reply_id, int):
             raise TypeError(f"reply_id must be int, not {type(reply_id).__name__}")

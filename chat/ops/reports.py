@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -223,12 +224,29 @@ class AuditedConversation:
     superseded: frozenset[int]  # ids of messages replaced by a regenerate or an edit
 
 
+class TheLog(Protocol):
+    """What the read model reads through: the chat service's log and spool. `ChatService`
+    fits it (chat.ops may not import chat.turns), so a screen hands over the service and
+    never a sessionmaker."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def spool(self) -> Spool: ...
+
+
 class Reports:
     """The admin page's reads, each in its own short transaction."""
 
     def __init__(self, database: sessionmaker[Session], spool: Spool | None = None) -> None:
         self.database = database
         self.spool = spool
+
+    @classmethod
+    def of(cls, log: TheLog) -> Reports:
+        """The reports over the service's log and spool (what the admin page reads)."""
+        return cls(log.sessions, spool=log.spool)
 
     def users(self, usernames: Sequence[str]) -> list[UserReport]:
         waiting = None
