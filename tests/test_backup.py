@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import signins as auth_sessions
+from chat.accounts import signins
 from chat.accounts.auth import Accounts
 from chat.db import store
 from chat.db.search import search_messages
@@ -81,7 +81,7 @@ def seed(sessions: sessionmaker[Session]) -> dict[str, str]:
         gone = new_conversation(session, "bob", model="gpt-4o")
         turn(session, "bob", "Something I regret asking", "No judgement here.", gone)
         store.delete_conversation(session, gone.id, "bob")
-        auth_sessions.create(
+        signins.create(
             session,
             token="a-cookie-token",
             username="alice",
@@ -101,7 +101,7 @@ def change_everything(sessions: sessionmaker[Session], ids: dict[str, str]) -> N
         session.execute(delete(Conversation).where(Conversation.id == ids["trip"]))
         session.execute(update(Message).values(content="overwritten"))
         turn(session, "carol", "Tell me about the Serengeti", "Wildebeest migrate there.")
-        auth_sessions.revoke(session, auth_sessions.token_hash("a-cookie-token"), now=utcnow())
+        signins.revoke(session, signins.token_hash("a-cookie-token"), now=utcnow())
         session.execute(delete(LoginFailure))
         session.add(AuditEvent(actor="admin", action="read_conversation", target="carol/x"))
 
@@ -159,7 +159,7 @@ def test_a_restore_ends_every_sign_in(sessions: sessionmaker[Session], tmp_path:
     tokens = {name: accounts.sign_in(name, PASSWORDS[name], "10.0.0.1").token for name in ("alice", "bob")}
     assert all(tokens.values())
     path = backup.create(url)
-    accounts.sign_out(auth_sessions.token_hash(str(tokens["bob"])))
+    accounts.sign_out(signins.token_hash(str(tokens["bob"])))
     assert accounts.from_cookie(str(tokens["bob"])) is None and accounts.from_cookie(str(tokens["alice"]))
 
     backup.restore(url, path)

@@ -1,2 +1,1 @@
-"""The model: the OpenAI-compatible client and the offline demo model, one streaming interface.
-"""
+"""The model: the OpenAI-compatible client and the offline demo model, one streaming interface."""
