@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import signins as sessions
+from chat.accounts import signins
 from chat.db import quotas
 from chat.db.quarantine import SetAside
 from chat.db.spool import Spool, waiting_usage
@@ -93,7 +93,7 @@ def user_reports(
             ).group_by(Message.username)
         ).tuples()
     }
-    seen = sessions.last_seen_by_user(session)
+    seen = signins.last_seen_by_user(session)
     names = list(dict.fromkeys([*usernames, *sorted(totals)]))
     reports = []
     for username in names:
