@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.accounts import authfile
 from chat.accounts.authfile import edit_auth_file
 from chat.cli import cli
+from chat.db import store
 from chat.db.engine import init_db, make_engine, session_factory
-from chat.db.tables import Message
+from chat.db.tables import Conversation, Message, new_id, utcnow
+from chat.domain.records import ConversationRecord
 from chat.llm.client import build_model
 from chat.settings import Settings
 from chat.turns.service import ChatService
@@ -173,6 +175,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def new_conversation(
+    session: Session, username: str, *, model: str = "m", system_prompt: str = "", title: str = ""
+) -> Conversation:
+    """A conversation of `username`'s, started now, as the chat starts one."""
+    record = ConversationRecord(
+        id=new_id(),
+        username=username,
+        title=title,
+        model=model,
+        system_prompt=system_prompt,
+        temperature=None,
+        created_at=utcnow(),
+    )
+    return store.create_conversation(session, record)
 
 
 def url_of(sessions: sessionmaker[Session]) -> str:

@@ -15,8 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import signins as session_rows
-from chat.accounts import throttle
+from chat.accounts import signins, throttle
 from chat.accounts.auth import WRONG_CREDENTIALS, Accounts, dummy_hash
 from chat.accounts.authfile import edit_auth_file, load_users, verify_password
 from chat.accounts.peer import client_address
@@ -47,8 +46,8 @@ def signed_in(accounts: Accounts, username: str = "alice", address: str = "10.0.
 
 
 def test_a_good_token_names_its_user() -> None:
-    token, _ = session_rows.new_token("alice", TEST_COOKIE_KEY, now=NOW, lifetime=timedelta(days=1))
-    assert session_rows.token_username(token, TEST_COOKIE_KEY, now=NOW) == "alice"
+    token, _ = signins.new_token("alice", TEST_COOKIE_KEY, now=NOW, lifetime=timedelta(days=1))
+    assert signins.token_username(token, TEST_COOKIE_KEY, now=NOW) == "alice"
 
 
 def forged(claims: dict, key: str = TEST_COOKIE_KEY, algorithm: str = "HS256") -> str:
@@ -80,7 +79,7 @@ BENT_TOKENS = {
 
 @pytest.mark.parametrize("name", BENT_TOKENS)
 def test_bent_tokens_are_refused_without_raising(name: str) -> None:
-    assert session_rows.token_username(BENT_TOKENS[name], TEST_COOKIE_KEY, now=NOW) is None
+    assert signins.token_username(BENT_TOKENS[name], TEST_COOKIE_KEY, now=NOW) is None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -91,7 +90,7 @@ def test_bent_cookies_sign_nobody_in(accounts: Accounts, name: str) -> None:
 
 def test_a_well_signed_token_without_a_session_row_signs_nobody_in(accounts: Accounts) -> None:
     # What a leaked cookie key alone would let someone make: no row, no sign-in.
-    token, _ = session_rows.new_token("alice", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
+    token, _ = signins.new_token("alice", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
     assert accounts.from_cookie(token) is None
 
 
@@ -104,7 +103,7 @@ def test_a_session_row_holds_a_hash_of_the_token_never_the_token(
     token = signed_in(accounts)
     with sessions() as session:
         row = session.scalars(select(AuthSession)).one()
-    assert row.token_hash == session_rows.token_hash(token) and token not in repr(vars(row))
+    assert row.token_hash == signins.token_hash(token) and token not in repr(vars(row))
     assert (row.username, row.address, row.revoked_at) == ("alice", "10.0.0.1", None)
     user = accounts.from_cookie(token)
     assert user is not None and user.username == "alice" and user.session_hash == row.token_hash
@@ -126,7 +125,7 @@ def test_sessions_end_when_idle_or_at_their_absolute_expiry(
     start = utcnow()
     token = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=start).token
     assert token is not None
-    hashed = session_rows.token_hash(token)
+    hashed = signins.token_hash(token)
     # Active every 20 minutes: the idle clock restarts each time...
     for minutes in (20, 40, 60):
         assert accounts.resume(hashed, now=start + timedelta(minutes=minutes)) is not None
@@ -135,7 +134,7 @@ def test_sessions_end_when_idle_or_at_their_absolute_expiry(
 
     other = accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1", now=start).token
     assert other is not None
-    hashed = session_rows.token_hash(other)
+    hashed = signins.token_hash(other)
     moment = start
     while moment + timedelta(minutes=20) < start + timedelta(days=1):
         moment += timedelta(minutes=20)
@@ -304,7 +303,7 @@ def test_ended_sessions_are_forgotten_at_start(accounts: Accounts, sessions: ses
     init_db(sessions.kw["bind"])
     with sessions() as session:
         kept = set(session.scalars(select(AuthSession.token_hash)))
-    assert kept == {session_rows.token_hash(live)}
+    assert kept == {signins.token_hash(live)}
 
 
 def test_simultaneous_guesses_cannot_slip_past_the_throttle(

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chat.accounts import signins as session_rows
+from chat.accounts import signins
 from chat.accounts.auth import Accounts
 from chat.accounts.authfile import edit_auth_file, load_users, load_users_keeping_last_good
 from chat.accounts.yamlfile import MAX_FILE_BYTES
@@ -156,7 +156,7 @@ def test_with_no_good_copy_only_sign_ins_are_refused(tmp_path: Path, sessions: s
     accounts = Accounts(make_settings(tmp_path, PARLEY_AUTH_FILE=str(path)), sessions)
     with pytest.raises(ConfigError, match="must_change_password"):
         accounts.users()
-    token, _ = session_rows.new_token("erin", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
+    token, _ = signins.new_token("erin", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
     with pytest.raises(ConfigError):
         accounts.from_cookie(token)
     with pytest.raises(ConfigError):

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import signins as auth_sessions
+from chat.accounts import signins
 from chat.accounts.auth import Accounts
 from chat.db import store
 from chat.db.search import search_messages
@@ -30,7 +30,7 @@ from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, parley, url_of
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, parley, url_of
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")
 
@@ -52,8 +52,8 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def turn(session: Session, username: str, prompt: str, reply: str, conversation: Conversation | None = None) -> int:
     """A prompt and its finished reply; returns the reply's id."""
-    conversation = conversation or store.create_conversation(
-        session, username=username, model="gpt-4o-mini", system_prompt="Be brief.", title=prompt[:40]
+    conversation = conversation or new_conversation(
+        session, username, model="gpt-4o-mini", system_prompt="Be brief.", title=prompt[:40]
     )
     store.add_prompt(session, conversation, prompt)
     streaming = ReplyRecord(content="", status=ReplyStatus.STREAMING, created_at=utcnow(), model="gpt-4o-mini")
@@ -75,14 +75,14 @@ def seed(sessions: sessionmaker[Session]) -> dict[str, str]:
     """Conversations (one deleted), rated replies, a sign-in, a login failure and an audit event."""
     now = utcnow()
     with sessions.begin() as session:
-        trip = store.create_conversation(session, username="alice", model="gpt-4o-mini", system_prompt="")
+        trip = new_conversation(session, "alice", model="gpt-4o-mini")
         reply = turn(session, "alice", "Plan a climb of Kilimanjaro", "Go in the dry season; Crème brûlée.", trip)
         turn(session, "alice", "And the descent?", "Slowly, via the Mweka route.", trip)
         store.set_feedback(session, reply, "alice", 1)
-        gone = store.create_conversation(session, username="bob", model="gpt-4o", system_prompt="")
+        gone = new_conversation(session, "bob", model="gpt-4o")
         turn(session, "bob", "Something I regret asking", "No judgement here.", gone)
         store.delete_conversation(session, gone.id, "bob")
-        auth_sessions.create(
+        signins.create(
             session,
             token="a-cookie-token",
             username="alice",
@@ -102,7 +102,7 @@ def change_everything(sessions: sessionmaker[Session], ids: dict[str, str]) -> N
         session.execute(delete(Conversation).where(Conversation.id == ids["trip"]))
         session.execute(update(Message).values(content="overwritten"))
         turn(session, "carol", "Tell me about the Serengeti", "Wildebeest migrate there.")
-        auth_sessions.revoke(session, auth_sessions.token_hash("a-cookie-token"), now=utcnow())
+        signins.revoke(session, signins.token_hash("a-cookie-token"), now=utcnow())
         session.execute(delete(LoginFailure))
         session.add(AuditEvent(actor="admin", action="read_conversation", target="carol/x"))
 
@@ -160,7 +160,7 @@ def test_a_restore_ends_every_sign_in(sessions: sessionmaker[Session], tmp_path:
     tokens = {name: accounts.sign_in(name, PASSWORDS[name], "10.0.0.1").token for name in ("alice", "bob")}
     assert all(tokens.values())
     path = backup.create(url)
-    accounts.sign_out(auth_sessions.token_hash(str(tokens["bob"])))
+    accounts.sign_out(signins.token_hash(str(tokens["bob"])))
     assert accounts.from_cookie(str(tokens["bob"])) is None and accounts.from_cookie(str(tokens["alice"]))
 
     backup.restore(url, path)

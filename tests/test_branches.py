@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.db.documents import user_export
 from chat.db.tables import Message
 from chat.errors import InputError
-from chat.ops.export import as_markdown, user_export
+from chat.ops.export import as_markdown
 from chat.turns.service import ChatService
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from click.testing import Result
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.ops.export import as_markdown, user_export
+from chat.db.documents import user_export
+from chat.db.tables import Message
+from chat.ops.export import as_markdown
 from chat.turns.service import ChatService, ConversationOptions
 from tests.conftest import TEST_COOKIE_KEY, parley, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -85,3 +90,82 @@ def test_a_damaged_or_foreign_file_imports_nothing(sessions, tmp_path: Path) -> 
     missing = command(sessions, "import", str(tmp_path / "nothing.json"), "--user", "carol")
     assert missing.exit_code == 1 and missing.stderr.startswith(f"Error: Cannot read {tmp_path / 'nothing.json'}: ")
     assert user_export(sessions, "carol")["conversations"] == []
+
+
+# As Parley wrote an export before the later fields of a message (usage, reasoning, context...).
+OLDER_EXPORT = {
+    "format": "parley.conversations",
+    "version": 1,
+    "user": "alice",
+    "conversations": [
+        {
+            "id": "0" * 32,
+            "title": "Trip",
+            "model": "gpt-4o-mini",
+            "system_prompt": "",
+            "temperature": None,
+            "created_at": "2026-01-05T09:00:00+00:00",
+            "updated_at": "2026-01-05T09:01:00+00:00",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "Where to?",
+                    "status": "complete",
+                    "created_at": "2026-01-05T09:00:00+00:00",
+                    "feedback": None,
+                    "superseded": False,
+                    "updated_at": "2026-01-05T09:00:00+00:00",
+                },
+                {
+                    "role": "assistant",
+                    "content": "Lisbon.",
+                    "status": "complete",
+                    "created_at": "2026-01-05T09:00:01+00:00",
+                    "finished_at": "2026-01-05T09:00:03+00:00",
+                    "model": "gpt-4o-mini",
+                    "feedback": 1,
+                    "superseded": False,
+                    "updated_at": "2026-01-05T09:00:03+00:00",
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_an_older_export_and_a_later_one_with_fields_this_parley_does_not_know_import(sessions, tmp_path: Path) -> None:
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(OLDER_EXPORT))
+    assert command(sessions, "import", str(older), "--user", "carol").exit_code == 0
+    # A later Parley added fields to the document, a conversation and a message: ignored, not fatal.
+    later = json.loads(json.dumps(OLDER_EXPORT))
+    later["exported_by"] = "Parley 9"
+    later["conversations"][0]["pinned"] = True
+    later["conversations"][0]["messages"][1]["language"] = "pt"
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    imported = command(sessions, "import", str(tmp_path / "later.json"), "--user", "dave")
+    assert (imported.exit_code, imported.stdout) == (0, "Imported 1 conversation(s) for dave.\n")
+
+    for user in ("carol", "dave"):
+        (conversation,) = user_export(sessions, user)["conversations"]
+        assert (conversation["title"], conversation["updated_at"]) == ("Trip", "2026-01-05T09:01:00+00:00")
+        assert "pinned" not in conversation and conversation["id"] != "0" * 32
+        prompt, reply = conversation["messages"]
+        assert (prompt["content"], reply["content"], reply["feedback"]) == ("Where to?", "Lisbon.", 1)
+        assert reply["prompt_tokens"] is None and reply["usage_estimated"] is False  # later fields: their defaults
+        assert "language" not in reply
+
+
+def test_a_row_with_a_status_parley_does_not_know_still_opens_and_exports(
+    service: ChatService, sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older import took any word as a status: such a row reads as `error`, said in the log."""
+    conversation = chat(service, "alice", "Hello")
+    with sessions.begin() as session:
+        session.execute(update(Message).where(Message.role == "assistant").values(status="paused"))
+    with caplog.at_level(logging.WARNING, logger="chat.db.store"):
+        opened = service.open_conversation("alice", conversation)
+        exported = service.export("alice", conversation)
+    assert opened is not None and [m.status for m in opened] == ["complete", "error"]
+    assert [m["status"] for m in exported["conversations"][0]["messages"]] == ["complete", "error"]
+    assert "a status Parley does not know ('paused'): read as error" in caplog.text

@@ -46,7 +46,7 @@ def test_a_locked_sqlite_database_is_unhealthy_within_seconds(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert code == 1 and line == "Error: unhealthy: the database is locked by another writer for more than 3 s"
+    assert code == 1 and line == "Error: unhealthy: the database is busy (locked by another writer for more than 3 s)"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,13 +19,14 @@ import pytest
 from sqlalchemy import Engine, event, exc, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import spool
+from chat.db import spool, store
 from chat.db.engine import init_db, make_engine, session_factory
 from chat.db.failures import refused_for_good
 from chat.db.quotas import Quota, QuotaError
 from chat.db.tables import Message
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
 from chat.domain.status import ReplyStatus
+from chat.ops.reports import Reports
 from chat.turns.service import ChatService
 from tests.apptest_helpers import new_app, sign_in
 from tests.conftest import AppEnv, service_with
@@ -109,8 +113,15 @@ def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_writt
         (poison.id, "bob", "a turn", entries[1]["reason"]),
     ]
     assert all(s.at is not None for s in shown)
-    # The log names the record and the reason, never what the user wrote.
-    assert poison.id in caplog.text and entries[1]["reason"] in caplog.text
+    # The log names the record and the reason, never what the user wrote; and says which
+    # record the log refused, and which one never reached it.
+    said = [r.getMessage() for r in caplog.records if r.name == "chat.db.spool" and r.levelno == logging.ERROR]
+    assert said == [
+        f"spooled record {misshapen['id']} cannot be read as a turn ({entries[0]['reason']}), "
+        f"so it never reached the conversation log: moved to {file.quarantine_path}",
+        f"the conversation log refused spooled record {poison.id} for good ({entries[1]['reason']}): "
+        f"moved to {file.quarantine_path}",
+    ]
     assert SECRET not in caplog.text
 
 
@@ -349,14 +360,14 @@ def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
     file = spool.Spool(tmp_path / "spool.jsonl")
     for each in (first, odd, last):
         file.add(each)
-    real_write = spool._write
+    real_write = store.write_turn
 
-    def failing_write(session: Session, written: spool.Record) -> None:
-        if written.id == odd.id:
+    def failing_write(session: Session, conversation: ConversationRecord, *rest: Any) -> None:
+        if conversation.username == "bob":
             raise RuntimeError("a bug")
-        real_write(session, written)
+        real_write(session, conversation, *rest)
 
-    monkeypatch.setattr(spool, "_write", failing_write)
+    monkeypatch.setattr(store, "write_turn", failing_write)
     with pytest.raises(RuntimeError, match="a bug"):
         file.replay(sessions)
     assert [r.id for r in file.records()] == [odd.id, last.id]
@@ -368,3 +379,39 @@ def test_a_quarantine_that_cannot_be_read_is_reported_not_raised(tmp_path: Path)
     file.quarantine_path.mkdir()  # as good as unreadable, even for root
     (shown,) = file.set_aside()
     assert shown.reason == "the quarantine file cannot be read (Is a directory)"
+
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def read_only_data() -> Iterator[Path]:
+    """A data folder Parley cannot write to (mode 0555). Root writes through any mode, so
+    as root the test runs as nobody meanwhile, in a folder nobody may reach."""
+    base = Path(tempfile.mkdtemp(prefix="parley-read-only-"))  # pytest's tmp_path is closed to nobody
+    base.chmod(0o755)
+    data = base / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    as_root = os.geteuid() == 0
+    if as_root:
+        os.seteuid(NOBODY)
+    try:
+        yield data
+    finally:
+        if as_root:
+            os.seteuid(0)
+        data.chmod(0o755)
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_data_folder_that_cannot_be_written_is_reported_not_raised(
+    sessions: sessionmaker[Session], read_only_data: Path
+) -> None:
+    """The spool's lock cannot even be taken there: the admin page's read model says so."""
+    reports = Reports(sessions, spool=spool.Spool(read_only_data / "spool.jsonl"))
+    quarantine = reports.quarantine()
+    assert quarantine is not None
+    (shown,) = quarantine.records
+    assert shown.reason == "the quarantine file cannot be read (Permission denied)" and shown.what == "the file itself"

@@ -10,17 +10,17 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import quotas, store
+from chat.db import quotas
 from chat.db.quotas import Quota, QuotaError
 from chat.db.tables import Message, utcnow
 from chat.turns.service import ChatService
-from tests.conftest import service_with
+from tests.conftest import new_conversation, service_with
 from tests.fake_openai import FakeOpenAI
 
 
 def add_reply(sessions: sessionmaker[Session], username: str, *, minutes_ago: float, tokens: int = 0) -> None:
     with sessions.begin() as session:
-        conversation = store.create_conversation(session, username=username, model="m", system_prompt="")
+        conversation = new_conversation(session, username)
         session.add(
             Message(
                 conversation_id=conversation.id,

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import spool, store
+from chat.db.documents import user_export
 from chat.db.tables import Conversation, Message
 from chat.domain.messages import ChatMessage
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, field_names, from_json, to_json, values
 from chat.domain.status import ReplyStatus
-from chat.ops.export import user_export
+from tests.conftest import new_conversation
 
 AT = datetime(2026, 11, 26, 10, tzinfo=UTC)
 # Every field set to something other than its default: a field the store or the spool
@@ -61,6 +62,8 @@ def test_a_record_comes_back_from_its_json_and_an_older_one_reads_with_defaults(
     assert from_json(ReplyRecord, older) == ReplyRecord(content="hi", status=ReplyStatus.COMPLETE, created_at=AT)
     with pytest.raises(TypeError, match="no field 'renamed'"):
         from_json(ReplyRecord, {**older, "renamed": 1})  # a field this Parley does not know: never dropped
+    # ...unless the reader says it may be (the import: a later Parley's export still imports).
+    assert from_json(ReplyRecord, {**older, "renamed": 1}, ignore_unknown=True) == from_json(ReplyRecord, older)
     with pytest.raises(TypeError, match="prompt_tokens must be int, not str"):
         from_json(ReplyRecord, {**older, "prompt_tokens": "12"})
 
@@ -69,7 +72,7 @@ def test_a_turn_through_the_spool_is_the_row_the_direct_path_writes(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
     with sessions.begin() as session:  # at once: the chat's own calls
-        conversation = store.create_conversation(session, username="bob", model="m", system_prompt="Be terse.")
+        conversation = new_conversation(session, "bob", system_prompt="Be terse.")
         store.write_prompt(session, conversation, PROMPT)
         streaming = ReplyRecord(content="", status=ReplyStatus.STREAMING, created_at=AT, model="m")
         started = store.start_reply(session, conversation.id, "bob", streaming)
@@ -101,6 +104,10 @@ def test_the_export_writes_a_message_as_its_record_and_reads_it_back(sessions: s
     with sessions.begin() as session:
         store.write_turn(session, CONVERSATION, PROMPT, REPLY)
     (conversation,) = user_export(sessions, "alice")["conversations"]
+    # A conversation is its record without its user (the document's, once), and what only the log knows.
+    named = [name for name in field_names(ConversationRecord) if name != "username"]
+    assert list(conversation) == [*named, "updated_at", "messages"]
+    assert from_json(ConversationRecord, {**conversation, "username": "alice"}, ignore_unknown=True) == CONVERSATION
     _prompt, reply = conversation["messages"]
     assert set(reply) == {*field_names(ReplyRecord), "role", "feedback", "superseded", "updated_at"}
     assert from_json(ReplyRecord, {k: v for k, v in reply.items() if k in field_names(ReplyRecord)}) == REPLY

@@ -26,7 +26,7 @@ from chat.llm.client import PLACEHOLDER_API_KEY, build_model
 from chat.turns.service import ChatService, ConversationOptions, clean_prompt
 from chat.ui.pacing import MIN_RENDER_INTERVAL, RENDERS_PER_SECOND, pace, render_interval
 from chat.ui.wording import conversation_usage, ending_note, format_cost, usage_note
-from tests.conftest import make_settings, service_with, url_of
+from tests.conftest import make_settings, new_conversation, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 
 
@@ -318,7 +318,7 @@ def test_replies_left_streaming_by_a_dead_process_are_marked_interrupted(tmp_pat
     dead.wait()
     host = socket.gethostname()
     with sessions.begin() as session:
-        conversation = store.create_conversation(session, username="alice", model="m", system_prompt="")
+        conversation = new_conversation(session, "alice")
 
         def reply(owner: str | None, content: str = "half") -> int:
             streaming = ReplyRecord(content=content, status=ReplyStatus.STREAMING, created_at=utcnow(), model="m")

@@ -11,6 +11,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.db import documents
 from chat.db.tables import Conversation, Message
 from chat.domain.text import storable
 from chat.ops import export
@@ -85,13 +86,13 @@ def test_an_imported_export_with_nul_and_surrogate_escapes_is_stored_the_same_on
 ) -> None:
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="plain")
     assert turn.wait(15)
-    document = json.loads(export.as_json(export.user_export(sessions, "alice")))
+    document = json.loads(export.as_json(documents.user_export(sessions, "alice")))
     record = document["conversations"][0]
     record["title"] = "t\x00itle"
     record["system_prompt"] = "s\ud800p"
     record["messages"][0]["content"] = "im\x00ported"
     # As a file would spell them: JSON escapes, read back with json.loads.
-    (new_id,) = export.import_document(sessions, json.loads(json.dumps(document)), "bob")
+    (new_id,) = documents.import_document(sessions, json.loads(json.dumps(document)), "bob")
     with sessions() as session:
         conversation = session.get(Conversation, new_id)
         assert conversation is not None

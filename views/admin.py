@@ -14,7 +14,7 @@ admin = require_admin()  # a user gets nothing of this page, not even its title
 service = chat_service(settings)
 accounts = open_accounts(settings)
 users_read = accounts.users_read()
-reports = Reports(service.sessions, spool=service.spool)
+reports = Reports.of(service)
 
 st.title("Admin")
 sections.broken_users_file(users_read)

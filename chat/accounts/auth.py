@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import peer, throttle
-from chat.accounts import signins as sessions
+from chat.accounts import peer, signins, throttle
 from chat.accounts.authfile import (
     User,
     UsersRead,
@@ -88,7 +87,7 @@ class Accounts:
     def __init__(self, settings: Settings, database: sessionmaker[Session]) -> None:
         self.settings = settings
         self.database = database
-        self.session_policy = sessions.SessionPolicy(
+        self.session_policy = signins.SessionPolicy(
             idle=timedelta(minutes=settings.session_idle_minutes), absolute=timedelta(days=settings.session_days)
         )
         self.throttle_policy = throttle.ThrottlePolicy(
@@ -170,13 +169,13 @@ class Accounts:
         try:
             with self.database.begin() as session:
                 throttle.finish_attempt(session, attempt, account, address, succeeded=True)
-                token, expires_at = sessions.new_token(
+                token, expires_at = signins.new_token(
                     user.username,
                     self.settings.cookie_key.get_secret_value(),
                     now=now,
                     lifetime=self.session_policy.absolute,
                 )
-                sessions.create(
+                signins.create(
                     session,
                     token=token,
                     username=user.username,
@@ -188,14 +187,14 @@ class Accounts:
         except SQLAlchemyError as error:
             log.error("sign-in could not be recorded: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
-        return SignInResult(user=self._signed_in(user, sessions.token_hash(token)), token=token, expires_at=expires_at)
+        return SignInResult(user=self._signed_in(user, signins.token_hash(token)), token=token, expires_at=expires_at)
 
     def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
         """The user a cookie's token signs in, if its session is still live."""
         now = now or utcnow()
-        if sessions.token_username(token, self.settings.cookie_key.get_secret_value(), now=now) is None:
+        if signins.token_username(token, self.settings.cookie_key.get_secret_value(), now=now) is None:
             return None
-        return self.resume(sessions.token_hash(token), now=now)
+        return self.resume(signins.token_hash(token), now=now)
 
     def resume(self, hashed: str, *, now: datetime | None = None) -> SignedIn | None:
         """The session's user, or None if it was revoked, expired, idle too long, or
@@ -205,18 +204,18 @@ class Accounts:
         users = self.users()
         try:
             with self.database() as session:
-                row = sessions.find_live(session, hashed, now=now, policy=self.session_policy)
+                row = signins.find_live(session, hashed, now=now, policy=self.session_policy)
         except SQLAlchemyError as error:
             log.error("could not read a sign-in session: %s", error_detail(error))
             raise StorageError(DATABASE_DOWN) from None
         user = users.get(row.username) if row is not None else None
-        if row is None or user is None or row.password_mark != sessions.password_mark(user.password_hash):
+        if row is None or user is None or row.password_mark != signins.password_mark(user.password_hash):
             return None
-        if now - row.last_seen_at < sessions.TOUCH_EVERY:
+        if now - row.last_seen_at < signins.TOUCH_EVERY:
             return self._signed_in(user, hashed)  # most runs: a read, no write transaction
         try:
             with self.database.begin() as session:
-                sessions.touch(session, hashed, now=now)
+                signins.touch(session, hashed, now=now)
         except SQLAlchemyError as error:
             # Only the idle clock misses a beat; the chat goes on.
             log.warning("could not record sign-in activity: %s", error_detail(error))
@@ -226,7 +225,7 @@ class Accounts:
         """Revoke the session. Raises StorageError if the database cannot record it."""
         try:
             with self.database.begin() as session:
-                sessions.revoke(session, hashed, now=utcnow())
+                signins.revoke(session, hashed, now=utcnow())
         except SQLAlchemyError as error:  # translated here, where the database is used
             log.error("sign-out could not be recorded: %s", error_detail(error))
             raise StorageError("Sign-out failed: Parley cannot reach its database. Try again in a moment.") from None
@@ -267,7 +266,7 @@ class Accounts:
         log.info("a user changed their password")
         try:
             with self.database.begin() as session:
-                sessions.remark(session, user.session_hash, new_hash)
+                signins.remark(session, user.session_hash, new_hash)
         except SQLAlchemyError as error:
             log.error("a changed password could not be recorded on its session: %s", error_detail(error))
             raise InputError(

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import migrate, store
 from chat.db.tables import AuthSession, utcnow
-from chat.db.urls import sqlite_file
-from chat.errors import ConfigError
+from chat.db.urls import parsed_url, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +39,7 @@ SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal", ".migrate.lock")
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError("DATABASE_URL is not a valid database URL.") from None
+    parsed = parsed_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = sqlite_file(parsed)
         if database is not None:

@@ -11,15 +11,18 @@ from enum import StrEnum
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError, StatementError
 
 
+def first_line(text: str) -> str:
+    """The first line of `text` that says something, stripped; "" if none does."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def driver_words(error: BaseException) -> str:
     """The first line the driver said (or, for an error not from the database, the error
     itself, cut to 200 characters); "" if nothing was said."""
     if isinstance(error, SQLAlchemyError):
         orig = getattr(error, "orig", None)
-        lines = str(orig if orig is not None else "").strip().splitlines()
-        return lines[0] if lines else ""
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
+        return first_line(str(orig if orig is not None else ""))
+    return first_line(str(error))[:200]
 
 
 def error_detail(error: BaseException) -> str:
@@ -54,16 +57,20 @@ def refusal(error: BaseException) -> Refusal | None:
     return None
 
 
-_IN_WORDS: dict[Refusal | None, str] = {
+_IN_WORDS: dict[Refusal, str] = {
     Refusal.BUSY: "the database is busy",
     Refusal.READ_ONLY: "the database is read-only",
     Refusal.DISK_FULL: "the disk is full",
+    Refusal.NOT_A_DATABASE: "the database file is not a SQLite database (damaged?)",
+    Refusal.UNREACHABLE: "cannot connect to the database",
 }
 
 
-def in_words(error: BaseException) -> str:
-    """Why the log refused a write, as the chat tells its user."""
-    return _IN_WORDS.get(refusal(error), "the database did not accept the write")
+def in_words(error: BaseException, *, otherwise: str = "the database did not accept the write") -> str:
+    """What the database's refusal was, as the chat tells its user and the health check an
+    operator; `otherwise` for a refusal no one can name."""
+    kind = refusal(error)
+    return otherwise if kind is None else _IN_WORDS[kind]
 
 
 # PostgreSQL's states for a missing table, column or function, a refused privilege and a

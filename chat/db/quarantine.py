@@ -57,8 +57,7 @@ class Quarantine:
         except FileNotFoundError:
             return []
         except OSError as error:  # the admin page says so instead of failing
-            reason = f"the quarantine file cannot be read ({error.strerror or type(error).__name__})"
-            return [SetAside(None, reason, "the file itself", None, None, None)]
+            return [cannot_be_read(error)]
         return [_described(line) for line in lines if line.strip()]
 
     def _adopt_legacy(self) -> None:
@@ -70,6 +69,12 @@ class Quarantine:
         reason = f"unreadable line (set aside in {self.legacy.name} by an earlier Parley)"
         self.add([{"line": line, "reason": reason} for line in lines if line.strip()])
         self.legacy.unlink()
+
+
+def cannot_be_read(error: OSError) -> SetAside:
+    """The entry that stands for a quarantine that cannot be read (or locked) at all."""
+    reason = f"the quarantine file cannot be read ({error.strerror or type(error).__name__})"
+    return SetAside(None, reason, "the file itself", None, None, None)
 
 
 def _described(line: str) -> SetAside:

@@ -17,9 +17,12 @@ snippet that marks the matching words. The index is made by the first migration
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -66,13 +69,13 @@ def search_messages(session: Session, username: str, text: str, *, limit: int = 
             message_id=row.id,
             role=row.role,
             snippet=row.snippet,
-            created_at=_as_utc(row.created_at),
+            created_at=as_utc(row.created_at),  # raw SQL: no UTCDateTime to do it
         )
         for row in rows
     ]
 
 
-def _sqlite_rows(session: Session, username: str, words: list[str], limit: int):  # type: ignore[no-untyped-def]
+def _sqlite_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
     query = " ".join(f'"{word}"' for word in words) + "*"
     return session.execute(
         sql_text(
@@ -88,7 +91,7 @@ def _sqlite_rows(session: Session, username: str, words: list[str], limit: int):
     ).all()
 
 
-def _postgres_rows(session: Session, username: str, words: list[str], limit: int):  # type: ignore[no-untyped-def]
+def _postgres_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
     # Words are letters and digits only, so quoting them makes a safe tsquery.
     query = " & ".join(f"'{word}'" for word in words) + ":*"
     options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
@@ -105,9 +108,3 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
         ),
         {"query": query, "username": username, "limit": limit, "options": options},
     ).all()
-
-
-def _as_utc(value: object) -> datetime:
-    """A raw-SQL time column as an aware UTC datetime (the ORM's UTCDateTime does this for mapped reads)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return as_utc(moment)

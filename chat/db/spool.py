@@ -13,7 +13,8 @@ inserts a `spooled_writes` row in the same transaction, so a crash between the
 database's commit and the file's rewrite cannot write a record twice.
 
 A record the log refuses for a reason no retry will cure, one that does not fit the
-records, and a line that cannot be read (a crash mid-append), go to the quarantine
+records (set aside whenever the file is read, by any reader: it never reaches the log),
+and a line that cannot be read (a crash mid-append), go to the quarantine
 (chat/db/quarantine.py) and are logged without their text: they never block the
 records behind them. Transient refusals (locked, read-only, unreachable) stop the
 replay, which retries later.
@@ -38,13 +39,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import quotas, store
 from chat.db.failures import error_detail, refused_for_good
-from chat.db.quarantine import Quarantine, SetAside
+from chat.db.quarantine import Quarantine, SetAside, cannot_be_read
 from chat.db.tables import SpooledWrite
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, from_json, to_json
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
+# What the log says of a record set aside: the log saw it and refused it, or it never
+# reached the log (set aside as the file was read, by whichever call read it).
+REFUSED = "the conversation log refused spooled record %s for good (%s): moved to %s"
+UNFIT = "spooled record %s cannot be read as a turn (%s), so it never reached the conversation log: moved to %s"
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,11 @@ class Record:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:
-        """KeyError, TypeError or ValueError if `data` does not fit (see `records.from_json`)."""
+        """KeyError, TypeError or ValueError if `data` does not fit (see `records.from_json`).
+
+        Strict, unlike the import: a field this Parley does not know was spooled by a later
+        one (then downgraded), and writing the record without it would lose it for good.
+        Set aside instead, whole, where an operator sees it."""
         reply_id = data.get("reply_id")
         if reply_id is not None and not isinstance(reply_id, int):
             raise TypeError(f"reply_id must be int, not {type(reply_id).__name__}")
@@ -137,9 +146,13 @@ class Spool:
         return self.quarantine.path
 
     def set_aside(self) -> list[SetAside]:
-        """What the quarantine holds, oldest first."""
-        with self._locked():
-            return self.quarantine.set_aside()
+        """What the quarantine holds, oldest first; a folder where the lock cannot be taken
+        (read-only, permission denied) is said as an entry, for the admin page not to fail."""
+        try:
+            with self._locked():
+                return self.quarantine.set_aside()
+        except OSError as error:
+            return [cannot_be_read(error)]
 
     # --- writing to the database -----------------------------------------------------
     def replay(self, sessions: sessionmaker[Session]) -> Replayed:
@@ -156,7 +169,7 @@ class Spool:
                     if not refused_for_good(error):
                         unexpected = _stopped_by(error)
                         break
-                    self._set_aside(record.to_json(), error)
+                    self._set_aside(record.to_json(), error, REFUSED)
                     refused += 1
                 done += 1
             if done:
@@ -217,7 +230,7 @@ class Spool:
             try:
                 records.append(Record.from_json(data))
             except (KeyError, TypeError, ValueError) as error:
-                self._set_aside(data, error)
+                self._set_aside(data, error, UNFIT)
                 unfit += 1
         if unreadable:
             self.quarantine.add(unreadable)
@@ -226,16 +239,12 @@ class Spool:
             self._rewrite(records)
         return records, unfit
 
-    def _set_aside(self, data: Mapping[str, Any], error: BaseException) -> None:
+    def _set_aside(self, data: Mapping[str, Any], error: BaseException, why: str) -> None:
+        """Quarantine one record; `why` (REFUSED, UNFIT) says what happened to it in the log."""
         reason = error_detail(error)  # the driver's words: never the statement's parameters
         self.quarantine.add([{"record": data, "reason": reason}])
         # The record id and the reason only: the record holds what users wrote.
-        log.error(
-            "the conversation log refused spooled record %s for good (%s): moved to %s",
-            data.get("id"),
-            reason,
-            self.quarantine.path,
-        )
+        log.error(why, data.get("id"), reason, self.quarantine.path)
 
     def _rewrite(self, records: list[Record]) -> None:
         if not records:
@@ -256,13 +265,9 @@ def write(sessions: sessionmaker[Session], record: Record) -> bool:
     with sessions.begin() as session:
         if session.get(SpooledWrite, record.id) is not None:
             return False
-        _write(session, record)
+        store.write_turn(session, record.conversation, record.prompt, record.reply, record.reply_id)
         session.add(SpooledWrite(record_id=record.id))
     return True
-
-
-def _write(session: Session, record: Record) -> None:
-    store.write_turn(session, record.conversation, record.prompt, record.reply, record.reply_id)
 
 
 def _stopped_by(error: Exception) -> Exception | None:

@@ -6,6 +6,7 @@ no transaction stays open while a reply streams.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
@@ -17,6 +18,8 @@ from chat.domain.messages import ChatMessage
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, field_names, values
 from chat.domain.status import FINAL, ReplyStatus
 
+log = logging.getLogger(__name__)
+
 TITLE_LENGTH = 80
 
 
@@ -26,20 +29,17 @@ def title_from_prompt(prompt: str) -> str:
 
 
 def create_conversation(
-    session: Session,
-    *,
-    username: str,
-    model: str,
-    system_prompt: str,
-    title: str = "",
-    temperature: float | None = None,
+    session: Session, conversation: ConversationRecord, *, updated_at: datetime | None = None
 ) -> Conversation:
-    conversation = Conversation(
-        username=username, model=model, system_prompt=system_prompt, title=title, temperature=temperature
-    )
-    session.add(conversation)
+    """The conversation's row, last active at `updated_at` (default: when it was created)."""
+    row = Conversation(**values(conversation), updated_at=updated_at or conversation.created_at)
+    session.add(row)
     session.flush()
-    return conversation
+    return row
+
+
+def conversation_record(row: Conversation) -> ConversationRecord:
+    return ConversationRecord(**{name: getattr(row, name) for name in field_names(ConversationRecord)})
 
 
 def _owned(conversation_id: str, username: str) -> ColumnElement[bool]:
@@ -183,9 +183,7 @@ def write_turn(
     spool's replay (chat/db/spool.py) both call it."""
     row = session.get(Conversation, conversation.id)
     if row is None:  # started while the log refused writes (or purged since)
-        row = Conversation(**values(conversation), updated_at=conversation.created_at)
-        session.add(row)
-        session.flush()
+        row = create_conversation(session, conversation)
     elif row.username != conversation.username:
         raise ValueError("a turn names another user's conversation")  # never written across users
     if prompt is not None:
@@ -268,7 +266,17 @@ def set_feedback(session: Session, reply_id: int, username: str, value: int | No
 def record_of(row: Message) -> ReplyRecord:
     """A row of the log as a record (a prompt's row has a reply's columns too)."""
     found = {name: getattr(row, name) for name in field_names(ReplyRecord)}
-    return ReplyRecord(**{**found, "status": ReplyStatus(row.status)})
+    return ReplyRecord(**{**found, "status": _status(row)})
+
+
+def _status(row: Message) -> ReplyStatus:
+    """The row's status; one Parley does not know (an older import took any word) reads as
+    `error`, so the conversation still opens and exports."""
+    try:
+        return ReplyStatus(row.status)
+    except ValueError:
+        log.warning("message %s has a status Parley does not know (%r): read as error", row.id, str(row.status)[:40])
+        return ReplyStatus.ERROR
 
 
 def as_chat_message(row: Message) -> ChatMessage:

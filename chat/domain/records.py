@@ -2,7 +2,7 @@
 
 The store writes the log's rows from these records (chat/db/store.py), the spool keeps
 them on disk until the log takes them (chat/db/spool.py), the export writes and reads
-them (chat/ops/export.py) and the page shows them (chat/domain/messages.py). Their JSON
+them (chat/db/documents.py) and the page shows them (chat/domain/messages.py). Their JSON
 form is derived from the fields (`to_json`, `from_json`): times in ISO 8601 with their
 zone, a status as its word. A field added here reaches the row, the spool file and the
 export at once; the row needs a column of the same name (tests/test_records.py checks).
@@ -79,19 +79,19 @@ def to_json(record: AnyRecord) -> dict[str, Any]:
     return {name: _encoded(value) for name, value in values(record).items()}
 
 
-def from_json(kind: type[R], data: Mapping[str, Any]) -> R:
+def from_json(kind: type[R], data: Mapping[str, Any], *, ignore_unknown: bool = False) -> R:
     """The record `data` (from `to_json`, possibly written by an older Parley) holds.
 
     Raises KeyError for a required field missing, TypeError for a field the record does
-    not have or a value of the wrong type, ValueError for a time without a zone or an
-    unknown status: the data's fault, never cured by reading it again. A None is taken
-    as it is (the log's NOT NULL judges it); text is made storable (chat/domain/text.py):
-    an older Parley spooled NULs."""
+    not have (unless `ignore_unknown`) or a value of the wrong type, ValueError for a time
+    without a zone or an unknown status: the data's fault, never cured by reading it again.
+    A None is taken as it is (the log's NOT NULL judges it); text is made storable
+    (chat/domain/text.py): an older Parley spooled NULs."""
     if not isinstance(data, Mapping):
         raise TypeError(f"a {kind.__name__} is a JSON object, not {type(data).__name__}")
     hints = _HINTS[kind]
     unknown = sorted(set(data) - hints.keys())
-    if unknown:
+    if unknown and not ignore_unknown:
         raise TypeError(f"{kind.__name__} has no field {', '.join(map(repr, unknown))}")
     found: dict[str, Any] = {}
     for field in fields(kind):

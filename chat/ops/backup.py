@@ -32,13 +32,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from chat.accounts import signins as sessions
+from chat.accounts import signins
 from chat.db.engine import make_engine, private_sqlite_file, session_factory
-from chat.db.failures import driver_words, error_detail
+from chat.db.failures import driver_words, error_detail, first_line
 from chat.db.tables import AuthSession, utcnow
-from chat.db.urls import sqlite_file
+from chat.db.urls import parsed_url, require_existing_file, sqlite_file
 from chat.errors import ChatError
 from chat.settings import Settings
 
@@ -66,8 +66,7 @@ def default_output(url: str, *, now: datetime | None = None, note: str = "") -> 
 def create(url: str, output: Path | None = None, *, note: str = "") -> Path:
     """Write a consistent copy of the database at `url` to `output` (default: a new `default_output`)."""
     database = _sqlite_path(url) if _backend(url) == "sqlite" else None
-    if database is not None and not Path(database).is_file():
-        raise BackupError(f"The database file {database} does not exist.")
+    require_existing_file(parsed_url(url))  # a copy of the empty file SQLite would make is no backup
     target = output or _unused(default_output(url, note=note))
     partial = _reserve(target)
     try:
@@ -112,7 +111,7 @@ def _end_sign_ins(url: str) -> None:
         with session_factory(engine).begin() as session:
             # A backup older than sign-in sessions has no such table: nothing to revive.
             if inspect(session.connection()).has_table(AuthSession.__tablename__):
-                sessions.revoke_all(session, now=utcnow())
+                signins.revoke_all(session, now=utcnow())
     except SQLAlchemyError as error:
         raise BackupError(
             f"The data was restored, but its sign-in sessions could not be ended ({error_detail(error)}); "
@@ -134,10 +133,7 @@ def describe(url: str | URL) -> str:
 
 
 def _backend(url: str) -> str:
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError:
-        raise BackupError("DATABASE_URL is not a valid database URL.") from None
+    backend = parsed_url(url).get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise BackupError(f"Backups support SQLite and PostgreSQL databases, not {backend}.")
     return backend
@@ -170,11 +166,6 @@ def _reserve(target: Path) -> Path:
 def _magic(path: Path) -> bytes:
     with path.open("rb") as file:
         return file.read(len(SQLITE_MAGIC))
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else "no message"
 
 
 # --- SQLite -------------------------------------------------------------------------
@@ -330,7 +321,7 @@ def _pg_restore(url: URL, source: Path) -> None:
 
 def _pg_reason(stderr: str) -> str:
     """The tool's first error line, without its `pg_dump: error:` prefix."""
-    return re.sub(r"^\S+: (error: )?", "", _first_line(stderr)).rstrip(".")
+    return re.sub(r"^\S+: (error: )?", "", first_line(stderr) or "no message").rstrip(".")
 
 
 # --- what the commands print --------------------------------------------------------

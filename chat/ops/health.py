@@ -9,17 +9,14 @@ load balancer need. Even what no check foresaw is that one line, never a traceba
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import openai
 from sqlalchemy import Engine, create_engine, insert, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from chat.db.failures import Refusal, driver_words, refusal
+from chat.db.failures import Refusal, driver_words, error_detail, in_words, refusal
 from chat.db.tables import AuditEvent, Base, utcnow
-from chat.db.urls import sqlite_file
-from chat.errors import ChatError
+from chat.db.urls import parsed_url, require_existing_file
+from chat.errors import ChatError, ConfigError
 from chat.llm.client import PLACEHOLDER_API_KEY
 from chat.settings import Settings
 
@@ -38,23 +35,21 @@ class Unhealthy(ChatError):
 
 def _engine(url: str) -> Engine:
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise Unhealthy("DATABASE_URL is not a valid database URL") from None
+        parsed = parsed_url(url)
+        require_existing_file(parsed)  # SQLite would make an empty one: not a healthy Parley
+    except ConfigError as error:
+        raise Unhealthy(_clause(error.message)) from None
     if parsed.get_backend_name() == "sqlite":
-        database = sqlite_file(parsed)
-        if database is not None and not _is_file(database):
-            raise Unhealthy(f"the database file {database} does not exist (run `make migrate` or start Parley once)")
         return create_engine(parsed, connect_args={"timeout": TIMEOUT_SECONDS})
     return create_engine(parsed, connect_args={"connect_timeout": int(TIMEOUT_SECONDS)}, pool_pre_ping=False)
 
 
-def _is_file(database: str) -> bool:
-    """Whether the database file exists; a path this user may not search or name is said as such."""
-    try:
-        return Path(database).is_file()
-    except OSError as error:  # EACCES on a folder on the way, ENAMETOOLONG: not "missing"
-        raise Unhealthy(f"the database file {database} cannot be read: {error.strerror}") from None
+def _clause(sentence: str) -> str:
+    """A sentence as the clause after `unhealthy: `: no full stop, and a lower-case first
+    word unless it is a name in capitals (`The file…` -> `the file…`; `DATABASE_URL…` kept)."""
+    first = sentence.split(" ", 1)[0]
+    start = sentence[:1].lower() if first[1:2].islower() else sentence[:1]
+    return start + sentence[1:].rstrip(".")
 
 
 def check_database(url: str) -> str:
@@ -80,17 +75,15 @@ def check_database(url: str) -> str:
 
 
 def _database_reason(error: SQLAlchemyError) -> str:
-    detail = driver_words(error) or type(error).__name__
+    """The refusal in failures' words; with the wait for a lock, and the driver's words
+    where an operator needs them (who cannot be reached, what failed)."""
+    words = in_words(error, otherwise="the database failed")
     kind = refusal(error)
     if kind is Refusal.BUSY:
-        return "the database is locked by another writer for more than 3 s"
-    if kind is Refusal.READ_ONLY:
-        return "the database is read-only"
-    if kind is Refusal.NOT_A_DATABASE:
-        return "the database file is not a SQLite database (damaged?)"
-    if kind is Refusal.UNREACHABLE:
-        return f"cannot connect to the database: {detail}"
-    return f"the database failed: {detail}"
+        return f"{words} (locked by another writer for more than {TIMEOUT_SECONDS:g} s)"
+    if kind in (None, Refusal.UNREACHABLE):
+        return f"{words}: {driver_words(error) or type(error).__name__}"
+    return words
 
 
 def check_model(settings: Settings) -> str:
@@ -132,5 +125,4 @@ def check(deep: bool) -> str:
     except Unhealthy:
         raise
     except Exception as error:  # a health check answers in one line, whatever happened
-        detail = (str(error).strip().splitlines() or [""])[0]
-        raise Unhealthy(f"the check failed unexpectedly: {type(error).__name__}: {detail}") from error
+        raise Unhealthy(f"the check failed unexpectedly: {error_detail(error)}") from error

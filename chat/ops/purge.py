@@ -10,30 +10,21 @@ Safe while Parley runs (see chat/db/retention.py); run it daily from cron.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import Engine, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from chat.db.engine import make_engine, session_factory
 from chat.db.failures import driver_words
 from chat.db.retention import PurgeReport, Removed, RetentionPolicy, purge
 from chat.db.tables import utcnow
-from chat.db.urls import sqlite_file
+from chat.db.urls import parsed_url, require_existing_file
 from chat.errors import ChatError, StorageError
 from chat.settings import Settings
 
 
 def _engine(url: str) -> Engine:
     """The app's engine (busy timeout, foreign keys on), for a database that already exists."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ChatError("DATABASE_URL is not a valid database URL.") from None
-    database = sqlite_file(parsed)
-    if database is not None and not Path(database).is_file():
-        raise ChatError(f"The database file {database} does not exist.")
+    require_existing_file(parsed_url(url))  # SQLite would make an empty one, with nothing to purge
     engine = make_engine(url)
     if not inspect(engine).has_table("conversations"):
         engine.dispose()

@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import signins as sessions
+from chat.accounts import signins
 from chat.db import quotas
 from chat.db.quarantine import SetAside
 from chat.db.spool import Spool, waiting_usage
@@ -92,7 +93,7 @@ def user_reports(
             ).group_by(Message.username)
         ).tuples()
     }
-    seen = sessions.last_seen_by_user(session)
+    seen = signins.last_seen_by_user(session)
     names = list(dict.fromkeys([*usernames, *sorted(totals)]))
     reports = []
     for username in names:
@@ -223,12 +224,29 @@ class AuditedConversation:
     superseded: frozenset[int]  # ids of messages replaced by a regenerate or an edit
 
 
+class TheLog(Protocol):
+    """What the read model reads through: the chat service's log and spool. `ChatService`
+    fits it (chat.ops may not import chat.turns), so a screen hands over the service and
+    never a sessionmaker."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def spool(self) -> Spool: ...
+
+
 class Reports:
     """The admin page's reads, each in its own short transaction."""
 
     def __init__(self, database: sessionmaker[Session], spool: Spool | None = None) -> None:
         self.database = database
         self.spool = spool
+
+    @classmethod
+    def of(cls, log: TheLog) -> Reports:
+        """The reports over the service's log and spool (what the admin page reads)."""
+        return cls(log.sessions, spool=log.spool)
 
     def users(self, usernames: Sequence[str]) -> list[UserReport]:
         waiting = None

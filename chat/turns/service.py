@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import quotas, search, spool
+from chat.db import documents, quotas, search, spool
 from chat.domain.conversation import ConversationOptions, ConversationSummary
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan, clean_prompt
@@ -123,6 +124,11 @@ class ChatService:
     def set_feedback(self, username: str, reply_id: int, value: int | None) -> bool:
         """Thumbs up (1) or down (0) on one of the user's replies; None clears it."""
         return self.chats.set_feedback(username, reply_id, value)
+
+    def export(self, username: str, conversation_id: str | None = None) -> dict[str, Any]:
+        """The user's conversations (or the one, if it is theirs) as the export document that
+        `python -m chat import` reads back (chat/db/documents.py)."""
+        return documents.user_export(self.sessions, username, conversation_id)
 
     # --- turns ---------------------------------------------------------------------
     def start_turn(

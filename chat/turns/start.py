@@ -25,6 +25,7 @@ from chat.db.tables import Conversation, new_id, utcnow
 from chat.domain.conversation import ConversationOptions
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan
+from chat.domain.records import ConversationRecord
 from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
 from chat.errors import BusyError, InputError, StorageError
@@ -169,14 +170,16 @@ class Starter:
         context, prompt = _context(session, conversation, username, redo, prompt, history)
         plan = self._planner.plan(context, prompt, used)  # before any write
         if conversation is None:
-            conversation = store.create_conversation(
-                session,
+            record = ConversationRecord(
+                id=new_id(),
                 username=username,
+                title=store.title_from_prompt(prompt),
                 model=options.model,
                 system_prompt=options.system_prompt,
                 temperature=options.temperature,
-                title=store.title_from_prompt(prompt),
+                created_at=utcnow(),
             )
+            conversation = store.create_conversation(session, record)
         if redo is not Redo.REPLY:
             store.add_prompt(session, conversation, prompt)
         store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, running=self._running.ids())

@@ -11,7 +11,9 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from chat.accounts.auth import Accounts
 from chat.db.engine import init_db, make_engine, session_factory
+from chat.db.failures import error_detail
 from chat.errors import StorageError
 from chat.llm.client import build_model
 from chat.settings import Settings
@@ -36,5 +38,10 @@ def open_service(settings: Settings) -> ChatService:
             log.info("marked %d reply(ies) left streaming by a stopped process as interrupted", interrupted)
         return ChatService(settings, session_factory(engine), build_model(settings))
     except (SQLAlchemyError, OSError) as error:  # translated here, where the database is opened
-        log.error("cannot open the database: %s", error)
+        log.error("cannot open the database: %s", error_detail(error))  # never the statement's parameters
         raise StorageError(CANNOT_OPEN) from None
+
+
+def open_accounts(settings: Settings, service: ChatService) -> Accounts:
+    """The accounts over the service's log: the screens never hold its sessionmaker."""
+    return Accounts(settings, service.sessions)

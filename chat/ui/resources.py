@@ -16,7 +16,7 @@ from chat.accounts.auth import Accounts
 from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
 from chat.turns.service import ChatService
-from chat.turns.wiring import open_service
+from chat.turns.wiring import open_accounts, open_service
 from chat.ui.markdown import neutralise_images
 
 
@@ -53,7 +53,7 @@ def chat_service(settings: Settings) -> ChatService:
 
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: hash})
 def _accounts(settings: Settings) -> Accounts:
-    return Accounts(settings, _service(settings).sessions)
+    return open_accounts(settings, _service(settings))
 
 
 def accounts(settings: Settings) -> Accounts:

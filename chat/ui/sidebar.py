@@ -52,7 +52,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
         if conversations:
             st.download_button(
                 "Export all (JSON)",
-                _exported(user, lambda: export.as_json(export.user_export(service.sessions, user.username))),
+                _exported(user, lambda: export.as_json(service.export(user.username))),
                 file_name=f"parley-{user.username}.json",
                 mime="application/json",
                 key="parley_export_all",
@@ -82,7 +82,7 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
 
         def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
             # Built only when clicked: a long conversation costs nothing until then.
-            return _exported(user, lambda: render(export.user_export(service.sessions, user.username, cid)))
+            return _exported(user, lambda: render(service.export(user.username, cid)))
 
         left, right = st.columns(2)
         left.download_button(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chat.accounts import signins as sessions
+from chat.accounts import signins
 from chat.accounts.auth import WRONG_CREDENTIALS, Accounts, SignedIn
 from chat.accounts.peer import ForwardingRule
 from chat.errors import ChatError, ConfigError, StorageError
@@ -109,14 +109,14 @@ def _cookie_user(gate: Accounts, settings: Settings, notice: str | None) -> tupl
     """The user the request's sign-in cookie names, judged once per browser session."""
     state = st.session_state
     cookie = st.context.cookies.get(settings.cookie_name)
-    if not isinstance(cookie, str) or not cookie or sessions.token_hash(cookie) == state.get(JUDGED_COOKIE):
+    if not isinstance(cookie, str) or not cookie or signins.token_hash(cookie) == state.get(JUDGED_COOKIE):
         return None, notice
     try:
         user = gate.from_cookie(cookie)
     except ChatError as error:
         stop_page(error.message)  # not judged: the next run tries the cookie again
-    state[JUDGED_COOKIE] = sessions.token_hash(cookie)  # the request's cookie never changes: judge it once
-    state[TOKEN_ID] = sessions.token_id(cookie)
+    state[JUDGED_COOKIE] = signins.token_hash(cookie)  # the request's cookie never changes: judge it once
+    state[TOKEN_ID] = signins.token_id(cookie)
     if user is None:
         queue_cookie_write({"delete": True, "only": state[TOKEN_ID]})
         return None, COOKIE_REFUSED
@@ -178,8 +178,8 @@ def _login_form(gate: Accounts, settings: Settings, notice: str | None) -> Signe
         return None
     # The cookie is written by the browser; this session is signed in already.
     queue_cookie_write({"value": result.token, "expires": int(result.expires_at.timestamp())})
-    st.session_state[JUDGED_COOKIE] = sessions.token_hash(result.token)
-    st.session_state[TOKEN_ID] = sessions.token_id(result.token)
+    st.session_state[JUDGED_COOKIE] = signins.token_hash(result.token)
+    st.session_state[TOKEN_ID] = signins.token_id(result.token)
     slot.empty()
     return result.user
 

@@ -1,0 +1,114 @@
+"""The export document: a user's conversations as JSON-ready data, and such a document
+added back under a user as new conversations.
+
+`python -m chat export` and `import` write and read it as a file (chat/ops/export.py); the
+chat's sidebar offers the same document through the service (`ChatService.export`).
+
+A conversation is its record (chat/domain/records.py) without its user, whom the document
+names once, plus when it was last active and its messages. A message is its record's
+fields (a prompt's row has a reply's columns too), its role, and what only the log knows
+of it. Fields added to a record after version 1 first shipped are read with their
+defaults, so older files still import; keys this Parley does not know (from a later
+Parley, or a hand) are ignored, so one added field does not fail the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db import store
+from chat.db.tables import Conversation, Message, new_id
+from chat.domain.records import ConversationRecord, ReplyRecord, from_json, parse_time, to_json, values
+from chat.domain.text import storable
+from chat.errors import InputError
+
+FORMAT = "parley.conversations"
+VERSION = 1
+
+
+def user_export(sessions: sessionmaker[Session], username: str, conversation_id: str | None = None) -> dict[str, Any]:
+    """All of `username`'s conversations (or just one), oldest first, as an export document."""
+    with sessions() as session:
+        if conversation_id is None:
+            conversations = list(reversed(store.list_conversations(session, username, limit=1_000_000)))
+        else:
+            one = store.get_conversation(session, conversation_id, username)
+            conversations = [one] if one is not None else []
+        records = [
+            conversation_document(c, store.conversation_messages(session, c.id, username, with_superseded=True))
+            for c in conversations
+        ]
+    return {"format": FORMAT, "version": VERSION, "user": username, "conversations": records}
+
+
+def conversation_document(conversation: Conversation, messages: Sequence[Message]) -> dict[str, Any]:
+    fields = to_json(store.conversation_record(conversation))
+    del fields["username"]  # the document's `user`
+    return {
+        **fields,
+        "updated_at": _time(conversation.updated_at),
+        "messages": [
+            {
+                "role": message.role,
+                **to_json(store.record_of(message)),
+                "feedback": message.feedback,
+                "superseded": message.superseded,
+                "updated_at": _time(message.updated_at),
+            }
+            for message in messages
+        ],
+    }
+
+
+def import_document(sessions: sessionmaker[Session], document: dict[str, Any], username: str) -> list[str]:
+    """Add the document's conversations to `username` as new ones. Returns their new ids."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError("This file is not a Parley conversations export.")
+    if document.get("version") != VERSION:
+        raise InputError(f"This export is version {document.get('version')}; this Parley reads version {VERSION}.")
+    created: list[str] = []
+    try:
+        with sessions.begin() as session:
+            for item in document["conversations"]:
+                # A new conversation of `username`: neither the file's id nor its user is kept.
+                record = from_json(
+                    ConversationRecord, {**item, "id": new_id(), "username": username}, ignore_unknown=True
+                )
+                conversation = store.create_conversation(session, record, updated_at=parse_time(item["updated_at"]))
+                for message in item["messages"]:
+                    session.add(_message(conversation, message))
+                created.append(conversation.id)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(
+            f"The export file is damaged ({type(error).__name__}: {error}); nothing was imported."
+        ) from None
+    return created
+
+
+def _message(conversation: Conversation, item: dict[str, Any]) -> Message:
+    """One exported message as a row of `conversation`."""
+    reply = from_json(ReplyRecord, item, ignore_unknown=True)  # role, feedback, ...: the log's own, below
+    updated_at = item.get("updated_at")
+    return Message(
+        conversation_id=conversation.id,
+        username=conversation.username,
+        role=_text(item["role"]),
+        feedback=item.get("feedback"),
+        superseded=bool(item.get("superseded", False)),
+        updated_at=parse_time(updated_at) if updated_at is not None else reply.finished_at or reply.created_at,
+        **values(reply),
+    )
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _text(value: Any) -> Any:
+    """A JSON file may spell a NUL or a lone surrogate (`"\\u0000"`, `"\\ud800"`): stored as
+    U+FFFD on every engine, like any other text entering Parley (chat/domain/text.py)."""
+    return storable(value) if isinstance(value, str) else value
