@@ -467,7 +467,6 @@ def test_a_reply_whose_row_id_now_names_another_message_is_written_anew(
 ) -> None:
     """A database restored while a reply streams may give its row's id to another message:
     the final save leaves that message as it is and writes the reply as a new row."""
-    from chat.db import store
 
     fake_openai.enqueue(FakeReply(text="alice's answer, cut short here", stall_after=2))
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Hello?")
@@ -479,7 +478,7 @@ def test_a_reply_whose_row_id_now_names_another_message_is_written_anew(
         session.flush()
         conversation_id = turn.conversation_id
         if elsewhere:
-            conversation_id = store.create_conversation(session, username=owner, model="m", system_prompt="").id
+            conversation_id = new_conversation(session, owner).id
         session.add(
             Message(id=taken, conversation_id=conversation_id, username=owner, role=role, content="not alice's reply")
         )
