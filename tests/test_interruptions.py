@@ -9,6 +9,7 @@ widget click do.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from tests.fake_openai import FakeOpenAI, FakeReply
 LONG = " ".join(f"word{i}" for i in range(120))
 
 
-def page(request: str) -> None:
+def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> None:  # noqa: UP037 - run as a script
     import threading
     import time
 
@@ -35,6 +36,7 @@ def page(request: str) -> None:
     from chat.ui.prompt import send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.waiting import wait_until
 
     settings = settings_or_stop()
     service = chat_service(settings)
@@ -50,7 +52,8 @@ def page(request: str) -> None:
             if request == "none":
                 return
             if request == "stop-early":
-                time.sleep(0.5)
+                wait_until(model_asked, 10, "the request at the model")
+                assert not turn.has_text  # stopped while the model is silent
                 requests.request_stop()
                 return
             while len(turn.text) < 40:
@@ -176,7 +179,7 @@ def test_stop_works_before_the_first_token(app_env: AppEnv, fake_openai: FakeOpe
     """Nothing has arrived yet, so no text is drawn; Stop must still be noticed at once."""
     fake_openai.enqueue(FakeReply(text=LONG, first_delay=8))
     started = time.monotonic()
-    app = AppTest.from_function(page, args=("stop-early",), default_timeout=20).run()
+    app = AppTest.from_function(page, args=("stop-early", lambda: fake_openai.chat_requests), default_timeout=20).run()
     elapsed = time.monotonic() - started
     turn = app.session_state["parley_chat"].turn
     assert turn.wait(5) and turn.status == "stopped" and turn.text == ""
