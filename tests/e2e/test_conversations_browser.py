@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, rows, send, sign_in, wait_for_cookie
+from tests.e2e.test_browser import (
+    CHAT_INPUT,
+    MESSAGES,
+    reply_settled,
+    rows,
+    run_ended_after,
+    runs_ended,
+    send,
+    sign_in,
+    wait_for_cookie,
+    watch_runs,
+)
 from tests.fake_openai import FakeReply
 
 pytestmark = pytest.mark.browser
@@ -60,12 +71,14 @@ def test_someone_elses_link_shows_not_found(browser, page, server: Server) -> No
 def test_switching_conversations_mid_stream_loses_nothing(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     words = " ".join(f"part{i}" for i in range(60))
     server.fake.enqueue(FakeReply(text=words, delay=0.05))
+    watch_runs(page)
     sign_in(page, server, "admin")
     send(page, "A long one, please")
     page.get_by_text("part3", exact=False).wait_for()
+    ended = runs_ended(page)
     page.get_by_role("button", name="New chat").click()
     page.locator(MESSAGES).first.wait_for(state="detached")
-    time.sleep(0.5)
+    run_ended_after(page, ended)  # the new chat's run is over: the sidebar is drawn for good
     page.get_by_role("button", name="A long one, please").click()
     page.get_by_text("part59", exact=False).wait_for(timeout=20_000)
     deadline = time.monotonic() + 10
