@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -31,10 +30,7 @@ def rows(sessions: sessionmaker[Session]) -> list[Message]:
 
 
 def wait_for_text(turn, timeout: float = 5) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not turn.has_text and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert turn.has_text
+    wait_until(lambda: turn.has_text, timeout, "the reply's first token")
 
 
 def test_a_running_reply_is_found_by_its_owner_only(service: ChatService, fake_openai: FakeOpenAI) -> None:
