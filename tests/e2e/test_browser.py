@@ -13,6 +13,7 @@ from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
 from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
 from tests.test_auth import BENT_TOKENS
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -247,13 +248,16 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
     send(page, "Say a lot")
     page.get_by_text("slow5", exact=False).wait_for()
     page.locator("[data-testid='stChatInputStopButton']").click()  # the send button is a stop button now
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        mine = [m for m in rows(server) if m.username == "admin" and m.role == "assistant"]
-        if mine and mine[-1].status != "streaming":
-            break
-        time.sleep(0.1)
-    reply = mine[-1]
+    reply = wait_until(
+        lambda: (
+            (mine := [m for m in rows(server) if m.username == "admin" and m.role == "assistant"])
+            and mine[-1].status != "streaming"
+            and mine[-1]
+        ),
+        10,
+        "the stopped reply in the log",
+        every=0.1,
+    )
     assert reply.status == "stopped" and reply.content.startswith("slow0 slow1") and "slow199" not in reply.content
     # On screen now: what had been drawn when the script stopped (a prefix of what was saved).
     shown = assistant_text(page).split("\n\n", 1)[1]
