@@ -13,10 +13,12 @@ Run it alone for manual tries and benchmarks:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import re
 import socket
 import struct
+import termios
 import threading
 import time
 from collections import deque
@@ -201,7 +203,6 @@ class FakeOpenAI:
                         time.sleep(reply.first_delay)
                     for index, token in enumerate(tokens):
                         if index == reply.reset_after:
-                            time.sleep(0.3)  # let the client read what was sent, as a real drop would
                             self._reset()
                             return
                         if index == reply.error_event_after:
@@ -242,11 +243,21 @@ class FakeOpenAI:
                         self._send(": keep-alive\n\n")
 
             def _reset(self) -> None:
-                # SO_LINGER with a zero timeout makes close() send RST: a dropped connection.
+                # A drop after what was sent arrived, as a real one would: the client's kernel has
+                # acknowledged every byte (Linux keeps them readable after the RST); then SO_LINGER
+                # with a zero timeout makes close() send RST, which discards anything not yet sent.
+                deadline = time.monotonic() + 5
+                while _unacknowledged(self.connection) and time.monotonic() < deadline:
+                    time.sleep(0.005)
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
 
         return Handler
+
+
+def _unacknowledged(connection: socket.socket) -> int:
+    """Bytes sent on `connection` that its peer has not acknowledged yet (Linux's SIOCOUTQ)."""
+    return int(struct.unpack("i", fcntl.ioctl(connection.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0])
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
 from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, parley, url_of
+from tests.waiting import wait_until
 
 NAME = re.compile(r"parley-\d{8}-\d{6}\.(db|dump)")
 
@@ -222,10 +222,7 @@ def _conversations(connection: sqlite3.Connection) -> int:
 
 
 def _wait_for(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the writer made no progress"
-        time.sleep(0.01)
+    wait_until(condition, timeout, "the writer's progress", every=0.01)
 
 
 def test_restore_refuses_what_is_not_a_parley_backup(sessions: sessionmaker[Session], tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ widget click do.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -17,13 +18,13 @@ from streamlit.testing.v1 import AppTest
 from chat.db.tables import Message
 from tests.conftest import AppEnv, logged_messages
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.waiting import wait_until
 
 LONG = " ".join(f"word{i}" for i in range(120))
 
 
-def page(request: str) -> None:
+def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> None:  # noqa: UP037 - run as a script
     import threading
-    import time
 
     import streamlit as st
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
@@ -35,6 +36,7 @@ def page(request: str) -> None:
     from chat.ui.prompt import send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.waiting import wait_until
 
     settings = settings_or_stop()
     service = chat_service(settings)
@@ -50,11 +52,11 @@ def page(request: str) -> None:
             if request == "none":
                 return
             if request == "stop-early":
-                time.sleep(0.5)
+                wait_until(model_asked, 10, "the request at the model")
+                assert not turn.has_text  # stopped while the model is silent
                 requests.request_stop()
                 return
-            while len(turn.text) < 40:
-                time.sleep(0.01)
+            wait_until(lambda: len(turn.text) >= 40, 10, "40 characters of the reply")
             if request == "stop":
                 requests.request_stop()
             else:
@@ -93,11 +95,11 @@ def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpen
     # finished the reply's message in place (no third run for its buttons).
     assert app.session_state["runs"] == 2
     assert [m.markdown[0].value for m in app.chat_message] == ["Tell me a long story", LONG]
-    [reply] = replies(app_env)
-    deadline = time.monotonic() + 5
-    while reply.status == "streaming" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        [reply] = replies(app_env)
+    [reply] = wait_until(
+        lambda: (found := replies(app_env)) and found[0].status != "streaming" and found,
+        5,
+        "the reply's end in the log",
+    )
     assert (reply.status, reply.content) == ("complete", LONG)
     assert len(fake_openai.chat_requests) == 1  # one request: the reply was not asked for twice
 
@@ -119,7 +121,6 @@ def resumed_page() -> None:
     """A run that did not start the reply (a rerun came first) follows it, and a click on
     its own Stop button arrives, as the browser would send it, while it streams."""
     import threading
-    import time
 
     import streamlit as st
     from streamlit.proto.WidgetStates_pb2 import WidgetStates
@@ -132,6 +133,7 @@ def resumed_page() -> None:
     from chat.ui.prompt import send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.waiting import wait_until
 
     settings = settings_or_stop()
     service = chat_service(settings)
@@ -146,13 +148,11 @@ def resumed_page() -> None:
         turn = chat.turn
 
         def click_stop() -> None:
-            while len(turn.text) < 40:
-                time.sleep(0.01)
+            wait_until(lambda: len(turn.text) >= 40, 10, "40 characters of the reply")
             states = WidgetStates()
             click = states.widgets.add()
             widget_ids = object.__getattribute__(ctx.session_state, "_state")._key_id_mapper
-            while "parley_stop" not in widget_ids:
-                time.sleep(0.01)
+            wait_until(lambda: "parley_stop" in widget_ids, 10, "the Stop button drawn")
             click.id = widget_ids.get_id_from_key("parley_stop")
             click.trigger_value = True
             ctx.script_requests.request_rerun(RerunData(widget_states=states))
@@ -176,7 +176,7 @@ def test_stop_works_before_the_first_token(app_env: AppEnv, fake_openai: FakeOpe
     """Nothing has arrived yet, so no text is drawn; Stop must still be noticed at once."""
     fake_openai.enqueue(FakeReply(text=LONG, first_delay=8))
     started = time.monotonic()
-    app = AppTest.from_function(page, args=("stop-early",), default_timeout=20).run()
+    app = AppTest.from_function(page, args=("stop-early", lambda: fake_openai.chat_requests), default_timeout=20).run()
     elapsed = time.monotonic() - started
     turn = app.session_state["parley_chat"].turn
     assert turn.wait(5) and turn.status == "stopped" and turn.text == ""

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from chat.db.search import search_messages
 from chat.db.tables import Base
 from chat.errors import ChatError, ConfigError
 from tests.conftest import ROOT, TEST_COOKIE_KEY
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -243,6 +244,13 @@ def test_start_refuses_a_database_behind_when_told_not_to_migrate(database_url: 
     assert f"Database migrated to revision {migrate.head()}." in started.stdout
 
 
+# `python -m chat migrate`, with filelock saying on stderr each time it finds the lock taken.
+REPLICA = (
+    "import logging, runpy; lock_log = logging.getLogger('filelock'); lock_log.setLevel(logging.DEBUG); "
+    "lock_log.addHandler(logging.StreamHandler()); runpy.run_module('chat', run_name='__main__', alter_sys=True)"
+)
+
+
 def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: str) -> None:
     """The lock is held while two `python -m chat migrate` start, so both are waiting on it when it opens."""
     engine = make_engine(database_url)
@@ -257,7 +265,7 @@ def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: 
         blocker.__enter__()
     replicas = [
         subprocess.Popen(
-            [sys.executable, "-m", "chat", "migrate"],
+            [sys.executable, "-c", REPLICA, "migrate"],
             cwd=ROOT,
             env=cli_env(database_url),
             stdout=subprocess.PIPE,
@@ -266,21 +274,30 @@ def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: 
         )
         for _ in range(2)
     ]
-    try:
+    errors: list[list[str]] = [[], []]
+
+    def read(lines: list[str], stream: Any) -> None:
+        for line in stream:
+            lines.append(line)
+
+    readers = [
+        threading.Thread(target=read, args=(lines, replica.stderr), daemon=True)
+        for lines, replica in zip(errors, replicas, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+
+    def waiting_on_the_lock() -> bool:
+        assert all(replica.poll() is None for replica in replicas), errors
         if postgres:
-            waiting = 0
-            for _ in range(300):
-                waiting = holder.execute(
-                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                ).scalar_one()
-                holder.commit()
-                if waiting == 2:
-                    break
-                time.sleep(0.05)
-            assert waiting == 2
-        else:
-            time.sleep(4)  # both import and reach the lock well within this (about 1 s each here)
-            assert all(replica.poll() is None for replica in replicas)
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            waiting = holder.execute(text(query)).scalar_one()
+            holder.commit()
+            return bool(waiting == 2)
+        return all(any("not acquired on" in line for line in lines[:]) for lines in errors)
+
+    try:
+        wait_until(waiting_on_the_lock, 60, "both replicas waiting on the migration lock", every=0.05)
     finally:
         if postgres:
             holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": migrate._PG_LOCK})
@@ -288,7 +305,11 @@ def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: 
         elif blocker is not None:
             blocker.__exit__(None, None, None)
         holder.close()
-    outputs = [replica.communicate(timeout=120) for replica in replicas]
+    for replica in replicas:
+        replica.wait(120)
+    for reader in readers:
+        reader.join(10)
+    outputs = [(replica.stdout.read(), "".join(lines)[-3000:]) for replica, lines in zip(replicas, errors, strict=True)]
     assert [replica.returncode for replica in replicas] == [0, 0], outputs
     said = sorted(out.strip() for out, _ in outputs)
     assert said == sorted(

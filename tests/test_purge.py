@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +24,7 @@ from chat.domain.status import ReplyStatus
 from chat.errors import ConfigError, StorageError
 from chat.settings import Settings
 from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
+from tests.waiting import wait_until
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY, MINUTE = timedelta(days=1), timedelta(minutes=1)
@@ -163,9 +163,8 @@ def test_a_purge_runs_beside_a_writer_without_either_failing(sessions: sessionma
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while not written:  # the writer is under way
-            assert thread.is_alive(), "the writer failed"
-            time.sleep(0.005)
+        wait_until(lambda: written or not thread.is_alive(), 30, "the writer under way", every=0.005)
+        assert written, "the writer failed"
         report = purge(sessions, POLICY, now=NOW, batch_size=5)
     finally:
         stop.set()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from chat.ui.wording import ending_note
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import ROOT, TEST_COOKIE_KEY, AppEnv, logged_messages, service_with, url_of
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.waiting import wait_until
 
 SLOW = FakeReply(text="one two three four five six seven eight nine ten", delay=0.15)
 
@@ -31,10 +31,7 @@ def rows(sessions: sessionmaker[Session]) -> list[Message]:
 
 
 def wait_for_text(turn, timeout: float = 5) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not turn.has_text and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert turn.has_text
+    wait_until(lambda: turn.has_text, timeout, "the reply's first token")
 
 
 def test_a_running_reply_is_found_by_its_owner_only(service: ChatService, fake_openai: FakeOpenAI) -> None:
@@ -200,8 +197,10 @@ def test_a_reply_still_thinking_is_never_taken_for_abandoned(
     fake_openai.enqueue(FakeReply(text="After a long think.", first_delay=1.8), FakeReply(text="Quick."))
     thinking = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
     first_touch = rows(sessions)[-1].updated_at
-    time.sleep(1.3)
-    assert rows(sessions)[-1].updated_at > first_touch  # the heartbeat, before any token
+    touched = wait_until(
+        lambda: (row := rows(sessions)[-1]).updated_at > first_touch and row, 10, "the reply's heartbeat"
+    )
+    assert touched.content == "" and not thinking.has_text  # the heartbeat, before any token
     other = service.start_turn(username="bob", conversation_id=None, history=[], prompt="Meanwhile")
     assert other.wait(10) and thinking.wait(10)
     assert thinking.status == "complete" and thinking.text == "After a long think.", thinking.error

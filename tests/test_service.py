@@ -28,6 +28,7 @@ from chat.ui.pacing import MIN_RENDER_INTERVAL, RENDERS_PER_SECOND, pace, render
 from chat.ui.wording import conversation_usage, ending_note, format_cost, usage_note
 from tests.conftest import make_settings, new_conversation, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
+from tests.waiting import wait_until
 
 
 def rows(sessions: sessionmaker[Session]) -> list[Message]:
@@ -142,13 +143,10 @@ def test_the_prompt_is_saved_before_the_model_answers(service: ChatService, fake
     prompt, reply = rows(sessions)
     assert (prompt.role, prompt.content) == ("user", "Are you there?")
     assert (reply.role, reply.status, reply.content, reply.id) == ("assistant", "streaming", "", turn.reply_id)
-    deadline = time.monotonic() + 5
-    while not turn.has_text and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.1)
-    # It is written as it arrives, from the first token on.
-    assert rows(sessions)[-1].content.startswith("slow")
-    turn.wait(5)
+    # It is written as it arrives, from the first token on: saved before the reply ends.
+    reply = wait_until(lambda: (row := rows(sessions)[-1]).content and row, 5, "the first token in the reply's row")
+    assert reply.content.startswith("slow") and reply.status == "streaming"
+    assert turn.wait(5)
     assert [(m.role, m.status) for m in rows(sessions)] == [("user", "complete"), ("assistant", "complete")]
 
 
@@ -394,15 +392,12 @@ def test_no_transaction_stays_open_while_a_reply_streams(
 
 
 @pytest.fixture
-def impatient_service(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_openai: FakeOpenAI
-) -> Iterator[ChatService]:
+def impatient_service(tmp_path: Path, fake_openai: FakeOpenAI) -> Iterator[ChatService]:
     """A service whose SQLite gives up on a lock after 200 ms instead of 5 s."""
-    import chat.db.engine
-
-    monkeypatch.setattr(chat.db.engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'parley.db'}", busy_timeout_ms=200)
     init_db(engine)
+    with engine.connect() as connection:  # the timeout in force, not the one asked for
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
     settings = make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url)
     yield ChatService(settings, session_factory(engine), build_model(settings))
     engine.dispose()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from chat.llm.client import build_model
 from chat.turns.service import ChatService, Turn
 from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.waiting import wait_until
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 AT = datetime(2026, 11, 26, 10, tzinfo=UTC)
@@ -79,10 +80,12 @@ def rows(sessions: sessionmaker[Session]) -> list[Message]:
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(condition, seconds, "the condition", every=0.05)
+
+
+def refused_replays(caplog: pytest.LogCaptureFixture) -> int:
+    """How many times the replayer has tried the log and been refused, by its own log."""
+    return sum(r.getMessage().startswith("the conversation log still refuses writes") for r in caplog.records)
 
 
 def finish(turn: Turn) -> str:
@@ -92,8 +95,9 @@ def finish(turn: Turn) -> str:
 
 
 def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_later(
-    tmp_path: Path, fake_openai: FakeOpenAI, log
+    tmp_path: Path, fake_openai: FakeOpenAI, log, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="chat.db.spool")
     sessions, faults = log
     service = new_service(tmp_path, fake_openai, sessions)
     faults.read_only = True
@@ -108,7 +112,8 @@ def test_a_new_conversation_the_log_refuses_is_answered_spooled_and_written_late
     ]
     spooled = list(service.spool.path.parent.glob(f"{service.spool.path.name}*"))  # its lock too
     assert spooled and {oct(path.stat().st_mode & 0o777) for path in spooled} == {"0o600"}
-    time.sleep(0.5)  # the replayer retries meanwhile and is refused
+    # The replayer retries meanwhile and is refused, more than once.
+    wait_until(lambda: refused_replays(caplog) >= 2, 15, "two refused replays of the spool")
     assert rows(sessions) == [] and service.spool.has_pending()
 
     faults.read_only = False
@@ -233,21 +238,28 @@ def test_an_unreadable_line_is_set_aside_not_dropped(tmp_path: Path) -> None:
 
 
 def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
-    tmp_path: Path, fake_openai: FakeOpenAI, log
+    tmp_path: Path, fake_openai: FakeOpenAI, log, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The load test in small (the browser version with figures is benchmarks/load.py): every
     prompt and reply lands exactly once, in order, complete, though the log refused writes twice."""
+    caplog.set_level(logging.INFO, logger="chat.db.spool")
     sessions, faults = log
     service = new_service(tmp_path, fake_openai, sessions)
     fake_openai.default = FakeReply(text="a reply of several tokens to keep the stream going", delay=0.01)
     users = [f"user{n}" for n in range(5)]
     errors: list[BaseException] = []
     spooled: list[str] = []
+    # Each session's third turn starts once the log is locked and its fifth once it is read-only:
+    # however fast the sessions run, each fault meets turns.
+    locked, read_only = threading.Event(), threading.Event()
+    gates = {2: locked, 4: read_only}
 
     def chat(user: str) -> None:
         try:
             conversation = None
             for number in range(5):
+                if number in gates:
+                    assert gates[number].wait(60), f"{user}: the fault before turn {number} never came"
                 turn = service.start_turn(
                     username=user, conversation_id=conversation, history=[], prompt=f"{user} prompt {number}"
                 )
@@ -262,12 +274,21 @@ def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
     threads = [threading.Thread(target=chat, args=(user,)) for user in users]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+
+    def refused_while(fault: str) -> None:
+        """Until the spool holds a turn the log refused and the replayer was refused too."""
+        before = refused_replays(caplog)
+        wait_until(
+            lambda: service.spool.has_pending() and refused_replays(caplog) > before, 30, f"refusals of the {fault} log"
+        )
+
     with faults.locked():  # locked past the 200 ms busy timeout
-        time.sleep(1.0)
-    time.sleep(0.3)
+        locked.set()
+        refused_while("locked")
+    wait_for(lambda: not service.spool.has_pending(), 30)  # written once the lock is gone
     faults.read_only = True
-    time.sleep(1.0)
+    read_only.set()
+    refused_while("read-only")
     faults.read_only = False
     for thread in threads:
         thread.join(60)
@@ -289,9 +310,10 @@ def test_five_sessions_of_five_turns_through_a_locked_and_a_read_only_log(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_read_only_postgresql_spools_and_is_written_once_writable(
-    tmp_path: Path, fake_openai: FakeOpenAI, database_url: str
+    tmp_path: Path, fake_openai: FakeOpenAI, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL made read-only (as a failover or a full disk does): sessions reconnect read-only."""
+    caplog.set_level(logging.INFO, logger="chat.db.spool")
     engine = make_engine(database_url)
     init_db(engine)
     sessions = session_factory(engine)
@@ -311,7 +333,7 @@ def test_a_read_only_postgresql_spools_and_is_written_once_writable(
     turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Read-only?")
     assert turn.unlogged and "(the database is read-only)" in turn.notices[0]
     finish(turn)
-    time.sleep(0.5)
+    wait_until(lambda: refused_replays(caplog) >= 2, 15, "two refused replays of the spool")
     assert rows(sessions) == []
     set_read_only(False)
     wait_for(lambda: not service.spool.has_pending())

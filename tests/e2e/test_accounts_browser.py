@@ -62,10 +62,14 @@ def test_a_stale_tab_leaves_a_newer_sign_in_alone(page, server: Server) -> None:
     second = auth_cookie(other)
     assert second and second != first
 
+    handled = page.evaluate("() => [...(window.parleyCookieWrites ?? [])]")  # the cookie writes tab A ran
     page.get_by_role("link", name="History").click()  # tab A: its session has ended
     assert login_form_shown(page)
     page.get_by_text("Your sign-in has ended").wait_for()
-    page.wait_for_timeout(1500)  # the cookie component has run by now (it confirms its write)
+    # The cookie component has run the delete (it notes each write it runs, then does it or not).
+    page.wait_for_function(
+        "(handled) => [...(window.parleyCookieWrites ?? [])].some((s) => !handled.includes(s))", arg=handled
+    )
     assert auth_cookie(page) == second
     other.reload()
     other.locator(CHAT_INPUT).wait_for()

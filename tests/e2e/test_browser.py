@@ -13,11 +13,55 @@ from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
 from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
 from tests.test_auth import BENT_TOKENS
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
 MESSAGES = "[data-testid='stChatMessage']"
+
+
+# Streamlit marks its app with the state of the script (data-test-script-state). Installed
+# before a page loads, this keeps each change of that state, with whether the sign-in cookie
+# was there, so that a test can wait for a run to have ended instead of sleeping.
+SCRIPT_RUNS = """
+window.parleyRuns = [];
+new MutationObserver(() => {
+  const state = document.querySelector("[data-test-script-state]")?.getAttribute("data-test-script-state");
+  const runs = window.parleyRuns;
+  if (state && runs[runs.length - 1]?.state !== state) {
+    runs.push({ state, cookie: document.cookie.includes("parley_auth=") });
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"] });
+"""
+
+
+def watch_runs(page) -> None:  # type: ignore[no-untyped-def]
+    page.add_init_script(SCRIPT_RUNS)
+
+
+def runs_ended(page) -> int:  # type: ignore[no-untyped-def]
+    return int(page.evaluate("window.parleyRuns.filter((run) => run.state === 'notRunning').length"))
+
+
+def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
+    """A run ended after the `ended` runs counted before, and none is under way now."""
+    page.wait_for_function(
+        """(ended) => {
+            const runs = window.parleyRuns;
+            const now = runs.at(-1)?.state;
+            return runs.filter((run) => run.state === "notRunning").length > ended && now === "notRunning";
+        }""",
+        arg=ended,
+    )
+
+
+def cookie_rerun_passed(page) -> None:  # type: ignore[no-untyped-def]
+    """The run the sign-in cookie's confirmation asks for has ended: the last run ended with the
+    cookie written (the component writes it and asks for that run in one step)."""
+    page.wait_for_function(
+        "() => { const last = window.parleyRuns.at(-1); return last?.state === 'notRunning' && last.cookie; }"
+    )
 
 
 def sign_in(page, server: Server, username: str = "alice") -> None:  # type: ignore[no-untyped-def]
@@ -135,10 +179,12 @@ def test_markup_in_a_reply_is_shown_as_text(page, server: Server) -> None:  # ty
     sign_in(page, server)
     send(page, attack)
     page.locator(MESSAGES).nth(1).get_by_text("alert(2)", exact=False).wait_for()
-    time.sleep(0.5)
-    assert dialogs == []
+    reply_settled(page)  # drawn for good: no element of it is still to come
     chat = page.locator(MESSAGES)
     assert chat.locator("img[src='x']").count() == 0 and chat.locator("script").count() == 0
+    # A dialog of our own, after the reply: seen alone, it shows that none came before it.
+    page.evaluate("() => alert('after the reply')")
+    assert dialogs == ["after the reply"]
     assert "<img src=x onerror=alert(1)>" in chat.nth(0).inner_text()
     assert "<img src=x onerror=alert(1)>" in chat.nth(1).inner_text()
 
@@ -193,21 +239,25 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
 def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     words = " ".join(f"slow{i}" for i in range(200))
     server.fake.enqueue(FakeReply(text=words, delay=0.05))
+    watch_runs(page)
     sign_in(page, server, "admin")
     # The stop button belongs to the run the prompt started: let the sign-in cookie's own
     # rerun pass first, or that rerun takes the stream over without a stop button.
     assert wait_for_cookie(page, present=True)
-    time.sleep(2)
+    cookie_rerun_passed(page)
     send(page, "Say a lot")
     page.get_by_text("slow5", exact=False).wait_for()
     page.locator("[data-testid='stChatInputStopButton']").click()  # the send button is a stop button now
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        mine = [m for m in rows(server) if m.username == "admin" and m.role == "assistant"]
-        if mine and mine[-1].status != "streaming":
-            break
-        time.sleep(0.1)
-    reply = mine[-1]
+    reply = wait_until(
+        lambda: (
+            (mine := [m for m in rows(server) if m.username == "admin" and m.role == "assistant"])
+            and mine[-1].status != "streaming"
+            and mine[-1]
+        ),
+        10,
+        "the stopped reply in the log",
+        every=0.1,
+    )
     assert reply.status == "stopped" and reply.content.startswith("slow0 slow1") and "slow199" not in reply.content
     # On screen now: what had been drawn when the script stopped (a prefix of what was saved).
     shown = assistant_text(page).split("\n\n", 1)[1]

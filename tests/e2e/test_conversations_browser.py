@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, rows, send, sign_in, wait_for_cookie
+from tests.e2e.test_browser import (
+    CHAT_INPUT,
+    MESSAGES,
+    reply_settled,
+    rows,
+    run_ended_after,
+    runs_ended,
+    send,
+    sign_in,
+    wait_for_cookie,
+    watch_runs,
+)
 from tests.fake_openai import FakeReply
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 
 def conversation_url(page) -> str:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 10
-    while "c=" not in page.url and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "c=" in page.url
-    return str(page.url)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('c')", timeout=10_000)
+    return str(page.evaluate("() => location.href"))
 
 
 def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -31,10 +40,8 @@ def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -
     assert wait_for_cookie(page, present=True)
     page.reload()
     page.get_by_text("An answer worth keeping.").wait_for()
-    deadline = time.monotonic() + 30  # the page settles after the cookie components' reruns
-    while page.locator(MESSAGES).count() != 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert page.locator(MESSAGES).count() == 2, [t.replace("\n", " ") for t in page.locator(MESSAGES).all_inner_texts()]
+    # The page settles after the cookie components' reruns.
+    expect(page.locator(MESSAGES)).to_have_count(2, timeout=30_000)
     second = page.context.new_page()  # same browser, same sign-in cookie
     second.goto(url)
     second.get_by_text("An answer worth keeping.").wait_for()
@@ -60,20 +67,26 @@ def test_someone_elses_link_shows_not_found(browser, page, server: Server) -> No
 def test_switching_conversations_mid_stream_loses_nothing(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     words = " ".join(f"part{i}" for i in range(60))
     server.fake.enqueue(FakeReply(text=words, delay=0.05))
+    watch_runs(page)
     sign_in(page, server, "admin")
     send(page, "A long one, please")
     page.get_by_text("part3", exact=False).wait_for()
+    ended = runs_ended(page)
     page.get_by_role("button", name="New chat").click()
     page.locator(MESSAGES).first.wait_for(state="detached")
-    time.sleep(0.5)
+    run_ended_after(page, ended)  # the new chat's run is over: the sidebar is drawn for good
     page.get_by_role("button", name="A long one, please").click()
     page.get_by_text("part59", exact=False).wait_for(timeout=20_000)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        reply = [m for m in rows(server) if m.username == "admin" and m.role == "assistant"][-1]
-        if reply.status != "streaming":
-            break
-        time.sleep(0.1)
+    reply = wait_until(
+        lambda: (
+            (last := [m for m in rows(server) if m.username == "admin" and m.role == "assistant"][-1]).status
+            != "streaming"
+            and last
+        ),
+        10,
+        "the reply's end in the log",
+        every=0.1,
+    )
     assert (reply.status, reply.content) == ("complete", words)
 
 

@@ -8,7 +8,6 @@ ports is a user whose requests a load balancer sends to either replica.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from tests.e2e.test_browser import (
     sign_in,
 )
 from tests.fake_openai import FakeOpenAI
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -100,10 +100,7 @@ def final_replies(replicas: Replicas, username: str) -> list[Message]:
 
 
 def wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    wait_until(condition, seconds, "the condition", every=0.1)
 
 
 def test_a_sign_in_on_one_replica_holds_on_the_other_and_a_sign_out_ends_both(page, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]

@@ -4,13 +4,13 @@ end, one-click copy, and a server stopped mid-reply."""
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from tests.e2e.conftest import Server, running_server
 from tests.e2e.test_browser import MESSAGES, reply_settled, rows, send, sign_in, wait_for_cookie
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -20,12 +20,12 @@ def last_reply(server: Server, username: str):  # type: ignore[no-untyped-def]
 
 
 def wait_for_status(server: Server, username: str, seconds: float = 15):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    reply = last_reply(server, username)
-    while reply.status == "streaming" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        reply = last_reply(server, username)
-    return reply
+    return wait_until(
+        lambda: (reply := last_reply(server, username)).status != "streaming" and reply,
+        seconds,
+        f"{username}'s reply to end in the log",
+        every=0.1,
+    )
 
 
 def test_a_reply_keeps_streaming_across_a_reload(page, server: Server) -> None:  # type: ignore[no-untyped-def]
