@@ -174,7 +174,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The fast tiers stay fast: no PostgreSQL in tests/unit and tests/app, no server in tests/unit."""
     for item in items:
-        tier = item.path.relative_to(ROOT / "tests").parts[0]
+        tier = item.path.parent.name if item.path.parent.parent == ROOT / "tests" else ""
         if tier in ("unit", "app") and item.get_closest_marker("both_engines"):
             raise pytest.UsageError(f"{item.nodeid}: both_engines goes in tests/integration (the fast tier is SQLite)")
         if tier == "unit" and {"fake_openai", "app_env", "postgres_server"} & set(getattr(item, "fixturenames", ())):
