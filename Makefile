@@ -1,4 +1,4 @@
-# Parley: `make run` to start (all set-up included), `make test` to run every test.
+# Parley: `make run` to start (all set-up included), `make check` for the fast tests, `make test` for every test.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -17,7 +17,7 @@ VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 .DEFAULT_GOAL := help
-.PHONY: help boot run restart prod install migrate test lint user clean
+.PHONY: help boot run restart prod install migrate check test lint user clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -60,7 +60,10 @@ prod: $(VENV)/.runtime ## migrate, check (no set-up: .env and users must exist),
 migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), under a lock
 	$(PY) -m chat migrate
 
-test: $(VENV)/.dev ## run the whole test suite
+check: $(VENV)/.dev ## the fast tests to run while working: unit and AppTest flows, SQLite only (under 2 minutes)
+	$(PY) -m pytest tests/unit tests/app
+
+test: $(VENV)/.dev ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
@@ -68,7 +71,7 @@ lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the lay
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy chat views app.py
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_code_shape.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_code_shape.py
 	$(VENV)/bin/hadolint Dockerfile
 
 user: $(VENV)/.runtime ## add a user: make user NAME=alice [ROLE=admin]

@@ -4,7 +4,7 @@ Precedence follows Starlette's `Config`: the process environment beats `.env`, w
 defaults here (pydantic-settings' sources, in that order). A blank value means the default, unless
 its field keeps blanks. `Settings.from_env` reports every problem at once, each a sentence naming
 the variable, so one run of `make run` names all of them. `.env.example` and docs/configuration.md's table
-are checked against this declaration (tests/test_settings.py).
+are checked against this declaration (tests/unit/test_settings.py).
 """
 
 from __future__ import annotations

@@ -158,10 +158,36 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test about the database (`@pytest.mark.both_engines`) runs on each engine Parley supports;
+    any other test that needs a database (the model server's behaviour, the app) runs on SQLite."""
+    if "database_url" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("both_engines"):
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "database_url" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return  # the test names its engines itself (["sqlite"]: a test about SQLite)
+    metafunc.parametrize("database_url", ENGINES, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast tiers stay fast: no PostgreSQL in tests/unit and tests/app, no server in tests/unit."""
+    for item in items:
+        tier = item.path.parent.name if item.path.parent.parent == ROOT / "tests" else ""
+        if tier in ("unit", "app") and item.get_closest_marker("both_engines"):
+            raise pytest.UsageError(f"{item.nodeid}: both_engines goes in tests/integration (the fast tier is SQLite)")
+        if tier == "unit" and {"fake_openai", "app_env", "postgres_server"} & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid}: a unit test starts no server (tests/integration or tests/app)")
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on each engine Parley supports (a fresh PostgreSQL database per test)."""
-    if request.param == "sqlite":
+    """An empty database: SQLite, or on `both_engines` tests each engine in turn (a fresh PostgreSQL
+    database per test)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'parley.db'}"
         return
     admin_url = make_url(request.getfixturevalue("postgres_server"))
@@ -200,7 +226,7 @@ def url_of(sessions: sessionmaker[Session]) -> str:
 
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    """A fresh conversation log, on SQLite and on PostgreSQL."""
+    """A fresh conversation log (`database_url`: SQLite, or each engine for `both_engines` tests)."""
     engine = make_engine(database_url)
     init_db(engine)
     yield session_factory(engine)
@@ -217,7 +243,8 @@ def service_with(tmp_path: Path, fake: FakeOpenAI, sessions: sessionmaker[Sessio
 
 @pytest.fixture
 def service(tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]) -> ChatService:
-    """The chat service against the fake model server and the temp log."""
+    """The chat service against the fake model server and the temp log (SQLite unless the test is
+    marked `both_engines`: the model server's behaviour does not depend on the engine)."""
     return service_with(tmp_path, fake_openai, sessions)
 
 

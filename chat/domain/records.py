@@ -5,7 +5,7 @@ them on disk until the log takes them (chat/db/spool.py), the export writes and 
 them (chat/db/documents.py) and the page shows them (chat/domain/messages.py). Their JSON
 form is derived from the fields (`to_json`, `from_json`): times in ISO 8601 with their
 zone, a status as its word. A field added here reaches the row, the spool file and the
-export at once; the row needs a column of the same name (tests/test_records.py checks).
+export at once; the row needs a column of the same name (tests/unit/test_records.py checks).
 """
 
 from __future__ import annotations

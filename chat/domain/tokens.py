@@ -12,7 +12,7 @@ the two tables are committed in `tables/` (OpenAI's published `.tiktoken` files,
 there, checks each against the SHA-256 that tiktoken itself expects (the hashes in
 `tiktoken_ext/openai_public.py`), parses them as tiktoken's `load_tiktoken_bpe`
 does and builds the `tiktoken.Encoding` with the same pattern and special tokens
-as tiktoken's own constructors (tests/test_tokens.py compares both). It never asks
+as tiktoken's own constructors (tests/unit/test_tokens.py compares both). It never asks
 tiktoken's registry, so tiktoken never looks at its cache or the network. Parley
 does not call `load_tiktoken_bpe` itself because, even for a local path, it copies
 the file into tiktoken's cache folder. A table that is missing, corrupt or fails
@@ -53,7 +53,7 @@ class Table:
 _ENDOFTEXT = "<|endoftext|>"
 _ENDOFPROMPT = "<|endofprompt|>"
 # Copied from tiktoken 0.14's tiktoken_ext/openai_public.py (it has no constants for them);
-# tests/test_tokens.py checks that they are still what its constructors return.
+# tests/unit/test_tokens.py checks that they are still what its constructors return.
 TABLES = {
     "o200k_base": Table(
         sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",

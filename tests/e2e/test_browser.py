@@ -12,7 +12,7 @@ from chat.db.tables import Message
 from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
 from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
-from tests.test_auth import BENT_TOKENS
+from tests.unit.test_auth import BENT_TOKENS
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.conftest import Server
 from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, send, sign_in
 from tests.fake_openai import FakeReply
-from tests.test_markdown import ATTACKS, BEACON
+from tests.unit.test_markdown import ATTACKS, BEACON
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,113 @@
+"""Regenerate, edit and feedback: earlier attempts stay in the log as superseded, the
+chat and every later request carry only the current branch."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db.documents import user_export
+from chat.db.tables import Message
+from chat.errors import InputError
+from chat.ops.export import as_markdown
+from chat.turns.service import ChatService
+from tests.fake_openai import FakeOpenAI, FakeReply
+
+
+def log_of(sessions: sessionmaker[Session]) -> list[tuple[str, str, bool]]:
+    with sessions() as session:
+        return [(m.role, m.content, m.superseded) for m in session.scalars(select(Message).order_by(Message.id))]
+
+
+def talk(service: ChatService, fake: FakeOpenAI) -> str:
+    fake.enqueue(FakeReply(text="First answer."), FakeReply(text="Second answer."))
+    first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Q1")
+    assert first.wait(10)
+    second = service.start_turn(
+        username="alice",
+        conversation_id=first.conversation_id,
+        history=[*service.open_conversation("alice", first.conversation_id)],
+        prompt="Q2",
+    )
+    assert second.wait(10)
+    return first.conversation_id
+
+
+def test_regenerate_supersedes_the_last_reply_and_sends_the_current_branch(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    conversation = talk(service, fake_openai)
+    fake_openai.enqueue(FakeReply(text="Second answer, again."))
+
+    turn = service.regenerate(username="alice", conversation_id=conversation)
+
+    assert turn.wait(10) and turn.status == "complete"
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == ["Q1", "First answer.", "Q2"]
+    assert log_of(sessions) == [
+        ("user", "Q1", False),
+        ("assistant", "First answer.", False),
+        ("user", "Q2", False),
+        ("assistant", "Second answer.", True),
+        ("assistant", "Second answer, again.", False),
+    ]
+    shown = service.open_conversation("alice", conversation)
+    assert [m.content for m in shown] == ["Q1", "First answer.", "Q2", "Second answer, again."]
+
+
+def test_edit_supersedes_the_last_prompt_and_its_reply(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    conversation = talk(service, fake_openai)
+    fake_openai.enqueue(FakeReply(text="Answer to the edit."))
+
+    turn = service.edit_last_prompt(username="alice", conversation_id=conversation, prompt="Q2, better put")
+
+    assert turn.wait(10)
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == ["Q1", "First answer.", "Q2, better put"]
+    assert [entry for entry in log_of(sessions) if entry[2]] == [
+        ("user", "Q2", True),
+        ("assistant", "Second answer.", True),
+    ]
+    shown = service.open_conversation("alice", conversation)
+    assert [m.content for m in shown] == ["Q1", "First answer.", "Q2, better put", "Answer to the edit."]
+    # The next turn builds on the current branch only.
+    fake_openai.enqueue(FakeReply(text="ok"))
+    follow_up = service.start_turn(username="alice", conversation_id=conversation, history=shown, prompt="Q3")
+    assert follow_up.wait(10)
+    assert "Q2" not in [m["content"] for m in fake_openai.chat_requests[-1].body["messages"]]
+    # Superseded attempts are not searchable, stay in the JSON export, and leave the Markdown.
+    assert service.search("alice", "Second answer") == []
+    [record] = user_export(sessions, "alice")["conversations"]
+    assert [m["superseded"] for m in record["messages"]].count(True) == 2
+    assert "Q2, better put" in as_markdown(record) and "## You\n\nQ2\n" not in as_markdown(record)
+
+
+def test_regenerate_is_refused_while_a_reply_is_written_and_for_others(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(FakeReply(text="slow " * 30, delay=0.05))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Q")
+    with pytest.raises(InputError, match="still being written"):
+        service.regenerate(username="alice", conversation_id=turn.conversation_id)
+    assert turn.wait(10)
+    with pytest.raises(InputError, match="not found"):
+        service.regenerate(username="bob", conversation_id=turn.conversation_id)
+    with pytest.raises(InputError, match="not found"):
+        service.edit_last_prompt(username="bob", conversation_id=turn.conversation_id, prompt="mine now")
+
+
+def test_feedback_is_stored_changeable_and_only_on_ones_own_replies(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Q")
+    assert turn.wait(10) and turn.reply_id is not None
+    assert service.set_feedback("alice", turn.reply_id, 1)
+    assert service.set_feedback("alice", turn.reply_id, 0)  # changed her mind
+    assert not service.set_feedback("bob", turn.reply_id, 1)
+    with pytest.raises(InputError):
+        service.set_feedback("alice", turn.reply_id, 5)
+    [shown] = [m for m in service.open_conversation("alice", turn.conversation_id) or [] if m.role == "assistant"]
+    assert shown.feedback == 0
