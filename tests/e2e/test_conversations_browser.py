@@ -94,10 +94,14 @@ def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # typ
     import json
 
     server.fake.enqueue(FakeReply(text="Worth exporting."))
+    watch_runs(page)
     sign_in(page, server, "admin")
     send(page, "Export me")
     page.get_by_text("Worth exporting.").wait_for()
     reply_settled(page)
+    # A download's data is made when its button is clicked. Under load, a click right after the reply
+    # started no download twice in about 30 runs; the clicks now wait until no run is under way.
+    run_ended_after(page, 0)
     page.get_by_text("Rename, export or delete").click()
     with page.expect_download() as markdown:
         page.get_by_role("button", name="Markdown").click()
