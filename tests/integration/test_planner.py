@@ -20,14 +20,7 @@ from chat.turns.service import ChatService
 from chat.ui.wording import context_note
 from tests.conftest import logged_messages, make_settings, service_with
 from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
-
-
-def history_of(turns: int, words: int = 40) -> list[ChatMessage]:
-    history: list[ChatMessage] = []
-    for n in range(turns):
-        history.append(ChatMessage("user", f"Question {n}: " + "tell me more " * (words // 3)))
-        history.append(ChatMessage("assistant", f"Answer {n}: " + "here is more " * (words // 3)))
-    return history
+from tests.unit.test_planning import history_of
 
 
 def test_a_prompt_too_long_for_the_budget_is_refused_before_anything_is_sent(

@@ -9,11 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.llm.client import build_model
-from chat.turns.service import ChatService
-from tests.conftest import make_settings
 from tests.fake_openai import FakeOpenAI, FakeReply
-from tests.integration.test_spool import rows, wait_for
+from tests.integration.test_spool import new_service, rows, wait_for
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_engines
@@ -23,14 +20,7 @@ pytestmark = pytest.mark.both_engines
 def test_a_new_conversation_whose_commit_fails_is_spooled_as_new_and_written_later(
     tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        OPENAI_API_KEY="sk-test",
-        PARLEY_SPOOL_FILE=str(tmp_path / "data" / "spool.jsonl"),
-    )
-    service = ChatService(settings, sessions, build_model(settings))
-    service.spool.retry_seconds = 0.1
+    service = new_service(tmp_path, fake_openai, sessions)
     engine = sessions.kw["bind"]
     refusals = iter([True])  # the first commit (the prompt's) fails after its rows were written
 
