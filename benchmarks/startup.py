@@ -68,10 +68,12 @@ def login_form(page: Page, process: subprocess.Popen[bytes], folder: Path) -> No
         fail(f"no login form within 60 s ({str(error).splitlines()[0]})", folder)
     if process.poll() is not None:
         fail(f"make run exited ({process.returncode})", folder)
-    if page.get_by_role("textbox", name="Password").count() != 1:
-        fail("the login form has no password field", folder)
-    if page.get_by_role("button", name="Sign in").count() != 1:
-        fail("the login form has no Sign in button", folder)
+    # Streamlit draws a page element by element: the form is usable once its last part is there.
+    for role, name in (("textbox", "Password"), ("button", "Sign in")):
+        try:
+            page.get_by_role(role, name=name).wait_for(timeout=10_000)
+        except Exception:
+            fail(f"the login form has no {name} {'field' if role == 'textbox' else 'button'}", folder)
     if page.locator(ERRORS).count():
         fail(f"the page shows an error: {page.locator(ERRORS).first.inner_text()[:300]}", folder)
 
