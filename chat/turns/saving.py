@@ -11,6 +11,7 @@ Every reading and writing of a spool record by the turns is here.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,18 +80,26 @@ class Saver:
             writer.not_saved(StorageError(SPOOLED_NOTICE.format(reason=reason), kind="spooled"))
 
 
+def conversation_started(
+    conversation_id: str, username: str, prompt: str, options: ConversationOptions, *, at: datetime
+) -> ConversationRecord:
+    """A conversation as its first prompt starts it (written at once, or spooled with the turn)."""
+    return ConversationRecord(
+        id=conversation_id,
+        username=username,
+        title=store.title_from_prompt(prompt),
+        model=options.model,
+        system_prompt=options.system_prompt,
+        temperature=options.temperature,
+        created_at=at,
+    )
+
+
 def _turn_record(turn: Turn, duration_ms: int, *, whole: bool) -> spool.Record:
     """The turn as a spool record: the whole turn, or (`whole=False`) its reply's ending."""
-    options = turn.options
     return spool.Record(
-        conversation=ConversationRecord(
-            id=turn.conversation_id,
-            username=turn.username,
-            title=store.title_from_prompt(turn.prompt),
-            model=options.model,
-            system_prompt=options.system_prompt,
-            temperature=options.temperature,
-            created_at=turn.started_at,
+        conversation=conversation_started(
+            turn.conversation_id, turn.username, turn.prompt, turn.options, at=turn.started_at
         ),
         prompt=PromptRecord(content=turn.prompt, model=turn.model, created_at=turn.started_at) if whole else None,
         reply=turn.reply_record(duration_ms),

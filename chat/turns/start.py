@@ -25,7 +25,6 @@ from chat.db.tables import Conversation, new_id, utcnow
 from chat.domain.conversation import ConversationOptions
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan
-from chat.domain.records import ConversationRecord
 from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
 from chat.errors import BusyError, InputError, StorageError
@@ -33,7 +32,7 @@ from chat.turns.conversations import options_of
 from chat.turns.planner import Planner
 from chat.turns.quota import QuotaGuard
 from chat.turns.running import Running
-from chat.turns.saving import SPOOLED_NOTICE, new_reply, spooled_messages, spooled_options
+from chat.turns.saving import SPOOLED_NOTICE, conversation_started, new_reply, spooled_messages, spooled_options
 from chat.turns.turn import Turn, TurnWriter
 from chat.turns.worker import Worker
 
@@ -170,15 +169,7 @@ class Starter:
         context, prompt = _context(session, conversation, username, redo, prompt, history)
         plan = self._planner.plan(context, prompt, used)  # before any write
         if conversation is None:
-            record = ConversationRecord(
-                id=new_id(),
-                username=username,
-                title=store.title_from_prompt(prompt),
-                model=options.model,
-                system_prompt=options.system_prompt,
-                temperature=options.temperature,
-                created_at=utcnow(),
-            )
+            record = conversation_started(new_id(), username, prompt, options, at=utcnow())
             conversation = store.create_conversation(session, record)
         if redo is not Redo.REPLY:
             store.add_prompt(session, conversation, prompt)
