@@ -26,6 +26,7 @@ from chat.db.tables import Conversation, Message, new_id, utcnow
 from chat.domain.records import ConversationRecord
 from chat.llm.client import build_model
 from chat.settings import Settings
+from chat.turns import wiring
 from chat.turns.service import ChatService
 from tests import postgres_server as postgres_server_script
 from tests.fake_openai import FakeOpenAI
@@ -115,6 +116,7 @@ def _fresh_streamlit_caches() -> Iterator[None]:
     """Cached resources outlive an AppTest; each test gets its own engine and client."""
     yield
     authfile._cache.clear()
+    wiring.forget_shared()
     st = sys.modules.get("streamlit")
     if st is None:
         return

@@ -33,7 +33,7 @@ from chat.accounts.authfile import (
 )
 from chat.db.failures import error_detail
 from chat.db.quotas import Quota
-from chat.db.tables import utcnow
+from chat.db.tables import AuthSession, utcnow
 from chat.errors import InputError, StorageError
 from chat.settings import Settings
 
@@ -67,6 +67,21 @@ class SignedIn:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+
+@dataclass(frozen=True)
+class SignInRecord:
+    """One of a user's open sign-ins, as the account page lists it (never its token)."""
+
+    address: str
+    signed_in_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    current: bool
+
+    @classmethod
+    def of(cls, row: AuthSession, *, current: bool) -> SignInRecord:
+        return cls(row.address, row.created_at, row.last_seen_at, row.expires_at, current)
 
 
 @dataclass(frozen=True)
@@ -169,12 +184,7 @@ class Accounts:
         try:
             with self.database.begin() as session:
                 throttle.finish_attempt(session, attempt, account, address, succeeded=True)
-                token, expires_at = signins.new_token(
-                    user.username,
-                    self.settings.cookie_key.get_secret_value(),
-                    now=now,
-                    lifetime=self.session_policy.absolute,
-                )
+                token, expires_at = signins.new_token(), now + self.session_policy.absolute
                 signins.create(
                     session,
                     token=token,
@@ -191,8 +201,7 @@ class Accounts:
 
     def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
         """The user a cookie's token signs in, if its session is still live."""
-        now = now or utcnow()
-        if signins.token_username(token, self.settings.cookie_key.get_secret_value(), now=now) is None:
+        if not signins.well_formed(token):
             return None
         return self.resume(signins.token_hash(token), now=now)
 
@@ -229,6 +238,28 @@ class Accounts:
         except SQLAlchemyError as error:  # translated here, where the database is used
             log.error("sign-out could not be recorded: %s", error_detail(error))
             raise StorageError("Sign-out failed: Parley cannot reach its database. Try again in a moment.") from None
+
+    def sign_ins(self, user: SignedIn, *, now: datetime | None = None) -> list[SignInRecord]:
+        """The user's own sign-ins still open, most recently used first; raises StorageError."""
+        now = now or utcnow()
+        try:
+            with self.database() as session:
+                rows = signins.live_for_user(session, user.username, now=now, policy=self.session_policy)
+                return [SignInRecord.of(row, current=row.token_hash == user.session_hash) for row in rows]
+        except SQLAlchemyError as error:
+            log.error("could not list a user's sign-ins: %s", error_detail(error))
+            raise StorageError(DATABASE_DOWN) from None
+
+    def sign_out_elsewhere(self, user: SignedIn) -> int:
+        """End the user's other sign-ins; this one goes on. How many ended; raises StorageError."""
+        try:
+            with self.database.begin() as session:
+                ended = signins.revoke_others(session, user.username, user.session_hash, now=utcnow())
+        except SQLAlchemyError as error:
+            log.error("could not end a user's other sign-ins: %s", error_detail(error))
+            raise StorageError("Parley cannot reach its database to sign you out elsewhere. Try again.") from None
+        log.info("a user ended %d other sign-in(s)", ended)
+        return ended
 
     def change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
         """Change the signed-in user's own password through the same locked writer as

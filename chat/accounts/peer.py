@@ -84,18 +84,24 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     if not peer:
         return UNKNOWN
     networks = [as_network(proxy) for proxy in trusted_proxies]
-
-    def trusted(text: str) -> bool:
-        parsed = parse_address(text)
-        return parsed is not None and any(parsed in network for network in networks)
-
-    if not forwarded_for or not trusted(peer):
+    if not forwarded_for or not _trusted(peer, networks):
         return normalise(peer)
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not trusted(hop):
+        if not _trusted(hop, networks):
             return normalise(hop)
     return normalise(hops[0]) if hops else normalise(peer)
+
+
+def is_trusted_proxy(peer: str | None, trusted_proxies: Sequence[str]) -> bool:
+    """Whether a peer is one of PARLEY_TRUSTED_PROXIES: only such a peer's forwarded headers
+    (the client's address, whether the client used HTTPS) are believed."""
+    return bool(peer) and _trusted(peer or "", [as_network(proxy) for proxy in trusted_proxies])
+
+
+def _trusted(text: str, networks: Sequence[Network]) -> bool:
+    parsed = parse_address(text)
+    return parsed is not None and any(parsed in network for network in networks)
 
 
 @dataclass(frozen=True)

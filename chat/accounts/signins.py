@@ -1,28 +1,30 @@
 """Sign-in sessions: the cookie's token, and the server-side row that must vouch for it.
 
-The cookie holds a JWT (HS256, signed with PARLEY_COOKIE_KEY) naming the user, its
-expiry and a random id. A valid signature is not enough: the SHA-256 of the token
-must name a row of `auth_sessions` that is not revoked, not expired, not idle for
-too long, and made with the user's current password. Sign-out revokes the row, so
-a copied cookie is worthless from then on.
+The cookie holds an opaque random token (256 bits) and nothing else: no name, no
+expiry, nothing a script could read or forge. Its SHA-256 keys a row of
+`auth_sessions`, which must be neither revoked, expired, idle for too long, nor made
+with a password the user has since changed. Sign-out revokes the row, so a copied
+cookie is worthless from then on. The cookie is set by the HTTP sign-in
+(`chat/web/signin.py`), HttpOnly: no JavaScript ever sees it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chat.db.tables import AuthSession
 
-TOKEN_ALGORITHM = "HS256"
 # `last_seen_at` is written at most this often: a page run is not a database write.
 TOUCH_EVERY = timedelta(seconds=60)
+# What `new_token` makes: 32 random bytes, base64url without padding.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -40,49 +42,13 @@ def password_mark(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
-def new_token(username: str, key: str, *, now: datetime, lifetime: timedelta) -> tuple[str, datetime]:
-    expires = now + lifetime
-    claims = {
-        "sub": username,
-        "jti": secrets.token_urlsafe(32),
-        "iat": int(now.timestamp()),
-        "exp": int(expires.timestamp()),
-    }
-    return jwt.encode(claims, key, algorithm=TOKEN_ALGORITHM), expires
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
-def token_id(token: str) -> str | None:
-    """The token's `jti`, read without checking its signature: only to name which cookie a
-    delete means (never to sign anyone in)."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    jti = claims.get("jti")
-    return jti if isinstance(jti, str) else None
-
-
-def token_username(token: str, key: str, *, now: datetime) -> str | None:
-    """The username a cookie's token names, if its signature, algorithm and expiry hold.
-
-    Anything else (another key or algorithm, `alg: none`, garbage, a missing or
-    malformed expiry, an expired one) is None, never an exception.
-    """
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[TOKEN_ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "jti"]},
-        )
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    username, expires = claims.get("sub"), claims.get("exp")
-    if not isinstance(username, str) or not username or isinstance(expires, bool):
-        return None
-    if not isinstance(expires, int | float) or expires <= now.timestamp():
-        return None
-    return username
+def well_formed(token: str) -> bool:
+    """Whether a cookie's value could be a token at all: anything else is not looked up."""
+    return bool(_TOKEN_SHAPE.fullmatch(token))
 
 
 def create(
@@ -154,3 +120,28 @@ def last_seen_by_user(session: Session) -> dict[str, datetime]:
         select(AuthSession.username, func.max(AuthSession.last_seen_at)).group_by(AuthSession.username)
     )
     return {username: seen for username, seen in rows if seen is not None}
+
+
+def live_for_user(session: Session, username: str, *, now: datetime, policy: SessionPolicy) -> list[AuthSession]:
+    """A user's sign-ins still open, most recently used first (the account page lists them)."""
+    rows = session.scalars(
+        select(AuthSession)
+        .where(
+            AuthSession.username == username,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            AuthSession.last_seen_at > now - policy.idle,
+        )
+        .order_by(AuthSession.last_seen_at.desc())
+    )
+    return list(rows)
+
+
+def revoke_others(session: Session, username: str, keep: str, *, now: datetime) -> int:
+    """End a user's other sign-ins ("sign out everywhere else"); the one keyed `keep` goes on."""
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.username == username, AuthSession.token_hash != keep, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

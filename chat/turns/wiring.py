@@ -7,7 +7,10 @@ SQLAlchemy).
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,3 +48,38 @@ def open_service(settings: Settings) -> ChatService:
 def open_accounts(settings: Settings, service: ChatService) -> Accounts:
     """The accounts over the service's log: the screens never hold its sessionmaker."""
     return Accounts(settings, service.sessions)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One process's service and accounts for its settings: the HTTP side (sign-in, the gate,
+    health) and the Streamlit screens share them, so one engine serves both."""
+
+    service: ChatService
+    accounts: Accounts
+
+
+_opened: dict[Settings, Opened] = {}
+_opened_lock = threading.Lock()
+
+
+def shared(settings: Settings) -> Opened:
+    """The process's service and accounts for these settings, opened on first use; a
+    StorageError (and nothing kept) if the database cannot be opened, so a later call retries."""
+    with _opened_lock:
+        if settings not in _opened:
+            service = open_service(settings)
+            # Replies are written by daemon threads, which the interpreter would cut off at exit
+            # (Streamlit exits this way on SIGTERM or Ctrl+C): end them first, saved as interrupted.
+            atexit.register(service.shutdown)
+            _opened[settings] = Opened(service, open_accounts(settings, service))
+        return _opened[settings]
+
+
+def forget_shared() -> None:
+    """Drop what `shared` opened (tests: each gets its own engine and model client)."""
+    with _opened_lock:
+        for opened in _opened.values():
+            opened.service.shutdown()
+            atexit.unregister(opened.service.shutdown)
+        _opened.clear()

@@ -1,0 +1,36 @@
+"""What `app.py` hands `st.App`: Parley's routes, its middleware and its error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from chat.errors import ChatError
+from chat.web.context import ContextSource, ProcessContext
+from chat.web.gate import Gate
+from chat.web.pages import render
+from chat.web.signin import SignInRoutes
+
+# One per process: the routes and the gate share it.
+CONTEXT: ContextSource = ProcessContext()
+
+
+def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
+    return [*SignInRoutes(source).routes()]
+
+
+def middleware(source: ContextSource = CONTEXT) -> list[Middleware]:
+    return [Middleware(Gate, source=source)]
+
+
+async def _cannot_work(_request: Request, error: ChatError) -> Response:
+    """A wrong setting or a database that cannot be opened, as the sentence that names it."""
+    return render("message.html", status=503, title="Parley cannot start", message=error.message)
+
+
+def exception_handlers() -> dict[Any, Any]:
+    return {ChatError: _cannot_work}

@@ -1,0 +1,27 @@
+"""Parley's page script, served by `app.py` behind the sign-in gate: the configuration
+check, who this run is for, and the page router.
+
+The pages live in `views/`, not `pages/`: Streamlit runs the scripts of a folder
+named `pages/` by itself (its older multipage mode) on a process's first run and
+under AppTest, which would skip this gate.
+"""
+
+import streamlit as st
+
+from chat.ui.resources import settings_or_stop
+from chat.ui.signin import signed_in_user
+
+st.set_page_config(page_title="Parley", page_icon=":material/forum:")
+
+settings = settings_or_stop()
+user = signed_in_user(settings)  # or the run stops, sending the browser to /signin
+
+pages = [
+    st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("views/history.py", title="History", icon=":material/history:"),
+    st.Page("views/account.py", title="Account", icon=":material/person:"),
+]
+if user.is_admin:
+    # Only registered for admins: for anyone else its URL names no page at all.
+    pages.append(st.Page("views/admin.py", title="Admin", icon=":material/admin_panel_settings:"))
+st.navigation(pages).run()
