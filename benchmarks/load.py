@@ -111,7 +111,7 @@ CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
 EXAMPLE_WORKLOADS = ("burst", "paced", "concurrent")  # also timed with Streamlit's own chat example
 SESSION_TTL = 5  # seconds: Streamlit's disconnected-session lifetime here (default 120)
 SETTLE_SECONDS = 3  # after the TTL: let the server's threads and the allocator settle
-COOKIE = "parley_auth"
+COOKIE = "parley_session"
 
 # Injected into every page before Streamlit loads. A MutationObserver notes, in the
 # page's own clock, when the reply's first and last words reach the DOM, so the

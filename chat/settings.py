@@ -73,7 +73,8 @@ class Settings(BaseSettings):
 
     cookie_key: SecretStr = Field(
         validation_alias="PARLEY_COOKIE_KEY",
-        description="Signs the sign-in cookie: at least 32 random characters, never shared or committed.",
+        description="Keys the sign-in forms' CSRF tokens and the throttle's records: at least 32 random characters, the "
+        "same on every replica, never shared or committed.",
         json_schema_extra={
             WHEN_MISSING: "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; or set one "
             'with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -130,7 +131,10 @@ class Settings(BaseSettings):
     )
     auth_file: Path = Field(Path("auth.yaml"), validation_alias="PARLEY_AUTH_FILE", description="The users file.")
     cookie_name: str = Field(
-        "parley_auth", validation_alias="PARLEY_COOKIE_NAME", description="The sign-in cookie's name."
+        "parley_session",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        validation_alias="PARLEY_COOKIE_NAME",
+        description="The session cookie's name (`__Host-` is put before it over HTTPS).",
     )
     session_idle_minutes: float = Field(
         480.0, ge=1, validation_alias="PARLEY_SESSION_IDLE_MINUTES", description="A sign-in ends after this idle time."

@@ -86,7 +86,7 @@ class Gate:
             return
         if hashed is not None:
             await self.app(_with_identity(scope, hashed), receive, send)
-        elif kind is Kind.PAGE:
+        elif kind is Kind.PAGE and scope["type"] == "http":
             reason = "expired" if had_cookie else None
             await RedirectResponse(signin_url(scope, reason), status_code=303)(scope, receive, send)
         else:

@@ -47,7 +47,7 @@ def test_the_url_reopens_a_conversation_in_a_new_session(app_env: AppEnv, fake_o
     fake_openai.enqueue(FakeReply(text="Kept across reloads."))
     app = send(sign_in(new_app()), "Remember me")
     conversation = app.query_params["c"]
-    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    reloaded = AppTest.from_file(str(ROOT / "router.py"), default_timeout=20)
     reloaded.query_params["c"] = conversation
     reloaded = sign_in(reloaded.run())
     assert chat_texts(reloaded) == [("user", "Remember me"), ("assistant", "Kept across reloads.")]
@@ -59,7 +59,7 @@ def test_someone_elses_deleted_or_malformed_id_is_not_found(app_env: AppEnv, fak
     alices_id = alice.query_params["c"]
     shown = {}
     for label, conversation in {"other user's": alices_id, "malformed": "not-an-id", "missing": "f" * 32}.items():
-        bob = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+        bob = AppTest.from_file(str(ROOT / "router.py"), default_timeout=20)
         bob.query_params["c"] = conversation
         bob = sign_in(bob.run(), "bob")
         assert chat_texts(bob) == [], label
@@ -72,7 +72,7 @@ def test_someone_elses_deleted_or_malformed_id_is_not_found(app_env: AppEnv, fak
     assert "retention period" in alice.warning[0].value
     alice = click(alice, f"parley_delete_confirm_{alices_id}")
     assert sidebar_titles(alice) == [] and chat_texts(alice) == []
-    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    again = AppTest.from_file(str(ROOT / "router.py"), default_timeout=20)
     again.query_params["c"] = alices_id
     again = sign_in(again.run(), "alice")
     assert chat_texts(again) == [] and [e.value for e in again.error] == shown["missing"]
@@ -129,7 +129,7 @@ def test_history_search_opens_the_conversation_at_the_message(app_env: AppEnv, f
     app.text_input(key="parley_search").input("rottnest penguin").run()
     assert "No messages match" in app.info[0].value
     # Following the link: the conversation opens with that message marked.
-    opened = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+    opened = AppTest.from_file(str(ROOT / "router.py"), default_timeout=20)
     opened.query_params.update({"c": conversation, "m": str(reply_id)})
     opened = sign_in(opened.run())
     assert "The message you found" in opened.chat_message[1].caption[0].value
@@ -142,7 +142,7 @@ def test_a_malformed_message_parameter_is_ignored(app_env: AppEnv, fake_openai: 
     app = send(sign_in(new_app()), "Keep me")
     conversation = app.query_params["c"]
     for focus in ["²", "١٢", "9" * 5000, "-1", " 3", ""]:
-        opened = AppTest.from_file(str(ROOT / "app.py"), default_timeout=20)
+        opened = AppTest.from_file(str(ROOT / "router.py"), default_timeout=20)
         opened.query_params.update({"c": conversation, "m": focus})
         opened = sign_in(opened.run())
         assert not opened.exception, focus

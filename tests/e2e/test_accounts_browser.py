@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def open_with_cookie(browser, server: Server, cookie: str):  # type: ignore[no-untyped-def]
     """A fresh browser (another machine, say) that only has a copy of the cookie."""
     context = browser.new_context()
-    context.add_cookies([{"name": "parley_auth", "value": cookie, "url": server.url}])
+    context.add_cookies([{"name": "parley_session", "value": cookie, "url": server.url}])
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(server.url)

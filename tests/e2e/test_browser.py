@@ -30,7 +30,7 @@ new MutationObserver(() => {
   const state = document.querySelector("[data-test-script-state]")?.getAttribute("data-test-script-state");
   const runs = window.parleyRuns;
   if (state && runs[runs.length - 1]?.state !== state) {
-    runs.push({ state, cookie: document.cookie.includes("parley_auth=") });
+    runs.push({ state, cookie: document.cookie.includes("parley_session=") });
   }
 }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"] });
 """
@@ -104,7 +104,7 @@ def rows(server: Server) -> list[Message]:
 
 def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    value = cookies.get("parley_auth")
+    value = cookies.get("parley_session")
     if value:
         COOKIES_SEEN.add(value)  # checked against logs, databases and pages at the end
     return value
@@ -281,7 +281,7 @@ def test_a_bent_cookie_gets_the_login_form_and_is_deleted(page, server: Server, 
         cookie, _ = new_token("mallory", TEST_COOKIE_KEY, now=now, lifetime=timedelta(days=1))
     else:
         cookie = BENT_TOKENS[name]
-    page.context.add_cookies([{"name": "parley_auth", "value": cookie, "url": server.url}])
+    page.context.add_cookies([{"name": "parley_session", "value": cookie, "url": server.url}])
     page.goto(server.url)
     assert login_form_shown(page)
     page.get_by_text("Your sign-in has expired or is no longer valid").wait_for()

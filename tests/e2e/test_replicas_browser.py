@@ -128,7 +128,7 @@ def test_a_sign_in_on_one_replica_holds_on_the_other_and_a_sign_out_ends_both(pa
     context = page.context.browser.new_context()  # a copy of the cookie, replayed on A
     try:
         other = context.new_page()
-        context.add_cookies([{"name": "parley_auth", "value": cookie, "url": replicas.a.url}])
+        context.add_cookies([{"name": "parley_session", "value": cookie, "url": replicas.a.url}])
         other.goto(replicas.a.url)
         assert login_form_shown(other)
     finally:

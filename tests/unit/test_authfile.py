@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,8 @@ from chat.accounts import signins
 from chat.accounts.auth import Accounts
 from chat.accounts.authfile import edit_auth_file, load_users, load_users_keeping_last_good
 from chat.accounts.yamlfile import MAX_FILE_BYTES
-from chat.db.tables import utcnow
 from chat.errors import ConfigError
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings
+from tests.conftest import PASSWORDS, ROOT, make_settings
 
 HASH = "$2b$04$" + "a" * 53  # well-formed, matches no password
 
@@ -153,9 +151,8 @@ def test_with_no_good_copy_only_sign_ins_are_refused(tmp_path: Path, sessions: s
     accounts = Accounts(make_settings(tmp_path, PARLEY_AUTH_FILE=str(path)), sessions)
     with pytest.raises(ConfigError, match="must_change_password"):
         accounts.users()
-    token, _ = signins.new_token("erin", TEST_COOKIE_KEY, now=utcnow(), lifetime=timedelta(days=1))
     with pytest.raises(ConfigError):
-        accounts.from_cookie(token)
+        accounts.from_cookie(signins.new_token())
     with pytest.raises(ConfigError):
         load_users_keeping_last_good(path)
 
