@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chat.accounts import signins
 from chat.errors import ChatError
 from chat.web.context import ContextSource, WebContext
-from chat.web.cookies import session_token
+from chat.web.cookies import clear_session, session_token
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,10 @@ class Gate:
         if hashed is not None:
             await self.app(_with_identity(scope, hashed), receive, send)
         elif kind is Kind.PAGE and scope["type"] == "http":
-            reason = "expired" if had_cookie else None
-            await RedirectResponse(signin_url(scope, reason), status_code=303)(scope, receive, send)
+            response = RedirectResponse(signin_url(scope, "expired" if had_cookie else None), status_code=303)
+            if had_cookie:  # a dead session's cookie goes, so the next request is a plain visitor's
+                clear_session(response, context.settings.cookie_name, https=context.judge.is_https(scope))
+            await response(scope, receive, send)
         else:
             await _refuse(scope, receive, send, "Sign in first.", status=401)
 

@@ -78,6 +78,8 @@ def test_a_dead_cookie_is_sent_to_sign_in_with_a_reason(context: WebContext) -> 
     context.accounts.sign_out(signins.token_hash(token))
     reply = call(Gate(app, source=lambda: context), scope_of("/", headers={"cookie": cookie}))
     assert (reply.status, reply.header("location")) == (303, "/signin?reason=expired")
+    cleared = reply.header("set-cookie") or ""
+    assert cleared.startswith(f'{context.settings.cookie_name}=""') and "Max-Age=0" in cleared and "HttpOnly" in cleared
 
 
 def test_a_live_session_passes_with_its_hash_and_the_process_mark(context: WebContext) -> None:
