@@ -73,8 +73,8 @@ class Settings(BaseSettings):
 
     cookie_key: SecretStr = Field(
         validation_alias="PARLEY_COOKIE_KEY",
-        description="Keys the sign-in forms' CSRF tokens and the throttle's records: at least 32 random characters, the "
-        "same on every replica, never shared or committed.",
+        description="Keys the sign-in forms' CSRF tokens and the throttle's records: at least 32 random "
+        "characters, the same on every replica, never shared or committed.",
         json_schema_extra={
             WHEN_MISSING: "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; or set one "
             'with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'

@@ -21,7 +21,9 @@ def session_for(username: str = "alice", password: str | None = None) -> str:
     """A real sign-in (the password checked under the throttle, a session row written), as
     `POST /signin` makes it; the session's hash."""
     accounts = wiring.shared(Settings.from_env()).accounts
-    result = accounts.sign_in(username, PASSWORDS[username.strip().lower()] if password is None else password, "127.0.0.1")
+    result = accounts.sign_in(
+        username, PASSWORDS[username.strip().lower()] if password is None else password, "127.0.0.1"
+    )
     if result.token is None:
         raise AssertionError(f"sign-in refused: {result.error}")
     return signins.token_hash(result.token)

@@ -17,6 +17,7 @@ from tests.conftest import AppEnv, logged_messages, parley
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 from tests.waiting import wait_until
 
+
 def logged(env: AppEnv) -> list[Message]:
     return logged_messages(env.database_url)
 
