@@ -1,5 +1,5 @@
-"""The sign-in every page run passes, the sidebar's account box, the forced password
-change and changing one's own password.
+"""The sign-in every page run passes, the sidebar's account box and the forced password
+change.
 
 Signing in and out happens over HTTP (`chat/web/signin.py`); a page run only checks that
 the session the gate vouched for is still live, on every run, and sends the browser to
@@ -14,17 +14,16 @@ from typing import NoReturn
 import streamlit as st
 
 from chat.accounts.auth import Accounts, SignedIn
-from chat.accounts.peer import ForwardingRule
 from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
+from chat.ui.account import password_changed_notice, password_form
 from chat.ui.identity import NotGated, redirect, session_hash, signin_url
-from chat.ui.markdown import neutralise_images, plain
+from chat.ui.markdown import plain
 from chat.ui.resources import accounts, stop_page
 from chat.ui.state import CHAT, USER, ChatState, forget_chat
 from chat.web import csrf
 from chat.web.signin import SIGNOUT
 
-PASSWORD_CHANGED = "parley_password_changed"
 SESSION_ENDED = "Your sign-in has ended (expired, signed out elsewhere, or the account changed). Please sign in again."
 
 
@@ -104,45 +103,3 @@ def _account_sidebar(user: SignedIn, settings: Settings) -> None:
         f'<input type="hidden" name="{csrf.FIELD}" value="{token}">'
         '<button type="submit">Sign out</button></form>'
     )
-
-
-def _client_address(settings: Settings) -> str:
-    """The address the sign-in throttle counts by (chat/accounts/peer.py). Raises InputError
-    when uvicorn may have replaced the peer with a header's word for it."""
-    # Streamlit gives no address for a loopback peer (a proxy on the same host).
-    peer = st.context.ip_address
-    headers = st.context.headers
-    # Every X-Forwarded-For line, in order: a proxy may append its own line rather than
-    # extend the client's, and only the hops on the right can be believed.
-    forwarded = ", ".join(headers.get_all("X-Forwarded-For")) if hasattr(headers, "get_all") else ""
-    rule = ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
-    return rule.address(
-        peer if isinstance(peer, str) and peer else None,
-        forwarded if isinstance(forwarded, str) and forwarded else None,
-    )
-
-
-def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
-    """Change one's own password: current one required; the new one is written by the
-    same locked writer as `python -m chat users passwd`. The session goes on under the new
-    password (its cookie need not change); the user's other sessions end."""
-    with st.form("parley_password", clear_on_submit=True):
-        st.subheader("Change your password")
-        current = st.text_input("Current password", type="password", autocomplete="current-password")
-        new = st.text_input("New password", type="password", autocomplete="new-password")
-        repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
-        submitted = st.form_submit_button("Change password")
-    if not submitted:
-        return
-    try:
-        gate.change_password(user, current, new, repeat, _client_address(settings))
-    except ChatError as error:  # a database error too, as a sentence (Accounts translates it)
-        st.error(neutralise_images(error.message))
-        return
-    st.session_state[PASSWORD_CHANGED] = True
-    st.rerun()  # the account now reads without the forced change
-
-
-def password_changed_notice() -> None:
-    if st.session_state.pop(PASSWORD_CHANGED, False):
-        st.success("Your password was changed. Your other sessions have been signed out.")

@@ -4,6 +4,7 @@ and a conversation's totals. The page, the admin's reader and the history share 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
@@ -69,3 +70,8 @@ def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
     else:
         cost = about + format_cost(sum(known))
     return f"{about}{tokens:,} tokens · {cost}"
+
+
+def when(moment: datetime) -> str:
+    """A moment as every screen writes it: UTC to the minute."""
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
