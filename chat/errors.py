@@ -48,6 +48,12 @@ class StorageError(ChatError):
     kind = "storage"
 
 
+class SignedOutError(ChatError):
+    """The sign-in session the request was made under has ended."""
+
+    kind = "signed_out"
+
+
 class BusyError(ChatError):
     """Parley is writing as many replies as it may at once."""
 

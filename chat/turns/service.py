@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,7 @@ from chat.domain.conversation import ConversationOptions, ConversationSummary
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan, clean_prompt
 from chat.domain.tokens import TokenCounting
+from chat.errors import SignedOutError
 from chat.llm.client import ChatModel
 from chat.settings import Settings
 from chat.turns.conversations import Conversations
@@ -42,6 +43,8 @@ from chat.turns.usage import Usage
 from chat.turns.watchdog import Watchdog
 from chat.turns.worker import Worker
 
+SIGNED_OUT = "Your sign-in has ended (expired, signed out elsewhere, or the account changed). Please sign in again."
+
 __all__ = ["ChatService", "ConversationOptions", "ConversationSummary", "RequestPlan", "Turn", "clean_prompt"]
 
 
@@ -50,6 +53,8 @@ class ChatService:
         self.settings = settings
         self.sessions = sessions
         self.chat_model = model
+        # Whether a sign-in session (by its hash) is live; set by `wiring.shared`, which has the accounts.
+        self.session_check: Callable[[str], bool] | None = None
         self.tokens = TokenCounting()
         self.spool = spool.Spool(settings.spool_file)
         if self.spool.has_pending():  # left by the last run: write it as soon as the log takes it
@@ -140,35 +145,54 @@ class ChatService:
         prompt: str,
         options: ConversationOptions | None = None,
         quota: quotas.Quota | None = None,
+        session: str | None = None,
     ) -> Turn:
         """Save the prompt and an empty reply, then start the reply's worker.
 
         Raises, with nothing saved or sent: `StorageError` if the database refuses
         the prompt, `InputError` if the prompt and system prompt alone exceed the
         token budget, `BusyError` if Parley is writing as many replies as it may,
-        `QuotaError` if the request would break the user's `quota`.
+        `QuotaError` if the request would break the user's `quota`, `SignedOutError` if the
+        sign-in session `session` (its hash) has ended meanwhile.
         A new conversation takes `options` (default: the settings') and `history` as
         the context before `prompt` (usually none); an existing one is answered with its
         own stored options and its current branch from the log."""
+        self._admit(session)
         return self._starter.begin(
             username, conversation_id, options, prompt=prompt, history=history, redo=Redo.NONE, quota=quota
         )
 
-    def regenerate(self, *, username: str, conversation_id: str, quota: quotas.Quota | None = None) -> Turn:
+    def regenerate(
+        self, *, username: str, conversation_id: str, quota: quotas.Quota | None = None, session: str | None = None
+    ) -> Turn:
         """Answer the last prompt again. The reply it replaces stays in the log, marked
         `superseded`; the request carries the current branch only."""
+        self._admit(session)
         return self._starter.begin(
             username, conversation_id, None, prompt=None, history=None, redo=Redo.REPLY, quota=quota
         )
 
     def edit_last_prompt(
-        self, *, username: str, conversation_id: str, prompt: str, quota: quotas.Quota | None = None
+        self,
+        *,
+        username: str,
+        conversation_id: str,
+        prompt: str,
+        quota: quotas.Quota | None = None,
+        session: str | None = None,
     ) -> Turn:
         """Replace the last prompt (and its reply, both kept in the log as `superseded`)
         with `prompt`, and answer it."""
+        self._admit(session)
         return self._starter.begin(
             username, conversation_id, None, prompt=prompt, history=None, redo=Redo.PROMPT, quota=quota
         )
+
+    def _admit(self, session: str | None) -> None:
+        """A turn asked for under a sign-in session starts only while that session is live: the
+        page checked it when its run began, but it may have ended since (signed out elsewhere)."""
+        if session is not None and self.session_check is not None and not self.session_check(session):
+            raise SignedOutError(SIGNED_OUT)
 
     # --- replies being written (by reply id, never handed to another user) -------------
     def running_turn(self, username: str, reply_id: int | None) -> Turn | None:

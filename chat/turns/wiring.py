@@ -72,7 +72,9 @@ def shared(settings: Settings) -> Opened:
             # Replies are written by daemon threads, which the interpreter would cut off at exit
             # (Streamlit exits this way on SIGTERM or Ctrl+C): end them first, saved as interrupted.
             atexit.register(service.shutdown)
-            _opened[settings] = Opened(service, open_accounts(settings, service))
+            accounts = open_accounts(settings, service)
+            service.session_check = lambda hashed: accounts.resume(hashed) is not None
+            _opened[settings] = Opened(service, accounts)
         return _opened[settings]
 
 

@@ -181,7 +181,9 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
         return
     try:
-        turn = service.regenerate(username=user.username, conversation_id=chat.conversation_id, quota=user.quota)
+        turn = service.regenerate(
+            username=user.username, conversation_id=chat.conversation_id, quota=user.quota, session=user.session_hash
+        )
     except ChatError as error:
         chat.notice = error.message
         return
@@ -214,7 +216,11 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
                 raise InputError("The message is empty: type something, or cancel.")
             assert chat.conversation_id is not None
             turn = service.edit_last_prompt(
-                username=user.username, conversation_id=chat.conversation_id, prompt=prompt, quota=user.quota
+                username=user.username,
+                conversation_id=chat.conversation_id,
+                prompt=prompt,
+                quota=user.quota,
+                session=user.session_hash,
             )
         except ChatError as error:
             st.error(neutralise_images(error.message))

@@ -6,7 +6,7 @@ import streamlit as st
 
 from chat.accounts.auth import SignedIn
 from chat.domain.messages import ChatMessage
-from chat.errors import ChatError, InputError
+from chat.errors import ChatError, InputError, SignedOutError
 from chat.turns.service import ChatService, clean_prompt
 from chat.ui.state import PROMPT, ChatState, chat_state
 
@@ -55,7 +55,11 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
             prompt=prompt,
             options=chat.options,
             quota=user.quota,
+            session=user.session_hash,
         )
+    except SignedOutError:
+        chat.pending_prompt = raw  # the next run finds the session ended and shows it to copy
+        st.rerun()
     except ChatError as error:
         chat.notice = error.message
         chat.restore_prompt = raw

@@ -21,12 +21,13 @@ from chat.db.tables import Message, utcnow
 from chat.domain.messages import ChatMessage
 from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
-from chat.errors import StorageError
+from chat.errors import SignedOutError, StorageError
 from chat.llm.client import PLACEHOLDER_API_KEY, build_model
+from chat.turns import wiring
 from chat.turns.service import ChatService, ConversationOptions
 from chat.ui.pacing import MIN_RENDER_INTERVAL, RENDERS_PER_SECOND, pace, render_interval
 from chat.ui.wording import conversation_usage, ending_note, usage_note
-from tests.conftest import make_settings, new_conversation, service_with, url_of
+from tests.conftest import PASSWORDS, make_settings, new_conversation, service_with, url_of
 from tests.fake_openai import DEFAULT_TEXT, FakeOpenAI, FakeReply
 from tests.waiting import wait_until
 
@@ -476,3 +477,27 @@ def test_a_reply_whose_row_id_now_names_another_message_is_written_anew(
         assert reply is not None
         assert (reply.username, reply.conversation_id, reply.role) == ("alice", turn.conversation_id, "assistant")
         assert (reply.status, reply.content) == ("stopped", turn.text)
+
+
+def test_a_turn_asked_for_under_an_ended_session_starts_nothing(
+    tmp_path: Path, auth_file: Path, fake_openai: FakeOpenAI
+) -> None:
+    """The page checks the session when its run begins; the service checks it again as the prompt
+    is sent (it may have been signed out elsewhere in between)."""
+    opened = wiring.shared(make_settings(tmp_path, OPENAI_BASE_URL=fake_openai.base_url, OPENAI_API_KEY="sk-test"))
+    result = opened.accounts.sign_in("alice", PASSWORDS["alice"], "127.0.0.1")
+    assert result.user is not None
+    hashed = result.user.session_hash
+    live = opened.service.start_turn(username="alice", conversation_id=None, history=[], prompt="one", session=hashed)
+    list(live.follow(min_interval=0))
+    opened.accounts.sign_out(hashed)
+    with pytest.raises(SignedOutError, match="sign-in has ended"):
+        opened.service.start_turn(
+            username="alice", conversation_id=live.conversation_id, history=[], prompt="two", session=hashed
+        )
+    for redo in (opened.service.regenerate, opened.service.edit_last_prompt):
+        extra = {"prompt": "three"} if redo == opened.service.edit_last_prompt else {}
+        with pytest.raises(SignedOutError):
+            redo(username="alice", conversation_id=live.conversation_id, session=hashed, **extra)
+    assert [m.content for m in rows(opened.service.sessions)] == ["one", DEFAULT_TEXT]
+    assert len(fake_openai.chat_requests) == 1
