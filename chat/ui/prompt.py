@@ -15,9 +15,8 @@ def prompt_input(chat: ChatState) -> str | None:
     """The chat input; a prompt that was refused comes back into it.
 
     The submitted prompt is taken by a callback into `chat.pending_prompt`, which
-    Streamlit runs before the script: a rerun that interrupts this run (right after
-    sign-in the cookie components cause several) cannot lose it, as it could lose the
-    widget's one-shot return value. `send` clears it once the turn has started.
+    Streamlit runs before the script: a rerun that interrupts this run (a click while
+    it runs) cannot lose it, as it could lose the widget's one-shot return value. `send` clears it once the turn has started.
     """
     if chat.restore_prompt is not None:
         st.session_state[PROMPT] = chat.restore_prompt

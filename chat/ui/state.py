@@ -111,7 +111,7 @@ def require_admin() -> SignedIn:
 
 def still_signed_in(user: SignedIn) -> bool:
     """For widget callbacks and lazy downloads: Streamlit runs them before the script,
-    so before `login_gate`, with the user of the previous run. Each checks the session
+    so before `signed_in_user`, with the user of the previous run. Each checks the session
     itself, so nothing is done for a session that ended meanwhile."""
     try:
         return accounts_or_error(Settings.from_env()).resume(user.session_hash) is not None
