@@ -69,7 +69,7 @@ test: $(VENV)/.dev ## run the whole test suite: unit, AppTest, integration on SQ
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy chat views app.py
+	$(PY) -m mypy chat views app.py router.py
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_code_shape.py
 	$(VENV)/bin/hadolint Dockerfile

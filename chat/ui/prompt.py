@@ -16,7 +16,8 @@ def prompt_input(chat: ChatState) -> str | None:
 
     The submitted prompt is taken by a callback into `chat.pending_prompt`, which
     Streamlit runs before the script: a rerun that interrupts this run (a click while
-    it runs) cannot lose it, as it could lose the widget's one-shot return value. `send` clears it once the turn has started.
+    it runs) cannot lose it, as it could lose the widget's one-shot return value.
+    `send` clears it once the turn has started.
     """
     if chat.restore_prompt is not None:
         st.session_state[PROMPT] = chat.restore_prompt

@@ -34,7 +34,7 @@ def test_logic_modules_do_not_import_streamlit() -> None:
     core = sorted(
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
         for path in (ROOT / "chat").rglob("*.py")
-        if "ui" not in path.relative_to(ROOT / "chat").parts[:1]
+        if path.relative_to(ROOT / "chat").parts[0] not in ("ui", "web")
         and "migrations" not in path.parts
         and path.name != "__main__.py"
     )
@@ -44,14 +44,26 @@ def test_logic_modules_do_not_import_streamlit() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_only_ui_imports_streamlit() -> None:
+def test_the_web_layer_loads_starlette_but_never_streamlit() -> None:
+    web = sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts) for path in (ROOT / "chat" / "web").rglob("*.py")
+    )
+    code = f"import sys; import {', '.join(web)}; print('streamlit' in sys.modules, 'starlette' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_only_ui_imports_streamlit_and_only_ui_and_web_starlette() -> None:
     for path in (ROOT / "chat").rglob("*.py"):
-        if path.relative_to(ROOT / "chat").parts[0] != "ui":
-            assert not imports_any(path, ("streamlit", "starlette")), path
+        layer = path.relative_to(ROOT / "chat").parts[0]
+        if layer != "ui":
+            assert not imports_any(path, ("streamlit",)), path
+        if layer not in ("ui", "web"):
+            assert not imports_any(path, ("starlette",)), path
 
 
 def test_pages_and_app_import_no_database_model_client_or_yaml() -> None:
-    scripts = [*(ROOT / "views").glob("*.py"), ROOT / "app.py"]
+    scripts = [*(ROOT / "views").glob("*.py"), ROOT / "app.py", ROOT / "router.py"]
     assert len(scripts) >= 5
     for path in scripts:
         assert not imports_any(path, ("sqlalchemy", "openai", "yaml", "ruamel")), path

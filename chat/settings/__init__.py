@@ -12,22 +12,32 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails, PydanticUseDefault
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from chat.errors import ConfigError
+from chat.settings.reading import (
+    ENVIRON,
+    KEEP_BLANK,
+    PROCESS_ONLY,
+    WHEN_MISSING,
+    CommaList,
+    Environment,
+    mark,
+    sentence,
+    split,
+    variable,
+)
 
 MIN_COOKIE_KEY_LENGTH = 32
 
@@ -38,32 +48,7 @@ KNOWN_DEFAULT_COOKIE_KEYS = frozenset(
     + ["replace-me", "your-secret-key", "parley-cookie-key", "generated-by-make-run"]
 )
 
-# A field's `json_schema_extra` marks: a blank value is kept (not the default); the variable is read
-# from the process environment only (not a Parley setting, so not in `.env.example`); the sentence
-# shown when a required variable is unset.
-KEEP_BLANK = "keep_blank"
-PROCESS_ONLY = "process_only"
-WHEN_MISSING = "when_missing"
-
-# The mapping `Settings.from_env` was handed instead of the process environment (tests, tools).
-_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("parley_environ", default=None)
-
-
-class _Environment(EnvSettingsSource):
-    """The process environment, or the mapping handed to `Settings.from_env`."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get()
-        # Names are case-sensitive and blanks are handled by the fields, so the mapping is used as is.
-        return super()._load_env_vars() if environ is None else dict(environ)
-
-
-def _split(value: str) -> tuple[str, ...]:
-    """A comma-separated variable's non-empty entries."""
-    return tuple(entry.strip() for entry in value.split(",") if entry.strip())
-
-
-CommaList = Annotated[tuple[str, ...], NoDecode]
+COOKIE = "The session cookie's name (`__Host-` is put before it over HTTPS)."
 
 
 class Settings(BaseSettings):
@@ -73,8 +58,7 @@ class Settings(BaseSettings):
 
     cookie_key: SecretStr = Field(
         validation_alias="PARLEY_COOKIE_KEY",
-        description="Keys the sign-in forms' CSRF tokens and the throttle's records: at least 32 random "
-        "characters, the same on every replica, never shared or committed.",
+        description="Keys CSRF tokens and the throttle's records: 32+ random characters, one for all replicas.",
         json_schema_extra={
             WHEN_MISSING: "PARLEY_COOKIE_KEY is not set. `make run` writes a fresh one into .env; or set one "
             'with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -131,10 +115,7 @@ class Settings(BaseSettings):
     )
     auth_file: Path = Field(Path("auth.yaml"), validation_alias="PARLEY_AUTH_FILE", description="The users file.")
     cookie_name: str = Field(
-        "parley_session",
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        validation_alias="PARLEY_COOKIE_NAME",
-        description="The session cookie's name (`__Host-` is put before it over HTTPS).",
+        "parley_session", pattern=r"^[A-Za-z0-9_-]{1,64}$", validation_alias="PARLEY_COOKIE_NAME", description=COOKIE
     )
     session_idle_minutes: float = Field(
         480.0, ge=1, validation_alias="PARLEY_SESSION_IDLE_MINUTES", description="A sign-in ends after this idle time."
@@ -240,7 +221,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment beats `.env` beats the defaults (no secrets directory)."""
-        return init_settings, _Environment(settings_cls), dotenv_settings
+        return init_settings, Environment(settings_cls), dotenv_settings
 
     @classmethod
     def from_env(
@@ -252,21 +233,21 @@ class Settings(BaseSettings):
         process = os.environ if environ is None else environ
         # The keyword beats both sources: uvicorn's variable never comes from `.env`.
         arguments: dict[str, Any] = {"_env_file": env_file, "FORWARDED_ALLOW_IPS": process.get("FORWARDED_ALLOW_IPS")}
-        token = _ENVIRON.set(environ)
+        token = ENVIRON.set(environ)
         try:
             return cls(**arguments)
         except ValidationError as error:
-            problems = "\n- ".join(_sentence(detail) for detail in error.errors(include_url=False))
+            problems = "\n- ".join(sentence(detail, cls.variables()) for detail in error.errors(include_url=False))
             # `from None`: pydantic's own text shows the values given, secrets included.
             raise ConfigError("Parley's configuration has problems:\n- " + problems) from None
         finally:
-            _ENVIRON.reset(token)
+            ENVIRON.reset(token)
 
     @classmethod
     def variables(cls) -> Iterator[tuple[str, FieldInfo]]:
         """Each variable Parley reads from the environment or `.env`, with its field."""
         for info in cls.model_fields.values():
-            if not _mark(info, PROCESS_ONLY):
+            if not mark(info, PROCESS_ONLY):
                 yield str(info.validation_alias), info
 
     @property
@@ -289,7 +270,7 @@ class Settings(BaseSettings):
         field = cls.model_fields[str(info.field_name)]
         if value is None and field.default is not None:  # a `.env` line without `=`
             raise PydanticUseDefault
-        if isinstance(value, str) and not _mark(field, KEEP_BLANK):
+        if isinstance(value, str) and not mark(field, KEEP_BLANK):
             value = value.strip()
             if not value:
                 raise PydanticUseDefault
@@ -298,12 +279,12 @@ class Settings(BaseSettings):
     @field_validator("extra_models", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        return _split(value) if isinstance(value, str) else value
+        return split(value) if isinstance(value, str) else value
 
     @field_validator("cookie_key")
     @classmethod
     def _unguessable(cls, key: SecretStr, info: ValidationInfo) -> SecretStr:
-        name, value = _variable(cls, info), key.get_secret_value()
+        name, value = variable(cls, info), key.get_secret_value()
         if value.lower() in KNOWN_DEFAULT_COOKIE_KEYS:
             raise ValueError(
                 f"{name} is a well-known example value; anyone could forge a sign-in cookie with it. "
@@ -317,7 +298,7 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, url: str | None, info: ValidationInfo) -> str | None:
         if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError(f"{_variable(cls, info)} must start with http:// or https://, not {url!r}.")
+            raise ValueError(f"{variable(cls, info)} must start with http:// or https://, not {url!r}.")
         return url
 
     @field_validator("max_tokens")
@@ -334,7 +315,7 @@ class Settings(BaseSettings):
             try:
                 networks.append(str(ipaddress.ip_network(entry, strict=False)))
             except ValueError:
-                problems.append(f"{_variable(cls, info)}: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8).")
+                problems.append(f"{variable(cls, info)}: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8).")
         if problems:
             raise ValueError("\n- ".join(problems))
         return tuple(networks)
@@ -346,7 +327,7 @@ class Settings(BaseSettings):
             return value
         prices: list[tuple[str, float, float]] = []
         problems: list[str] = []
-        for entry in _split(value):
+        for entry in split(value):
             name, _, pair = entry.rpartition("=")
             costs = pair.split("/")
             try:
@@ -357,7 +338,7 @@ class Settings(BaseSettings):
                     raise ValueError
             except ValueError:
                 problems.append(
-                    f"{_variable(cls, info)}: {entry!r} is not MODEL=INPUT/OUTPUT (USD per million tokens, "
+                    f"{variable(cls, info)}: {entry!r} is not MODEL=INPUT/OUTPUT (USD per million tokens, "
                     "e.g. gpt-4o-mini=0.15/0.60)."
                 )
                 continue
@@ -365,39 +346,3 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("\n- ".join(problems))
         return tuple(prices)
-
-
-def _mark(info: FieldInfo, mark: str) -> bool:
-    extra = info.json_schema_extra
-    return isinstance(extra, dict) and bool(extra.get(mark))
-
-
-def _variable(settings: type[Settings], info: ValidationInfo) -> str:
-    return str(settings.model_fields[str(info.field_name)].validation_alias)
-
-
-# pydantic's error types, as sentences naming the variable (the input is never a secret here).
-_SENTENCES = {
-    "int_parsing": "{name} must be a whole number, not {input!r}.",
-    "int_from_float": "{name} must be a whole number, not {input!r}.",
-    "float_parsing": "{name} must be a number, not {input!r}.",
-    "bool_parsing": "{name} must be true or false, not {input!r}.",
-    "greater_than_equal": "{name} must be at least {ge:g}, not {input}.",
-}
-
-
-def _sentence(error: ErrorDetails) -> str:
-    """One problem as the person configuring Parley should read it."""
-    name = ".".join(str(part) for part in error["loc"])
-    context = error.get("ctx", {})
-    if error["type"] == "value_error":
-        return str(context["error"])
-    if error["type"] == "missing":
-        field = next((info for variable, info in Settings.variables() if variable == name), None)
-        extra = field.json_schema_extra if field is not None else None
-        hint = extra.get(WHEN_MISSING) if isinstance(extra, dict) else None
-        return str(hint) if hint else f"{name} is not set."
-    template = _SENTENCES.get(error["type"])
-    if template is None:
-        return f"{name}: {error['msg']}."
-    return template.format(name=name, input=error["input"], **context)
