@@ -47,7 +47,7 @@ RUN useradd --no-log-init --uid 10001 --user-group --home-dir /app/data --no-cre
     && chmod -R 700 /app/data
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src /app
-# PYTHONSAFEPATH=1: `python -m` (the health check, `docker exec ... python -m chat users`)
+# PYTHONSAFEPATH=1: `python -m` (`docker exec ... python -m chat users`, `... chat health`)
 # would otherwise put the working directory, the volume, first on sys.path, so a file
 # there named like a Parley module would run as code. Code comes from the image only.
 # The working directory is the volume, so relative paths from an env file made for
@@ -57,8 +57,9 @@ WORKDIR /app/data
 VOLUME ["/app/data"]
 USER 10001:10001
 EXPOSE 8501
+# Liveness: GET /healthz on this machine (standard library only; docker/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-P", "-m", "chat", "health"]
+    CMD ["python", "-P", "/app/docker/healthcheck.py"]
 ENTRYPOINT ["/bin/sh", "/app/docker/entrypoint.sh"]
 
 # Last, so that a new commit does not invalidate the layers above.

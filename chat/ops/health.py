@@ -2,12 +2,17 @@
 
 Checks that the configuration is valid and that the database answers and takes
 writes (a row is written and rolled back); with `--deep`,
-that the model server answers too. Prints one line and exits 0 when healthy, 1
+that the model server answers too. `/readyz` (`chat/web/health.py`) runs the same
+checks without the write (`check_database(url, write=False)`) and reports the
+model's state (`model_state`) without failing on it. Prints one line and exits 0 when healthy, 1
 with the reason otherwise (`Error: unhealthy: ...`): what Docker's HEALTHCHECK and a
 load balancer need. Even what no check foresaw is that one line, never a traceback.
 """
 
 from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
 
 import openai
 from sqlalchemy import Engine, create_engine, insert, inspect, text
@@ -52,8 +57,9 @@ def _clause(sentence: str) -> str:
     return start + sentence[1:].rstrip(".")
 
 
-def check_database(url: str) -> str:
-    """Why the database cannot serve Parley, raised as Unhealthy; else a short description."""
+def check_database(url: str, *, write: bool = True) -> str:
+    """Why the database cannot serve Parley, raised as Unhealthy; else a short description.
+    With `write=False` only reads (SELECT): no write lock is taken, for frequent probes."""
     engine = _engine(url)
     try:
         with engine.connect() as connection:
@@ -61,17 +67,20 @@ def check_database(url: str) -> str:
             missing = [t.name for t in Base.metadata.sorted_tables if not inspect(connection).has_table(t.name)]
             if missing:
                 raise Unhealthy(f"the database lacks Parley's tables ({', '.join(missing)}); run `make migrate`")
-            # A real write to one of Parley's tables, rolled back: proves the lock, the
-            # permissions and the storage alike, and leaves nothing behind.
-            try:
-                connection.execute(insert(AuditEvent).values(at=utcnow(), actor="health", action="probe", target=""))
-            finally:
-                connection.rollback()
+            if write:
+                # A real write to one of Parley's tables, rolled back: proves the lock, the
+                # permissions and the storage alike, and leaves nothing behind.
+                try:
+                    connection.execute(
+                        insert(AuditEvent).values(at=utcnow(), actor="health", action="probe", target="")
+                    )
+                finally:
+                    connection.rollback()
     except SQLAlchemyError as error:
         raise Unhealthy(_database_reason(error)) from None
     finally:
         engine.dispose()
-    return f"database ({engine.dialect.name}) answers and takes writes"
+    return f"database ({engine.dialect.name}) answers" + (" and takes writes" if write else "")
 
 
 def _database_reason(error: SQLAlchemyError) -> str:
@@ -86,25 +95,50 @@ def _database_reason(error: SQLAlchemyError) -> str:
     return words
 
 
-def check_model(settings: Settings) -> str:
+class Model(enum.Enum):
+    DEMO = "demo"  # no model server: the offline demo model answers
+    OK = "ok"
+    REFUSED = "refused"  # it answers, and refuses the API key
+    UNREACHABLE = "unreachable"  # no answer in time (refused connection, timeout, reset)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    state: Model
+    sentence: str
+
+    @property
+    def usable(self) -> bool:
+        return self.state in (Model.DEMO, Model.OK)
+
+
+def model_state(settings: Settings, *, timeout: float = TIMEOUT_SECONDS) -> ModelState:
+    """What the model server says to `/models` within `timeout` (one try, no retries)."""
     if settings.demo_mode:
-        return "model: the offline demo model"
-    client = openai.OpenAI(
+        return ModelState(Model.DEMO, "model: the offline demo model")
+    server = settings.openai_base_url or "the OpenAI API"
+    with openai.OpenAI(
         api_key=settings.openai_api_key.get_secret_value() or PLACEHOLDER_API_KEY,
         base_url=settings.openai_base_url,
-        timeout=TIMEOUT_SECONDS,
+        timeout=timeout,
         max_retries=0,
-    )
-    server = settings.openai_base_url or "the OpenAI API"
-    try:
-        client.models.list()
-    except (openai.AuthenticationError, openai.PermissionDeniedError):
-        raise Unhealthy(f"the model server ({server}) refuses the API key") from None
-    except openai.APIStatusError:
-        pass  # it answered; not every server lists its models
-    except openai.APIError:  # connection refused, timeout, reset
-        raise Unhealthy(f"the model server ({server}) does not answer") from None
-    return f"model server ({server}) answers"
+    ) as client:
+        try:
+            client.models.list()
+        except (openai.AuthenticationError, openai.PermissionDeniedError):
+            return ModelState(Model.REFUSED, f"the model server ({server}) refuses the API key")
+        except openai.APIStatusError:
+            pass  # it answered; not every server lists its models
+        except openai.APIError:  # connection refused, timeout, reset
+            return ModelState(Model.UNREACHABLE, f"the model server ({server}) does not answer")
+    return ModelState(Model.OK, f"model server ({server}) answers")
+
+
+def check_model(settings: Settings) -> str:
+    found = model_state(settings)
+    if not found.usable:
+        raise Unhealthy(found.sentence)
+    return found.sentence
 
 
 def run(deep: bool) -> str:

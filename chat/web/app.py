@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 from chat.errors import ChatError
 from chat.web.context import ContextSource, ProcessContext
 from chat.web.gate import Gate
+from chat.web.health import HealthRoutes
 from chat.web.pages import render
 from chat.web.signin import SignInRoutes
 
@@ -20,7 +21,7 @@ CONTEXT: ContextSource = ProcessContext()
 
 
 def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
-    return [*SignInRoutes(source).routes()]
+    return [*SignInRoutes(source).routes(), *HealthRoutes(source).routes()]
 
 
 def middleware(source: ContextSource = CONTEXT) -> list[Middleware]:
