@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, exc, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import spool, store
 from chat.db.engine import init_db, make_engine, session_factory
-from chat.db.failures import refused_for_good
 from chat.db.quotas import Quota, QuotaError
 from chat.db.tables import Message
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
@@ -295,36 +294,6 @@ def test_a_data_error_is_refused_for_good_on_postgresql(tmp_path: Path, sessions
     assert logged(sessions) == [("alice", "behind"), ("alice", "it")]
     (entry,) = quarantined(file)
     assert entry["reason"] == "DataError: value too long for type character varying(64)"
-
-
-def _driver_error(message: str, sqlstate: str | None = None) -> Exception:
-    error = Exception(message)
-    error.sqlstate = sqlstate  # type: ignore[attr-defined]  # as psycopg's errors carry it
-    return error
-
-
-@pytest.mark.parametrize(
-    ("error", "for_good"),
-    [
-        (exc.OperationalError("INSERT", {}, _driver_error("database is locked")), False),
-        (exc.OperationalError("INSERT", {}, _driver_error("connection refused")), False),
-        (exc.InterfaceError("INSERT", {}, _driver_error("connection already closed")), False),
-        (exc.DisconnectionError("server closed the connection"), False),
-        (exc.InternalError("INSERT", {}, _driver_error("cannot execute INSERT in a read-only transaction")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("Cannot operate on a closed database.")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error('relation "messages" does not exist', "42P01")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("permission denied for table messages", "42501")), False),
-        (exc.DataError("INSERT", {}, _driver_error("value too long", "22001"), connection_invalidated=True), False),
-        (exc.DataError("INSERT", {}, _driver_error("text fields cannot contain NUL", "22021")), True),
-        (exc.IntegrityError("INSERT", {}, _driver_error("NOT NULL constraint failed")), True),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("Error binding parameter 1: type 'dict'")), True),
-        (UnicodeEncodeError("utf-8", "a\ud800", 1, 2, "surrogates not allowed"), True),
-        (KeyError("created_at"), True),
-        (RuntimeError("a bug"), False),
-    ],
-)
-def test_what_retrying_cannot_cure(error: BaseException, for_good: bool) -> None:
-    assert refused_for_good(error) is for_good
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
