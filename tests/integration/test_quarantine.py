@@ -29,6 +29,7 @@ from chat.ops.reports import Reports
 from chat.turns.service import ChatService
 from tests.conftest import service_with
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.unit.test_quarantine import quarantined
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_engines
@@ -71,10 +72,6 @@ def add_line(file: spool.Spool, data: dict[str, Any]) -> None:
 def logged(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
     with sessions() as session:
         return [(m.username, m.content) for m in session.scalars(select(Message).order_by(Message.id))]
-
-
-def quarantined(file: spool.Spool) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in file.quarantine_path.read_text().splitlines()]
 
 
 def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_written_in_order(
@@ -259,15 +256,6 @@ def test_a_spooled_turn_still_being_answered_counts_toward_the_quota(
     service.spool.stop()
 
 
-def test_an_older_parley_s_bad_file_is_read_into_the_one_quarantine(tmp_path: Path) -> None:
-    file = spool.Spool(tmp_path / "spool.jsonl")
-    Path(f"{file.path}.bad").write_text('{"id": "half a li\n')
-    (shown,) = file.set_aside()
-    assert shown.what == "an unreadable line" and "spool.jsonl.bad" in shown.reason
-    assert not Path(f"{file.path}.bad").exists()
-    assert quarantined(file)[0]["line"] == '{"id": "half a li'
-
-
 def test_a_time_without_a_zone_is_refused_for_good_on_both_engines(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
@@ -318,13 +306,6 @@ def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
         file.replay(sessions)
     assert [r.id for r in file.records()] == [odd.id, last.id]
     assert logged(sessions) == [("alice", "one"), ("alice", "1")] and not file.quarantine_path.exists()
-
-
-def test_a_quarantine_that_cannot_be_read_is_reported_not_raised(tmp_path: Path) -> None:
-    file = spool.Spool(tmp_path / "spool.jsonl")
-    file.quarantine_path.mkdir()  # as good as unreadable, even for root
-    (shown,) = file.set_aside()
-    assert shown.reason == "the quarantine file cannot be read (Is a directory)"
 
 
 NOBODY = 65534
