@@ -1,6 +1,6 @@
 """Parley under load and faults, in real browsers, beside the bare `openai` SDK.
 
-    .venv/bin/python benchmarks/load.py [--postgres URL] [--quick | --smoke] [--workload NAME ...]
+    PYTHONPATH=. .venv/bin/python benchmarks/load.py [--postgres URL] [--quick | --smoke] [--workload NAME ...]
 
 Starts, in a temp folder: the fake OpenAI server (`benchmarks/load_model.py`, its own
 process), and Parley itself (`streamlit run app.py` with the project's
@@ -89,21 +89,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import bcrypt
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from chat.accounts.authfile import edit_auth_file
+from chat.db.tables import Message
+from chat.domain.status import ReplyStatus
+from tests.e2e.conftest import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere: chat/ must be importable
-
-import bcrypt  # noqa: E402
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
-from playwright.async_api import Error as PlaywrightError  # noqa: E402
-from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
-
-from chat.accounts.authfile import edit_auth_file  # noqa: E402
-from chat.db.tables import Message  # noqa: E402
-from chat.domain.status import ReplyStatus  # noqa: E402
-from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 # The suite's flags (Debian's Chromium as root, headless, nothing in the background, no tab throttled).
@@ -1486,132 +1485,166 @@ def faults_report(outcome: Outcome, events: list[FaultEvent], spool_empty: bool)
 
 
 def targets(bench: Bench, baseline: int) -> list[list[str]]:
-    def first(name: str) -> Outcome | None:
-        return next((o for o in bench.outcomes if o.workload.name == name), None)
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**missed**"
-
+    """The targets table: each workload's rows, for the workloads this run had."""
     rows: list[list[str]] = []
-    if o := first("burst"):
-        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
-        rows.append(
-            [
-                "burst: complete within 2.0x the SDK",
-                f"{ms(done)} vs {ms(sdk)} ms ({done / sdk:.2f}x)",
-                verdict(done <= 2 * sdk),
-            ]
-        )
-    if o := first("paced"):
-        f, sf = median(o.parley("first")), median([f for f, _ in o.sdk])
-        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
-        rows.append(["paced: first token within 60 ms of the SDK", f"{signed_ms(f - sf)} ms", verdict(f - sf <= 0.060)])
-        rows.append(
-            [
-                "paced: complete within 1 % (or 60 ms) of the SDK",
-                f"{ms(done)} vs {ms(sdk)} ms ({(done / sdk - 1) * 100:+.1f} %, {signed_ms(done - sdk)} ms)",
-                verdict(done <= max(1.01 * sdk, sdk + 0.060)),
-            ]
-        )
-        if o.example:
-            ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
-            rows.append(
-                [
-                    "paced, for reference: Streamlit's own chat example, same run",
-                    f"first {signed_ms(ef - sf)} ms, complete {signed_ms(ed - sdk)} ms",
-                    "–",
-                ]
-            )
-    if o := first("concurrent"):
-        f, sf = median(o.parley("first")), median([f for f, _ in o.sdk])
-        done, sdk = median(o.parley("complete")), median([c for _, c in o.sdk])
-        label = f"concurrent ({o.workload.sessions}x{o.workload.turns})"
-        rows.append([f"{label}: complete within 1.05x the SDK", f"{done / sdk:.3f}x", verdict(done <= 1.05 * sdk)])
-        rows.append(
-            [f"{label}: first token within 250 ms of the SDK", f"{signed_ms(f - sf)} ms", verdict(f - sf <= 0.250)]
-        )
-        if o.example:
-            ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
-            rows.append(
-                [
-                    f"{label}, for reference: Streamlit's own chat example, same run",
-                    f"first {signed_ms(ef - sf)} ms, complete {ed / sdk:.3f}x",
-                    "–",
-                ]
-            )
-    if o := first("long"):
-        times = [t.complete for t in o.sessions[0].turns] if o.sessions else []
-        if len(times) >= 6:
-            head, tail = median(times[:3]), median(times[-3:])
-            rows.append(
-                [
-                    f"long ({len(times)} turns): the last turns within 1.1x the first (medians of 3)",
-                    f"{ms(tail)} vs {ms(head)} ms ({tail / head:.2f}x; single turns {ms(times[-1])} vs {ms(times[0])})",
-                    verdict(tail <= 1.1 * head),
-                ]
-            )
+    for name, rows_of in (
+        ("burst", _burst_targets),
+        ("paced", _paced_targets),
+        ("concurrent", _concurrent_targets),
+        ("long", _long_targets),
+    ):
+        outcome = next((o for o in bench.outcomes if o.workload.name == name), None)
+        if outcome is not None:
+            rows += rows_of(outcome)
     many = [o for o in bench.outcomes if o.workload.name == "many"]
     if many:
-        label = f"many ({many[0].workload.sessions}x{many[0].workload.turns}, x{len(many)})"
-        lost = sum(o.rows.expected - o.rows.found for o in many)
-        locked = sum(o.log.locked + o.log.refused for o in many)
-        rows.append(
-            [
-                f"{label}: 0 rows lost",
-                f"{lost} of {sum(o.rows.expected for o in many)}",
-                verdict(all(o.rows.exact for o in many)),
-            ]
-        )
-        rows.append([f"{label}: 0 lock errors (or writes refused)", str(locked), verdict(locked == 0)])
-        exceptions = sum(o.log.tracebacks + sum(a.startswith("exception") for a in o.shown) for o in many)
-        rows.append([f"{label}: no exception (log, pages)", str(exceptions), verdict(exceptions == 0)])
-        completes = many[0].parley("complete")
-        rows.append(
-            [f"{label}: p90 complete (reported)", f"{ms(p90(completes))} ms (median {ms(median(completes))})", "–"]
-        )
-        per_session = (many[0].usage.peak_rss - baseline) / many[0].workload.sessions
-        rows.append([f"{label}: peak memory per session (reported)", f"{per_session / 2**20:.1f} MB", "–"])
-        after = [rss for label_, rss in bench.memory if label_.startswith("after many")]
-        if after:
-            growth = [(rss - baseline) / baseline * 100 for rss in after]
-            rows.append(
-                [
-                    "memory after the sessions ended: within 10 % of the baseline",
-                    ", ".join(f"{g:+.1f} %" for g in growth),
-                    verdict(all(g <= 10 for g in growth)),
-                ]
-            )
-            if len(after) > 1:
-                grew = (after[1] - after[0]) / baseline * 100
-                rows.append(
-                    [
-                        "the second run does not grow it (within 1 % of the baseline)",
-                        f"{grew:+.1f} %",
-                        verdict(grew <= 1.0),
-                    ]
-                )
+        rows += _many_targets(many, baseline)
+        rows += _memory_targets(bench, baseline)
     if bench.faults is not None:
-        outcome, _events, spool_empty = bench.faults
-        silent = sum(t.outcome == "timeout" for s in outcome.sessions for t in s.turns)
-        told = sum(
-            any(t.outcome in ("error", "refused") or any(a.startswith("warning") for a in t.alerts) for t in s.turns)
-            for s in outcome.sessions
-        )
+        rows += _fault_targets(*bench.faults)
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _sdk_medians(o: Outcome) -> tuple[float, float]:
+    """The SDK's median first token and median complete reply."""
+    return median([f for f, _ in o.sdk]), median([c for _, c in o.sdk])
+
+
+def _burst_targets(o: Outcome) -> list[list[str]]:
+    done, (_, sdk) = median(o.parley("complete")), _sdk_medians(o)
+    return [
+        [
+            "burst: complete within 2.0x the SDK",
+            f"{ms(done)} vs {ms(sdk)} ms ({done / sdk:.2f}x)",
+            _verdict(done <= 2 * sdk),
+        ]
+    ]
+
+
+def _paced_targets(o: Outcome) -> list[list[str]]:
+    f, done = median(o.parley("first")), median(o.parley("complete"))
+    sf, sdk = _sdk_medians(o)
+    rows = [
+        ["paced: first token within 60 ms of the SDK", f"{signed_ms(f - sf)} ms", _verdict(f - sf <= 0.060)],
+        [
+            "paced: complete within 1 % (or 60 ms) of the SDK",
+            f"{ms(done)} vs {ms(sdk)} ms ({(done / sdk - 1) * 100:+.1f} %, {signed_ms(done - sdk)} ms)",
+            _verdict(done <= max(1.01 * sdk, sdk + 0.060)),
+        ],
+    ]
+    if o.example:
+        ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
         rows.append(
             [
-                "faults: every affected session told (warning or error shown)",
-                f"{told} of {len(outcome.sessions)} sessions; {silent} turns with no outcome",
-                verdict(told == len(outcome.sessions) and silent == 0),
-            ]
-        )
-        rows.append(
-            [
-                "faults: every turn once with its status, spool empty",
-                f"{outcome.rows.summary()}; spool empty: {spool_empty}",
-                verdict(outcome.rows.exact and spool_empty),
+                "paced, for reference: Streamlit's own chat example, same run",
+                f"first {signed_ms(ef - sf)} ms, complete {signed_ms(ed - sdk)} ms",
+                "–",
             ]
         )
     return rows
+
+
+def _concurrent_targets(o: Outcome) -> list[list[str]]:
+    f, done = median(o.parley("first")), median(o.parley("complete"))
+    sf, sdk = _sdk_medians(o)
+    label = f"concurrent ({o.workload.sessions}x{o.workload.turns})"
+    rows = [
+        [f"{label}: complete within 1.05x the SDK", f"{done / sdk:.3f}x", _verdict(done <= 1.05 * sdk)],
+        [f"{label}: first token within 250 ms of the SDK", f"{signed_ms(f - sf)} ms", _verdict(f - sf <= 0.250)],
+    ]
+    if o.example:
+        ef, ed = median([f for f, _ in o.example]), median([c for _, c in o.example])
+        rows.append(
+            [
+                f"{label}, for reference: Streamlit's own chat example, same run",
+                f"first {signed_ms(ef - sf)} ms, complete {ed / sdk:.3f}x",
+                "–",
+            ]
+        )
+    return rows
+
+
+def _long_targets(o: Outcome) -> list[list[str]]:
+    times = [t.complete for t in o.sessions[0].turns] if o.sessions else []
+    if len(times) < 6:
+        return []
+    head, tail = median(times[:3]), median(times[-3:])
+    return [
+        [
+            f"long ({len(times)} turns): the last turns within 1.1x the first (medians of 3)",
+            f"{ms(tail)} vs {ms(head)} ms ({tail / head:.2f}x; single turns {ms(times[-1])} vs {ms(times[0])})",
+            _verdict(tail <= 1.1 * head),
+        ]
+    ]
+
+
+def _many_label(many: list[Outcome]) -> str:
+    return f"many ({many[0].workload.sessions}x{many[0].workload.turns}, x{len(many)})"
+
+
+def _many_targets(many: list[Outcome], baseline: int) -> list[list[str]]:
+    label = _many_label(many)
+    lost = sum(o.rows.expected - o.rows.found for o in many)
+    locked = sum(o.log.locked + o.log.refused for o in many)
+    exceptions = sum(o.log.tracebacks + sum(a.startswith("exception") for a in o.shown) for o in many)
+    completes = many[0].parley("complete")
+    per_session = (many[0].usage.peak_rss - baseline) / many[0].workload.sessions
+    return [
+        [
+            f"{label}: 0 rows lost",
+            f"{lost} of {sum(o.rows.expected for o in many)}",
+            _verdict(all(o.rows.exact for o in many)),
+        ],
+        [f"{label}: 0 lock errors (or writes refused)", str(locked), _verdict(locked == 0)],
+        [f"{label}: no exception (log, pages)", str(exceptions), _verdict(exceptions == 0)],
+        [f"{label}: p90 complete (reported)", f"{ms(p90(completes))} ms (median {ms(median(completes))})", "–"],
+        [f"{label}: peak memory per session (reported)", f"{per_session / 2**20:.1f} MB", "–"],
+    ]
+
+
+def _memory_targets(bench: Bench, baseline: int) -> list[list[str]]:
+    """The server's memory after the `many` runs ended, against its baseline."""
+    after = [rss for label, rss in bench.memory if label.startswith("after many")]
+    if not after:
+        return []
+    growth = [(rss - baseline) / baseline * 100 for rss in after]
+    rows = [
+        [
+            "memory after the sessions ended: within 10 % of the baseline",
+            ", ".join(f"{g:+.1f} %" for g in growth),
+            _verdict(all(g <= 10 for g in growth)),
+        ]
+    ]
+    if len(after) > 1:
+        grew = (after[1] - after[0]) / baseline * 100
+        rows.append(
+            ["the second run does not grow it (within 1 % of the baseline)", f"{grew:+.1f} %", _verdict(grew <= 1.0)]
+        )
+    return rows
+
+
+def _fault_targets(outcome: Outcome, _events: list[FaultEvent], spool_empty: bool) -> list[list[str]]:
+    silent = sum(t.outcome == "timeout" for s in outcome.sessions for t in s.turns)
+    told = sum(
+        any(t.outcome in ("error", "refused") or any(a.startswith("warning") for a in t.alerts) for t in s.turns)
+        for s in outcome.sessions
+    )
+    return [
+        [
+            "faults: every affected session told (warning or error shown)",
+            f"{told} of {len(outcome.sessions)} sessions; {silent} turns with no outcome",
+            _verdict(told == len(outcome.sessions) and silent == 0),
+        ],
+        [
+            "faults: every turn once with its status, spool empty",
+            f"{outcome.rows.summary()}; spool empty: {spool_empty}",
+            _verdict(outcome.rows.exact and spool_empty),
+        ],
+    ]
 
 
 def main() -> None:

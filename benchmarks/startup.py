@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
@@ -78,6 +78,62 @@ def login_form(page: Page, process: subprocess.Popen[bytes], folder: Path) -> No
         fail(f"the page shows an error: {page.locator(ERRORS).first.inner_text()[:300]}", folder)
 
 
+def make_run(folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`make run` in `folder`, its output in make-run.log there, in a process group of its own."""
+    with (folder / "make-run.log").open("wb") as output:
+        return subprocess.Popen(
+            ["make", "run", f"PORT={port}"],
+            cwd=folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def open_first(page: Page, url: str, process: subprocess.Popen[bytes], folder: Path) -> None:
+    """Load `url` as soon as the server answers (within 120 s, and while `make run` lives)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            page.goto(url, timeout=2000)
+            return
+        except Exception:
+            if process.poll() is not None:
+                fail(f"make run exited ({process.returncode}) before serving", folder)
+            if time.monotonic() > deadline:
+                fail(f"nothing served on {url} within 120 s", folder)
+            time.sleep(0.05)
+
+
+def one_run(browser: Browser, port: int, env: dict[str, str], reload_count: int) -> tuple[float, list[float]]:
+    """A first start in a scratch copy: seconds from `make run` to the login form, and each reload's."""
+    folder = scratch_copy()
+    started = time.perf_counter()
+    process = make_run(folder, port, env)
+    reloads = []
+    try:
+        page = browser.new_page()
+        open_first(page, f"http://127.0.0.1:{port}/", process, folder)
+        login_form(page, process, folder)
+        to_form = time.perf_counter() - started
+        for _ in range(reload_count):
+            reload_started = time.perf_counter()
+            page.reload()
+            login_form(page, process, folder)
+            reloads.append(time.perf_counter() - reload_started)
+        page.close()
+        missing = [name for name in (".env", "auth.yaml", "data") if not (folder / name).exists()]
+        if missing:
+            fail(f"the first start left no {', '.join(missing)}", folder)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+    shutil.rmtree(folder, ignore_errors=True)
+    return to_form, reloads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -93,47 +149,9 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         for run in range(args.runs):
-            folder = scratch_copy()
-            started = time.perf_counter()
-            with (folder / "make-run.log").open("wb") as output:
-                process = subprocess.Popen(
-                    ["make", "run", f"PORT={args.port}"],
-                    cwd=folder,
-                    env=env,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            try:
-                page = browser.new_page()
-                url = f"http://127.0.0.1:{args.port}/"
-                deadline = time.monotonic() + 120
-                while True:
-                    try:
-                        page.goto(url, timeout=2000)
-                        break
-                    except Exception:
-                        if process.poll() is not None:
-                            fail(f"make run exited ({process.returncode}) before serving", folder)
-                        if time.monotonic() > deadline:
-                            fail(f"nothing served on {url} within 120 s", folder)
-                        time.sleep(0.05)
-                login_form(page, process, folder)
-                to_form.append(time.perf_counter() - started)
-                for _ in range(reload_count):
-                    reload_started = time.perf_counter()
-                    page.reload()
-                    login_form(page, process, folder)
-                    reloads.append(time.perf_counter() - reload_started)
-                page.close()
-                missing = [name for name in (".env", "auth.yaml", "data") if not (folder / name).exists()]
-                if missing:
-                    fail(f"the first start left no {', '.join(missing)}", folder)
-            finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
-            shutil.rmtree(folder, ignore_errors=True)
+            seconds, reloaded = one_run(browser, args.port, env, reload_count)
+            to_form.append(seconds)
+            reloads += reloaded
             print(f"run {run + 1}: make run -> login form {to_form[-1]:.2f} s", flush=True)
         browser.close()
     print(f"median, make run -> login form (first start: .env, admin, database): {statistics.median(to_form):.2f} s")

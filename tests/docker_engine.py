@@ -228,49 +228,82 @@ def remove(folder: Path, process: subprocess.Popen[bytes] | None = None) -> None
     shutil.rmtree(folder, ignore_errors=True)
 
 
+Entry = tuple[str, list[str], list[str]]  # an apt source: (uri, suites, components)
+
+
 def apt_mirror(suite: str = SUITE) -> str:
     """The Debian mirror this machine's apt uses for `suite` (sources.list and sources.list.d)."""
-    entries: list[tuple[str, list[str], list[str]]] = []  # (uri, suites, components)
-    files = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]
-    for name in files:
-        try:
-            lines = Path(name).read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            words = line.split("#", 1)[0].split()
-            if len(words) >= 3 and words[0] == "deb":
-                if words[1].startswith("["):  # options: [arch=amd64 signed-by=...]
-                    while words and not words[0].endswith("]"):
-                        words.pop(0)
-                    words.insert(0, "deb")
-                if len(words) >= 3:
-                    entries.append((words[1], [words[2]], words[3:]))
+    entries: list[Entry] = []
+    for name in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+        entries += one_line_entries(_text_of(name))
     for name in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        try:
-            text = Path(name).read_text()
-        except OSError:
-            continue
-        for stanza in text.split("\n\n"):
-            fields: dict[str, str] = {}
-            key = ""
-            for line in stanza.splitlines():
-                if line.startswith("#"):
-                    continue
-                if line[:1] in (" ", "\t") and key:
-                    fields[key] += " " + line.strip()
-                elif ":" in line:
-                    key, value = line.split(":", 1)
-                    key = key.strip().lower()
-                    fields[key] = value.strip()
-            if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes").lower() == "no":
-                continue
-            for uri in fields.get("uris", "").split():
-                entries.append((uri, fields.get("suites", "").split(), fields.get("components", "").split()))
+        entries += deb822_entries(_text_of(name))
+    return mirror_for(suite, entries)
+
+
+def mirror_for(suite: str, entries: list[Entry]) -> str:
+    """The first HTTP(S) entry with `suite` and `main`, else Debian's own mirror."""
     for uri, suites, components in entries:
         if suite in suites and "main" in components and uri.startswith(("http://", "https://")):
             return uri.rstrip("/")
     return FALLBACK_MIRROR
+
+
+def _text_of(name: str) -> str:
+    try:
+        return Path(name).read_text()
+    except OSError:
+        return ""
+
+
+def one_line_entries(text: str) -> list[Entry]:
+    """The `deb URI SUITE COMPONENT...` lines of a `.list` file (options in brackets skipped)."""
+    entries = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) < 3 or words[0] != "deb":
+            continue
+        if words[1].startswith("["):  # options: [arch=amd64 signed-by=...]
+            words = ["deb", *_after_options(words)]
+        if len(words) >= 3:
+            entries.append((words[1], [words[2]], words[3:]))
+    return entries
+
+
+def _after_options(words: list[str]) -> list[str]:
+    """The words after the one closing `[...]` (none when it is never closed)."""
+    for index, word in enumerate(words):
+        if word.endswith("]"):
+            return words[index + 1 :]
+    return []
+
+
+def deb822_entries(text: str) -> list[Entry]:
+    """The enabled `Types: deb` stanzas of a `.sources` file, one entry per URI."""
+    entries = []
+    for stanza in text.split("\n\n"):
+        fields = _stanza_fields(stanza)
+        if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes").lower() == "no":
+            continue
+        suites, components = fields.get("suites", "").split(), fields.get("components", "").split()
+        entries += [(uri, suites, components) for uri in fields.get("uris", "").split()]
+    return entries
+
+
+def _stanza_fields(stanza: str) -> dict[str, str]:
+    """A deb822 stanza's fields by lower-case name, continuation lines joined."""
+    fields: dict[str, str] = {}
+    key = ""
+    for line in stanza.splitlines():
+        if line.startswith("#"):
+            continue
+        if line[:1] in (" ", "\t") and key:
+            fields[key] += " " + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip().lower()
+            fields[key] = value.strip()
+    return fields
 
 
 def _proxy_env() -> dict[str, str]:

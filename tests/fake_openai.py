@@ -115,145 +115,177 @@ class FakeOpenAI:
         self.stop()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+        return type("Handler", (_Handler,), {"fake": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-                pass
+class _Handler(BaseHTTPRequestHandler):
+    """One request to the fake: `fake` is the server it belongs to (set by `FakeOpenAI._handler`)."""
 
-            def _record(self, body: dict[str, Any]) -> None:
-                headers = {k.lower(): v for k, v in self.headers.items()}  # HTTP header names ignore case
-                fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
+    protocol_version = "HTTP/1.1"
+    fake: FakeOpenAI
 
-            def do_GET(self) -> None:
-                self._record({})
-                if self.path.rstrip("/").endswith("/models"):
-                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
-                    self._json(200, {"object": "list", "data": data})
-                else:
-                    self._json(404, _error("not found", "not_found"))
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError:
-                    body = {}
-                self._record(body)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._json(404, _error("not found", "not_found"))
-                    return
-                refused = sorted(name for name in fake.refuses if name in body)
-                if refused:
-                    self._json(400, _refusal(refused[0], body[refused[0]]))
-                    return
-                window = fake.context_window
-                size = prompt_tokens(body)
-                if window is not None and size > window:
-                    message = (
-                        f"This model's maximum context length is {window} tokens. However, your messages "
-                        f"resulted in {size} tokens. Please reduce the length of the messages."
-                    )
-                    self._json(400, _error(message, "context_length_exceeded"))
-                    return
-                reply = fake.next_reply()
-                if reply.hang_before_headers:
-                    time.sleep(reply.hang_before_headers)
-                if reply.status != 200:
-                    code = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
-                    self._json(reply.status, _error(reply.error_message, code.get(reply.status, "server_error")))
-                    return
-                self._stream(reply, body)
+    def _record(self, body: dict[str, Any]) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}  # HTTP header names ignore case
+        self.fake.requests.append(RecordedRequest(self.command, self.path, headers, body))
 
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def do_GET(self) -> None:
+        self._record({})
+        if self.path.rstrip("/").endswith("/models"):
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._json(404, _error("not found", "not_found"))
 
-            def _stream(self, reply: FakeReply, body: dict[str, Any]) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
-                model = str(body.get("model", "fake-model"))
-                tokens = tokenize(reply.text)
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self._record(body)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, _error("not found", "not_found"))
+            return
+        refusal = self._refusal_of(body)
+        if refusal is not None:
+            self._json(400, refusal)
+            return
+        reply = self.fake.next_reply()
+        if reply.hang_before_headers:
+            time.sleep(reply.hang_before_headers)
+        if reply.status != 200:
+            self._json(reply.status, _failure(reply))
+            return
+        self._stream(reply, body)
 
-                def chunk(choices: list[dict[str, Any]], **extra: Any) -> None:
-                    payload = {
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion.chunk",
-                        "created": int(time.time()),
-                        "model": model,
-                        "choices": choices,
-                        **extra,
-                    }
-                    self._send(f"data: {json.dumps(payload)}\n\n")
+    def _read_body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            body = {}
+        return body
 
-                try:
-                    chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-                    for piece in tokenize(reply.reasoning or ""):
-                        chunk([{"index": 0, "delta": {"reasoning_content": piece}, "finish_reason": None}])
-                    if reply.first_delay:
-                        time.sleep(reply.first_delay)
-                    for index, token in enumerate(tokens):
-                        if index == reply.reset_after:
-                            self._reset()
-                            return
-                        if index == reply.error_event_after:
-                            error = _error(reply.error_message, "server_error")
-                            self._send(f"event: error\ndata: {json.dumps(error)}\n\n")
-                            return
-                        if index == reply.stall_after:
-                            self._stall(reply)  # then carry on, as a slow model would
-                        if index and reply.delay:
-                            time.sleep(reply.delay)
-                        chunk([{"index": 0, "delta": {"content": token}, "finish_reason": None}])
-                    if reply.finish_reason is None:
-                        return  # a clean close with no finish_reason: an incomplete reply
-                    chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
-                    wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                    if reply.usage and wants_usage:
-                        reported = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_tokens(body)
-                        usage = {
-                            "prompt_tokens": reported,
-                            "completion_tokens": len(tokens),
-                            "total_tokens": reported + len(tokens),
-                        }
-                        chunk([], usage=usage)
-                    self._send("data: [DONE]\n\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client went away (a stop): nothing to do
+    def _refusal_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The 400 the model answers a request with before any reply: a refused parameter, a prompt too long."""
+        refused = sorted(name for name in self.fake.refuses if name in body)
+        if refused:
+            return _refusal(refused[0], body[refused[0]])
+        window = self.fake.context_window
+        size = prompt_tokens(body)
+        if window is not None and size > window:
+            message = (
+                f"This model's maximum context length is {window} tokens. However, your messages "
+                f"resulted in {size} tokens. Please reduce the length of the messages."
+            )
+            return _error(message, "context_length_exceeded")
+        return None
 
-            def _send(self, text: str) -> None:
-                self.wfile.write(text.encode())
-                self.wfile.flush()
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-            def _stall(self, reply: FakeReply) -> None:
-                deadline = time.monotonic() + reply.stall_seconds
-                while time.monotonic() < deadline:
-                    step = reply.keepalive_every or 0.05
-                    time.sleep(min(step, max(0.0, deadline - time.monotonic())))
-                    if reply.keepalive_every:
-                        self._send(": keep-alive\n\n")
+    def _stream(self, reply: FakeReply, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        stream = _Chunks(self, str(body.get("model", "fake-model")))
+        try:
+            stream.delta({"role": "assistant", "content": ""})
+            for piece in tokenize(reply.reasoning or ""):
+                stream.delta({"reasoning_content": piece})
+            if reply.first_delay:
+                time.sleep(reply.first_delay)
+            if self._tokens(reply, stream):
+                self._finish(reply, body, stream)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (a stop): nothing to do
 
-            def _reset(self) -> None:
-                # A drop after what was sent arrived, as a real one would: the client's kernel has
-                # acknowledged every byte (Linux keeps them readable after the RST); then SO_LINGER
-                # with a zero timeout makes close() send RST, which discards anything not yet sent.
-                deadline = time.monotonic() + 5
-                while _unacknowledged(self.connection) and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
+    def _tokens(self, reply: FakeReply, stream: _Chunks) -> bool:
+        """The reply's text, a token per chunk, with the failure it asks for: whether the stream goes on."""
+        for index, token in enumerate(tokenize(reply.text)):
+            if index == reply.reset_after:
+                self._reset()
+                return False
+            if index == reply.error_event_after:
+                error = _error(reply.error_message, "server_error")
+                self._send(f"event: error\ndata: {json.dumps(error)}\n\n")
+                return False
+            if index == reply.stall_after:
+                self._stall(reply)  # then carry on, as a slow model would
+            if index and reply.delay:
+                time.sleep(reply.delay)
+            stream.delta({"content": token})
+        return True
 
-        return Handler
+    def _finish(self, reply: FakeReply, body: dict[str, Any], stream: _Chunks) -> None:
+        """`finish_reason`, the usage chunk when the request asks for it, and `[DONE]`."""
+        if reply.finish_reason is None:
+            return  # a clean close with no finish_reason: an incomplete reply
+        stream.chunk([{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])
+        wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        if reply.usage and wants_usage:
+            completion = len(tokenize(reply.text))
+            reported = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_tokens(body)
+            usage = {"prompt_tokens": reported, "completion_tokens": completion, "total_tokens": reported + completion}
+            stream.chunk([], usage=usage)
+        self._send("data: [DONE]\n\n")
+
+    def _send(self, text: str) -> None:
+        self.wfile.write(text.encode())
+        self.wfile.flush()
+
+    def _stall(self, reply: FakeReply) -> None:
+        deadline = time.monotonic() + reply.stall_seconds
+        while time.monotonic() < deadline:
+            step = reply.keepalive_every or 0.05
+            time.sleep(min(step, max(0.0, deadline - time.monotonic())))
+            if reply.keepalive_every:
+                self._send(": keep-alive\n\n")
+
+    def _reset(self) -> None:
+        # A drop after what was sent arrived, as a real one would: the client's kernel has
+        # acknowledged every byte (Linux keeps them readable after the RST); then SO_LINGER
+        # with a zero timeout makes close() send RST, which discards anything not yet sent.
+        deadline = time.monotonic() + 5
+        while _unacknowledged(self.connection) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+
+@dataclass
+class _Chunks:
+    """The SSE chunks of one streamed reply, as OpenAI words them."""
+
+    handler: _Handler
+    model: str
+
+    def chunk(self, choices: list[dict[str, Any]], **extra: Any) -> None:
+        payload = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
+        self.handler._send(f"data: {json.dumps(payload)}\n\n")
+
+    def delta(self, delta: dict[str, Any]) -> None:
+        self.chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+
+
+def _failure(reply: FakeReply) -> dict[str, Any]:
+    """The JSON error a reply with a status other than 200 answers with."""
+    code = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+    return _error(reply.error_message, code.get(reply.status, "server_error"))
 
 
 def _unacknowledged(connection: socket.socket) -> int:

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import store
 from chat.db.tables import Conversation, Message, new_id
 from chat.domain.records import ConversationRecord, ReplyRecord, from_json, parse_time, to_json, values
-from chat.domain.text import storable
 from chat.errors import InputError
 
 FORMAT = "parley.conversations"
 VERSION = 1
+ROLES = ("user", "assistant")
+FEEDBACK = (0, 1)  # a reply's thumbs, down or up (null: not rated)
+
+_Row = TypeVar("_Row", Conversation, Message)
 
 
 def user_export(sessions: sessionmaker[Session], username: str, conversation_id: str | None = None) -> dict[str, Any]:
@@ -68,8 +71,10 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
     """Add the document's conversations to `username` as new ones. Returns their new ids."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError("This file is not a Parley conversations export.")
-    if document.get("version") != VERSION:
-        raise InputError(f"This export is version {document.get('version')}; this Parley reads version {VERSION}.")
+    version = document.get("version")
+    if type(version) is not int or version != VERSION:  # "1" or true is not version 1 either
+        said = "has no version" if version is None else f"is version {version!r}"
+        raise InputError(f"This export {said}; this Parley reads version {VERSION}.")
     created: list[str] = []
     try:
         with sessions.begin() as session:
@@ -78,9 +83,11 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                 record = from_json(
                     ConversationRecord, {**item, "id": new_id(), "username": username}, ignore_unknown=True
                 )
-                conversation = store.create_conversation(session, record, updated_at=parse_time(item["updated_at"]))
+                updated_at = parse_time(item["updated_at"])
+                _check(Conversation(**values(record), updated_at=updated_at))
+                conversation = store.create_conversation(session, record, updated_at=updated_at)
                 for message in item["messages"]:
-                    session.add(_message(conversation, message))
+                    session.add(_check(_message(conversation, message)))
                 created.append(conversation.id)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(
@@ -93,22 +100,32 @@ def _message(conversation: Conversation, item: dict[str, Any]) -> Message:
     """One exported message as a row of `conversation`."""
     reply = from_json(ReplyRecord, item, ignore_unknown=True)  # role, feedback, ...: the log's own, below
     updated_at = item.get("updated_at")
+    role, feedback, superseded = item["role"], item.get("feedback"), item.get("superseded", False)
+    if role not in ROLES:
+        raise ValueError(f"a message's role is one of {', '.join(ROLES)}, not {str(role)[:40]!r}")
+    if feedback is not None and (type(feedback) is not int or feedback not in FEEDBACK):
+        raise ValueError(f"a reply's feedback is 1, 0 or null, not {str(feedback)[:40]!r}")
+    if type(superseded) is not bool:
+        raise TypeError(f"superseded is true or false, not {type(superseded).__name__}")
     return Message(
         conversation_id=conversation.id,
         username=conversation.username,
-        role=_text(item["role"]),
-        feedback=item.get("feedback"),
-        superseded=bool(item.get("superseded", False)),
+        role=role,
+        feedback=feedback,
+        superseded=superseded,
         updated_at=parse_time(updated_at) if updated_at is not None else reply.finished_at or reply.created_at,
         **values(reply),
     )
 
 
+def _check(row: _Row) -> _Row:
+    """A null where the log wants a value refused, not taken in silence: a column's default
+    would stand in for it (a reply without a status would read as complete)."""
+    for column in row.__table__.columns:
+        if getattr(row, column.key) is None and not column.nullable and not column.primary_key:
+            raise ValueError(f"{column.key} is null")
+    return row
+
+
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-def _text(value: Any) -> Any:
-    """A JSON file may spell a NUL or a lone surrogate (`"\\u0000"`, `"\\ud800"`): stored as
-    U+FFFD on every engine, like any other text entering Parley (chat/domain/text.py)."""
-    return storable(value) if isinstance(value, str) else value

@@ -14,7 +14,7 @@ def parsed_url(url: str) -> URL:
     """DATABASE_URL as SQLAlchemy reads it; ConfigError if it is not a database URL."""
     try:
         return make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number ("db:5432x")
         raise ConfigError("DATABASE_URL is not a valid database URL.") from None
 
 

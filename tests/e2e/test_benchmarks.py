@@ -6,6 +6,11 @@ each runs as its own process at `--smoke`, the size its docstring gives, and mus
 and print its figure lines. The figures themselves are not checked: a smoke run's are
 not for quoting. Those driving Chromium are marked `browser`; the others stay in this
 module too (`tests/e2e`: processes of their own, about a minute in all).
+
+Each benchmark a code block of the README or docs/ runs also answers `--help` here, run as
+that line runs it (`PYTHONPATH=.` only where the line says so), with every option the line
+uses: `tests/unit/test_docs.py` reads the options from the source, and leaves the running to
+this module (a benchmark imports most of Parley before it parses its arguments).
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from tests.conftest import ROOT, chromium_path, require
 from tests.e2e.conftest import free_port
+from tests.unit.test_docs import RUNS
 
 FIGURE = r"[\d,]+(?:\.\d+)? "  # a number and its unit's space, as the benchmarks print them
 
@@ -134,3 +141,36 @@ def test_every_benchmark_is_run_by_the_suite() -> None:
         text = (ROOT / "benchmarks" / smoke.script).read_text()
         docstring = text[: text.index('"""', 3)]
         assert "--smoke" in docstring, f"benchmarks/{smoke.script}'s docstring does not give its smoke size"
+
+
+@pytest.fixture(scope="module")
+def helps() -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Every documented benchmark's `--help`, started at once: most of their time is imports, and they overlap."""
+    started = {}
+    for script, (assigned, _) in RUNS.items():
+        env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+        for name, value in assigned.items():
+            env[name] = str(ROOT / value) if name == "PYTHONPATH" else value
+        started[script] = subprocess.Popen(
+            [sys.executable, script, "--help"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_every_benchmark_run_in_a_code_block_answers_help_with_its_options(
+    script: str, helps: dict[str, subprocess.Popen[str]]
+) -> None:
+    out, err = helps[script].communicate(timeout=120)
+    assert helps[script].returncode == 0, err[-2000:]
+    for option in RUNS[script][1]:
+        assert option in out, f"{script} --help does not mention {option}"

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, delete, func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import signins
@@ -29,7 +28,7 @@ from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, parley, url_of
+from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, url_of
 from tests.waiting import wait_until
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
@@ -319,26 +318,6 @@ def test_a_running_sqlite_app_sees_the_restored_data_and_keeps_writing(sessions:
         assert connection.execute(
             "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'restore'"
         ).fetchone() == (1,)
-
-
-def test_the_password_travels_in_the_environment_not_on_the_command_line() -> None:
-    url = make_url("postgresql+psycopg://parley:s3cr%40t@db.example.org:5433/parley?sslmode=require")
-    conninfo, environment = backup.libpq_command(url)
-    assert conninfo == "postgresql://parley@db.example.org:5433/parley?sslmode=require"
-    assert environment == {"PGPASSWORD": "s3cr@t"}
-    assert backup.libpq_command(make_url("postgresql+psycopg://parley@localhost/parley"))[1] == {}
-
-
-def test_a_missing_pg_dump_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backup, "PG_BIN_GLOB", str(tmp_path / "postgresql" / "*" / "bin"))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    env = {"PARLEY_COOKIE_KEY": TEST_COOKIE_KEY, "DATABASE_URL": "postgresql+psycopg://parley:pw@127.0.0.1:9/parley"}
-    failed = parley("backup", env=env)
-    assert (failed.exit_code, failed.stdout) == (1, "") and failed.stderr == (
-        "Error: pg_dump is not installed, and backups of a PostgreSQL database need it "
-        "(Debian: apt-get install postgresql-client).\n"
-    )
-    assert list(Path("backups").iterdir()) == []  # no partial file left behind
 
 
 def cli(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from chat.db import migrate
@@ -254,20 +256,31 @@ REPLICA = (
 )
 
 
-def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: str) -> None:
-    """The lock is held while two `python -m chat migrate` start, so both are waiting on it when it opens."""
-    engine = make_engine(database_url)
-    postgres = engine.dialect.name == "postgresql"
+@contextmanager
+def migration_lock_held(engine: Engine) -> Iterator[Connection]:
+    """The lock `chat migrate` takes, held by this process for the block, with a connection of its own."""
     holder = engine.connect()
-    blocker = None
-    if postgres:
-        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": migrate._PG_LOCK})
-        holder.commit()
-    else:
-        blocker = migrate._sqlite_file_lock(engine)
-        blocker.__enter__()
-    replicas = [
-        subprocess.Popen(
+    try:
+        if engine.dialect.name == "postgresql":
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": migrate._PG_LOCK})
+            holder.commit()
+            try:
+                yield holder
+            finally:
+                holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": migrate._PG_LOCK})
+                holder.commit()
+        else:
+            with migrate._sqlite_file_lock(engine):
+                yield holder
+    finally:
+        holder.close()
+
+
+class Replica:
+    """A `python -m chat migrate` process; a thread of its own collects what it says on stderr."""
+
+    def __init__(self, database_url: str) -> None:
+        self.process = subprocess.Popen(
             [sys.executable, "-c", REPLICA, "migrate"],
             cwd=ROOT,
             env=cli_env(database_url),
@@ -275,45 +288,44 @@ def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
-    ]
-    errors: list[list[str]] = [[], []]
+        self.said: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def read(lines: list[str], stream: Any) -> None:
-        for line in stream:
-            lines.append(line)
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.said.append(line)
 
-    readers = [
-        threading.Thread(target=read, args=(lines, replica.stderr), daemon=True)
-        for lines, replica in zip(errors, replicas, strict=True)
-    ]
-    for reader in readers:
-        reader.start()
+    def finish(self) -> tuple[str, str]:
+        """Its exit awaited: what it printed, and the end of what it said on stderr."""
+        self.process.wait(120)
+        self._reader.join(10)
+        assert self.process.stdout is not None
+        return self.process.stdout.read(), "".join(self.said)[-3000:]
 
-    def waiting_on_the_lock() -> bool:
-        assert all(replica.poll() is None for replica in replicas), errors
-        if postgres:
-            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            waiting = holder.execute(text(query)).scalar_one()
-            holder.commit()
-            return bool(waiting == 2)
-        return all(any("not acquired on" in line for line in lines[:]) for lines in errors)
 
-    try:
-        wait_until(waiting_on_the_lock, 60, "both replicas waiting on the migration lock", every=0.05)
-    finally:
-        if postgres:
-            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": migrate._PG_LOCK})
-            holder.commit()
-        elif blocker is not None:
-            blocker.__exit__(None, None, None)
-        holder.close()
-    for replica in replicas:
-        replica.wait(120)
-    for reader in readers:
-        reader.join(10)
-    outputs = [(replica.stdout.read(), "".join(lines)[-3000:]) for replica, lines in zip(replicas, errors, strict=True)]
-    assert [replica.returncode for replica in replicas] == [0, 0], outputs
+def waiting_on_the_lock(holder: Connection, replicas: list[Replica]) -> bool:
+    """Whether every replica, still running, waits on the lock (PostgreSQL's view, or filelock's own words)."""
+    assert all(replica.process.poll() is None for replica in replicas), [replica.said for replica in replicas]
+    if holder.dialect.name == "postgresql":
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        waiting = holder.execute(text(query)).scalar_one()
+        holder.commit()
+        return bool(waiting == len(replicas))
+    return all(any("not acquired on" in line for line in replica.said[:]) for replica in replicas)
+
+
+def test_two_replicas_migrating_at_once_end_in_one_correct_schema(database_url: str) -> None:
+    """The lock is held while two `python -m chat migrate` start, so both are waiting on it when it opens."""
+    engine = make_engine(database_url)
+    with migration_lock_held(engine) as holder:
+        replicas = [Replica(database_url) for _ in range(2)]
+        wait_until(
+            lambda: waiting_on_the_lock(holder, replicas), 60, "both replicas waiting on the migration lock", every=0.05
+        )
+    outputs = [replica.finish() for replica in replicas]
+    assert [replica.process.returncode for replica in replicas] == [0, 0], outputs
     said = sorted(out.strip() for out, _ in outputs)
     assert said == sorted(
         [f"Migrated the database from None to {migrate.head()}.", f"The database is at head ({migrate.head()})."]

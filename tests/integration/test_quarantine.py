@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, exc, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import spool, store
 from chat.db.engine import init_db, make_engine, session_factory
-from chat.db.failures import refused_for_good
 from chat.db.quotas import Quota, QuotaError
 from chat.db.tables import Message
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
@@ -30,6 +29,7 @@ from chat.ops.reports import Reports
 from chat.turns.service import ChatService
 from tests.conftest import service_with
 from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.unit.test_quarantine import quarantined
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_engines
@@ -72,10 +72,6 @@ def add_line(file: spool.Spool, data: dict[str, Any]) -> None:
 def logged(sessions: sessionmaker[Session]) -> list[tuple[str, str]]:
     with sessions() as session:
         return [(m.username, m.content) for m in session.scalars(select(Message).order_by(Message.id))]
-
-
-def quarantined(file: spool.Spool) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in file.quarantine_path.read_text().splitlines()]
 
 
 def test_a_record_refused_for_good_is_set_aside_and_the_ones_behind_it_are_written_in_order(
@@ -260,15 +256,6 @@ def test_a_spooled_turn_still_being_answered_counts_toward_the_quota(
     service.spool.stop()
 
 
-def test_an_older_parley_s_bad_file_is_read_into_the_one_quarantine(tmp_path: Path) -> None:
-    file = spool.Spool(tmp_path / "spool.jsonl")
-    Path(f"{file.path}.bad").write_text('{"id": "half a li\n')
-    (shown,) = file.set_aside()
-    assert shown.what == "an unreadable line" and "spool.jsonl.bad" in shown.reason
-    assert not Path(f"{file.path}.bad").exists()
-    assert quarantined(file)[0]["line"] == '{"id": "half a li'
-
-
 def test_a_time_without_a_zone_is_refused_for_good_on_both_engines(
     tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
@@ -297,36 +284,6 @@ def test_a_data_error_is_refused_for_good_on_postgresql(tmp_path: Path, sessions
     assert entry["reason"] == "DataError: value too long for type character varying(64)"
 
 
-def _driver_error(message: str, sqlstate: str | None = None) -> Exception:
-    error = Exception(message)
-    error.sqlstate = sqlstate  # type: ignore[attr-defined]  # as psycopg's errors carry it
-    return error
-
-
-@pytest.mark.parametrize(
-    ("error", "for_good"),
-    [
-        (exc.OperationalError("INSERT", {}, _driver_error("database is locked")), False),
-        (exc.OperationalError("INSERT", {}, _driver_error("connection refused")), False),
-        (exc.InterfaceError("INSERT", {}, _driver_error("connection already closed")), False),
-        (exc.DisconnectionError("server closed the connection"), False),
-        (exc.InternalError("INSERT", {}, _driver_error("cannot execute INSERT in a read-only transaction")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("Cannot operate on a closed database.")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error('relation "messages" does not exist', "42P01")), False),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("permission denied for table messages", "42501")), False),
-        (exc.DataError("INSERT", {}, _driver_error("value too long", "22001"), connection_invalidated=True), False),
-        (exc.DataError("INSERT", {}, _driver_error("text fields cannot contain NUL", "22021")), True),
-        (exc.IntegrityError("INSERT", {}, _driver_error("NOT NULL constraint failed")), True),
-        (exc.ProgrammingError("INSERT", {}, _driver_error("Error binding parameter 1: type 'dict'")), True),
-        (UnicodeEncodeError("utf-8", "a\ud800", 1, 2, "surrogates not allowed"), True),
-        (KeyError("created_at"), True),
-        (RuntimeError("a bug"), False),
-    ],
-)
-def test_what_retrying_cannot_cure(error: BaseException, for_good: bool) -> None:
-    assert refused_for_good(error) is for_good
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
     tmp_path: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
@@ -349,13 +306,6 @@ def test_a_bug_in_the_replay_keeps_what_was_written_and_the_rest_waits(
         file.replay(sessions)
     assert [r.id for r in file.records()] == [odd.id, last.id]
     assert logged(sessions) == [("alice", "one"), ("alice", "1")] and not file.quarantine_path.exists()
-
-
-def test_a_quarantine_that_cannot_be_read_is_reported_not_raised(tmp_path: Path) -> None:
-    file = spool.Spool(tmp_path / "spool.jsonl")
-    file.quarantine_path.mkdir()  # as good as unreadable, even for root
-    (shown,) = file.set_aside()
-    assert shown.reason == "the quarantine file cannot be read (Is a directory)"
 
 
 NOBODY = 65534

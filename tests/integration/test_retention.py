@@ -21,8 +21,7 @@ from chat.db.retention import PurgeReport, Removed, RetentionPolicy, purge
 from chat.db.search import search_messages
 from chat.db.tables import AuditEvent, AuthSession, Conversation, LoginFailure, Message, utcnow
 from chat.domain.status import ReplyStatus
-from chat.errors import ConfigError, StorageError
-from chat.settings import Settings
+from chat.errors import StorageError
 from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
 from tests.waiting import wait_until
 
@@ -245,23 +244,6 @@ def test_the_purge_refuses_a_sqlite_connection_without_foreign_keys(sessions: se
         purge(session_factory(bare), POLICY, now=NOW)
     bare.dispose()
     assert counts(sessions)["messages"] == 2
-
-
-def test_the_retention_settings() -> None:
-    base = {"PARLEY_COOKIE_KEY": TEST_COOKIE_KEY}
-    defaults = Settings.from_env(base, env_file=None)
-    assert (defaults.retention_days, defaults.deleted_retention_days) == (0, 30)
-    chosen = Settings.from_env(
-        {**base, "PARLEY_RETENTION_DAYS": "365", "PARLEY_DELETED_RETENTION_DAYS": "7"}, env_file=None
-    )
-    policy = RetentionPolicy.from_settings(chosen)
-    assert (policy.retention_days, policy.deleted_retention_days) == (365, 7)
-    with pytest.raises(ConfigError) as error:
-        Settings.from_env(
-            {**base, "PARLEY_RETENTION_DAYS": "-1", "PARLEY_DELETED_RETENTION_DAYS": "2.5"}, env_file=None
-        )
-    assert "PARLEY_RETENTION_DAYS must be at least 0, not -1." in error.value.message
-    assert "PARLEY_DELETED_RETENTION_DAYS must be a whole number, not '2.5'." in error.value.message
 
 
 def cli_purge(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
