@@ -1,4 +1,4 @@
-"""Widgets more than one screen may use: the copy button."""
+"""Widgets more than one screen may use: the copy button; the tab's icon."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import functools
 import threading
 from pathlib import Path
 
+import streamlit
 import streamlit.components.v2 as components_v2
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
@@ -42,6 +43,9 @@ def declare_assets() -> None:
         if manager.get_component_asset_root(COPY) is None:
             manager.register_from_manifest(_MANIFEST, PACKAGE_ROOT)
 
+
+# Streamlit's own favicon, as a file: Streamlit serves it from Parley's origin (/media/).
+FAVICON = str(Path(streamlit.__file__).parent / "static" / "favicon.png")
 
 _COPY_CSS = """
 button {

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 from html.parser import HTMLParser
 from pathlib import Path
 
-import streamlit
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +34,16 @@ from chat.errors import ChatError
 from chat.web.context import ContextSource
 from chat.web.requests import RequestJudge
 
-STREAMLIT_INDEX = Path(streamlit.__file__).parent / "static" / "index.html"
+
+def _streamlit_index() -> Path:
+    """Streamlit's `static/index.html`, found without importing Streamlit into the HTTP side."""
+    spec = importlib.util.find_spec("streamlit")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("Streamlit is not installed: its index.html is needed for the Content-Security-Policy")
+    return Path(spec.origin).parent / "static" / "index.html"
+
+
+STREAMLIT_INDEX = _streamlit_index()
 HSTS = "max-age=31536000"
 NO_STORE_PREFIXES = ("/media/",)
 NO_STORE_PATHS = ("/signin", "/signout")
@@ -76,7 +85,10 @@ def inline_script_hashes(html: str) -> list[str]:
 def content_security_policy(script_hashes: list[str]) -> str:
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *script_hashes],
+        # 'wasm-unsafe-eval' lets WebAssembly compile, and nothing else (no `eval` of
+        # JavaScript): Streamlit's protobuf bundle (long.js) compiles a tiny module for 64-bit
+        # arithmetic on load, and reports a violation without it.
+        "script-src": ["'self'", "'wasm-unsafe-eval'", *script_hashes],
         # Streamlit (emotion) writes its styles inline, and so do Parley's own pages.
         "style-src": ["'self'", "'unsafe-inline'"],
         # No outside host: the browser's own guarantee that no image can carry data away.

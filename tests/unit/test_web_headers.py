@@ -114,9 +114,9 @@ def test_the_policy_directive_by_directive() -> None:
     policy = directives(CSP)
     assert policy["default-src"] == ["'self'"]
     scripts = policy["script-src"]
-    assert scripts[0] == "'self'"
-    assert all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", source) for source in scripts[1:])
-    assert len(scripts) >= 2  # Streamlit's bootstrap script, by hash
+    assert scripts[:2] == ["'self'", "'wasm-unsafe-eval'"]
+    assert all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", source) for source in scripts[2:])
+    assert len(scripts) >= 3  # Streamlit's bootstrap script, by hash
     assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
     assert policy["img-src"] == ["'self'", "data:", "blob:"]
     assert policy["connect-src"] == ["'self'"]
@@ -127,7 +127,7 @@ def test_the_policy_directive_by_directive() -> None:
     for name in ("font-src", "media-src", "worker-src"):
         assert policy[name][0] == "'self'"
     everything = " ".join(source for sources in policy.values() for source in sources)
-    assert "unsafe-eval" not in everything
+    assert "'unsafe-eval'" not in everything.split()
     assert "unsafe-inline" not in " ".join(policy["script-src"])
     # No outside host anywhere: every source is a keyword, a hash or a scheme of the page's own.
     assert all(source.startswith("'") or source in ("data:", "blob:") for source in everything.split())
@@ -139,7 +139,7 @@ def test_the_hash_is_that_of_streamlits_inline_bootstrap_script() -> None:
     bodies = re.findall(r"<script>(.*?)</script>", index, flags=re.DOTALL)
     assert bodies and all("src=" not in body for body in bodies)
     expected = ["'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in bodies]
-    assert directives(CSP)["script-src"][1:] == expected
+    assert directives(CSP)["script-src"][2:] == expected
     assert web_headers.STREAMLIT_INDEX.read_text(encoding="utf-8") == index
 
 
@@ -155,7 +155,7 @@ def test_the_parser_hashes_only_inline_scripts_and_keeps_their_text_exact() -> N
     )
     assert len(inline_script_hashes(html)) == 2
     assert inline_script_hashes("<p>no scripts</p>") == []
-    assert "script-src 'self';" in content_security_policy([])
+    assert "script-src 'self' 'wasm-unsafe-eval';" in content_security_policy([])
 
 
 def test_hsts_over_https_itself(context: ProcessContext) -> None:
