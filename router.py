@@ -8,10 +8,15 @@ under AppTest, which would skip this gate.
 
 import streamlit as st
 
+from chat.ui.components import FAVICON
 from chat.ui.resources import settings_or_stop
 from chat.ui.signin import signed_in_user
 
-st.set_page_config(page_title="Parley", page_icon=":material/forum:")
+# The tab's icon is an image file Parley serves itself: for a Material or emoji icon (this
+# call's or a page's) Streamlit fetches the favicon from fonts.gstatic.com, an outside host
+# the Content-Security-Policy's `img-src` refuses (chat/web/headers.py), and a request that
+# would tell Google who opens Parley.
+st.set_page_config(page_title="Parley", page_icon=FAVICON)
 
 settings = settings_or_stop()
 user = signed_in_user(settings)  # or the run stops, sending the browser to /signin

@@ -1,39 +1,51 @@
-"""Widgets more than one screen may use: the copy button."""
+"""Widgets more than one screen may use: the copy button; the tab's icon."""
 
 from __future__ import annotations
 
+import functools
+import threading
+from pathlib import Path
+
+import streamlit
 import streamlit.components.v2 as components_v2
+from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+from streamlit.components.v2.types import ComponentRenderer
 
-# One-click copy of a reply's raw Markdown. A v2 component: no iframe per reply, and
-# the text goes in as data (JSON), never into the component's HTML or JavaScript.
-# The clipboard API exists only on HTTPS and localhost; elsewhere the old
-# `execCommand("copy")` on a hidden textarea still works.
-_COPY_JS = """
-export default function (component) {
-  const { data, parentElement } = component;
-  const button = parentElement.querySelector("button");
-  button.onclick = async () => {
-    let copied = false;
-    try {
-      await navigator.clipboard.writeText(data.text);
-      copied = true;
-    } catch (error) {
-      const area = document.createElement("textarea");
-      area.value = data.text;
-      area.setAttribute("readonly", "");
-      area.style.position = "fixed";
-      area.style.opacity = "0";
-      document.body.appendChild(area);
-      area.select();
-      copied = document.execCommand("copy");
-      area.remove();
-    }
-    button.textContent = copied ? "Copied" : "Copy failed";
-    setTimeout(() => { button.textContent = "Copy"; }, 1500);
-  };
-}
-"""
+# Component JavaScript is served as a file, never passed inline: Streamlit loads an inline
+# `js=` string from a `blob:` URL, which the Content-Security-Policy (`script-src 'self'`,
+# chat/web/headers.py) refuses. A file is served by Streamlit itself, same origin, at
+# `/_stcore/bidi-components/<component>/<file>` (behind the gate, like all of `/_stcore/`).
+#
+# Streamlit serves files only from a component's declared `asset_dir`, which it normally
+# learns at start-up by scanning *installed* distributions for a `[tool.streamlit.component]`
+# table in their pyproject.toml. Parley is not installed (it runs from its folder and from
+# /app in the image), and even an editable install would not be found: the scanner looks
+# for the pyproject next to an importable package named like the project (`parley`), and
+# Parley's package is `chat`. So Parley declares the same manifest itself, on the running
+# runtime's component manager, the way the scanner's results are registered
+# (`BidiComponentManager.register_from_manifest`): no install step, and the asset folder
+# is fixed here, inside the package (Streamlit still checks every file stays inside it).
+# It is declared again before each mount when missing: AppTest makes a new manager for
+# every test app. tests/unit/test_components.py holds Streamlit 1.67's API to this.
+PROJECT = "parley"
+PACKAGE_ROOT = Path(__file__).parent
+ASSET_DIR = "assets"  # chat/ui/assets/
+COPY = f"{PROJECT}.copy"
+_MANIFEST = ComponentManifest(name=PROJECT, version="1", components=[ComponentConfig(name="copy", asset_dir=ASSET_DIR)])
+_declaring = threading.Lock()
 
+
+def declare_assets() -> None:
+    """Tell the running Streamlit where Parley's component files are (once per runtime)."""
+    manager = get_bidi_component_manager()
+    with _declaring:
+        if manager.get_component_asset_root(COPY) is None:
+            manager.register_from_manifest(_MANIFEST, PACKAGE_ROOT)
+
+
+# Streamlit's own favicon, as a file: Streamlit serves it from Parley's origin (/media/).
+FAVICON = str(Path(streamlit.__file__).parent / "static" / "favicon.png")
 
 _COPY_CSS = """
 button {
@@ -44,13 +56,21 @@ button:hover { opacity: 1; }
 """
 
 
-_copy_component = components_v2.component(
-    "parley_copy",
-    html='<button type="button" title="Copy this reply as Markdown">Copy</button>',
-    css=_COPY_CSS,
-    js=_COPY_JS,
-)
+@functools.cache
+def _copy_component() -> ComponentRenderer:
+    # Made on first use, inside a page run: outside one there is no runtime to declare the
+    # asset folder on, and a file-backed `js` would be refused.
+    declare_assets()
+    # One-click copy of a reply's raw Markdown. A v2 component: no iframe per reply, and
+    # the text goes in as data (JSON), never into the component's HTML or JavaScript.
+    return components_v2.component(
+        COPY,
+        html='<button type="button" title="Copy this reply as Markdown">Copy</button>',
+        css=_COPY_CSS,  # inline styles are allowed (`style-src 'unsafe-inline'`)
+        js="copy.js",  # chat/ui/assets/copy.js
+    )
 
 
 def copy_button(text: str, *, key: str) -> None:
-    _copy_component(key=key, data={"text": text})
+    declare_assets()
+    _copy_component()(key=key, data={"text": text})

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 from chat.errors import ChatError
 from chat.web.context import ContextSource, ProcessContext
 from chat.web.gate import Gate
+from chat.web.headers import SecurityHeaders
 from chat.web.health import HealthRoutes
 from chat.web.pages import render
 from chat.web.signin import SignInRoutes
@@ -25,7 +26,8 @@ def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
 
 
 def middleware(source: ContextSource = CONTEXT) -> list[Middleware]:
-    return [Middleware(Gate, source=source)]
+    # Outermost first: the security headers wrap everything, the gate's redirects and refusals too.
+    return [Middleware(SecurityHeaders, source=source), Middleware(Gate, source=source)]
 
 
 async def _cannot_work(_request: Request, error: ChatError) -> Response:
