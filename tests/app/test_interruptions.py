@@ -36,11 +36,13 @@ def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> No
     from chat.ui.prompt import send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.apptest_helpers import session_for
     from tests.waiting import wait_until
 
     settings = settings_or_stop()
     service = chat_service(settings)
-    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    hashed = st.session_state.setdefault("session", session_for("alice"))  # a live sign-in: the service checks it
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash=hashed, quota=Quota(0, 0))
     chat = chat_state()
     first_run = chat.turn is None and not chat.history
     if first_run:
@@ -133,13 +135,15 @@ def resumed_page() -> None:
     from chat.ui.prompt import send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.apptest_helpers import session_for
     from tests.waiting import wait_until
 
     settings = settings_or_stop()
     service = chat_service(settings)
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     chat = chat_state()
-    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    hashed = st.session_state.setdefault("session", session_for("alice"))  # a live sign-in: the service checks it
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash=hashed, quota=Quota(0, 0))
     if runs == 1:
         send(chat, "Tell me a long story", user, service)
         st.rerun()  # the rerun that takes the stream over
@@ -198,9 +202,11 @@ def submit_interrupted_page() -> None:
     from chat.ui.prompt import prompt_input, send
     from chat.ui.resources import chat_service, settings_or_stop
     from chat.ui.state import chat_state
+    from tests.apptest_helpers import session_for
 
     service = chat_service(settings_or_stop())
-    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash="", quota=Quota(0, 0))
+    hashed = st.session_state.setdefault("session", session_for("alice"))  # a live sign-in: the service checks it
+    user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash=hashed, quota=Quota(0, 0))
     chat = chat_state()
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     prompt = prompt_input(chat)
