@@ -688,13 +688,10 @@ class Browsers:
         await page.get_by_role("textbox", name="Username").fill(username)
         await page.get_by_role("textbox", name="Password").fill(self.password)
         await page.get_by_role("button", name="Sign in").click()
+        # The session cookie came with the sign-in's answer (HTTP): the chat's first run is an ordinary one.
         await page.locator(CHAT_INPUT).wait_for()
-        # Right after sign-in a component writes the cookie and reruns the page: let that
-        # pass, so the first timed turn is an ordinary one.
-        deadline = time.monotonic() + 60
-        while not any(c["name"] == COOKIE for c in await context.cookies()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)
+        if not any(c["name"] == COOKIE and c["httpOnly"] for c in await context.cookies()):
+            raise RuntimeError("signed in without the HttpOnly session cookie")
         return tab
 
     async def visit(self) -> None:
