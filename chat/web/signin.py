@@ -11,6 +11,8 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -26,6 +28,10 @@ from chat.web.pages import FORM_EXPIRED, NO_FORM_COOKIE, REASONS, render
 log = logging.getLogger(__name__)
 
 SIGNIN, SIGNOUT = "signin", "signout"  # the CSRF tokens' purposes
+# Password checks have threads of their own: one may wait its turn for up to 30 s (the throttle's
+# per-address delay), and in Starlette's shared pool (28 threads, which also serve Streamlit's
+# static files) a burst of them would hold up every page load.
+_PASSWORD_CHECKS = anyio.CapacityLimiter(64)
 _MAX_NEXT = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -81,7 +87,9 @@ class SignInRoutes:
             address = context.judge.address(request.scope)
         except ChatError as error:
             return _signin_form(context, request, error=error.message, username=username, target=target, status=400)
-        result = await run_in_threadpool(context.accounts.sign_in, username, password, address)
+        result = await anyio.to_thread.run_sync(
+            context.accounts.sign_in, username, password, address, limiter=_PASSWORD_CHECKS
+        )
         if result.token is None or result.expires_at is None:
             status = 503 if result.error == DATABASE_DOWN else 401
             return _signin_form(context, request, error=result.error, username=username, target=target, status=status)
