@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from chat.errors import ChatError
-from chat.web.context import ContextSource, ProcessContext
+from chat.web.context import ContextSource, ContextWithJudge, ProcessContext
 from chat.web.gate import Gate
 from chat.web.headers import SecurityHeaders
 from chat.web.health import HealthRoutes
@@ -18,16 +18,16 @@ from chat.web.pages import render
 from chat.web.signin import SignInRoutes
 
 # One per process: the routes and the gate share it.
-CONTEXT: ContextSource = ProcessContext()
+CONTEXT = ProcessContext()
 
 
 def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
     return [*SignInRoutes(source).routes(), *HealthRoutes(source).routes()]
 
 
-def middleware(source: ContextSource = CONTEXT) -> list[Middleware]:
+def middleware(source: ContextWithJudge = CONTEXT) -> list[Middleware]:
     # Outermost first: the security headers wrap everything, the gate's redirects and refusals too.
-    return [Middleware(SecurityHeaders, source=source), Middleware(Gate, source=source)]
+    return [Middleware(SecurityHeaders, judge=source.judge), Middleware(Gate, source=source)]
 
 
 async def _cannot_work(_request: Request, error: ChatError) -> Response:

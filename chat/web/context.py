@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from chat.accounts.auth import Accounts
-from chat.accounts.peer import ForwardingRule
 from chat.settings import Settings
 from chat.turns.service import ChatService
 from chat.turns.wiring import shared
@@ -33,11 +33,20 @@ class WebContext:
             accounts=opened.accounts,
             service=opened.service,
             csrf=CsrfKey(settings.cookie_key.get_secret_value()),
-            judge=RequestJudge(ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)),
+            judge=RequestJudge.of(settings),
         )
 
 
 ContextSource = Callable[[], WebContext]
+JudgeSource = Callable[[], RequestJudge]
+
+
+class ContextWithJudge(Protocol):
+    """A context source that can also give the request rule alone (`ProcessContext`)."""
+
+    def __call__(self) -> WebContext: ...
+
+    def judge(self) -> RequestJudge: ...
 
 
 class ProcessContext:
@@ -46,11 +55,23 @@ class ProcessContext:
 
     def __init__(self, load: Callable[[], Settings] = Settings.from_env) -> None:
         self._load = load
+        self._settings: Settings | None = None
         self._context: WebContext | None = None
         self._lock = threading.Lock()
 
     def __call__(self) -> WebContext:
         with self._lock:
             if self._context is None:
-                self._context = WebContext.of(self._load())
+                self._context = WebContext.of(self._settings_locked())
             return self._context
+
+    def judge(self) -> RequestJudge:
+        """The request rule alone: from the settings, without opening the database (the headers
+        of `/healthz` must not depend on it). Raises ConfigError."""
+        with self._lock:
+            return RequestJudge.of(self._settings_locked())
+
+    def _settings_locked(self) -> Settings:
+        if self._settings is None:
+            self._settings = self._load()
+        return self._settings

@@ -31,7 +31,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat.errors import ChatError
-from chat.web.context import ContextSource
+from chat.web.context import JudgeSource
 from chat.web.requests import RequestJudge
 
 
@@ -115,12 +115,11 @@ def _no_store(path: str) -> bool:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, source: ContextSource, csp: str = CSP) -> None:
+    def __init__(self, app: ASGIApp, judge: JudgeSource, csp: str = CSP) -> None:
         self.app = app
-        self.source = source
+        self.judge = judge
         self.csp = csp
-        # The judge of a context that worked once: the context source keeps that context for
-        # the life of the process, so asking again per request would only cost a thread hop.
+        # The judge, once the settings could be read: they do not change while the process runs.
         self._judge: RequestJudge | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,11 +147,10 @@ class SecurityHeaders:
         judge = self._judge
         if judge is None:
             try:
-                judge = self._judge = (await run_in_threadpool(self.source)).judge
+                judge = self._judge = await run_in_threadpool(self.judge)
             except ChatError:
-                # A wrong setting or a database not up yet: the page says so (the gate, the
-                # error page), and still gets its headers. Without the proxy rule only the
-                # connection itself can tell HTTPS.
+                # A wrong setting: the page says so (the gate, the error page), and still gets
+                # its headers. Without the proxy rule only the connection itself can tell HTTPS.
                 return _scheme_is_https(scope)
         return judge.is_https(scope)
 

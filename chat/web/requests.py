@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from chat.accounts.peer import ForwardingRule, is_trusted_proxy
+from chat.settings import Settings
 
 
 def _last(headers: Headers, name: str) -> str | None:
@@ -25,6 +26,10 @@ def _last(headers: Headers, name: str) -> str | None:
 @dataclass(frozen=True)
 class RequestJudge:
     rule: ForwardingRule
+
+    @classmethod
+    def of(cls, settings: Settings) -> RequestJudge:
+        return cls(ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies))
 
     @staticmethod
     def peer(scope: Scope) -> str | None:

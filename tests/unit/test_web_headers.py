@@ -100,7 +100,7 @@ def test_the_broken_context_really_fails(broken_context: ProcessContext) -> None
 
 
 def test_every_header_on_a_plain_response(context: ProcessContext) -> None:
-    status, headers = respond(SecurityHeaders(tiny_app, source=context), http_scope("/"))
+    status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), http_scope("/"))
     assert status == 200
     assert headers["content-security-policy"] == CSP
     assert headers["x-content-type-options"] == "nosniff"
@@ -159,32 +159,32 @@ def test_the_parser_hashes_only_inline_scripts_and_keeps_their_text_exact() -> N
 
 
 def test_hsts_over_https_itself(context: ProcessContext) -> None:
-    _status, headers = respond(SecurityHeaders(tiny_app, source=context), http_scope(scheme="https"))
+    _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), http_scope(scheme="https"))
     assert headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_hsts_over_https_via_a_trusted_proxy(context: ProcessContext) -> None:
     scope = http_scope(client=PROXY, headers={"X-Forwarded-Proto": "https"})
-    _status, headers = respond(SecurityHeaders(tiny_app, source=context), scope)
+    _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), scope)
     assert headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_no_hsts_for_an_untrusted_x_forwarded_proto(context: ProcessContext) -> None:
     for client in ("10.0.0.8", "127.0.0.1"):
         scope = http_scope(client=client, headers={"X-Forwarded-Proto": "https"})
-        _status, headers = respond(SecurityHeaders(tiny_app, source=context), scope)
+        _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), scope)
         assert "strict-transport-security" not in headers, client
         assert headers["content-security-policy"] == CSP
 
 
 def test_no_hsts_when_the_trusted_proxy_says_http(context: ProcessContext) -> None:
     scope = http_scope(client=PROXY, headers={"X-Forwarded-Proto": "http"})
-    _status, headers = respond(SecurityHeaders(tiny_app, source=context), scope)
+    _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), scope)
     assert "strict-transport-security" not in headers
 
 
 def test_a_broken_context_still_gets_every_header(broken_context: ProcessContext) -> None:
-    app = SecurityHeaders(tiny_app, source=broken_context)
+    app = SecurityHeaders(tiny_app, judge=broken_context.judge)
     _status, headers = respond(app, http_scope())
     assert headers["content-security-policy"] == CSP
     assert headers["x-content-type-options"] == "nosniff"
@@ -199,13 +199,13 @@ def test_a_broken_context_still_gets_every_header(broken_context: ProcessContext
 
 @pytest.mark.parametrize("path", ["/media/3f2a9c.csv", "/media/export-1.json", "/signin", "/signout"])
 def test_no_store_on_downloads_and_the_sign_in_pages(context: ProcessContext, path: str) -> None:
-    _status, headers = respond(SecurityHeaders(tiny_app, source=context), http_scope(path))
+    _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), http_scope(path))
     assert headers.getlist("cache-control") == ["no-store"]  # the app's `public` replaced
 
 
 @pytest.mark.parametrize("path", ["/", "/static/js/index.js", "/signin-help", "/mediafoo"])
 def test_other_responses_keep_their_cache_control(context: ProcessContext, path: str) -> None:
-    _status, headers = respond(SecurityHeaders(tiny_app, source=context), http_scope(path))
+    _status, headers = respond(SecurityHeaders(tiny_app, judge=context.judge), http_scope(path))
     assert headers["cache-control"] == "public"
 
 
@@ -224,7 +224,7 @@ def test_a_websocket_passes_untouched(context: ProcessContext) -> None:
         sent.append(message)
 
     scope = {**http_scope("/_stcore/stream"), "type": "websocket", "scheme": "ws"}
-    asyncio.run(SecurityHeaders(socket_app, source=context)(scope, receive, send))
+    asyncio.run(SecurityHeaders(socket_app, judge=context.judge)(scope, receive, send))
     assert seen == [scope]
     assert sent == [{"type": "websocket.accept", "headers": [(b"x-own", b"1")]}]
 
@@ -244,7 +244,7 @@ def test_the_headers_wrap_the_gate_its_redirects_and_refusals(context: ProcessCo
 
 
 def test_the_gates_503_on_a_broken_context_has_the_headers(broken_context: ProcessContext) -> None:
-    app = SecurityHeaders(Gate(tiny_app, source=broken_context), source=broken_context)
+    app = SecurityHeaders(Gate(tiny_app, source=broken_context), judge=broken_context.judge)
     status, headers = respond(app, http_scope("/", scheme="https"))
     assert status == 503
     assert headers["content-security-policy"] == CSP

@@ -20,6 +20,7 @@ from chat.settings import Settings
 from chat.web.app import middleware, routes
 from chat.web.context import ProcessContext, WebContext
 from chat.web.health import MODEL_WAIT_SECONDS
+from chat.web.requests import RequestJudge
 from tests.conftest import PASSWORDS, make_settings
 
 LOCAL = ("127.0.0.1", 50123)
@@ -76,6 +77,9 @@ class Counted:
     def __call__(self) -> WebContext:
         self.calls += 1
         return self._context()
+
+    def judge(self) -> RequestJudge:
+        return self._context.judge()  # the settings alone: not the context, not the database
 
 
 def parley(source: Counted) -> Starlette:
