@@ -4,44 +4,19 @@ at the file, and Streamlit's own route answering with it (and with nothing outsi
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.applications import Starlette
-from starlette.types import Message
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.web.server.starlette.starlette_routes import create_bidi_component_routes
 
 from chat.ui import components
+from tests.asgi import call, scope_of
 
 COPY_JS = components.PACKAGE_ROOT / components.ASSET_DIR / "copy.js"
 
 
 def get(app: Starlette, path: str) -> tuple[int, bytes]:
-    sent: list[Message] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8501),
-    }
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    reply = call(app, scope_of(path))
+    return reply.status, reply.body
 
 
 def declared() -> BidiComponentManager:

@@ -14,7 +14,7 @@ import pytest
 import streamlit
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat.errors import ConfigError
 from chat.settings import Settings
@@ -23,6 +23,7 @@ from chat.web.app import middleware
 from chat.web.context import ProcessContext
 from chat.web.gate import Gate
 from chat.web.headers import CSP, SecurityHeaders, content_security_policy, inline_script_hashes
+from tests.asgi import call, scope_of
 from tests.conftest import make_settings
 
 PROXY = "10.0.0.7"
@@ -37,38 +38,13 @@ async def tiny_app(scope: Scope, receive: Receive, send: Send) -> None:
 def http_scope(
     path: str = "/", *, scheme: str = "http", client: str = "127.0.0.1", headers: dict[str, str] | None = None
 ) -> Scope:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": scheme,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
-        "client": (client, 50000),
-        "server": ("127.0.0.1", 8501),
-    }
+    return scope_of(path, scheme=scheme, client=client, headers=headers)
 
 
-def respond(app: Callable[[Scope, Receive, Send], object], scope: Scope) -> tuple[int, Headers]:
+def respond(app: ASGIApp, scope: Scope) -> tuple[int, Headers]:
     """The status and headers the app sends for one request."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def run() -> None:
-        await app(scope, receive, send)  # type: ignore[misc]
-
-    asyncio.run(run())
-    start = next(message for message in sent if message["type"] == "http.response.start")
-    return start["status"], Headers(raw=start["headers"])
+    reply = call(app, scope)
+    return reply.status, Headers(raw=[(name.encode(), value.encode()) for name, value in reply.headers])
 
 
 def directives(policy: str) -> dict[str, list[str]]:

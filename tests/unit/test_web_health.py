@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import sqlite3
@@ -21,6 +20,7 @@ from chat.web.app import middleware, routes
 from chat.web.context import ProcessContext, WebContext
 from chat.web.health import MODEL_WAIT_SECONDS
 from chat.web.requests import RequestJudge
+from tests import asgi
 from tests.conftest import PASSWORDS, make_settings
 
 LOCAL = ("127.0.0.1", 50123)
@@ -38,33 +38,8 @@ def call(
     app: Starlette, path: str, *, client: tuple[str, int] = LOCAL, headers: dict[str, str] | None = None
 ) -> Answer:
     """One GET through the ASGI app, as uvicorn would make it."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"parley.test"), *((k.encode(), v.encode()) for k, v in (headers or {}).items())],
-        "client": client,
-        "server": ("127.0.0.1", 8501),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start = sent[0]
-    body = b"".join(message.get("body", b"") for message in sent[1:])
-    found = {name.decode(): value.decode() for name, value in start["headers"]}
-    return Answer(start["status"], found, json.loads(body))
+    reply = asgi.call(app, asgi.scope_of(path, client=client[0], headers=headers))
+    return Answer(reply.status, dict(reply.headers), json.loads(reply.body))
 
 
 class Counted:
