@@ -10,11 +10,8 @@ the forms and keeps the session's token hash in `st.session_state`.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import peer, signins, throttle
+from chat.accounts.attempts import PasswordChecks
 from chat.accounts.authfile import (
     User,
     UsersRead,
@@ -29,7 +27,6 @@ from chat.accounts.authfile import (
     edit_auth_file,
     hash_password,
     load_users_keeping_last_good,
-    verify_password,
 )
 from chat.db.failures import error_detail
 from chat.db.quotas import Quota
@@ -41,10 +38,6 @@ log = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Incorrect username or password."
 DATABASE_DOWN = "Parley cannot reach its database to check your sign-in. Try again in a moment."
-# How often an attempt waiting for others in flight looks at the database again.
-IN_FLIGHT_POLL = 0.05
-# The least time an attempt waits for others in flight to make progress (see _begin_attempt).
-MIN_IN_FLIGHT_GRACE = 5.0
 
 
 def throttled_message(seconds: float) -> str:
@@ -112,8 +105,7 @@ class Accounts:
             address_budget=settings.login_address_budget,
             address_delay=timedelta(seconds=settings.login_address_delay_seconds),
         )
-        self._checks_lock = threading.Lock()
-        self._recent_checks: deque[float] = deque(maxlen=16)  # seconds per password check, newest last
+        self.checks = PasswordChecks(database, self.throttle_policy)
         self.forwarding = peer.ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
         if (warning := self.forwarding.warning()) is not None:
             log.warning("%s", warning)
@@ -163,7 +155,7 @@ class Accounts:
         account = self._account(username)
         users = self.users()
         try:
-            attempt = self._begin_attempt(account, address, clock)
+            attempt = self.checks.begin(account, address, clock)
         except SQLAlchemyError as error:
             log.error("sign-in refused, the database could not be written: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
@@ -171,12 +163,12 @@ class Accounts:
             log.info("sign-in refused by the throttle (%.0f s left)", attempt.refused_for)
             return SignInResult(error=throttled_message(attempt.refused_for))
         user = users.get(username)
-        with self._failed_unless_finished(attempt, account, address):
-            self._wait_for_turn(attempt, clock())  # not `now`: waiting for attempts in flight took time
-            matches = self._verify(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
+        with self.checks.failed_unless_finished(attempt, account, address):
+            self.checks.wait_for_turn(attempt, clock())  # not `now`: waiting for attempts in flight took time
+            matches = self.checks.verify(password, user.password_hash if user else dummy_hash(_usual_cost(users)))
         if user is None or not matches:
             try:
-                self._finish(attempt, account, address, succeeded=False)
+                self.checks.finish(attempt, account, address, succeeded=False)
             except SQLAlchemyError as error:
                 # The row stays in flight and counts as a failure once it is stale.
                 log.error("a failed sign-in could not be recorded: %s", error_detail(error))
@@ -276,14 +268,14 @@ class Accounts:
 
     def _change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
         account = self._account(user.username)
-        attempt = self._begin_attempt(account, address, utcnow)
+        attempt = self.checks.begin(account, address, utcnow)
         if attempt.id is None:
             raise InputError(throttled_message(attempt.refused_for))
         stored = self.users().get(user.username)
-        with self._failed_unless_finished(attempt, account, address):
-            self._wait_for_turn(attempt, utcnow())
-            matches = stored is not None and self._verify(current, stored.password_hash)
-        self._finish(attempt, account, address, succeeded=matches)
+        with self.checks.failed_unless_finished(attempt, account, address):
+            self.checks.wait_for_turn(attempt, utcnow())
+            matches = stored is not None and self.checks.verify(current, stored.password_hash)
+        self.checks.finish(attempt, account, address, succeeded=matches)
         if stored is None or not matches:
             raise InputError("The current password is not right.")
         if new != repeat:
@@ -303,70 +295,6 @@ class Accounts:
             raise InputError(
                 "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
             ) from None
-
-    def _begin_attempt(self, account: str, address: str, clock: Callable[[], datetime]) -> throttle.Attempt:
-        """An attempt allowed to go on, or refused. One that would be refused only because
-        of attempts still in flight polls until they are resolved (by any process: only the
-        database is shared). It stops waiting, counting them as failed, when none has been
-        resolved for a few password checks' time after the last one's start, and in any
-        case after STALE_AFTER."""
-        count_in_flight = False
-        waiting_for: frozenset[int] | None = None
-        give_up = time.monotonic() + throttle.STALE_AFTER.total_seconds()
-        checks_from = give_up
-        while True:
-            now = clock()
-            with self.database.begin() as session:
-                attempt = throttle.begin_attempt(
-                    session, account, address, now=now, policy=self.throttle_policy, count_in_flight=count_in_flight
-                )
-            if attempt.in_flight_until is None:
-                return attempt
-            if attempt.in_flight != waiting_for:  # some were resolved (or others began): start counting again
-                waiting_for = attempt.in_flight
-                checks_from = time.monotonic() + max(0.0, (attempt.in_flight_until - now).total_seconds())
-            # The grace is read again each time: checks finishing meanwhile say how slow they are now.
-            if time.monotonic() >= min(give_up, checks_from + self._in_flight_grace()):
-                count_in_flight = True  # decide now, counting what is still in flight as failed
-            else:
-                time.sleep(IN_FLIGHT_POLL)
-
-    def _in_flight_grace(self) -> float:
-        """A few password checks' time, as long as the slowest recent one here took: under
-        load a check at cost 12 took 0.9 s alone and 5.5 s eight at once on two cores."""
-        with self._checks_lock:
-            slowest = max(self._recent_checks, default=0.0)
-        return max(MIN_IN_FLIGHT_GRACE, 4 * slowest)
-
-    def _verify(self, password: str, hashed: str) -> bool:
-        started = time.monotonic()
-        try:
-            return verify_password(password, hashed)
-        finally:
-            with self._checks_lock:
-                self._recent_checks.append(time.monotonic() - started)
-
-    @staticmethod
-    def _wait_for_turn(attempt: throttle.Attempt, now: datetime) -> None:
-        """Past its address's budget an attempt waits its turn, here on the server, before
-        its password is checked (password spraying is slowed, never refused)."""
-        if attempt.starts_at is not None and attempt.starts_at > now:
-            time.sleep((attempt.starts_at - now).total_seconds())
-
-    def _finish(self, attempt: throttle.Attempt, account: str, address: str, *, succeeded: bool) -> None:
-        with self.database.begin() as session:
-            throttle.finish_attempt(session, attempt, account, address, succeeded=succeeded)
-
-    @contextmanager
-    def _failed_unless_finished(self, attempt: throttle.Attempt, account: str, address: str) -> Iterator[None]:
-        """An attempt interrupted before its outcome (a closed tab stops the page's run
-        with a BaseException) counts as failed now, instead of leaving others to wait for it."""
-        try:
-            yield
-        except BaseException:
-            with suppress(SQLAlchemyError):
-                self._finish(attempt, account, address, succeeded=False)
-            raise
 
 
 def _usual_cost(users: dict[str, User]) -> int:
