@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -253,20 +253,21 @@ class Accounts:
         log.info("a user ended %d other sign-in(s)", ended)
         return ended
 
-    def change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
+    def change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> SignInResult:
         """Change the signed-in user's own password through the same locked writer as
         the CLI. The current password is required and a wrong one counts as a failed
-        sign-in. Other sessions of the user end; this one goes on. A database that cannot
-        be reached is a StorageError (the page shows its sentence)."""
+        sign-in. Every session of the user ends, this one included: it goes on under a new
+        token (the result's, for a new cookie), so a copy of the old cookie is worthless.
+        A wrong input is an InputError; a database that cannot be reached a StorageError."""
         try:
-            self._change_password(user, current, new, repeat, address)
+            return self._change_password(user, current, new, repeat, address)
         except SQLAlchemyError as error:  # translated here, where the database is used
             log.error("a password change could not be completed: %s", error_detail(error))
             raise StorageError(
                 "Parley cannot reach its database; your password may not have changed. Try again in a moment."
             ) from None
 
-    def _change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> None:
+    def _change_password(self, user: SignedIn, current: str, new: str, repeat: str, address: str) -> SignInResult:
         account = self._account(user.username)
         attempt = self.checks.begin(account, address, utcnow)
         if attempt.id is None:
@@ -287,14 +288,27 @@ class Accounts:
         with edit_auth_file(self.settings.auth_file) as editor:
             editor.set_password(user.username, new_hash, expected_hash=stored.password_hash)
         log.info("a user changed their password")
+        now = utcnow()
+        token, expires_at = signins.new_token(), now + self.session_policy.absolute
         try:
             with self.database.begin() as session:
-                signins.remark(session, user.session_hash, new_hash)
+                signins.revoke(session, user.session_hash, now=now)
+                signins.create(
+                    session,
+                    token=token,
+                    username=user.username,
+                    password_hash=new_hash,
+                    address=address,
+                    now=now,
+                    expires_at=expires_at,
+                )
         except SQLAlchemyError as error:
-            log.error("a changed password could not be recorded on its session: %s", error_detail(error))
+            log.error("a changed password's new sign-in could not be recorded: %s", error_detail(error))
             raise InputError(
                 "Your password was changed, but Parley could not keep you signed in: sign in with the new one."
             ) from None
+        changed = replace(stored, password_hash=new_hash, must_change_password=False)
+        return SignInResult(self._signed_in(changed, signins.token_hash(token)), token=token, expires_at=expires_at)
 
 
 def _usual_cost(users: dict[str, User]) -> int:

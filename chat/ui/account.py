@@ -1,18 +1,15 @@
 """The account page's parts: your own sign-ins (where, when, this one) with "sign out
-everywhere else", and changing your own password."""
+everywhere else", and the way to change your own password."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from chat.accounts.auth import Accounts, SignedIn
-from chat.accounts.peer import ForwardingRule
 from chat.errors import ChatError
-from chat.settings import Settings
 from chat.ui.markdown import neutralise_images
 from chat.ui.wording import when
 
-PASSWORD_CHANGED = "parley_password_changed"
 ENDED_ELSEWHERE = "parley_ended_elsewhere"
 
 
@@ -50,43 +47,11 @@ def sign_ins(gate: Accounts, user: SignedIn) -> None:
         st.rerun()
 
 
-def _client_address(settings: Settings) -> str:
-    """The address the sign-in throttle counts by (chat/accounts/peer.py). Raises InputError
-    when uvicorn may have replaced the peer with a header's word for it."""
-    # Streamlit gives no address for a loopback peer (a proxy on the same host).
-    peer = st.context.ip_address
-    headers = st.context.headers
-    # Every X-Forwarded-For line, in order: a proxy may append its own line rather than
-    # extend the client's, and only the hops on the right can be believed.
-    forwarded = ", ".join(headers.get_all("X-Forwarded-For")) if hasattr(headers, "get_all") else ""
-    rule = ForwardingRule.of(settings.forwarded_allow_ips, settings.trusted_proxies)
-    return rule.address(
-        peer if isinstance(peer, str) and peer else None,
-        forwarded if isinstance(forwarded, str) and forwarded else None,
-    )
-
-
-def password_form(gate: Accounts, user: SignedIn, settings: Settings) -> None:
-    """Change one's own password: current one required; the new one is written by the
-    same locked writer as `python -m chat users passwd`. The session goes on under the new
-    password (its cookie need not change); the user's other sessions end."""
-    with st.form("parley_password", clear_on_submit=True):
-        st.subheader("Change your password")
-        current = st.text_input("Current password", type="password", autocomplete="current-password")
-        new = st.text_input("New password", type="password", autocomplete="new-password")
-        repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
-        submitted = st.form_submit_button("Change password")
-    if not submitted:
-        return
-    try:
-        gate.change_password(user, current, new, repeat, _client_address(settings))
-    except ChatError as error:  # a database error too, as a sentence (Accounts translates it)
-        st.error(neutralise_images(error.message))
-        return
-    st.session_state[PASSWORD_CHANGED] = True
-    st.rerun()  # the account now reads without the forced change
-
-
-def password_changed_notice() -> None:
-    if st.session_state.pop(PASSWORD_CHANGED, False):
-        st.success("Your password was changed. Your other sessions have been signed out.")
+def password_link() -> None:
+    """Changing one's password is a page of its own (`/password`): the change signs this browser in
+    again under a new cookie, which only an HTTP response can set."""
+    st.subheader("Password")
+    if st.query_params.get("changed") == "password":
+        st.success("Your password was changed. Every other sign-in of yours has ended.")
+        st.query_params.pop("changed")
+    st.link_button("Change your password", "/password")

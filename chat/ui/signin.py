@@ -13,10 +13,9 @@ from typing import NoReturn
 
 import streamlit as st
 
-from chat.accounts.auth import Accounts, SignedIn
+from chat.accounts.auth import SignedIn
 from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
-from chat.ui.account import password_changed_notice, password_form
 from chat.ui.identity import NotGated, redirect, session_hash, signin_url
 from chat.ui.markdown import plain
 from chat.ui.resources import accounts, stop_page
@@ -45,9 +44,8 @@ def signed_in_user(settings: Settings) -> SignedIn:
         _leave(ended=hashed is not None)
     _remember(user)
     _account_sidebar(user, settings)
-    if user.must_change_password:
-        _alone("Change your password", lambda: _forced_password_change(gate, user, settings))
-    password_changed_notice()
+    if user.must_change_password:  # the gate sends page loads to /password; a tab open since, too
+        _alone("Change your password", _to_password_page)
     return user
 
 
@@ -79,11 +77,10 @@ def _alone(title: str, draw: Callable[[], None]) -> NoReturn:
     raise AssertionError("st.stop() returned")
 
 
-def _forced_password_change(gate: Accounts, user: SignedIn, settings: Settings) -> None:
-    """A password printed when the account was made is changed before anything else is shown."""
-    st.title("Parley")
-    st.info(f"Welcome, {plain(user.name)}. Your password was printed when the account was made: choose your own now.")
-    password_form(gate, user, settings)
+def _to_password_page() -> None:
+    st.info("Your password was printed when your account was made: choose your own before anything else.")
+    redirect("/password")
+    st.link_button("Choose your password", "/password", type="primary")
 
 
 def _remember(user: SignedIn) -> None:

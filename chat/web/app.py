@@ -15,6 +15,7 @@ from chat.web.gate import Gate
 from chat.web.headers import SecurityHeaders
 from chat.web.health import HealthRoutes
 from chat.web.pages import render
+from chat.web.password import PasswordRoutes
 from chat.web.signin import SignInRoutes
 
 # One per process: the routes and the gate share it.
@@ -22,7 +23,7 @@ CONTEXT = ProcessContext()
 
 
 def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
-    return [*SignInRoutes(source).routes(), *HealthRoutes(source).routes()]
+    return [*SignInRoutes(source).routes(), *PasswordRoutes(source).routes(), *HealthRoutes(source).routes()]
 
 
 def middleware(source: ContextWithJudge = CONTEXT) -> list[Middleware]:

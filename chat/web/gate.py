@@ -16,14 +16,13 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URL
-from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chat.accounts import signins
 from chat.errors import ChatError
-from chat.web.context import ContextSource, WebContext
-from chat.web.cookies import clear_session, session_token
+from chat.web.context import ContextSource
+from chat.web.cookies import clear_session
+from chat.web.sessions import carries_cookie, live_user
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ MARK_HEADER = "x-parley-gate"
 PROCESS_MARK = secrets.token_urlsafe(24)
 _OURS = (SESSION_HEADER.encode(), MARK_HEADER.encode())
 
-OWN_ROUTES = ("/signin", "/signout", "/healthz", "/readyz")
+OWN_ROUTES = ("/signin", "/signout", "/password", "/healthz", "/readyz")
 PUBLIC_FILES = ("/favicon.png", "/manifest.json", "/_stcore/health")
 PRIVATE_PREFIXES = ("/_stcore/", "/media/", "/component/")
 STREAM = "/_stcore/stream"
@@ -80,12 +79,16 @@ class Gate:
             return
         try:
             context = await run_in_threadpool(self.source)
-            hashed, had_cookie = await run_in_threadpool(_live_session, context, scope)
+            had_cookie = carries_cookie(context, scope)
+            user = await run_in_threadpool(live_user, context, scope)
         except ChatError as error:
             await _refuse(scope, receive, send, error.message, status=503)
             return
-        if hashed is not None:
-            await self.app(_with_identity(scope, hashed), receive, send)
+        if user is not None and user.must_change_password and kind is Kind.PAGE and scope["type"] == "http":
+            # A printed password is changed before anything else of Parley is served.
+            await RedirectResponse("/password", status_code=303)(scope, receive, send)
+        elif user is not None:
+            await self.app(_with_identity(scope, user.session_hash), receive, send)
         elif kind is Kind.PAGE and scope["type"] == "http":
             response = RedirectResponse(signin_url(scope, "expired" if had_cookie else None), status_code=303)
             if had_cookie:  # a dead session's cookie goes, so the next request is a plain visitor's
@@ -93,16 +96,6 @@ class Gate:
             await response(scope, receive, send)
         else:
             await _refuse(scope, receive, send, "Sign in first.", status=401)
-
-
-def _live_session(context: WebContext, scope: Scope) -> tuple[str | None, bool]:
-    """The hash of the request's live session, and whether it carried a session cookie at all."""
-    https = context.judge.is_https(scope)
-    token = session_token(HTTPConnection(scope).cookies, context.settings.cookie_name, https=https)
-    if token is None:
-        return None, False
-    user = context.accounts.from_cookie(token)  # a StorageError if the database cannot say
-    return (signins.token_hash(token) if user is not None else None), True
 
 
 def _without_our_headers(scope: Scope) -> Scope:

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from chat.accounts import signins
 from chat.accounts.auth import DATABASE_DOWN
 from chat.errors import ChatError
 from chat.web import cookies, csrf
 from chat.web.context import ContextSource, WebContext
 from chat.web.pages import FORM_EXPIRED, NO_FORM_COOKIE, REASONS, render
+from chat.web.sessions import live_user_or_none
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ SIGNIN, SIGNOUT = "signin", "signout"  # the CSRF tokens' purposes
 # Password checks have threads of their own: one may wait its turn for up to 30 s (the throttle's
 # per-address delay), and in Starlette's shared pool (28 threads, which also serve Streamlit's
 # static files) a burst of them would hold up every page load.
-_PASSWORD_CHECKS = anyio.CapacityLimiter(64)
+PASSWORD_CHECKS = anyio.CapacityLimiter(64)
 _MAX_NEXT = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -88,7 +88,7 @@ class SignInRoutes:
         except ChatError as error:
             return _signin_form(context, request, error=error.message, username=username, target=target, status=400)
         result = await anyio.to_thread.run_sync(
-            context.accounts.sign_in, username, password, address, limiter=_PASSWORD_CHECKS
+            context.accounts.sign_in, username, password, address, limiter=PASSWORD_CHECKS
         )
         if result.token is None or result.expires_at is None:
             status = 503 if result.error == DATABASE_DOWN else 401
@@ -130,15 +130,8 @@ class SignInRoutes:
 
 async def _live_hash(context: WebContext, request: Request) -> str | None:
     """The hash of the request's session if it is live (a database that cannot say: not live)."""
-    https = context.judge.is_https(request.scope)
-    token = cookies.session_token(request.cookies, context.settings.cookie_name, https=https)
-    if token is None:
-        return None
-    try:
-        user = await run_in_threadpool(context.accounts.from_cookie, token)
-    except ChatError:
-        return None
-    return signins.token_hash(token) if user is not None else None
+    user = await live_user_or_none(context, request.scope)
+    return user.session_hash if user is not None else None
 
 
 def _end_quietly(context: WebContext, hashed: str) -> None:
