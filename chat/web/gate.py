@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chat.accounts import signins
 from chat.errors import ChatError
 from chat.web.context import ContextSource, WebContext
-from chat.web.cookies import clear_session, session_token
+from chat.web.cookies import clear_session, session_cookie_name, session_token
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,10 @@ class Gate:
 def _live_session(context: WebContext, scope: Scope) -> tuple[str | None, bool]:
     """The hash of the request's live session, and whether it carried a session cookie at all."""
     https = context.judge.is_https(scope)
-    token = session_token(HTTPConnection(scope).cookies, context.settings.cookie_name, https=https)
-    if token is None:
-        return None, False
+    cookies = HTTPConnection(scope).cookies
+    token = session_token(cookies, context.settings.cookie_name, https=https)
+    if token is None:  # an empty session cookie is a bent one too: named expired, and cleared
+        return None, session_cookie_name(context.settings.cookie_name, https=https) in cookies
     user = context.accounts.from_cookie(token)  # a StorageError if the database cannot say
     return (signins.token_hash(token) if user is not None else None), True
 
