@@ -20,8 +20,9 @@ from chat.accounts.authfile import edit_auth_file
 from chat.accounts.signins import token_hash
 from chat.db.tables import AuthSession
 from tests.e2e.conftest import Server, running_server
-from tests.e2e.web_client import Visitor, request, websocket_handshake
+from tests.e2e.web_client import Visitor, raw_get, request, websocket_handshake
 from tests.fake_openai import FakeOpenAI
+from tests.unit.test_auth import BENT_TOKENS
 
 WRONG = "Incorrect username or password."
 THROTTLED = "Too many failed sign-ins for this username."
@@ -348,6 +349,21 @@ def test_sign_out_needs_its_csrf_token_and_clears_the_cookie(server: Server) -> 
     landed = visitor.send("GET", "/signin?reason=signedout")
     assert landed.message() == "You have signed out."
     assert other.send("GET", "/").status == 200  # bob's other sign-in goes on
+
+
+@pytest.mark.parametrize("name", BENT_TOKENS)
+def test_a_bent_cookie_sent_raw_is_redirected_with_a_reason_and_cleared(server: Server, name: str) -> None:
+    value = BENT_TOKENS[name]
+    if "\n" in value:  # http.client refuses a newline in a header: it ends the header line here
+        answer = raw_get(server.url, "/history", f"{SESSION}={value}")
+    else:
+        answer = request(server.url, "GET", "/history", headers={"Cookie": f"{SESSION}={value}"})
+    if "\x00" in value:  # uvicorn refuses the request itself: it never reaches Parley
+        assert answer.status == 400 and not answer.cookies
+        return
+    assert answer.status == 303
+    assert answer.location == "/signin?next=%2Fhistory&reason=expired"
+    assert answer.cookies[SESSION].cleared
 
 
 def test_a_revoked_cookie_replayed_is_redirected_and_cleared(server: Server) -> None:

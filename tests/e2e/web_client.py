@@ -98,6 +98,20 @@ def request(
     return Response(answer.status, pairs, text, cookies)
 
 
+def raw_get(url: str, path: str, cookie: str) -> Response:
+    """A GET whose Cookie header is sent byte for byte (http.client would refuse some)."""
+    parts = urlsplit(url)
+    head = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as connection:
+        connection.sendall(head.encode("latin-1"))
+        answer = http.client.HTTPResponse(connection)
+        answer.begin()
+        text = answer.read().decode(errors="replace")
+        pairs = answer.getheaders()
+    cookies = {cookie.name: cookie for cookie in (Cookie.parse(v) for k, v in pairs if k.lower() == "set-cookie")}
+    return Response(answer.status, pairs, text, cookies)
+
+
 def cookie_header(cookies: dict[str, str]) -> str:
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
