@@ -93,7 +93,7 @@ def request(
         if key.lower() == "set-cookie":
             cookie = Cookie.parse(value)
             cookies[cookie.name] = cookie
-            if "session" in cookie.name and cookie.value:
+            if "session" in cookie.name and not cookie.cleared and cookie.value.strip('"'):
                 COOKIES_SEEN.add(cookie.value)  # checked against logs, databases and pages at the end
     return Response(answer.status, pairs, text, cookies)
 
