@@ -116,13 +116,23 @@ def test_a_tab_whose_session_ended_in_another_keeps_its_prompt_to_copy(page, ser
     page.get_by_text(NOT_SENT).wait_for()
     shown = page.locator("[data-testid='stCode']")
     assert prompt in shown.inner_text()
-    again = page.get_by_role("link", name="Sign in again")
-    assert (again.get_attribute("href") or "").startswith("/signin?reason=ended")
+    page.locator("[data-test-script-state='notRunning']").wait_for()  # the run is over: nothing more comes
     no_connection_error(page)
     assert page.locator(CHAT_INPUT).count() == 0
     assert "/signin" not in page.url  # the tab stays, so the prompt can be copied
     assert not [m for m in rows(server) if m.content == prompt]  # nothing was sent
     other.close()
+    # "Sign in again" opens the sign-in page beside the tab that holds the prompt.
+    again = page.get_by_role("link", name="Sign in again")
+    assert (again.get_attribute("href") or "").startswith("/signin?reason=ended")
+    with page.context.expect_page() as opened:
+        again.click()
+    signin = opened.value
+    assert login_form_shown(signin)
+    assert signin_message(signin) == ENDED
+    fill_signin(signin, "alice", PASSWORDS["alice"])
+    signin.locator(CHAT_INPUT).wait_for()
+    assert prompt in page.locator("[data-testid='stCode']").inner_text()  # still there to copy
 
 
 def test_a_tab_idle_past_the_limit_lands_on_sign_in_with_the_sentence(page, server: Server) -> None:  # type: ignore[no-untyped-def]
