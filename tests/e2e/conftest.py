@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    # Components (the cookie writers) are iframes: never let a busy machine throttle them.
+    # Several tests drive two tabs at once: never let a busy machine throttle the one behind.
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",

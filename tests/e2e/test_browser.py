@@ -1,4 +1,5 @@
-"""What only a browser shows: the cookie across reloads, streaming on screen, markup as text."""
+"""What only a browser shows: sign-in and the cookie across reloads, streaming on screen, markup
+as text, bent cookies. The shared helpers of the browser suite live here too."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from chat.accounts import signins
 from chat.accounts.signins import new_token
 from chat.db.tables import Message
-from tests.conftest import PASSWORDS, TEST_COOKIE_KEY, logged_messages
+from tests.conftest import PASSWORDS, logged_messages
 from tests.e2e.conftest import COOKIES_SEEN, Server
 from tests.fake_openai import FakeReply
 from tests.unit.test_auth import BENT_TOKENS
@@ -22,18 +26,22 @@ MESSAGES = "[data-testid='stChatMessage']"
 
 
 # Streamlit marks its app with the state of the script (data-test-script-state). Installed
-# before a page loads, this keeps each change of that state, with whether the sign-in cookie
-# was there, so that a test can wait for a run to have ended instead of sleeping.
+# before a page loads, this keeps each change of that state, so that a test can wait for a
+# run to have ended instead of sleeping.
 SCRIPT_RUNS = """
 window.parleyRuns = [];
 new MutationObserver(() => {
   const state = document.querySelector("[data-test-script-state]")?.getAttribute("data-test-script-state");
   const runs = window.parleyRuns;
   if (state && runs[runs.length - 1]?.state !== state) {
-    runs.push({ state, cookie: document.cookie.includes("parley_session=") });
+    runs.push({ state });
   }
 }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"] });
 """
+SESSION_COOKIES = ("parley_session", "__Host-parley_session")
+EXPIRED = "Your sign-in has expired or is no longer valid. Please sign in again."
+ENDED = "Your sign-in has ended (expired, signed out elsewhere, or the account changed). Please sign in again."
+SIGNED_OUT = "You have signed out."
 
 
 def watch_runs(page) -> None:  # type: ignore[no-untyped-def]
@@ -56,20 +64,18 @@ def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def cookie_rerun_passed(page) -> None:  # type: ignore[no-untyped-def]
-    """The run the sign-in cookie's confirmation asks for has ended: the last run ended with the
-    cookie written (the component writes it and asks for that run in one step)."""
-    page.wait_for_function(
-        "() => { const last = window.parleyRuns.at(-1); return last?.state === 'notRunning' && last.cookie; }"
-    )
+def fill_signin(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """The server-rendered sign-in page (chat/web/templates/signin.html), submitted."""
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("button[type=submit]").click()
 
 
 def sign_in(page, server: Server, username: str = "alice") -> None:  # type: ignore[no-untyped-def]
-    page.goto(server.url)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(PASSWORDS[username])
-    page.get_by_role("button", name="Sign in").click()
+    page.goto(server.url)  # the gate sends a visitor to /signin
+    fill_signin(page, username, PASSWORDS[username])
     page.locator(CHAT_INPUT).wait_for()
+    auth_cookie(page)  # noted for the end-of-run secrets check
 
 
 def send(page, prompt: str) -> None:  # type: ignore[no-untyped-def]
@@ -103,25 +109,24 @@ def rows(server: Server) -> list[Message]:
 
 
 def auth_cookie(page) -> str | None:  # type: ignore[no-untyped-def]
+    """The session cookie's value as the browser holds it. It is HttpOnly: only the browser
+    context (never `document.cookie`) can show it."""
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    value = cookies.get("parley_session")
+    value = next((cookies[name] for name in SESSION_COOKIES if cookies.get(name)), None)
     if value:
         COOKIES_SEEN.add(value)  # checked against logs, databases and pages at the end
     return value
 
 
-def wait_for_cookie(page, *, present: bool, seconds: float = 30) -> bool:  # type: ignore[no-untyped-def]
-    """Cookies are written and deleted by components in the browser, a moment after a run."""
-    deadline = time.monotonic() + seconds
-    while (auth_cookie(page) is not None) != present and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return (auth_cookie(page) is not None) == present
-
-
 def login_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
-    page.get_by_role("textbox", name="Username").wait_for()
-    page.locator(CHAT_INPUT).wait_for(state="detached")  # elements of the run before go at its end
-    return page.locator(CHAT_INPUT).count() == 0
+    """The browser is on Parley's server-rendered sign-in page (no Streamlit there)."""
+    page.wait_for_url("**/signin**")
+    page.locator("#username").wait_for()
+    return page.locator(CHAT_INPUT).count() == 0 and page.locator("[data-testid='stApp']").count() == 0
+
+
+def signin_message(page) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator("#signin-message").inner_text()).strip()
 
 
 def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -144,31 +149,38 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     reply = rows(server)[-1]
     assert reply.role == "assistant" and reply.status == "complete" and reply.content == " ".join(words)
 
-    assert wait_for_cookie(page, present=True)
+    assert auth_cookie(page) is not None  # set by the sign-in's own HTTP response
     page.reload()
     page.locator(CHAT_INPUT).wait_for()  # still signed in: the cookie
-    assert page.get_by_role("textbox", name="Username").count() == 0
+    page.get_by_text("Stream me something").first.wait_for()  # the conversation too (its URL)
+    assert page.locator("#username").count() == 0
 
-    assert auth_cookie(page) is not None
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()  # the sidebar's form, posted to /signout
     assert login_form_shown(page)
-    # The cookie is deleted by a component in the browser, a moment after the form shows.
-    assert wait_for_cookie(page, present=False)
+    assert signin_message(page) == SIGNED_OUT
+    assert auth_cookie(page) is None  # cleared by the sign-out's response
     page.reload()
     assert login_form_shown(page)
-
-
-def test_a_wrong_password_gets_the_generic_message(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     page.goto(server.url)
-    page.get_by_role("textbox", name="Username").fill("alice")
-    page.get_by_role("textbox", name="Password").fill("not-her-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Incorrect username or password.").wait_for()
-    assert page.locator(CHAT_INPUT).count() == 0
-    # The form is cleared: the typed password is not left in the page (React mirrors an
-    # input's value into its attribute, which page.content() would show).
-    page.wait_for_function("() => !document.documentElement.outerHTML.includes('not-her-password')")
-    assert page.get_by_role("textbox", name="Password").input_value() == ""
+    assert login_form_shown(page)
+
+
+@pytest.mark.parametrize("username", ["alice", "nobody-by-this-name"])
+def test_a_wrong_password_gets_the_generic_message(page, server: Server, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    fill_signin(page, username, "not-her-password")
+    page.locator("#signin-message").wait_for()
+    assert signin_message(page) == "Incorrect username or password."
+    assert page.locator(CHAT_INPUT).count() == 0 and auth_cookie(page) is None
+    # The username is kept for the next try; the password is not in the page at all.
+    assert page.locator("#username").input_value() == username
+    assert page.locator("#password").input_value() == ""
+    assert "not-her-password" not in page.content()
+    page.locator("#password").fill(PASSWORDS["alice"])
+    if username != "alice":
+        page.locator("#username").fill("alice")
+    page.locator("button[type=submit]").click()
+    page.locator(CHAT_INPUT).wait_for()
 
 
 def test_markup_in_a_reply_is_shown_as_text(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -208,19 +220,26 @@ def test_an_image_in_a_reply_is_never_fetched(page, server: Server) -> None:  # 
 
 
 def test_every_url_shows_only_the_login_form(page, server: Server) -> None:  # type: ignore[no-untyped-def]
-    for path in ("/", "/chat", "/admin", "/no-such-page"):
+    for path in ("/", "/chat", "/admin", "/no-such-page", "/history?c=abc"):
         page.goto(server.url + path)
         assert login_form_shown(page)
         assert page.locator(MESSAGES).count() == 0
+        expected = "" if path == "/" else path
+        assert page.locator("input[name=next]").get_attribute("value") == (expected or "/")
+
+
+def test_sign_in_leads_back_to_the_page_asked_for(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url + "/history")
+    assert login_form_shown(page)
+    fill_signin(page, "alice", PASSWORDS["alice"])
+    page.wait_for_url(f"{server.url}/history")
+    page.get_by_role("heading", name="History").wait_for()
 
 
 def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
-    """The cookie component reruns the page just after sign-in; a prompt sent then survives it."""
     server.fake.enqueue(FakeReply(text="You were quick, and here is the whole reply.", delay=0.03))
     page.goto(server.url)
-    page.get_by_role("textbox", name="Username").fill("bob")
-    page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
-    page.get_by_role("button", name="Sign in").click()
+    fill_signin(page, "bob", PASSWORDS["bob"])
     box = page.locator(CHAT_INPUT)
     box.wait_for()
     box.fill("Hello at once")
@@ -230,8 +249,7 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
     assert "here is the whole reply." in assistant_text(page)
     bob = [m for m in rows(server) if m.username == "bob"]
     assert [(m.role, m.status) for m in bob] == [("user", "complete"), ("assistant", "complete")]
-    # The sign-in cookie gets written although a run started before its component had loaded.
-    assert wait_for_cookie(page, present=True)
+    assert auth_cookie(page) is not None
     page.reload()
     page.locator(CHAT_INPUT).wait_for()
 
@@ -241,10 +259,7 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
     server.fake.enqueue(FakeReply(text=words, delay=0.05))
     watch_runs(page)
     sign_in(page, server, "admin")
-    # The stop button belongs to the run the prompt started: let the sign-in cookie's own
-    # rerun pass first, or that rerun takes the stream over without a stop button.
-    assert wait_for_cookie(page, present=True)
-    cookie_rerun_passed(page)
+    run_ended_after(page, 0)  # the first run is over: the prompt's run is the one with the stop button
     send(page, "Say a lot")
     page.get_by_text("slow5", exact=False).wait_for()
     page.locator("[data-testid='stChatInputStopButton']").click()  # the send button is a stop button now
@@ -272,18 +287,45 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
     assert reply.content in stopped.inner_text() and "Stopped." in stopped.inner_text()
 
 
-@pytest.mark.parametrize("name", [*BENT_TOKENS, "signed, no session", "unknown user"])
-def test_a_bent_cookie_gets_the_login_form_and_is_deleted(page, server: Server, name: str) -> None:  # type: ignore[no-untyped-def]
+def session_of_an_unknown_user(server: Server) -> str:
+    """A live session row for a username auth.yaml does not have."""
+    token = new_token()
     now = datetime.now(UTC)
-    if name == "signed, no session":
-        cookie, _ = new_token("alice", TEST_COOKIE_KEY, now=now, lifetime=timedelta(days=1))
+    engine = create_engine(server.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            signins.create(
+                session,
+                token=token,
+                username="mallory",
+                password_hash="$2b$04$" + "x" * 53,
+                address="127.0.0.1",
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
+    finally:
+        engine.dispose()
+    return token
+
+
+# Chromium refuses to store these ("Invalid cookie fields"): test_signin_http.py sends them raw.
+NOT_A_BROWSER_COOKIE = ("a NUL", "a newline")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [*(name for name in BENT_TOKENS if name not in NOT_A_BROWSER_COOKIE), "well formed, no session", "unknown user"],
+)
+def test_a_bent_cookie_gets_the_login_form_and_is_deleted(page, server: Server, name: str) -> None:  # type: ignore[no-untyped-def]
+    if name == "well formed, no session":
+        cookie = new_token()
     elif name == "unknown user":
-        cookie, _ = new_token("mallory", TEST_COOKIE_KEY, now=now, lifetime=timedelta(days=1))
+        cookie = session_of_an_unknown_user(server)
     else:
         cookie = BENT_TOKENS[name]
     page.context.add_cookies([{"name": "parley_session", "value": cookie, "url": server.url}])
-    page.goto(server.url)
+    page.goto(server.url + "/history")
     assert login_form_shown(page)
-    page.get_by_text("Your sign-in has expired or is no longer valid").wait_for()
-    assert page.locator("[data-testid='stException']").count() == 0
-    assert wait_for_cookie(page, present=False)
+    assert "reason=expired" in page.url and "next=%2Fhistory" in page.url
+    assert signin_message(page) == EXPIRED
+    assert auth_cookie(page) is None  # cleared by the redirect that sent the browser here

@@ -1,33 +1,30 @@
-"""The client address over real HTTP (issue 15): Streamlit bound to 127.0.0.1 and to its
-dual-stack default, uvicorn's FORWARDED_ALLOW_IPS unset or empty, with and without
-PARLEY_TRUSTED_PROXIES. Chromium sends X-Forwarded-For through the context's extra
-headers, which reach the websocket's upgrade request too (where Parley reads them: the
-first test would not see a refusal otherwise). And eight people signing in to one
-account at the same moment all get in."""
+"""The client address over real HTTP (issues 15 and 18): Streamlit bound to 127.0.0.1 and to
+its dual-stack default, uvicorn's FORWARDED_ALLOW_IPS unset or empty, with and without
+PARLEY_TRUSTED_PROXIES. `POST /signin` judges the address the throttle counts by from the
+connection's peer and, only from a trusted proxy, X-Forwarded-For: the tests post the
+sign-in form as a browser would (its CSRF token, its cookie, its Origin), with the header
+a client or proxy would add. And eight people signing in to one account at the same
+moment all get in."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import bcrypt
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from chat.accounts.authfile import edit_auth_file
 from tests.e2e.conftest import Server, running_server
+from tests.e2e.web_client import Visitor
 from tests.fake_openai import FakeOpenAI
 
-pytestmark = pytest.mark.browser
-
-CHAT_INPUT = "textarea[data-testid='stChatInputTextArea']"
 WRONG = "Incorrect username or password."
 THROTTLED = "Too many failed sign-ins for this username."
 UNPLACED = "Parley cannot tell where this sign-in comes from"
 MAX_FAILURES = 3
-SCHEDULED_CLICK = """(moment) => setTimeout(() => {
-    [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Sign in").click();
-}, Math.max(0, moment - Date.now()))"""
 
 
 @contextmanager
@@ -80,96 +77,70 @@ def dual_stack_behind_proxy(tmp_path_factory: pytest.TempPathFactory, fake_model
         yield server
 
 
-@pytest.fixture
-def context(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1000, "height": 700})
-    context.set_default_timeout(30_000)
-    yield context
-    context.close()
-
-
-def attempt(context, url: str, username: str, password: str, forwarded_for: str | None, expect: str):  # type: ignore[no-untyped-def]
-    """One sign-in on a fresh page (a new websocket: its headers are fixed for its life)."""
-    context.set_extra_http_headers({"X-Forwarded-For": forwarded_for} if forwarded_for else {})
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+def attempt(url: str, username: str, password: str, forwarded_for: str | None, expect: str) -> None:
+    """One sign-in by one visitor: a fresh form, posted with the header a proxy would add."""
+    visitor = Visitor(url, extra={"X-Forwarded-For": forwarded_for} if forwarded_for else {})
+    answer = visitor.sign_in(username, password)
     if expect == "signed in":
-        page.locator(CHAT_INPUT).wait_for()
+        assert (answer.status, answer.location) == (303, "/"), (answer.status, answer.message())
+        assert visitor.send("GET", "/").status == 200  # the session opens the app
     else:
-        page.get_by_text(expect).wait_for()
-    page.close()
+        assert answer.message().startswith(expect), (answer.status, answer.message())
+        assert "parley_session" not in visitor.jar
 
 
-def outcome(page) -> str:  # type: ignore[no-untyped-def]
-    """What a sign-in ended in: "signed in", the alert's text, or what the page showed instead."""
-    try:
-        page.locator(f"{CHAT_INPUT}, [data-testid='stAlert']").first.wait_for()
-    except PlaywrightTimeout:
-        return "no answer: " + page.locator("body").inner_text()[:300]
-    if page.locator(CHAT_INPUT).count():
-        return "signed in"
-    return " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
-
-
-def test_a_bare_streamlit_run_refuses_a_forwarded_sign_in_it_cannot_place(  # type: ignore[no-untyped-def]
-    context, loopback_uvicorn_default: Server
-) -> None:
+def test_a_bare_streamlit_run_refuses_a_forwarded_sign_in_it_cannot_place(loopback_uvicorn_default: Server) -> None:
     # The attack: wrong passwords under a changing X-Forwarded-For, which uvicorn would
     # have turned into as many client addresses. Each is refused, not even checked.
+    for hop in range(MAX_FAILURES + 1):
+        attempt(loopback_uvicorn_default.url, "alice", "wrong-password", f"198.51.100.{hop}", UNPLACED)
+    # A direct user (no header) signs in as usual: none of the refusals counted as failures.
+    attempt(loopback_uvicorn_default.url, "alice", "alice-password-1", None, "signed in")
+
+
+def test_where_uvicorn_believes_nothing_a_changing_header_changes_nothing(loopback_believing_nothing: Server) -> None:
     for hop in range(MAX_FAILURES):
-        attempt(context, loopback_uvicorn_default.url, "alice", "wrong-password", f"198.51.100.{hop}", UNPLACED)
-    # A direct user (no header) signs in as usual.
-    attempt(context, loopback_uvicorn_default.url, "alice", "alice-password-1", None, "signed in")
+        attempt(loopback_believing_nothing.url, "bob", "wrong-password", f"198.51.100.{hop}", WRONG)
+    attempt(loopback_believing_nothing.url, "bob", "bob-password-22", "198.51.100.99", THROTTLED)
+    attempt(loopback_believing_nothing.url, "bob", "bob-password-22", None, THROTTLED)
 
 
-def test_where_uvicorn_believes_nothing_a_changing_header_changes_nothing(  # type: ignore[no-untyped-def]
-    context, loopback_believing_nothing: Server
-) -> None:
-    for hop in range(MAX_FAILURES):
-        attempt(context, loopback_believing_nothing.url, "alice", "wrong-password", f"198.51.100.{hop}", WRONG)
-    attempt(context, loopback_believing_nothing.url, "alice", "wrong-password", "198.51.100.99", THROTTLED)
-
-
-def test_a_proxy_on_the_dual_stack_bind_is_believed_and_a_rewritten_peer_refused(  # type: ignore[no-untyped-def]
-    context, dual_stack_behind_proxy: Server
+def test_a_proxy_on_the_dual_stack_bind_is_believed_and_a_rewritten_peer_refused(
+    dual_stack_behind_proxy: Server,
 ) -> None:
     ipv4 = dual_stack_behind_proxy.url  # http://127.0.0.1:port: the peer is ::ffff:127.0.0.1
     ipv6 = ipv4.replace("127.0.0.1", "[::1]")  # uvicorn's default trusts ::1 and rewrites its peer
     # Through the proxy at 127.0.0.1 each client is its own: one guesser is throttled ...
     for _ in range(MAX_FAILURES):
-        attempt(context, ipv4, "alice", "wrong-password", "198.51.100.1", WRONG)
-    attempt(context, ipv4, "alice", "alice-password-1", "198.51.100.1", THROTTLED)
+        attempt(ipv4, "alice", "wrong-password", "198.51.100.1", WRONG)
+    attempt(ipv4, "alice", "alice-password-1", "198.51.100.1", THROTTLED)
     # ... and does not lock out the owner behind the same proxy.
-    attempt(context, ipv4, "alice", "alice-password-1", "198.51.100.2", "signed in")
+    attempt(ipv4, "alice", "alice-password-1", "198.51.100.2", "signed in")
+    # Only the hop nearest the proxy counts: a client cannot pick its own address.
+    attempt(ipv4, "alice", "alice-password-1", "198.51.100.2, 198.51.100.1", THROTTLED)
     # A peer uvicorn may have replaced (::1, trusted by uvicorn, not by Parley) is refused.
-    attempt(context, ipv6, "alice", "alice-password-1", "198.51.100.3", UNPLACED)
+    attempt(ipv6, "alice", "alice-password-1", "198.51.100.3", UNPLACED)
     log = dual_stack_behind_proxy.log.read_text()
     assert "believes X-Forwarded-For from 127.0.0.1, ::1 (FORWARDED_ALLOW_IPS)" in log  # the warning
 
 
-def test_eight_people_sign_in_to_one_account_at_once(browser, loopback_believing_nothing: Server) -> None:  # type: ignore[no-untyped-def]
+def test_eight_people_sign_in_to_one_account_at_once(loopback_believing_nothing: Server) -> None:
     # A shared demo account, with the bcrypt cost real accounts have, so the sign-ins overlap.
     password = "demo-password-for-the-room"
     with edit_auth_file(loopback_believing_nothing.folder / "auth.yaml") as users:
         users.add("demo", bcrypt.hashpw(password.encode(), bcrypt.gensalt(12)).decode(), name="Demo", roles=["user"])
-    contexts = [browser.new_context(viewport={"width": 1000, "height": 700}) for _ in range(8)]
-    try:
-        pages = [context.new_page() for context in contexts]
-        for page in pages:  # all eight load at once
-            page.set_default_timeout(60_000)
-            page.goto(loopback_believing_nothing.url, wait_until="commit")
-        for page in pages:
-            page.get_by_role("textbox", name="Username").fill("demo")
-            page.get_by_role("textbox", name="Password").fill(password)
-        # Every page clicks at one moment by the machine's clock (one Playwright call per
-        # page would spread the clicks over a busy machine's second or two).
-        moment = pages[0].evaluate("() => Date.now()") + 1000
-        for page in pages:
-            page.evaluate(SCHEDULED_CLICK, moment)
-        assert [outcome(page) for page in pages] == ["signed in"] * 8
-    finally:
-        for context in contexts:
-            context.close()
+    visitors = [Visitor(loopback_believing_nothing.url) for _ in range(8)]
+    tokens = [visitor.signin_form().hidden("csrf") for visitor in visitors]  # eight forms open
+    together = threading.Barrier(len(visitors))
+
+    def post(index: int) -> tuple[int, str | None, str]:
+        together.wait(timeout=60)  # all eight press "Sign in" at one moment
+        answer = visitors[index].sign_in("demo", password, csrf=tokens[index])
+        return answer.status, answer.location, answer.message()
+
+    with ThreadPoolExecutor(len(visitors)) as pool:
+        outcomes = list(pool.map(post, range(len(visitors))))
+    assert outcomes == [(303, "/", "")] * 8
+    tokens_issued = {visitor.jar["parley_session"] for visitor in visitors}
+    assert len(tokens_issued) == 8  # eight sessions, one each
+    assert all(visitor.send("GET", "/").status == 200 for visitor in visitors)

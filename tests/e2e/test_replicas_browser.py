@@ -2,7 +2,8 @@
 
 They share the cookie key, auth.yaml and the database, as replicas behind a load balancer
 do. A browser's cookie is per host, not per port, so one browser moving between the two
-ports is a user whose requests a load balancer sends to either replica.
+ports is a user whose requests a load balancer sends to either replica: they sign in, out
+and throttle as one, and a CSRF token one made is good on the other.
 """
 
 from __future__ import annotations
@@ -24,12 +25,18 @@ from tests.conftest import PASSWORDS
 from tests.e2e.conftest import Server, running_server, write_test_users
 from tests.e2e.test_browser import (
     CHAT_INPUT,
+    ENDED,
+    EXPIRED,
+    SIGNED_OUT,
     auth_cookie,
+    fill_signin,
     login_form_shown,
     reply_settled,
     send,
     sign_in,
+    signin_message,
 )
+from tests.e2e.web_client import Visitor
 from tests.fake_openai import FakeOpenAI
 from tests.waiting import wait_until
 
@@ -103,36 +110,80 @@ def wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped
     wait_until(condition, seconds, "the condition", every=0.1)
 
 
+def session_revoked(replicas: Replicas, cookie: str) -> bool:
+    engine = create_engine(replicas.database_url)
+    try:
+        with engine.connect() as connection:
+            return bool(
+                connection.exec_driver_sql(
+                    "SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE token_hash = %(h)s",
+                    {"h": token_hash(cookie)},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_a_sign_in_on_one_replica_holds_on_the_other_and_a_sign_out_ends_both(page, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, replicas.a, "alice")
     send(page, "hello from replica A")
     reply_settled(page)
     cookie = auth_cookie(page)
     assert cookie
+    on_a = page.context.new_page()  # a tab that stays on A
+    on_a.set_default_timeout(30_000)
+    on_a.goto(replicas.a.url)
+    on_a.locator(CHAT_INPUT).wait_for()
 
     page.goto(replicas.b.url)  # the load balancer sends the next request to B
     page.locator(CHAT_INPUT).wait_for()
-    assert page.get_by_role("textbox", name="Username").count() == 0
+    assert page.locator("#username").count() == 0
     send(page, "hello from replica B")
     reply_settled(page)
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").click()  # B's sidebar form, posted to B
     assert login_form_shown(page)
-    engine = create_engine(replicas.database_url)
-    with engine.connect() as connection:
-        revoked = connection.exec_driver_sql(
-            "SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE token_hash = %(h)s", {"h": token_hash(cookie)}
-        ).scalar_one()
-    engine.dispose()
-    assert revoked
+    assert signin_message(page) == SIGNED_OUT
+    assert session_revoked(replicas, cookie)
+    # The tab on A is out at its next run, with the sentence.
+    on_a.get_by_role("link", name="History").click()
+    assert login_form_shown(on_a)
+    assert signin_message(on_a) == ENDED
     context = page.context.browser.new_context()  # a copy of the cookie, replayed on A
     try:
         other = context.new_page()
         context.add_cookies([{"name": "parley_session", "value": cookie, "url": replicas.a.url}])
         other.goto(replicas.a.url)
         assert login_form_shown(other)
+        assert signin_message(other) == EXPIRED
     finally:
         context.close()
+
+
+def test_a_form_from_one_replica_is_accepted_by_the_other(replicas: Replicas) -> None:
+    """The CSRF tokens are an HMAC of the shared key: a sign-in form served by A posts to B,
+    and B's sign-out page serves a token A accepts. (Each replica judges the Origin by its own
+    address here; behind a load balancer both have the same one.)"""
+    visitor = Visitor(replicas.a.url)
+    form = visitor.signin_form()  # from A
+    visitor.url = replicas.b.url  # posted to B
+    signed_in = visitor.sign_in("bob", csrf=form.hidden("csrf"))
+    assert (signed_in.status, signed_in.location) == (303, "/"), signed_in.message()
+    cookie = visitor.jar["parley_session"]
+    visitor.url = replicas.a.url
+    assert visitor.send("GET", "/").status == 200  # and holds on A
+    visitor.url = replicas.b.url
+    token = visitor.send("GET", "/signout").hidden("csrf")  # from B
+    visitor.url = replicas.a.url
+    # A token A could not have made is refused there, so acceptance below means the shared key.
+    assert visitor.send("POST", "/signout", form={"csrf": "0" * len(token)}).status == 403
+    done = visitor.send("POST", "/signout", form={"csrf": token})  # to A
+    assert (done.status, done.location) == (303, "/signin?reason=signedout")
+    assert session_revoked(replicas, cookie)
+    visitor.jar["parley_session"] = cookie
+    visitor.url = replicas.b.url
+    replay = visitor.send("GET", "/")
+    assert replay.status == 303 and replay.location == "/signin?reason=expired"
 
 
 def test_turns_sent_to_both_replicas_at_once_land_once_each(browser, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
@@ -168,9 +219,7 @@ def test_turns_sent_to_both_replicas_at_once_land_once_each(browser, replicas: R
 def test_the_login_throttle_counts_failures_on_both_replicas(page, replicas: Replicas) -> None:  # type: ignore[no-untyped-def]
     def attempt(server: Server, password: str) -> None:
         page.goto(server.url)
-        page.get_by_role("textbox", name="Username").fill("alice")
-        page.get_by_role("textbox", name="Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        fill_signin(page, "alice", password)
 
     for server in (replicas.a, replicas.b, replicas.a):  # MAX_FAILURES wrong guesses, split over both
         attempt(server, "not-her-password")
@@ -186,9 +235,7 @@ def test_a_quota_counts_messages_sent_through_both_replicas(browser, replicas: R
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.goto(replicas.a.url)
-        page.get_by_role("textbox", name="Username").fill(QUOTA_USER)
-        page.get_by_role("textbox", name="Password").fill(QUOTA_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        fill_signin(page, QUOTA_USER, QUOTA_PASSWORD)
         page.locator(CHAT_INPUT).wait_for()
         send(page, "first of two on A")
         reply_settled(page)
