@@ -7,6 +7,8 @@ no sign-in routes and no gate. The pages are served by `router.py` behind the ga
 
 import streamlit as st
 
-from chat.web.app import exception_handlers, middleware, routes
+from chat.web.app import exception_handlers, lifespan, middleware, routes
 
-app = st.App("router.py", routes=routes(), middleware=middleware(), exception_handlers=exception_handlers())
+app = st.App(
+    "router.py", routes=routes(), middleware=middleware(), exception_handlers=exception_handlers(), lifespan=lifespan
+)

@@ -79,7 +79,10 @@ def shared(settings: Settings) -> Opened:
 
 
 def forget_shared() -> None:
-    """Drop what `shared` opened (tests: each gets its own engine and model client)."""
+    """End and drop what `shared` opened: when the server stops (its ASGI lifespan ends: uvicorn
+    re-raises SIGTERM after its graceful shutdown, so `atexit` would never run), and in tests
+    (each gets its own engine and model client). Replies still being written are saved as
+    `interrupted` with what arrived."""
     with _opened_lock:
         for opened in _opened.values():
             opened.service.shutdown()

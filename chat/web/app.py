@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from chat.errors import ChatError
+from chat.turns import wiring
 from chat.web.context import ContextSource, ContextWithJudge, ProcessContext
 from chat.web.gate import Gate
 from chat.web.headers import SecurityHeaders
@@ -38,3 +42,13 @@ async def _cannot_work(_request: Request, error: ChatError) -> Response:
 
 def exception_handlers() -> dict[Any, Any]:
     return {ChatError: _cannot_work}
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    """The server's life: when it stops, the replies still being written end, saved as
+    `interrupted` (uvicorn re-raises SIGTERM once its shutdown is done, so `atexit` never runs)."""
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(wiring.forget_shared)
