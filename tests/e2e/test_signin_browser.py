@@ -76,22 +76,31 @@ def test_a_printed_password_is_changed_before_anything_else(page, server: Server
     add_user(server, "erin", "printed-password-1", must_change_password=True)
     page.goto(server.url)
     fill_signin(page, "erin", "printed-password-1")
-    page.get_by_text("choose your own now").wait_for()
+    # Parley's own page, before anything of the app: every URL leads back to it.
+    page.wait_for_url("**/password")
+    page.get_by_text("Your password was printed").wait_for()
+    for path in ("/", "/history"):
+        page.goto(server.url + path)
+        page.wait_for_url("**/password")
     assert page.locator(CHAT_INPUT).count() == 0
-    assert page.get_by_role("link", name="History").count() == 0  # no page of the app is reachable
-    page.get_by_role("textbox", name="Current password").fill("printed-password-1")
-    page.get_by_role("textbox", name="New password", exact=True).fill("erins-own-password-2")
-    page.get_by_role("textbox", name="Repeat the new password").fill("erins-own-password-2")
+    first_cookie = auth_cookie(page)
+    page.get_by_label("Current password").fill("printed-password-1")
+    page.get_by_label("New password", exact=True).fill("printed-password-1")
+    page.get_by_label("Repeat the new password").fill("printed-password-1")
     page.get_by_role("button", name="Change password").click()
-    page.get_by_text("Your password was changed").wait_for()
-    page.locator(CHAT_INPUT).wait_for()
+    page.get_by_text("The new password must differ from the current one.").wait_for()
+    page.get_by_label("Current password").fill("printed-password-1")
+    page.get_by_label("New password", exact=True).fill("erins-own-password-2")
+    page.get_by_label("Repeat the new password").fill("erins-own-password-2")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Your password was changed").wait_for()  # the account page says so
     users = load_users(server.folder / "auth.yaml")
     assert not users["erin"].must_change_password
     assert bcrypt.checkpw(b"erins-own-password-2", users["erin"].password_hash.encode())
-    # The same sign-in goes on across a reload, without the form.
-    page.reload()
+    assert auth_cookie(page) not in (None, first_cookie)  # signed in again, under a new cookie
+    # The new sign-in goes on across a reload, into the chat.
+    page.goto(server.url)
     page.locator(CHAT_INPUT).wait_for()
-    assert page.get_by_text("choose your own now").count() == 0
     # And the new password is the one that signs in.
     page.get_by_role("button", name="Sign out").click()
     assert login_form_shown(page)
@@ -252,3 +261,19 @@ def test_a_signed_in_prompt_is_logged_once(page, server: Server) -> None:  # typ
         lambda: [m for m in rows(server) if m.content == "A prompt that does get sent"], 30, "the prompt in the log"
     )
     assert len(logged) == 1 and logged[0].username == "alice"
+
+
+@pytest.mark.parametrize("state", ["fresh", "wrong current password"])
+def test_the_password_page_has_no_accessibility_violations(page, server: Server, state: str) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, server, "bob")
+    page.goto(f"{server.url}/password")
+    if state != "fresh":
+        page.get_by_label("Current password").fill("not-his-password")
+        page.get_by_label("New password", exact=True).fill("bobs-new-password-3")
+        page.get_by_label("Repeat the new password").fill("bobs-new-password-3")
+        page.get_by_role("button", name="Change password").click()
+        page.get_by_text("The current password is not right.").wait_for()
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    passed = {rule["id"] for rule in results.response["passes"]}
+    assert {"label", "html-has-lang", "document-title"} <= passed, sorted(passed)
