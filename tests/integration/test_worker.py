@@ -140,19 +140,28 @@ def test_a_reply_still_thinking_is_never_taken_for_abandoned(
     from datetime import timedelta
 
     import chat.turns.start
+    import chat.turns.watchdog
 
-    monkeypatch.setattr(chat.turns.start, "STALE_AFTER", timedelta(milliseconds=200))
+    # A heartbeat every 0.1 s, so the model's 1.8 s of thinking holds many of them, even on a
+    # loaded machine: the wait below is for one of them, not for a moment between two timings.
+    monkeypatch.setattr(chat.turns.watchdog, "HEARTBEAT_SECONDS", 0.2)
+    # A line in the future: every streaming row looks silent to the next prompt's sweep, so
+    # only "this process is still writing it" can keep the thinking reply from being abandoned.
+    monkeypatch.setattr(chat.turns.start, "STALE_AFTER", timedelta(minutes=-1))
     fake_openai.enqueue(FakeReply(text="After a long think.", first_delay=1.8), FakeReply(text="Quick."))
     thinking = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
-    first_touch = rows(sessions)[-1].updated_at
-    touched = wait_until(
-        lambda: (row := rows(sessions)[-1]).updated_at > first_touch and row, 10, "the reply's heartbeat"
-    )
-    assert touched.content == "" and not thinking.has_text  # the heartbeat, before any token
+
+    def reply_row() -> Message:
+        return next(m for m in rows(sessions) if m.id == thinking.reply_id)
+
+    first_touch = reply_row().updated_at
+    touched = wait_until(lambda: (row := reply_row()).updated_at > first_touch and row, 10, "the reply's heartbeat")
+    assert touched.content == "" and touched.status == "streaming"  # the heartbeat, before any token
     other = service.start_turn(username="bob", conversation_id=None, history=[], prompt="Meanwhile")
+    assert reply_row().status != "interrupted"  # the sweep in bob's prompt passed it by
     assert other.wait(10) and thinking.wait(10)
     assert thinking.status == "complete" and thinking.text == "After a long think.", thinking.error
-    reply = [m for m in rows(sessions) if m.id == thinking.reply_id][0]
+    reply = reply_row()
     assert (reply.status, reply.content) == ("complete", "After a long think.")
 
 
