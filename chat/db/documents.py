@@ -14,6 +14,8 @@ Parley, or a hand) are ignored, so one added field does not fail the whole file.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -83,6 +85,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                 record = from_json(
                     ConversationRecord, {**item, "id": new_id(), "username": username}, ignore_unknown=True
                 )
+                record = replace(record, title=store.fitted_title(record.title))
                 updated_at = parse_time(item["updated_at"])
                 _check(Conversation(**values(record), updated_at=updated_at))
                 conversation = store.create_conversation(session, record, updated_at=updated_at)

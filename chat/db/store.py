@@ -20,12 +20,22 @@ from chat.domain.status import FINAL, ReplyStatus
 
 log = logging.getLogger(__name__)
 
-TITLE_LENGTH = 80
+TITLE_LENGTH = 80  # a title made from a prompt's first words
+TITLE_MAX = 200  # what the column holds (`conversations.title`)
 
 
 def title_from_prompt(prompt: str) -> str:
-    line = " ".join(prompt.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+    return _shortened(" ".join(prompt.split()), TITLE_LENGTH)
+
+
+def fitted_title(title: str) -> str:
+    """A title as the log can hold it: PostgreSQL refuses a longer one, where SQLite would keep it
+    whole (an export file from elsewhere, or edited by hand, may carry one)."""
+    return _shortened(title, TITLE_MAX)
+
+
+def _shortened(line: str, length: int) -> str:
+    return line if len(line) <= length else line[: length - 1].rstrip() + "…"
 
 
 def create_conversation(

@@ -310,3 +310,12 @@ def test_an_imported_conversation_keeps_its_last_activity_among_the_users_own(
     import_document(sessions, file, "carol")
     # Listed by when it was last active in the file, not when it was imported.
     assert [c["title"] for c in user_export(sessions, "carol")["conversations"]] == ["Last year's", "Today's"]
+
+
+def test_a_title_longer_than_the_log_holds_is_shortened_alike_on_both_engines(sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL refuses a title over the column's 200 characters where SQLite keeps it whole: an
+    export from elsewhere (or edited by hand) imports the same on both, shortened."""
+    long = "word " * 100  # 500 characters
+    [imported] = import_document(sessions, document(exported(long.strip())), "alice")
+    [title] = [c["title"] for c in user_export(sessions, "alice", imported)["conversations"]]
+    assert len(title) == 200 and title.endswith("…") and title.startswith("word word")
