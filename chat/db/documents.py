@@ -14,9 +14,8 @@ Parley, or a hand) are ignored, so one added field does not fail the whole file.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
