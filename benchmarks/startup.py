@@ -42,7 +42,7 @@ def scratch_copy() -> Path:
     stamp = ROOT / ".venv" / ".runtime"  # make's mark of an installed venv
     if not stamp.exists():
         fail("no installed .venv (run make install first)")
-    for name in ("app.py", "Makefile", "pyproject.toml", "requirements.txt", ".env.example"):
+    for name in ("app.py", "router.py", "Makefile", "pyproject.toml", "requirements.txt", ".env.example"):
         shutil.copy2(ROOT / name, folder / name)
     for name in ("chat", "views", ".streamlit"):
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
