@@ -227,7 +227,7 @@ def test_unknown_usernames_cost_what_known_ones_do(tmp_path: Path, sessions: ses
 # --- own password ------------------------------------------------------------------------
 
 
-def test_changing_ones_password_keeps_this_session_and_ends_the_others(accounts: Accounts, auth_file: Path) -> None:
+def test_changing_ones_password_ends_every_session_and_signs_in_anew(accounts: Accounts, auth_file: Path) -> None:
     here, elsewhere = signed_in(accounts), signed_in(accounts)
     user = accounts.from_cookie(here)
     assert user is not None
@@ -237,10 +237,12 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(accounts:
         accounts.change_password(user, PASSWORDS["alice"], "a-new-password", "another-one", "10.0.0.1")
     with pytest.raises(InputError, match="at least 8"):
         accounts.change_password(user, PASSWORDS["alice"], "short", "short", "10.0.0.1")
-    accounts.change_password(user, PASSWORDS["alice"], "a-new-password", "a-new-password", "10.0.0.1")
+    result = accounts.change_password(user, PASSWORDS["alice"], "a-new-password", "a-new-password", "10.0.0.1")
     assert verify_password("a-new-password", load_users(auth_file)["alice"].password_hash)
-    assert accounts.from_cookie(here) is not None
-    assert accounts.from_cookie(elsewhere) is None
+    assert accounts.from_cookie(here) is None and accounts.from_cookie(elsewhere) is None
+    assert result.token is not None and result.user is not None
+    resumed = accounts.from_cookie(result.token)  # this browser, under a new cookie
+    assert resumed is not None and resumed.session_hash == result.user.session_hash != user.session_hash
     assert accounts.sign_in("alice", PASSWORDS["alice"], "10.0.0.1").user is None
     assert accounts.sign_in("alice", "a-new-password", "10.0.0.1").user is not None
 
