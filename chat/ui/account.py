@@ -7,6 +7,7 @@ import streamlit as st
 
 from chat.accounts.auth import Accounts, SignedIn
 from chat.errors import ChatError
+from chat.ui.identity import go_button
 from chat.ui.markdown import neutralise_images
 from chat.ui.wording import when
 
@@ -54,4 +55,4 @@ def password_link() -> None:
     if st.query_params.get("changed") == "password":
         st.success("Your password was changed. Every other sign-in of yours has ended.")
         st.query_params.pop("changed")
-    st.link_button("Change your password", "/password")
+    go_button("Change your password", "/password", key="parley_change_password", icon=":material/password:")

@@ -53,6 +53,11 @@ def redirect(url: str) -> None:
     context.enqueue(message)
 
 
+def go_button(label: str, url: str, *, key: str, icon: str | None = None) -> None:
+    """A button that takes this tab to one of Parley's own pages (`st.link_button` opens a new tab)."""
+    st.button(label, key=key, icon=icon, on_click=redirect, args=(url,))
+
+
 def here() -> str:
     """The page this run draws, with its query, for `/signin?next=`."""
     url = st.context.url or ""

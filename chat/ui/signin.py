@@ -90,12 +90,23 @@ def _remember(user: SignedIn) -> None:
     st.session_state[USER] = user
 
 
+# Streamlit's own secondary button, for a plain HTML one.
+_SIGNOUT_CSS = (
+    ".parley-signout button { font: inherit; color: inherit; background: transparent; cursor: pointer;"
+    " border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; padding: 0.25rem 0.75rem;"
+    " min-height: 2.5rem; line-height: 1.6; }"
+    " .parley-signout button:hover { border-color: #ff4b4b; color: #ff4b4b; }"
+    " .parley-signout button:focus-visible { outline: 2px solid #ff4b4b; outline-offset: 1px; }"
+)
+
+
 def _account_sidebar(user: SignedIn, settings: Settings) -> None:
     """Who is signed in, and sign-out: a plain form posted to `/signout` (the session cookie
     is HttpOnly, so only an HTTP response can clear it), with its CSRF token."""
     token = csrf.CsrfKey(settings.cookie_key.get_secret_value()).token(SIGNOUT, user.session_hash)
     st.sidebar.markdown(f"Signed in as **{plain(user.name)}**")
     st.sidebar.html(
+        f"<style>{_SIGNOUT_CSS}</style>"
         '<form method="post" action="/signout" class="parley-signout">'
         f'<input type="hidden" name="{csrf.FIELD}" value="{token}">'
         '<button type="submit">Sign out</button></form>'

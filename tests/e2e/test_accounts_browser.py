@@ -55,7 +55,7 @@ def test_a_copied_cookie_is_worthless_after_sign_out(page, browser, server: Serv
     elsewhere = open_with_cookie(browser, server, copied)
     elsewhere.locator(CHAT_INPUT).wait_for()  # the copy works while the sign-in lasts
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     assert login_form_shown(page)
     assert signin_message(page) == SIGNED_OUT
     # The copy already open is out at its next run, sent to the sign-in page with a sentence...
@@ -80,7 +80,7 @@ def test_a_tab_left_behind_by_a_sign_out_never_ends_a_newer_sign_in(page, server
     other.set_default_timeout(30_000)
     other.goto(server.url)
     other.locator(CHAT_INPUT).wait_for()  # signed in by the shared cookie
-    other.get_by_role("button", name="Sign out").click()
+    other.get_by_role("button", name="Sign out", exact=True).click()
     assert login_form_shown(other)
     assert auth_cookie(other) is None
     sign_in(other, server)
@@ -129,7 +129,7 @@ def test_the_admin_page_is_only_for_admins(page, server: Server) -> None:  # typ
     page.keyboard.press("Escape")
     page.get_by_role("dialog").wait_for(state="detached")
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     assert login_form_shown(page)
     sign_in(page, server, "admin")
     page.get_by_role("link", name="Admin").click()

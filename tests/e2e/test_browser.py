@@ -155,7 +155,7 @@ def test_sign_in_stream_reload_sign_out(page, server: Server) -> None:  # type: 
     page.get_by_text("Stream me something").first.wait_for()  # the conversation too (its URL)
     assert page.locator("#username").count() == 0
 
-    page.get_by_role("button", name="Sign out").click()  # the sidebar's form, posted to /signout
+    page.get_by_role("button", name="Sign out", exact=True).click()  # the sidebar's form, posted to /signout
     assert login_form_shown(page)
     assert signin_message(page) == SIGNED_OUT
     assert auth_cookie(page) is None  # cleared by the sign-out's response

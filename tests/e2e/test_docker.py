@@ -196,7 +196,8 @@ def test_the_container_runs_healthy_as_a_non_root_user(docker: Docker, container
     assert "streamlit" in docker("exec", CONTAINER, "cat", "/proc/1/cmdline").stdout
     health = docker.inspect(CONTAINER)["State"]["Health"]
     last = health["Log"][-1]
-    assert last["ExitCode"] == 0 and last["Output"].strip() == "healthy: http://127.0.0.1:8501/healthz answers"
+    port = container.server.url.rsplit(":", 1)[1]  # the container's PORT: the health check asks that one
+    assert last["ExitCode"] == 0 and last["Output"].strip() == f"healthy: http://127.0.0.1:{port}/healthz answers"
     # The first start made the first admin and printed its one-time password, once.
     logs = docker("logs", CONTAINER).stdout
     assert "No users yet: creating the first admin account." in logs and "username: admin" in logs

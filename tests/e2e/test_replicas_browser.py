@@ -141,7 +141,7 @@ def test_a_sign_in_on_one_replica_holds_on_the_other_and_a_sign_out_ends_both(pa
     send(page, "hello from replica B")
     reply_settled(page)
 
-    page.get_by_role("button", name="Sign out").click()  # B's sidebar form, posted to B
+    page.get_by_role("button", name="Sign out", exact=True).click()  # B's sidebar form, posted to B
     assert login_form_shown(page)
     assert signin_message(page) == SIGNED_OUT
     assert session_revoked(replicas, cookie)

@@ -102,7 +102,7 @@ def test_a_printed_password_is_changed_before_anything_else(page, server: Server
     page.goto(server.url)
     page.locator(CHAT_INPUT).wait_for()
     # And the new password is the one that signs in.
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     assert login_form_shown(page)
     fill_signin(page, "erin", "printed-password-1")
     page.get_by_text("Incorrect username or password.").wait_for()
@@ -116,7 +116,7 @@ def test_a_tab_whose_session_ended_in_another_keeps_its_prompt_to_copy(page, ser
     other.set_default_timeout(30_000)
     other.goto(server.url)
     other.locator(CHAT_INPUT).wait_for()
-    other.get_by_role("button", name="Sign out").click()
+    other.get_by_role("button", name="Sign out", exact=True).click()
     assert login_form_shown(other)
     assert signin_message(other) == SIGNED_OUT
 
