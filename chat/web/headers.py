@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 from html.parser import HTMLParser
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -33,20 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chat.errors import ChatError
 from chat.web.context import JudgeSource
 from chat.web.requests import RequestJudge
+from chat.web.streamlit_files import STREAMLIT_INDEX
 
-
-def _streamlit_index() -> Path:
-    """Streamlit's `static/index.html`, found without importing Streamlit into the HTTP side."""
-    spec = importlib.util.find_spec("streamlit")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("Streamlit is not installed: its index.html is needed for the Content-Security-Policy")
-    return Path(spec.origin).parent / "static" / "index.html"
-
-
-STREAMLIT_INDEX = _streamlit_index()
 HSTS = "max-age=31536000"
 NO_STORE_PREFIXES = ("/media/",)
-NO_STORE_PATHS = ("/signin", "/signout")
+NO_STORE_PATHS = ("/signin", "/signout", "/password")
 
 
 class _InlineScripts(HTMLParser):

@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from chat.web.streamlit_files import FONT_URL
+
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True),
@@ -27,6 +29,6 @@ NO_FORM_COOKIE = "Your browser did not send back this form's cookie. Allow cooki
 
 
 def render(template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
-    body = _templates.get_template(template).render(logged_notice=LOGGED_NOTICE, **values)
+    body = _templates.get_template(template).render(logged_notice=LOGGED_NOTICE, font=FONT_URL, **values)
     # Nothing on these pages may be kept: a shared computer's back button must not show them.
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chat.web.csrf import CsrfKey
+from chat.web.pages import render
 from chat.web.signin import safe_next
+from chat.web.streamlit_files import FONT_URL, STREAMLIT_INDEX
 from tests.conftest import TEST_COOKIE_KEY
 
 
@@ -47,3 +49,10 @@ def test_a_csrf_token_holds_for_its_purpose_and_binding_on_any_replica() -> None
     assert not CsrfKey("another-key-0123456789-abcdefghijklmnop").check("signout", "session-a", token)
     assert not one.check("signout", "session-a", None) and not one.check("signout", None, token)
     assert not one.check("signout", "session-a", token[:-1] + "0" if token[-1] != "0" else token[:-1] + "1")
+
+
+def test_parleys_pages_use_streamlits_own_font_from_parleys_own_origin() -> None:
+    assert FONT_URL is not None and FONT_URL.startswith("/static/media/SourceSans") and FONT_URL.endswith(".woff2")
+    assert (STREAMLIT_INDEX.parent / FONT_URL.lstrip("/")).is_file()  # what Streamlit's static route serves
+    page = render("signin.html", title="Sign in", csrf="x", next="/", username="", notice=None, error=None)
+    assert f'url("{FONT_URL}")' in page.body.decode()
