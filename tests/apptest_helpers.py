@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block, Html, Markdown
 
 from chat.accounts import signins
 from chat.settings import Settings
 from chat.turns import wiring
 from chat.ui.identity import TEST_SESSION
+from chat.ui.verbatim import CLASS
 from tests.conftest import PASSWORDS, ROOT
 
 
@@ -42,9 +46,40 @@ def send(app: AppTest, prompt: str) -> AppTest:
 
 
 def chat_texts(app: AppTest) -> list[tuple[str, str]]:
-    """(role, markdown) for every chat message on screen, in order."""
+    """(role, text) for every chat message on screen, in order: a reply's Markdown source,
+    a prompt's text as the browser shows it (`verbatim_text`)."""
+    return [(message.name, "\n".join(message_texts(message))) for message in app.chat_message]
+
+
+def message_texts(block: Block) -> list[str]:
+    """The Markdown and verbatim blocks drawn inside `block`, in order."""
     out = []
-    for message in app.chat_message:
-        text = "\n".join(md.value for md in message.markdown)
-        out.append((message.name, text))
+    for node in block:
+        if isinstance(node, Markdown) and node.type == "markdown":
+            out.append(node.value)
+        elif isinstance(node, Html) and CLASS in node.value:
+            out.append(verbatim_text(node.value))
     return out
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def verbatim_text(body: str) -> str:
+    """The text a `draw_verbatim` block shows; refuses any tag but Parley's own."""
+    parser = _TextOf()
+    parser.feed(body)
+    parser.close()
+    if set(parser.tags) - {"div", "strong"} or parser.tags.count("div") != 1:
+        raise AssertionError(f"markup in a verbatim block: {parser.tags}")
+    return parser.text

@@ -90,7 +90,12 @@ def clean_prompt(raw: str | None, max_chars: int) -> str | None:
         raise InputError(
             f"Your message is {len(raw):,} characters long; the limit is {max_chars:,}. Shorten it and send again."
         )
-    return storable(raw.strip())
+    # Blank lines before it and whitespace after it go; the first line's indentation stays
+    # (a pasted block of code keeps its shape, for the model and on the page).
+    return storable(_LEADING_BLANK_LINES.sub("", raw).rstrip())
+
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")
 
 
 # "maximum context length is 8192 tokens. However, your messages resulted in 9000

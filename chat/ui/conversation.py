@@ -2,7 +2,9 @@
 
 One run per turn has a rule: history (`draw_message`, `_reply_actions`) and the live reply
 (`_stream`) draw the same element skeleton, place for place: reasoning container, text or an
-empty slot, ending, three action places, an Edit slot in every prompt. Streamlit keeps an
+empty slot, ending, three action places, an Edit slot in every prompt. A prompt's text is
+always one `st.html` block (`draw_verbatim`, wherever a prompt is drawn), a reply's one
+`st.markdown`. Streamlit keeps an
 earlier run's element on screen until the new run draws over its place, so a different
 layout leaves a stale Regenerate or Edit button up for a whole reply.
 """
@@ -30,6 +32,7 @@ from chat.ui.components import copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.pacing import pace
 from chat.ui.state import CHAT, ChatState, still_signed_in
+from chat.ui.verbatim import draw_verbatim
 from chat.ui.wording import context_note, ending_note, usage_note
 
 log = logging.getLogger(__name__)
@@ -237,7 +240,9 @@ def draw_message(message: ChatMessage) -> None:
     # place, so a different layout would leave an old Regenerate button up for a whole reply.
     with st.container():
         _draw_reasoning(message.reasoning)
-    if message.content:
+    if message.content and message.role == "user":
+        draw_verbatim(message.content)  # as typed (chat/ui/verbatim.py); in the chat and the admin's reader
+    elif message.content:
         st.markdown(neutralise_images(message.content))
     else:
         st.empty()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from chat.accounts.auth import SignedIn
 from chat.db.search import HIGHLIGHT_END, HIGHLIGHT_START
 from chat.turns.service import ChatService
 from chat.ui.markdown import plain
+from chat.ui.verbatim import marked_pieces, verbatim_html
 
 
 def history_page(user: SignedIn, service: ChatService) -> None:
@@ -30,7 +29,7 @@ def history_page(user: SignedIn, service: ChatService) -> None:
         with st.container(border=True):
             who = "You" if hit.role == "user" else "Assistant"
             st.markdown(f"**{plain(hit.conversation_title)}** · {who} · {hit.created_at:%Y-%m-%d %H:%M} UTC")
-            st.markdown(highlighted(hit.snippet))
+            draw_snippet(hit.snippet)
             st.page_link(
                 "views/chat.py",
                 label="Open at this message",
@@ -39,10 +38,8 @@ def history_page(user: SignedIn, service: ChatService) -> None:
             )
 
 
-def highlighted(snippet: str) -> str:
-    """A search snippet with its matching words in bold and everything else literal."""
-    parts = []
-    for index, piece in enumerate(re.split(f"[{HIGHLIGHT_START}{HIGHLIGHT_END}]", snippet)):
-        escaped = plain(piece)
-        parts.append(f"**{escaped}**" if index % 2 and escaped.strip() else escaped)
-    return "".join(parts)
+def draw_snippet(snippet: str) -> None:
+    """A search snippet as the words were typed (line breaks, spaces, Markdown characters
+    literal: a prompt is not Markdown, and a reply's Markdown is shown as its source),
+    with the matching words in bold."""
+    st.html(verbatim_html(marked_pieces(snippet, HIGHLIGHT_START, HIGHLIGHT_END)))

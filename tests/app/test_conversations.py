@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_helpers import chat_texts, new_app, send, sign_in
+from tests.apptest_helpers import chat_texts, new_app, send, sign_in, verbatim_text
 from tests.conftest import ROOT, AppEnv
 from tests.fake_openai import FakeOpenAI, FakeReply
 
@@ -122,8 +122,9 @@ def test_history_search_opens_the_conversation_at_the_message(app_env: AppEnv, f
     reply_id = logged_messages(app_env.database_url)[-1].id
     app.switch_page("views/history.py").run()
     app.text_input(key="parley_search").input("ROTTNEST isl").run()
-    texts = [m.value for m in app.markdown]
-    assert any("**Rottnest** **Island**" in t and "\\*quokka\\*" in t for t in texts)  # highlighted, else literal
+    [snippet] = [h.value for h in app.get("html") if "parley-verbatim" in h.value]
+    assert "<strong>Rottnest</strong> <strong>Island</strong>" in snippet  # highlighted, else literal
+    assert verbatim_text(snippet) == "The *quokka* lives on Rottnest Island."
     [link] = app.get("page_link")
     assert link.proto.query_string == f"c={conversation}&m={reply_id}"
     app.text_input(key="parley_search").input("rottnest penguin").run()

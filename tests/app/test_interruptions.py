@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from chat.db.tables import Message
+from tests.apptest_helpers import message_texts
 from tests.conftest import AppEnv, logged_messages
 from tests.fake_openai import FakeOpenAI, FakeReply
 from tests.waiting import wait_until
@@ -96,7 +97,7 @@ def test_a_rerun_mid_stream_loses_nothing(app_env: AppEnv, fake_openai: FakeOpen
     # The rerun interrupted the first script run; the second picked the same turn up and
     # finished the reply's message in place (no third run for its buttons).
     assert app.session_state["runs"] == 2
-    assert [m.markdown[0].value for m in app.chat_message] == ["Tell me a long story", LONG]
+    assert [message_texts(m)[0] for m in app.chat_message] == ["Tell me a long story", LONG]
     [reply] = wait_until(
         lambda: (found := replies(app_env)) and found[0].status != "streaming" and found,
         5,
@@ -228,4 +229,4 @@ def test_a_prompt_survives_a_rerun_that_interrupts_its_run(app_env: AppEnv, fake
     assert app.session_state["interrupted"]
     prompts = [m.content for m in logged_messages(app_env.database_url) if m.role == "user"]
     assert prompts == ["Hello right away"]
-    assert [m.markdown[0].value for m in app.chat_message][:2] == ["Hello right away", "Nothing was lost."]
+    assert [message_texts(m)[0] for m in app.chat_message][:2] == ["Hello right away", "Nothing was lost."]

@@ -21,4 +21,4 @@ def test_nul_and_lone_surrogates_become_the_replacement_character() -> None:
 
 
 def test_the_prompt_cleaner_makes_the_prompt_storable() -> None:
-    assert clean_prompt("  hi\x00 there \ud800 ", 100) == f"hi{FFFD} there {FFFD}"
+    assert clean_prompt("  hi\x00 there \ud800 ", 100) == f"  hi{FFFD} there {FFFD}"
