@@ -8,7 +8,7 @@ under AppTest, which would skip this gate.
 
 import streamlit as st
 
-from chat.ui.components import FAVICON
+from chat.ui.components import FAVICON, page_style
 from chat.ui.resources import settings_or_stop
 from chat.ui.signin import signed_in_user
 
@@ -17,6 +17,7 @@ from chat.ui.signin import signed_in_user
 # the Content-Security-Policy's `img-src` refuses (chat/web/headers.py), and a request that
 # would tell Google who opens Parley.
 st.set_page_config(page_title="Parley", page_icon=FAVICON)
+page_style()
 
 settings = settings_or_stop()
 user = signed_in_user(settings)  # or the run stops, sending the browser to /signin

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import streamlit
+import streamlit as st
 import streamlit.components.v2 as components_v2
 from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
 from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
@@ -74,3 +75,14 @@ def _copy_component() -> ComponentRenderer:
 def copy_button(text: str, *, key: str) -> None:
     declare_assets()
     _copy_component()(key=key, data={"text": text})
+
+
+# Streamlit's status widget (top right) has a Stop button of its own while a run goes on: it would
+# end the run before a stopped reply's ending and actions are drawn. The reply's own Stop button
+# (`chat/ui/conversation.py`) is the one Stop control.
+_PAGE_CSS = '[data-testid="stStatusWidget"] button { display: none; }'
+
+
+def page_style() -> None:
+    """Parley's few rules for the whole page (a style element only: it takes no room)."""
+    st.html(f"<style>{_PAGE_CSS}</style>")

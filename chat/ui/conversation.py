@@ -50,22 +50,19 @@ def demo_banner(settings: Settings) -> None:
         )
 
 
-def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService, *, just_sent: bool = False) -> None:
-    """Every message so far with its actions, then the reply that is still streaming, if any.
-
-    `just_sent`: this run started the reply, so the chat input shows its stop button.
-    """
+def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """Every message so far with its actions, then the reply that is still streaming, if any."""
     try:
         chat.settle()
         prompt_edit = _draw_history(chat, user, service)
         _draw_notices(chat)
         if chat.turn is not None:
-            _stream(chat, chat.turn, user, service, own_stop_button=not just_sent)
+            _stream(chat, chat.turn, user, service)
             if prompt_edit is not None and chat.turn is None:
                 with prompt_edit:
                     _edit_button(chat)
     except StopException:
-        # The chat input's stop button (or Streamlit's own Stop), wherever the run was:
+        # Streamlit's own Stop (its status menu), wherever the run was:
         # end the reply and keep what arrived. A reload, a closed tab or the server
         # stopping raise the same exception: those leave the reply to its worker. A
         # rerun (RerunException) is not caught: the next run picks the same turn up.
@@ -280,19 +277,21 @@ def _check_for_interrupts() -> None:
     st.session_state.get(CHAT)
 
 
-def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *, own_stop_button: bool) -> None:
-    """Stream the reply into its message, then finish that message in place: its
-    ending, thumbs, copy and regenerate. No second run of the whole page: under load
-    that run cost as much as the one that sent the prompt."""
-    reply = st.chat_message("assistant")
-    stop_slot = st.empty()
-    # The chat input's stop button lives only in the run its prompt started. A run
-    # that picked the reply up after a rerun gets a stop button of its own.
-    if own_stop_button and stop_slot.button("Stop", key="parley_stop", icon=":material/stop_circle:"):
-        turn.stop()
-    with reply:
+def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService) -> None:
+    """Stream the reply into its message, then finish that message in place: its ending,
+    thumbs, copy and regenerate. No second run of the whole page: under load that run cost
+    as much as the one that sent the prompt.
+
+    The reply's one Stop control is a button where its actions will be: a click reruns the
+    page (not Streamlit's stop, which would end this run before the reply's ending and
+    actions are drawn), and that run stops the turn and draws the reply as it ended."""
+    with st.chat_message("assistant"):
         above = st.container()  # the reasoning, once it is all there, goes above the reply
         body = st.empty()
+        ending = st.container()
+        actions = st.empty()
+        if actions.button("Stop", key="parley_stop", icon=":material/stop_circle:", type="tertiary"):
+            turn.stop()
         # The image guard reads the whole reply so far on every piece; when what it shows
         # changes further back than the end, the stream is drawn again from the start.
         stream = GuardedStream(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts))
@@ -313,8 +312,9 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, *
                 body.empty()
         with above:
             _draw_reasoning(message.reasoning)
-        _draw_ending(message)
+        with ending:
+            _draw_ending(message)
         if chat.notice or chat.warning:
             st.rerun()  # the sentence goes where every run shows it, above the input box
-        _reply_actions(chat, user, service, message, last=True)
-    stop_slot.empty()
+        with actions.container():
+            _reply_actions(chat, user, service, message, last=True)

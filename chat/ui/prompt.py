@@ -24,7 +24,9 @@ def prompt_input(chat: ChatState) -> str | None:
         chat.restore_prompt = None  # only once the text is in the box
     # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
     # with a message instead and hands the whole text back for editing.
-    st.chat_input("Message Parley", key=PROMPT, submit_mode="stop", on_submit=_keep_prompt)
+    # "submit": the input stays as it is while a reply streams (you may write the next message);
+    # the reply's own Stop button is the one Stop control (`chat/ui/conversation.py`).
+    st.chat_input("Message Parley", key=PROMPT, submit_mode="submit", on_submit=_keep_prompt)
     return chat.pending_prompt
 
 

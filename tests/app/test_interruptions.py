@@ -67,7 +67,7 @@ def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> No
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    draw_conversation(chat, user, service, just_sent=first_run)
+    draw_conversation(chat, user, service)
 
 
 def replies(env: AppEnv) -> list[Message]:
@@ -163,7 +163,7 @@ def resumed_page() -> None:
             ctx.script_requests.request_rerun(RerunData(widget_states=states))
 
         threading.Thread(target=click_stop, daemon=True).start()
-    draw_conversation(chat, user, service, just_sent=False)
+    draw_conversation(chat, user, service)
 
 
 def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
@@ -218,8 +218,8 @@ def submit_interrupted_page() -> None:
         get_script_run_ctx().script_requests.request_rerun(RerunData())
         st.empty()  # the next element is where Streamlit acts on the request
     st.session_state["runs"] = runs
-    sent = send(chat, prompt, user, service)
-    draw_conversation(chat, user, service, just_sent=sent)
+    send(chat, prompt, user, service)
+    draw_conversation(chat, user, service)
 
 
 def test_a_prompt_survives_a_rerun_that_interrupts_its_run(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
