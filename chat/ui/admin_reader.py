@@ -6,8 +6,8 @@ import streamlit as st
 
 from chat.accounts.auth import SignedIn
 from chat.ops.reports import Reports
-from chat.ui.conversation import draw_message
 from chat.ui.markdown import plain
+from chat.ui.message import draw_message
 from chat.ui.state import AUDIT
 
 

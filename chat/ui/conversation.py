@@ -1,12 +1,11 @@
 """The conversation: every message so far with its actions, and the reply being streamed.
 
-One run per turn has a rule: history (`draw_message`, `_reply_actions`) and the live reply
-(`_stream`) draw the same element skeleton, place for place: reasoning container, text or an
-empty slot, ending, three action places, an Edit slot in every prompt. A prompt's text is
-always one `st.html` block (`draw_verbatim`, wherever a prompt is drawn), a reply's one
-`st.markdown`. Streamlit keeps an
-earlier run's element on screen until the new run draws over its place, so a different
-layout leaves a stale Regenerate or Edit button up for a whole reply.
+A run that streams a reply lasts as long as the reply, and Streamlit keeps every element of the
+last run it has not drawn over yet on screen, stale and fading, all that time. So every message
+has the same six places (`chat/ui/message.py`), prompt or reply, in the history or streaming;
+the notices have three fixed places; and before the stream starts, the places a longer
+conversation drew past this one's end are covered (`chat/ui/skeleton.py`). Nothing is drawn
+after the stream but into places made before it.
 """
 
 from __future__ import annotations
@@ -30,14 +29,16 @@ from chat.settings import Settings
 from chat.turns.service import ChatService, Turn, clean_prompt
 from chat.ui.components import copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
+from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
+from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import CHAT, ChatState, still_signed_in
-from chat.ui.verbatim import draw_verbatim
-from chat.ui.wording import context_note, ending_note, usage_note
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
+# How many places the conversation drew in the last run (`cover_leftovers`).
+DRAWN = "parley_conversation_places"
 
 
 def demo_banner(settings: Settings) -> None:
@@ -54,18 +55,21 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> 
     """Every message so far with its actions, then the reply that is still streaming, if any."""
     try:
         chat.settle()
-        prompt_edit = _draw_history(chat, user, service)
-        _draw_notices(chat)
-        if chat.turn is not None:
-            _stream(chat, chat.turn, user, service)
+        with st.container():
+            prompt_edit = _draw_history(chat, user, service)
+            _draw_notices(chat)
+            live = st.chat_message("assistant") if chat.turn is not None else None
+            cover_leftovers(DRAWN, len(chat.history) + len(NOTICE_PLACES) + (live is not None))
+        if chat.turn is not None and live is not None:
+            _stream(chat, chat.turn, user, service, live)
             if prompt_edit is not None and chat.turn is None:
                 with prompt_edit:
                     _edit_button(chat)
     except StopException:
-        # Streamlit's own Stop (its status menu), wherever the run was:
-        # end the reply and keep what arrived. A reload, a closed tab or the server
-        # stopping raise the same exception: those leave the reply to its worker. A
-        # rerun (RerunException) is not caught: the next run picks the same turn up.
+        # Streamlit's own Stop (a reload, a closed tab, the server stopping), wherever the run
+        # was: a stop by the user ends the reply and keeps what arrived; the others leave the
+        # reply to its worker. A rerun (RerunException) is not caught: the next run picks the
+        # same turn up.
         if chat.turn is not None and _stopped_by_the_user():
             chat.turn.stop()
         raise
@@ -80,33 +84,38 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService) -> Delt
     prompt_edit: DeltaGenerator | None = None
     for index, message in enumerate(chat.history):
         with st.chat_message(message.role):
+            places = Places.make()
             if message.id is not None and message.id == chat.focus:
-                st.caption(":material/search: The message you found")
+                places.found.caption(":material/search: The message you found")
             if index == last_prompt and idle and chat.editing:
-                _edit_form(chat, user, service, message)
+                with places.text.container():
+                    _edit_form(chat, user, service, message)
                 continue
-            draw_message(message)
+            draw_message(message, places)
             if message.role == "assistant":
-                _reply_actions(chat, user, service, message, last=idle and index == last_reply)
-                continue
-            edit_slot = st.empty()  # in every prompt, so an earlier run's Edit never lingers
-            if index == last_prompt:
-                prompt_edit = edit_slot
+                _reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
+            elif index == last_prompt:
+                prompt_edit = places.actions
                 if idle:
-                    with edit_slot:
+                    with prompt_edit:
                         _edit_button(chat)
     return prompt_edit
 
 
+NOTICE_PLACES = ("not found", "notice", "warning")
+
+
 def _draw_notices(chat: ChatState) -> None:
-    """What went wrong or was set aside, below the messages and above the reply; each shown once."""
+    """What went wrong or was set aside, below the messages and above the reply; each shown once,
+    each in a place of its own (there whether or not it has anything to say)."""
+    not_found, notice, warning = (st.empty() for _ in NOTICE_PLACES)
     if chat.not_found:
-        st.error(NOT_FOUND, icon=":material/search_off:")
+        not_found.error(NOT_FOUND, icon=":material/search_off:")
     if chat.notice:
-        st.error(neutralise_images(chat.notice))
+        notice.error(neutralise_images(chat.notice))
         chat.notice = None
     if chat.warning:
-        st.warning(chat.warning, icon=":material/save:")
+        warning.warning(chat.warning, icon=":material/save:")
         chat.warning = None
 
 
@@ -132,11 +141,14 @@ def _stopped_by_the_user() -> bool:
         time.sleep(0.02)
 
 
-def _reply_actions(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, *, last: bool) -> None:
-    """Thumbs, copy, and for the last reply, regenerate."""
+def _reply_actions(
+    chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator, *, last: bool
+) -> None:
+    """Thumbs, copy, and for the last reply, regenerate: a row of three places."""
     if message.id is None or message.status == ReplyStatus.STREAMING:
+        place.empty()
         return
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row = place.container(horizontal=True, vertical_alignment="center", gap="small")
     with row:
         st.feedback(
             "thumbs",
@@ -231,90 +243,44 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
         st.rerun()
 
 
-def draw_message(message: ChatMessage) -> None:
-    # Element for element the layout `_stream` leaves (reasoning, text, ending, actions):
-    # Streamlit keeps an earlier run's element on screen until this run draws over its
-    # place, so a different layout would leave an old Regenerate button up for a whole reply.
-    with st.container():
-        _draw_reasoning(message.reasoning)
-    if message.content and message.role == "user":
-        draw_verbatim(message.content)  # as typed (chat/ui/verbatim.py); in the chat and the admin's reader
-    elif message.content:
-        st.markdown(neutralise_images(message.content))
-    else:
-        st.empty()
-    _draw_ending(message)
-
-
-def _draw_reasoning(reasoning: str) -> None:
-    if reasoning.strip():
-        with st.expander("Reasoning", icon=":material/psychology:"):
-            st.markdown(neutralise_images(reasoning))
-
-
-def _draw_ending(message: ChatMessage) -> None:
-    # A note may quote the model server's own words (its error message): no images.
-    note = neutralise_images(ending_note(message) or "")
-    if message.status == ReplyStatus.ERROR and note:
-        st.error(note, icon=":material/error:")
-    elif message.status in (ReplyStatus.LENGTH, ReplyStatus.CONTENT_FILTER) and note:
-        st.warning(note, icon=":material/warning:")
-    elif message.status in (ReplyStatus.STOPPED, ReplyStatus.INTERRUPTED) and note:
-        st.caption(f":material/stop_circle: {note}")
-    elif message.status == ReplyStatus.STREAMING and note:
-        st.caption(f":material/hourglass_top: {note}")
-    for notice in message.notices:
-        st.caption(f":material/info: {neutralise_images(notice)}")
-    if left_out := context_note(message):
-        st.caption(f":material/content_cut: {neutralise_images(left_out)}")
-    if usage := usage_note(message):
-        st.caption(usage)
-
-
 def _check_for_interrupts() -> None:
     # Any session-state access lets Streamlit raise a pending stop or rerun: this keeps
     # Stop working while the model has not sent anything yet.
     st.session_state.get(CHAT)
 
 
-def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService) -> None:
-    """Stream the reply into its message, then finish that message in place: its ending,
-    thumbs, copy and regenerate. No second run of the whole page: under load that run cost
-    as much as the one that sent the prompt.
+def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, live: DeltaGenerator) -> None:
+    """Stream the reply into its message (`live`), then finish that message in place: its
+    ending, thumbs, copy and regenerate. No second run of the whole page: under load that run
+    cost as much as the one that sent the prompt.
 
-    The reply's one Stop control is a button where its actions will be: a click reruns the
-    page (not Streamlit's stop, which would end this run before the reply's ending and
-    actions are drawn), and that run stops the turn and draws the reply as it ended."""
-    with st.chat_message("assistant"):
-        above = st.container()  # the reasoning, once it is all there, goes above the reply
-        body = st.empty()
-        ending = st.container()
-        actions = st.empty()
-        if actions.button("Stop", key="parley_stop", icon=":material/stop_circle:", type="tertiary"):
-            turn.stop()
-        # The image guard reads the whole reply so far on every piece; when what it shows
-        # changes further back than the end, the stream is drawn again from the start.
-        stream = GuardedStream(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts))
-        streamed = ""
-        for run in stream.runs():
-            with body.container():
-                streamed = str(st.write_stream(run) or "")
-        turn.wait()
-        chat.settle()  # the reply joins the history; one that could not be saved leaves a sentence
-        message = turn.as_message()
-        final = neutralise_images(message.content)
-        if final != streamed:
-            # The stream may have ended early (stopped, failed) or been cut into runs:
-            # draw the reply as every later run will.
-            if final:
-                body.markdown(final)
-            else:
-                body.empty()
-        with above:
-            _draw_reasoning(message.reasoning)
-        with ending:
-            _draw_ending(message)
-        if chat.notice or chat.warning:
-            st.rerun()  # the sentence goes where every run shows it, above the input box
-        with actions.container():
-            _reply_actions(chat, user, service, message, last=True)
+    The reply's one Stop control is a button in its actions' place: a click reruns the page
+    (not Streamlit's stop, which would end this run before the reply's ending and actions are
+    drawn), and that run stops the turn and draws the reply as it ended."""
+    with live:
+        places = Places.make()
+    if places.actions.button("Stop", key="parley_stop", icon=":material/stop_circle:", type="tertiary"):
+        turn.stop()
+    # The image guard reads the whole reply so far on every piece; when what it shows
+    # changes further back than the end, the stream is drawn again from the start.
+    stream = GuardedStream(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts))
+    streamed = ""
+    for run in stream.runs():
+        with places.text.container():
+            streamed = str(st.write_stream(run) or "")
+    turn.wait()
+    chat.settle()  # the reply joins the history; one that could not be saved leaves a sentence
+    message = turn.as_message()
+    final = neutralise_images(message.content)
+    if final != streamed:
+        # The stream may have ended early (stopped, failed) or been cut into runs:
+        # draw the reply as every later run will.
+        if final:
+            places.text.markdown(final)
+        else:
+            places.text.empty()
+    draw_reasoning(places.reasoning, message.reasoning)
+    draw_ending(places, message)
+    if chat.notice or chat.warning:
+        st.rerun()  # the sentence goes where every run shows it, above the input box
+    _reply_actions(chat, user, service, message, places.actions, last=True)

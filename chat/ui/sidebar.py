@@ -15,8 +15,11 @@ from chat.ops import export
 from chat.turns.service import ChatService
 from chat.ui.markdown import neutralise_images, plain
 from chat.ui.navigation import open_conversation
+from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState, still_signed_in
 from chat.ui.wording import conversation_usage
+
+DRAWN = "parley_sidebar_places"  # how many places the list drew in the last run
 
 
 def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator:
@@ -24,8 +27,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
 
     Returns the place for the open conversation's usage, filled by `show_usage` once
     the page has drawn (and maybe streamed) its replies."""
-    usage_slot = st.sidebar.empty()
-    with st.sidebar:
+    with st.sidebar, st.container():
         st.button(
             "New chat",
             icon=":material/edit_square:",
@@ -34,8 +36,9 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             on_click=chat.start_new,
         )
         conversations = service.conversations(user.username)
+        heading = st.empty()
         if conversations:
-            st.caption("Your conversations")
+            heading.caption("Your conversations")
         for conversation in conversations:
             st.button(
                 plain(conversation.title),  # a label renders Markdown: a title is the user's words
@@ -45,12 +48,13 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
                 on_click=open_conversation,
                 args=(chat, user, service, conversation.id),
             )
+        usage_slot, manage, export_all = st.empty(), st.empty(), st.empty()
         current = next((c for c in conversations if c.id == chat.conversation_id), None)
         if current is not None:
-            usage_slot = st.empty()
-            _manage_conversation(chat, user, service, current.id, current.title)
+            with manage.container():
+                _manage_conversation(chat, user, service, current.id, current.title)
         if conversations:
-            st.download_button(
+            export_all.download_button(
                 "Export all (JSON)",
                 _exported(user, lambda: export.as_json(service.export(user.username))),
                 file_name=f"parley-{user.username}.json",
@@ -60,6 +64,9 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
                 on_click="ignore",
                 width="stretch",
             )
+        # The list's length changes between runs: a run that streams a reply must not leave the
+        # last run's longer list up (chat/ui/skeleton.py).
+        cover_leftovers(DRAWN, 1 + 1 + len(conversations) + 3)
     return usage_slot
 
 
