@@ -257,12 +257,12 @@ def test_a_prompt_sent_right_after_sign_in_gets_its_reply(page, server: Server) 
 def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     words = " ".join(f"slow{i}" for i in range(200))
     server.fake.enqueue(FakeReply(text=words, delay=0.05))
-    watch_runs(page)
     sign_in(page, server, "admin")
-    run_ended_after(page, 0)  # the first run is over: the prompt's run is the one with the stop button
     send(page, "Say a lot")
     page.get_by_text("slow5", exact=False).wait_for()
-    page.locator("[data-testid='stChatInputStopButton']").click()  # the send button is a stop button now
+    # The one Stop control while a reply streams: the reply's own button (no other on the page).
+    assert page.get_by_role("button", name="Stop", exact=True).count() == 1
+    page.get_by_role("button", name="Stop", exact=True).click()
     reply = wait_until(
         lambda: (
             (mine := [m for m in rows(server) if m.username == "admin" and m.role == "assistant"])
@@ -274,17 +274,20 @@ def test_the_stop_button_keeps_the_partial_reply(page, server: Server) -> None: 
         every=0.1,
     )
     assert reply.status == "stopped" and reply.content.startswith("slow0 slow1") and "slow199" not in reply.content
-    # On screen now: what had been drawn when the script stopped (a prefix of what was saved).
-    shown = assistant_text(page).split("\n\n", 1)[1]
-    assert shown and reply.content.startswith(shown)
-    # The next prompt works, carries the partial reply as context, and the chat shows it in full.
+    # At once, with no other action: the whole reply as saved, its "Stopped." note, its actions,
+    # and the prompt's Edit; no Stop button left.
+    reply_settled(page)
+    stopped = page.locator(MESSAGES).nth(1)
+    page.get_by_text("Stopped.").wait_for()
+    assert reply.content in stopped.inner_text()
+    assert page.get_by_role("button", name="Edit").count() == 1
+    assert page.get_by_role("button", name="Stop", exact=True).count() == 0
+    # The next prompt works and carries the partial reply as context.
     server.fake.enqueue(FakeReply(text="Continuing."))
     send(page, "Go on")
     page.get_by_text("Continuing.").wait_for()
     sent = server.fake.chat_requests[-1].body["messages"]
     assert sent[-2] == {"role": "assistant", "content": reply.content}
-    stopped = page.locator(MESSAGES).nth(1)
-    assert reply.content in stopped.inner_text() and "Stopped." in stopped.inner_text()
 
 
 def session_of_an_unknown_user(server: Server) -> str:
