@@ -54,7 +54,9 @@ STALE_WATCH = """
   const open = (el, now) => {
     if (live.has(el)) return;
     const first = describe(el);
-    const record = { ...first, innerLast: first.inner, textLast: first.text, start: now, end: null, visible: false, lastVisible: null };
+    const record = {
+      ...first, innerLast: first.inner, textLast: first.text, start: now, end: null, visible: false, lastVisible: null,
+    };
     records.push(record);
     live.set(el, record);
     if (visible(el)) {
@@ -104,11 +106,18 @@ STALE_WATCH = """
 })();
 """
 
-# The records with their stale time so far; those still stale count up to now.
-READ = """(minimum) => {
+# The records with their stale time so far, counted from `since` (a time in the page) for
+# those already stale then; those still stale count up to now.
+READ = """([minimum, since]) => {
   const now = performance.now();
   return window.parleyStale.records
-    .map((r) => ({ ...r, ms: Math.round((r.end ?? now) - r.start), still: r.end === null }))
+    .filter((r) => (r.end ?? now) > since)
+    .map((r) => ({
+      ...r,
+      visible: r.visible && r.lastVisible >= since,  // on screen after `since`
+      ms: Math.round((r.end ?? now) - Math.max(r.start, since)),
+      still: r.end === null,
+    }))
     .filter((r) => r.ms >= minimum);
 }"""
 
@@ -118,14 +127,19 @@ def watch_stale(page) -> None:  # type: ignore[no-untyped-def]
     page.add_init_script(STALE_WATCH)
 
 
-def stale_records(page, at_least_ms: float = 0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Every element stale for `at_least_ms` or more so far, visible or not."""
-    return list(page.evaluate(READ, at_least_ms))
+def page_now(page) -> float:  # type: ignore[no-untyped-def]
+    """The page's clock (`performance.now()`), to count staleness from a moment on."""
+    return float(page.evaluate("performance.now()"))
 
 
-def ghosts(page, at_least_ms: float = FADE_MS) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """The visible elements that stayed stale for `at_least_ms` or more (or still are)."""
-    return [record for record in stale_records(page, at_least_ms) if record["visible"]]
+def stale_records(page, at_least_ms: float = 0, since: float = 0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Every element stale for `at_least_ms` or more (after `since`, the page's clock), visible or not."""
+    return list(page.evaluate(READ, [at_least_ms, since]))
+
+
+def ghosts(page, at_least_ms: float = FADE_MS, since: float = 0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The visible elements that stayed stale for `at_least_ms` or more after `since` (or still are)."""
+    return [record for record in stale_records(page, at_least_ms, since) if record["visible"]]
 
 
 def describe(record: dict[str, Any]) -> str:
@@ -138,8 +152,9 @@ def describe(record: dict[str, Any]) -> str:
     return f"{shown}: stale {record['ms']} ms{still}"
 
 
-def assert_no_ghosts(page, when: str, at_least_ms: float = FADE_MS) -> None:  # type: ignore[no-untyped-def]
-    found = ghosts(page, at_least_ms)
+def assert_no_ghosts(page, when: str, at_least_ms: float = FADE_MS, since: float = 0) -> None:  # type: ignore[no-untyped-def]
+    """Fails listing every visible element stale for `at_least_ms` or more after `since`."""
+    found = ghosts(page, at_least_ms, since)
     assert not found, f"{when}: {len(found)} visible element(s) stale >= {at_least_ms:g} ms:\n" + "\n".join(
         describe(record) for record in found
     )
