@@ -151,6 +151,10 @@ def test_the_watch_catches_what_stays_stale_and_only_that(page, server: Server) 
     page.wait_for_function(f"() => performance.now() - {mark} >= {FADE_MS}")  # the time measured
     assert [r["text"] for r in ghosts(page, since=mark)] == ["ghost kept"]
 
+    # The check for a stopped reply's ending and actions sees them on a finished reply (no note there).
+    settled_turn(page, server, "A turn for the checks", "A finished answer.")
+    assert page.evaluate(MISSING) == ["note"]
+
 
 # The paths ------------------------------------------------------------------------------------
 
@@ -216,11 +220,19 @@ ENDING_AND_ACTIONS = """() => {
     const messages = [...document.querySelectorAll("[data-testid='stChatMessage']")];
     const reply = messages.at(-1), prompt = messages.at(-2);
     if (!reply || !prompt) return false;
-    const button = (within, name) => [...within.querySelectorAll("button")]
+    const buttons = (root) => [...root.querySelectorAll("*")].flatMap((el) => [
+        ...(el.matches("button") ? [el] : []), ...(el.shadowRoot ? buttons(el.shadowRoot) : []),
+    ]);  // the copy button is a component's, in its shadow root
+    const button = (within, name) => buttons(within)
         .find((b) => (b.getAttribute("aria-label") || b.innerText).includes(name) && shown(b));
     const note = [...reply.querySelectorAll("[data-testid='stCaptionContainer']")]
         .find((c) => c.innerText.includes("Stopped.") && shown(c));
-    const stale = (el) => el && el.closest("[data-stale='true']");
+    const stale = (el) => {  // in a stale container, across a shadow root's edge too
+        for (let n = el; n; n = n.parentElement || n.getRootNode().host) {
+            if (n.getAttribute?.("data-stale") === "true") return true;
+        }
+        return false;
+    };
     const found = {
         note, copy: button(reply, "Copy"), regenerate: button(reply, "Regenerate"), edit: button(prompt, "Edit"),
     };
