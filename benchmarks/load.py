@@ -1015,7 +1015,7 @@ REOPEN_JS = """
     const box = last.getBoundingClientRect();
     if (box.bottom > 0 && box.top < window.innerHeight) seen.inView = now;
   };
-  seen.result = () => ({
+  seen.result = () => (check(), {
     painted: seen.painted, inView: seen.inView, longTasks: seen.longTasks, observing: seen.observing,
     messages: document.querySelectorAll(MESSAGES).length,
     alerts: [...document.querySelectorAll("[data-testid='stException'], [data-testid='stAlertContentError']")]
@@ -1115,7 +1115,7 @@ class Reopening:
     def painted(self) -> list[float]:
         return [o.painted for o in self.opened if not math.isnan(o.painted)]
 
-    def visible(self) -> list[float]:
+    def in_view(self) -> list[float]:
         return [o.in_view for o in self.opened if not math.isnan(o.in_view)]
 
 
@@ -1149,14 +1149,17 @@ async def open_by_url(tab: Tab, url: str) -> Opened:
     )
 
 
-async def reopen_in(tab: Tab, urls: tuple[str, str], workload: Workload, label: str, settle: float) -> Reopening:
-    """`workload.opens` times: open the long conversation (`urls[0]`), send its next turn, then open
-    a new conversation (`urls[1]`) and send its first. `settle`: how long to wait for the reply's
+async def reopen_in(
+    tab: Tab, urls: tuple[Sequence[str], str], workload: Workload, label: str, settle: float
+) -> Reopening:
+    """`workload.opens` times: open a long conversation (the next of `urls[0]`, one per opening, so
+    its last message is the one written), send its next turn, then open a new conversation
+    (`urls[1]`) and send its first. `settle`: how long to wait for the reply's
     Regenerate button (Streamlit's example has none)."""
     result = Reopening()
     try:
         for number in range(1, workload.opens + 1):
-            result.opened.append(await open_by_url(tab, urls[0]))
+            result.opened.append(await open_by_url(tab, urls[0][number - 1]))
             prompt = f"{label} reopened {number}: tell me something"
             result.next_turns.append(await one_turn(tab, prompt, workload, settle_timeout=settle))
             await asyncio.sleep(0.5)
@@ -1377,10 +1380,15 @@ class Bench:
         [username] = usernames(workload)
         marker = f"end-of-{workload.turns}-turns"
         history = long_conversation(workload.turns, marker)
-        conversation_id, written = await asyncio.to_thread(write_conversation, self.database, username, history)
+        written: set[int] = set()
+        ids = []
+        for _ in range(workload.opens):  # one per opening: each is opened once, its last message the marker's
+            conversation_id, its_rows = await asyncio.to_thread(write_conversation, self.database, username, history)
+            ids.append(conversation_id)
+            written |= its_rows
         log(f"reopen: a {workload.turns}-turn conversation written, opened {workload.opens} time(s)")
         offset = self.parley.log_offset()
-        urls = (f"{self.parley.url}/?c={conversation_id}", f"{self.parley.url}/")
+        urls = ([f"{self.parley.url}/?c={id_}" for id_ in ids], f"{self.parley.url}/")
         parley = await self._reopen_parley(username, urls, workload, marker)
         session = SessionResult(username, [*parley.next_turns, *parley.new_turns], parley.failure)
         rows = await asyncio.to_thread(check_rows, self.database, [session], workload.reply, preloaded=written)
@@ -1390,11 +1398,13 @@ class Bench:
             workload, parley, example, sdk, rows, LogCheck.of(self.parley.log_since(offset)), kept
         )
         log(
-            f"  visible in {ms(median(parley.visible()))} ms (example {ms(median(example.visible()))} ms), "
+            f"  visible in {ms(median(parley.painted()))} ms (example {ms(median(example.painted()))} ms), "
             f"rows {rows.summary()}, {kept} of {len(written)} written messages kept"
         )
 
-    async def _reopen_parley(self, username: str, urls: tuple[str, str], workload: Workload, marker: str) -> Reopening:
+    async def _reopen_parley(
+        self, username: str, urls: tuple[Sequence[str], str], workload: Workload, marker: str
+    ) -> Reopening:
         try:
             tab = await self.browsers.signed_in(username)
         except PlaywrightError as error:
@@ -1415,7 +1425,8 @@ class Bench:
                 await tab.context.add_init_script(REOPEN_JS % json.dumps(marker))
                 await tab.page.goto(example.url)  # as Parley's tab did at sign-in: the app's files cached
                 await tab.page.locator(CHAT_INPUT).wait_for(timeout=60_000)
-                return await reopen_in(tab, (f"{example.url}/?c=long", f"{example.url}/"), workload, "Example", 0.2)
+                urls = ([f"{example.url}/?c=long"] * workload.opens, f"{example.url}/")
+                return await reopen_in(tab, urls, workload, "Example", 0.2)
             finally:
                 with contextlib.suppress(PlaywrightError):
                     await tab.context.close()
@@ -1537,7 +1548,7 @@ def reopen_failures(o: ReopenOutcome) -> list[str]:
     found = []
     if not o.rows.exact:
         found.append(f"reopen: rows expected / found {o.rows.summary()}: {'; '.join(o.rows.problems[:3])}")
-    written = 2 * o.workload.turns
+    written = 2 * o.workload.turns * o.workload.opens
     if o.kept != written:
         found.append(f"reopen: {o.kept} of the {written} messages written are in the log afterwards")
     if o.log.tracebacks:
@@ -1551,7 +1562,7 @@ def reopen_failures(o: ReopenOutcome) -> list[str]:
 
 def _reopening_failures(name: str, result: Reopening, opens: int) -> list[str]:
     found = [f"{name}: {result.failure}"] if result.failure else []
-    visible = len(result.visible())
+    visible = len(result.painted())
     if visible != opens:
         found.append(f"{name}: the conversation's last message became visible in {visible} of {opens} openings")
     alerts = [alert for opened in result.opened for alert in opened.alerts]
@@ -1860,30 +1871,33 @@ def reopen_report(o: ReopenOutcome) -> str:
     rows.append(["the SDK", "–", "–", "–", "–", "–", "–", f"{ms(sdk_first)} / {ms(sdk_done)}", "–"])
     out.append(
         table(
-            ["", "on the page ms", "visible ms (median / slowest)", "longest task ms", "tasks > 200 ms / all"]
+            ["", "visible ms (median / slowest)", "in the window ms (openings)", "longest task ms"]
+            + ["tasks > 200 ms / all"]
             + ["messages on the page", "next turn: first / complete", "new conversation's first turn", "next ÷ new"],
             rows,
         )
     )
     out.append(
-        "\non the page / visible: the navigation's start (`/?c=<id>`) to the conversation's last message drawn "
-        "on the page / inside the window (what the user sees), in the page's clock; tasks: the browser's long "
+        "\nvisible: the navigation's start (`/?c=<id>`) to the conversation's last message drawn on the page "
+        "(rendered: `checkVisibility()`), in the page's clock; in the window: to it inside the browser's window "
+        "(how many openings scrolled it there by themselves); tasks: the browser's long "
         "tasks (PerformanceObserver 'longtask', over "
         f"50 ms) from the navigation's start to {REOPEN_SETTLE:g} s after the paint, every opening. Next turn: the "
         "turn sent in the reopened conversation; new: a new conversation's first turn, in the same tab, after it. "
-        f"Rows: {o.rows.summary()}; the {2 * w.turns} messages written: {o.kept} in the log afterwards."
+        f"Rows: {o.rows.summary()}; the {2 * w.turns * w.opens} messages written ({w.opens} conversation(s), one "
+        f"per opening): {o.kept} in the log afterwards."
     )
     return "\n".join(out)
 
 
 def _reopen_row(name: str, r: Reopening) -> list[object]:
-    visible = r.visible()
+    painted, in_view = r.painted(), r.in_view()
     tasks = [d for x in r.opened for d in x.long_tasks]
     ratios = [_turn_ratio(r, key) for key in GROWTH_KEYS]
     return [
         name,
-        ms(median(r.painted())),
-        f"{ms(median(visible))} / {ms(max(visible, default=math.nan))}",
+        f"{ms(median(painted))} / {ms(max(painted, default=math.nan))}",
+        f"{ms(median(in_view))} ({len(in_view)} of {len(r.opened)})",
         ms(max(tasks, default=0.0)),
         f"{sum(d > LONG_TASK_LIMIT for d in tasks)} / {len(tasks)}",
         ", ".join(str(x.messages) for x in r.opened),
@@ -2086,7 +2100,7 @@ def _growth_targets(runs: Sequence[Outcome]) -> list[list[str]]:
 
 def _reopen_targets(o: ReopenOutcome) -> list[list[str]]:
     label = f"reopen ({o.workload.turns} turns, opened {o.workload.opens}x)"
-    visible, example = o.parley.visible(), median(o.example.visible())
+    visible, example = o.parley.painted(), median(o.example.painted())
     tasks = [d for x in o.parley.opened for d in x.long_tasks]
     example_tasks = [d for x in o.example.opened for d in x.long_tasks]
     over = sum(d > LONG_TASK_LIMIT for d in tasks)
