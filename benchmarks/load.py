@@ -1643,7 +1643,7 @@ def report(args: argparse.Namespace, bench: Bench, engine_name: str, baseline: i
                 + ["SDK complete", "example complete", "Parley complete", "Parley − example"],
                 [
                     [
-                        o.workload.name,
+                        o.workload.name + (f" #{o.run}" if o.workload.runs > 1 else ""),
                         ms(median([f for f, _ in o.sdk])),
                         ms(median([f for f, _ in o.example])),
                         ms(median(o.parley("first"))),
