@@ -93,6 +93,10 @@ SMOKES = [
             r"\| burst \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [+-][\d,]+ \|",  # Streamlit's own example, the floor
             r"\| burst \| 1 \| \d+ \| \d+ \| \d+ \| [\d,]+ \| 2 / 2 \| 0 / 0 \| 0 \| 0 / 0 \| 0 / 0 \|",
             r"\| burst: complete within 2\.0x the SDK \|",
+            r"\| burst: complete within 1\.5x the SDK \(issue 19\) \| [\d.]+x; Streamlit's example [\d.]+x \|",
+            r"\| growth \(1x3 turns of 200 tokens\): first, turns 3-3 within 1\.2x turns 2-2 \| [\d,]+ vs [\d,]+ ms",
+            r"\| reopen \(20 turns, opened 1x\): its last message visible in under 1 s \(median\) \| [\d,]+ ms",
+            r"\| reopen \(20 turns, opened 1x\): no browser long task over 200 ms \| longest [\d,]+ ms",
         ),
         browser=True,
     ),
