@@ -20,6 +20,7 @@ import pytest
 
 from chat.accounts.authfile import edit_auth_file
 from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, chromium_path, require
+from tests.e2e.listener import Listener
 from tests.fake_openai import FakeOpenAI
 
 CHROMIUM_ARGS = [
@@ -170,3 +171,11 @@ def page(browser):  # type: ignore[no-untyped-def]
     with contextlib.suppress(Exception):  # a page its test closed has nothing more to show
         PAGE_HTML.append(page.content())
     context.close()
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[Listener]:
+    """Another host, as far as the browser can tell: it logs every request it gets."""
+    server = Listener()
+    yield server
+    server.stop()

@@ -4,10 +4,7 @@ another host is blocked by the browser itself even where Parley's text guard is 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ import pytest
 from chat.web.headers import CSP
 from tests.conftest import PASSWORDS
 from tests.e2e.conftest import Server
+from tests.e2e.listener import Listener
 from tests.fake_openai import FakeReply
 
 pytestmark = pytest.mark.browser
@@ -94,42 +92,6 @@ def copy_drawn(page) -> None:  # type: ignore[no-untyped-def]
             return buttons.length === 1;
         }"""
     )
-
-
-class Listener:
-    """Another host, as far as the browser can tell (another port): logs every request."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        paths = self.paths
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                paths.append(self.path)
-                body = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
-                self.send_response(200)
-                self.send_header("Content-Type", "image/gif")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.stop()
 
 
 def test_sign_in_a_reply_and_copy_break_no_rule_of_the_policy(page, server: Server) -> None:  # type: ignore[no-untyped-def]
