@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -45,6 +46,21 @@ def require(condition: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"required in CI: {reason}")
         pytest.skip(reason)
+
+
+def chat_process(database_url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m chat ARGV` in a process of its own, on `database_url`, with none of the
+    developer's settings (for what must hold across a process: exit codes, locks, signals)."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_"))},
+        "PYTHONPATH": str(ROOT),
+        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
+        "DATABASE_URL": database_url,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *argv], env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def parley(*argv: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:

@@ -12,7 +12,7 @@ headers, so production never reads it.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import streamlit as st
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -60,8 +60,7 @@ def go_button(label: str, url: str, *, key: str, icon: str | None = None) -> Non
 
 def here() -> str:
     """The page this run draws, with its query, for `/signin?next=`."""
-    url = st.context.url or ""
-    path = "/" + url.split("://", 1)[-1].partition("/")[2] if url else "/"
+    path = urlsplit(st.context.url or "").path or "/"
     query = urlencode(st.query_params.to_dict())
     return path + (f"?{query}" if query else "")
 

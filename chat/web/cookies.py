@@ -16,6 +16,7 @@ SECURE_PREFIX = "__Host-"
 
 
 def session_cookie_name(base: str, *, https: bool) -> str:
+    """A cookie's name as set on this request's scheme (the form cookie's too)."""
     return f"{SECURE_PREFIX}{base}" if https else base
 
 
@@ -46,7 +47,7 @@ def clear_session(response: Response, base: str, *, https: bool) -> None:
 def set_form_cookie(response: Response, name: str, value: str, *, https: bool) -> None:
     """The sign-in form's CSRF binding: only ever sent back to Parley's own form posts."""
     response.set_cookie(
-        f"{SECURE_PREFIX}{name}" if https else name,
+        session_cookie_name(name, https=https),
         value,
         path="/",
         httponly=True,
@@ -56,4 +57,4 @@ def set_form_cookie(response: Response, name: str, value: str, *, https: bool) -
 
 
 def form_cookie(cookies: Mapping[str, str], name: str, *, https: bool) -> str | None:
-    return cookies.get(f"{SECURE_PREFIX}{name}" if https else name) or None
+    return cookies.get(session_cookie_name(name, https=https)) or None

@@ -16,10 +16,10 @@ from starlette.routing import Route
 
 from chat.accounts.auth import SignedIn
 from chat.errors import ChatError
-from chat.web import cookies, csrf
+from chat.web import csrf
 from chat.web.context import ContextSource, WebContext
 from chat.web.pages import FORM_EXPIRED, render
-from chat.web.sessions import live_user_or_none
+from chat.web.sessions import live_user_or_none, sign_browser_in
 from chat.web.signin import PASSWORD_CHECKS
 
 PASSWORD = "password"  # the CSRF token's purpose
@@ -66,9 +66,7 @@ class PasswordRoutes:
             return _form(context, user, error=error.message, status=400)
         assert result.token is not None and result.expires_at is not None
         response = RedirectResponse(CHANGED, status_code=303)
-        https = context.judge.is_https(request.scope)
-        max_age = int(context.accounts.session_policy.absolute.total_seconds())
-        cookies.set_session(response, context.settings.cookie_name, result.token, max_age=max_age, https=https)
+        sign_browser_in(response, context, request.scope, result.token)
         return response
 
 

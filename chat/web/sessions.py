@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.types import Scope
 
 from chat.accounts.auth import SignedIn
@@ -37,3 +38,10 @@ async def live_user_or_none(context: WebContext, scope: Scope) -> SignedIn | Non
         return await run_in_threadpool(live_user, context, scope)
     except ChatError:
         return None
+
+
+def sign_browser_in(response: Response, context: WebContext, scope: Scope, token: str) -> None:
+    """The session cookie of a new sign-in (a password checked, or changed) on `response`."""
+    max_age = int(context.accounts.session_policy.absolute.total_seconds())
+    https = context.judge.is_https(scope)
+    cookies.set_session(response, context.settings.cookie_name, token, max_age=max_age, https=https)

@@ -23,7 +23,7 @@ from chat.errors import ChatError
 from chat.web import cookies, csrf
 from chat.web.context import ContextSource, WebContext
 from chat.web.pages import FORM_EXPIRED, NO_FORM_COOKIE, REASONS, render
-from chat.web.sessions import live_user_or_none
+from chat.web.sessions import live_user_or_none, sign_browser_in
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class SignInRoutes:
         if previous is not None:  # another sign-in of this browser ends: one cookie, one session
             await run_in_threadpool(_end_quietly, context, previous)
         response = RedirectResponse(target, status_code=303)
-        max_age = int(context.accounts.session_policy.absolute.total_seconds())
-        cookies.set_session(response, context.settings.cookie_name, result.token, max_age=max_age, https=https)
+        sign_browser_in(response, context, request.scope, result.token)
         return response
 
     async def signout_page(self, request: Request) -> Response:

@@ -7,8 +7,6 @@ import os
 import re
 import sqlite3
 import stat
-import subprocess
-import sys
 import threading
 from contextlib import closing
 from datetime import timedelta
@@ -28,7 +26,7 @@ from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
 from chat.ops.backup import BackupError
-from tests.conftest import PASSWORDS, ROOT, TEST_COOKIE_KEY, make_settings, new_conversation, url_of
+from tests.conftest import PASSWORDS, chat_process, make_settings, new_conversation, url_of
 from tests.waiting import wait_until
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
@@ -320,32 +318,19 @@ def test_a_running_sqlite_app_sees_the_restored_data_and_keeps_writing(sessions:
         ).fetchone() == (1,)
 
 
-def cli(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_"))},
-        "PYTHONPATH": str(ROOT),
-        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
-        "DATABASE_URL": url,
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "chat", *argv], env=environment, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_the_command_line(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     url = url_of(sessions)
     ids = seed(sessions)
     before = snapshot(url)
     where = backup.describe(url)
 
-    made = cli(url, "backup")
+    made = chat_process(url, "backup")
     assert made.returncode == 0 and made.stderr == ""
     line = re.fullmatch(rf"Backed up {re.escape(where)} to (backups/\S+) \(\d+(\.\d)? (bytes|kB|MB)\)\.\n", made.stdout)
     assert line and NAME.fullmatch(Path(line[1]).name)
     change_everything(sessions, ids)
 
-    restored = cli(url, "restore", line[1])
+    restored = chat_process(url, "restore", line[1])
     saved = re.fullmatch(
         rf"Restored {re.escape(where)} from {re.escape(line[1])}; what it held before is in (\S+)\.\n"
         r"Every sign-in was ended: everyone signs in again, .*\n",
@@ -358,15 +343,15 @@ def test_the_command_line(sessions: sessionmaker[Session], tmp_path: Path) -> No
         (("restore", "nothing.db"), "nothing.db does not exist or is not a file."),
         (("backup", "--output", line[1]), f"{line[1]} already exists; choose another name."),
     ]:
-        failed = cli(url, *argv)
+        failed = chat_process(url, *argv)
         assert (failed.returncode, failed.stdout, failed.stderr) == (1, "", f"Error: {sentence}\n")
-    broken = cli(url, "backup", PARLEY_COOKIE_KEY="short")
+    broken = chat_process(url, "backup", PARLEY_COOKIE_KEY="short")
     assert broken.returncode == 1 and broken.stderr.count("\n") == 1 and "PARLEY_COOKIE_KEY" in broken.stderr
-    assert cli(url, "restore").returncode == 2  # no file: click's usage error
+    assert chat_process(url, "restore").returncode == 2  # no file: click's usage error
 
 
 def test_the_command_line_names_a_missing_sqlite_database(tmp_path: Path) -> None:
-    failed = cli(f"sqlite:///{tmp_path / 'nowhere.db'}", "backup")
+    failed = chat_process(f"sqlite:///{tmp_path / 'nowhere.db'}", "backup")
     assert (failed.returncode, failed.stdout) == (1, "")
     assert failed.stderr == f"Error: The database file {tmp_path / 'nowhere.db'} does not exist.\n"
     assert not Path("backups").exists()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import threading
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from chat.db.search import search_messages
 from chat.db.tables import AuditEvent, AuthSession, Conversation, LoginFailure, Message, utcnow
 from chat.domain.status import ReplyStatus
 from chat.errors import StorageError
-from tests.conftest import ROOT, TEST_COOKIE_KEY, url_of
+from tests.conftest import chat_process, url_of
 from tests.waiting import wait_until
 
 # Database behaviour: every test here runs on SQLite and on PostgreSQL.
@@ -247,16 +246,7 @@ def test_the_purge_refuses_a_sqlite_connection_without_foreign_keys(sessions: se
 
 
 def cli_purge(url: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "OPENAI_"))},
-        "PYTHONPATH": str(ROOT),
-        "PARLEY_COOKIE_KEY": TEST_COOKIE_KEY,
-        "DATABASE_URL": url,
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "chat", "purge", *argv], env=environment, capture_output=True, text=True, timeout=120
-    )
+    return chat_process(url, "purge", *argv, **env)
 
 
 def test_the_command_line(sessions: sessionmaker[Session]) -> None:
