@@ -153,6 +153,8 @@ def test_the_watch_catches_what_stays_stale_and_only_that(page, server: Server) 
 
     # The check for a stopped reply's ending and actions sees them on a finished reply (no note there).
     settled_turn(page, server, "A turn for the checks", "A finished answer.")
+    # The copy button is a component that mounts after the run that drew it: wait for it to show.
+    page.wait_for_function(f"() => JSON.stringify(({MISSING})()) === JSON.stringify(['note'])")
     assert page.evaluate(MISSING) == ["note"]
 
 
