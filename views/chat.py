@@ -1,11 +1,12 @@
-"""The chat screen: the conversation so far, the prompt box, the streamed reply."""
+"""The chat screen: the sidebar and the options (full runs only), then the fragment a turn
+reruns: the prompt box, the conversation, the streamed reply (`chat/ui/chat_area.py`)."""
 
-from chat.ui.conversation import demo_banner, draw_conversation
-from chat.ui.navigation import follow_url, sync_url
-from chat.ui.prompt import prompt_input, send
+from chat.ui.chat_area import chat_area
+from chat.ui.conversation import demo_banner
+from chat.ui.navigation import follow_url
 from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.settings_panel import options_panel
-from chat.ui.sidebar import conversation_sidebar, show_usage
+from chat.ui.sidebar import conversation_sidebar
 from chat.ui.state import chat_state, current_user
 
 settings = settings_or_stop()
@@ -14,11 +15,7 @@ service = chat_service(settings)
 
 chat = chat_state()
 follow_url(chat, user, service)
-prompt = prompt_input(chat)
-send(chat, prompt, user, service)
-sync_url(chat)
-usage = conversation_sidebar(chat, user, service)
+conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
-draw_conversation(chat, user, service)
-show_usage(usage, chat)
+chat_area(settings)

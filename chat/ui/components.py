@@ -1,4 +1,4 @@
-"""Widgets more than one screen may use: the copy button; the tab's icon."""
+"""Widgets more than one screen may use: the copy button, the scroll to a found message; the tab's icon."""
 
 from __future__ import annotations
 
@@ -33,7 +33,12 @@ PROJECT = "parley"
 PACKAGE_ROOT = Path(__file__).parent
 ASSET_DIR = "assets"  # chat/ui/assets/
 COPY = f"{PROJECT}.copy"
-_MANIFEST = ComponentManifest(name=PROJECT, version="1", components=[ComponentConfig(name="copy", asset_dir=ASSET_DIR)])
+FOUND = f"{PROJECT}.found"
+_MANIFEST = ComponentManifest(
+    name=PROJECT,
+    version="1",
+    components=[ComponentConfig(name="copy", asset_dir=ASSET_DIR), ComponentConfig(name="found", asset_dir=ASSET_DIR)],
+)
 _declaring = threading.Lock()
 
 
@@ -41,7 +46,7 @@ def declare_assets() -> None:
     """Tell the running Streamlit where Parley's component files are (once per runtime)."""
     manager = get_bidi_component_manager()
     with _declaring:
-        if manager.get_component_asset_root(COPY) is None:
+        if manager.get_component_asset_root(COPY) is None or manager.get_component_asset_root(FOUND) is None:
             manager.register_from_manifest(_MANIFEST, PACKAGE_ROOT)
 
 
@@ -75,6 +80,18 @@ def _copy_component() -> ComponentRenderer:
 def copy_button(text: str, *, key: str) -> None:
     declare_assets()
     _copy_component()(key=key, data={"text": text})
+
+
+@functools.cache
+def _found_component() -> ComponentRenderer:
+    declare_assets()
+    return components_v2.component(FOUND, js="found.js")  # chat/ui/assets/found.js: nothing drawn
+
+
+def bring_into_view(message_id: int) -> None:
+    """Inside a message a search result opened: the page scrolls to that message, once."""
+    declare_assets()
+    _found_component()(key=f"parley_found_{message_id}", data={"id": message_id})
 
 
 # Streamlit's status widget (top right) has a Stop button of its own while a run goes on: it would

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import streamlit as st
@@ -27,16 +28,20 @@ from chat.domain.status import ReplyStatus
 from chat.errors import ChatError, InputError
 from chat.settings import Settings
 from chat.turns.service import ChatService, Turn, clean_prompt
-from chat.ui.components import copy_button
+from chat.ui.components import bring_into_view, copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
+from chat.ui.reruns import give_way, rerun_here
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import CHAT, ChatState, still_signed_in
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
+# How many messages a conversation shows before "Show earlier": the cost of a turn's run is
+# the messages it draws, so it stays the same however long the conversation grows.
+SHOWN = 20
 # How many places the conversation drew in the last run (`cover_leftovers`).
 DRAWN = "parley_conversation_places"
 
@@ -51,20 +56,27 @@ def demo_banner(settings: Settings) -> None:
         )
 
 
-def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    """Every message so far with its actions, then the reply that is still streaming, if any."""
+def draw_conversation(
+    chat: ChatState, user: SignedIn, service: ChatService, *, settled: Callable[[], None] | None = None
+) -> None:
+    """The conversation's last messages with their actions ("Show earlier" above them), then
+    the reply that is still streaming, if any; `settled` is called once it has ended."""
     try:
         chat.settle()
         with st.container():
-            prompt_edit = _draw_history(chat, user, service)
+            start = first_drawn(chat)
+            _show_earlier(chat, start)
+            prompt_edit = _draw_history(chat, user, service, start)
             _draw_notices(chat)
             live = st.chat_message("assistant") if chat.turn is not None else None
-            cover_leftovers(DRAWN, len(chat.history) + len(NOTICE_PLACES) + (live is not None))
+            cover_leftovers(DRAWN, 1 + len(chat.history) - start + len(NOTICE_PLACES) + (live is not None))
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
             if prompt_edit is not None and chat.turn is None:
                 with prompt_edit:
                     _edit_button(chat)
+            if settled is not None:
+                settled()
     except StopException:
         # Streamlit's own Stop (a reload, a closed tab, the server stopping), wherever the run
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the
@@ -75,18 +87,56 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> 
         raise
 
 
-def _draw_history(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator | None:
-    """Every message so far with its actions. Returns where the last prompt's Edit button
-    goes: drawn there now if no reply is being written, else once it has been."""
+def first_drawn(chat: ChatState) -> int:
+    """The index of the first message drawn: the last `SHOWN` messages, from a prompt; further
+    back if "Show earlier" was clicked, or to the message a search opened."""
+    history = chat.history
+    start = max(0, len(history) - SHOWN)
+    if chat.first_shown is not None:
+        start = min(start, chat.first_shown)
+    if chat.focus is not None:
+        found = next((i for i, m in enumerate(history) if m.id == chat.focus), None)
+        if found is not None and found < start:
+            start = chat.first_shown = found
+    while 0 < start < len(history) and history[start].role != "user":
+        start -= 1  # a reply is drawn under its prompt
+    return start
+
+
+def _show_earlier(chat: ChatState, start: int) -> None:
+    """Above a conversation drawn from its middle: a button for the `SHOWN` messages before."""
+    if start == 0:
+        st.empty()
+        return
+    st.button(
+        f"Show earlier messages ({start})",
+        key="parley_show_earlier",
+        icon=":material/expand_less:",
+        type="tertiary",
+        on_click=_reveal_earlier,
+        args=(chat, start),
+    )
+
+
+def _reveal_earlier(chat: ChatState, start: int) -> None:
+    chat.first_shown = max(0, start - SHOWN)
+
+
+def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: int) -> DeltaGenerator | None:
+    """The messages from `start` on with their actions. Returns where the last prompt's Edit
+    button goes: drawn there now if no reply is being written, else once it has been."""
     last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
     prompt_edit: DeltaGenerator | None = None
-    for index, message in enumerate(chat.history):
+    for index in range(start, len(chat.history)):
+        message = chat.history[index]
         with st.chat_message(message.role):
             places = Places.make()
             if message.id is not None and message.id == chat.focus:
-                places.found.caption(":material/search: The message you found")
+                with places.found.container(gap=None):
+                    st.caption(":material/search: The message you found")
+                    bring_into_view(message.id)
             if index == last_prompt and idle and chat.editing:
                 with places.text.container():
                     _edit_form(chat, user, service, message)
@@ -220,7 +270,7 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
         cancel = buttons.form_submit_button("Cancel")
     if cancel:
         chat.editing = False
-        st.rerun()
+        rerun_here()
     if send_it:
         try:
             prompt = clean_prompt(text, service.settings.max_prompt_chars)
@@ -240,13 +290,21 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
         last = max(i for i, m in enumerate(chat.history) if m.role == "user")
         chat.history = [*chat.history[:last], ChatMessage(role="user", content=prompt)]
         chat.turn, chat.editing = turn, False
-        st.rerun()
+        rerun_here()
 
 
 def _check_for_interrupts() -> None:
-    # Any session-state access lets Streamlit raise a pending stop or rerun: this keeps
-    # Stop working while the model has not sent anything yet.
+    # Any session-state access lets Streamlit raise a pending stop or a full run's rerun; a
+    # click inside the chat's fragment waits for this run unless it gives way (chat/ui/reruns.py).
     st.session_state.get(CHAT)
+    give_way()
+
+
+def _interruptible(pieces: Iterator[str]) -> Iterator[str]:
+    """The reply's pieces, giving way after each to a click made meanwhile (Stop among them)."""
+    for piece in pieces:
+        yield piece
+        give_way()
 
 
 def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, live: DeltaGenerator) -> None:
@@ -263,7 +321,7 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
         turn.stop()
     # The image guard reads the whole reply so far on every piece; when what it shows
     # changes further back than the end, the stream is drawn again from the start.
-    stream = GuardedStream(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts))
+    stream = GuardedStream(_interruptible(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts)))
     streamed = ""
     for run in stream.runs():
         with places.text.container():
@@ -282,5 +340,5 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
     draw_reasoning(places.reasoning, message.reasoning)
     draw_ending(places, message)
     if chat.notice or chat.warning:
-        st.rerun()  # the sentence goes where every run shows it, above the input box
+        rerun_here()  # the sentence goes where every run shows it, above the input box
     _reply_actions(chat, user, service, message, places.actions, last=True)

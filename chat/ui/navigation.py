@@ -17,12 +17,13 @@ def follow_url(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     """Open the conversation the URL names, when the URL (not this session) changed it:
     a reload, a bookmark, a second tab, the browser's back button."""
     requested = st.query_params.get("c")
-    if requested == chat.url_id:
-        return
+    message = _message_id(st.query_params.get("m", ""))
+    if requested == chat.url_id and (message is None or message == chat.focus):
+        return  # nothing new: a search result for another message of the open one is
     chat.url_id = requested
     if requested is not None:
         open_conversation(chat, user, service, requested)
-        chat.focus = _message_id(st.query_params.get("m", ""))
+        chat.focus = message
 
 
 _MESSAGE_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within a 64-bit integer

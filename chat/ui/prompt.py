@@ -8,6 +8,7 @@ from chat.accounts.auth import SignedIn
 from chat.domain.messages import ChatMessage
 from chat.errors import ChatError, InputError, SignedOutError
 from chat.turns.service import ChatService, clean_prompt
+from chat.ui.reruns import rerun_here, rerun_page
 from chat.ui.state import PROMPT, ChatState, chat_state
 
 
@@ -60,12 +61,12 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
             session=user.session_hash,
         )
     except SignedOutError:
-        chat.pending_prompt = raw  # the next run finds the session ended and shows it to copy
-        st.rerun()
+        chat.pending_prompt = raw  # the page's next run finds the session ended and shows it to copy
+        rerun_page()
     except ChatError as error:
         chat.notice = error.message
         chat.restore_prompt = raw
-        st.rerun()
+        rerun_here()
     chat.conversation_id = turn.conversation_id
     chat.options = turn.options
     chat.not_found = False

@@ -1,5 +1,6 @@
 """The chat screen's sidebar: new chat, the user's conversations, and rename, export or
-delete for the open one; the open conversation's usage goes in it last."""
+delete for the open one. Drawn by full runs of the page only; the open conversation's usage
+goes below it, from the chat's fragment (`chat/ui/chat_area.py`)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,8 @@ from chat.ui.wording import conversation_usage
 DRAWN = "parley_sidebar_places"  # how many places the list drew in the last run
 
 
-def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> DeltaGenerator:
-    """New chat, the user's conversations (newest first), and rename or delete for the open one.
-
-    Returns the place for the open conversation's usage, filled by `show_usage` once
-    the page has drawn (and maybe streamed) its replies."""
+def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """New chat, the user's conversations (newest first), and rename or delete for the open one."""
     with st.sidebar, st.container():
         st.button(
             "New chat",
@@ -48,7 +46,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
                 on_click=open_conversation,
                 args=(chat, user, service, conversation.id),
             )
-        usage_slot, manage, export_all = st.empty(), st.empty(), st.empty()
+        manage, export_all = st.empty(), st.empty()
         current = next((c for c in conversations if c.id == chat.conversation_id), None)
         if current is not None:
             with manage.container():
@@ -66,14 +64,16 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             )
         # The list's length changes between runs: a run that streams a reply must not leave the
         # last run's longer list up (chat/ui/skeleton.py).
-        cover_leftovers(DRAWN, 1 + 1 + len(conversations) + 3)
-    return usage_slot
+        cover_leftovers(DRAWN, 1 + 1 + len(conversations) + 2)
 
 
 def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
+    """The open conversation's tokens and cost so far."""
     usage = conversation_usage(chat.history) if chat.conversation_id else None
     if usage:
         slot.caption(f"This conversation: {usage}")
+    else:
+        slot.empty()
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:

@@ -18,8 +18,9 @@ from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
 from chat.ui.identity import NotGated, redirect, session_hash, signin_url
 from chat.ui.markdown import plain
+from chat.ui.reruns import in_fragment_rerun, rerun_page
 from chat.ui.resources import accounts, stop_page
-from chat.ui.state import CHAT, USER, ChatState, forget_chat
+from chat.ui.state import CHAT, USER, ChatState, current_user, forget_chat
 from chat.web import csrf
 from chat.web.signin import SIGNOUT
 
@@ -47,6 +48,24 @@ def signed_in_user(settings: Settings) -> SignedIn:
     if user.must_change_password:  # the gate sends page loads to /password; a tab open since, too
         _alone("Change your password", _to_password_page)
     return user
+
+
+def fragment_user(settings: Settings) -> SignedIn:
+    """The same check for a fragment's own rerun, which does not pass through `router.py`: the
+    user again if the session is live and may chat, else a rerun of the whole page, whose check
+    says why (or sends the browser to sign in)."""
+    user = current_user()
+    if not in_fragment_rerun():
+        return user  # `router.py` checked this very run
+    try:
+        hashed = session_hash()
+        fresh = accounts(settings).resume(hashed) if hashed is not None else None
+    except (ChatError, ConfigError, NotGated):
+        fresh = None
+    if fresh is None or fresh.username != user.username or fresh.must_change_password:
+        rerun_page()
+    st.session_state[USER] = fresh
+    return fresh
 
 
 def _leave(*, ended: bool) -> NoReturn:

@@ -45,6 +45,7 @@ class ChatState:
     not_found: bool = False  # shown until the user opens or starts something else
     focus: int | None = None  # a message opened from search results
     editing: bool = False  # the last prompt is being edited
+    first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""
@@ -63,14 +64,14 @@ class ChatState:
         # its conversation (here, after a reload, in another tab) follows it again.
         self.turn = None
         self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
-        self.not_found = False
+        self.not_found, self.first_shown = False, None
 
     def show(
         self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions, running: Turn | None
     ) -> None:
         """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
-        self.not_found, self.editing = False, False
+        self.not_found, self.editing, self.first_shown = False, False, None
         self.turn = None
         if running is not None and messages and messages[-1].id == running.reply_id:
             # The log holds the reply as far as it got; the turn draws all of it and what follows.

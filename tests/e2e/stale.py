@@ -5,9 +5,12 @@ over with `data-stale="true"` at once, and fades it after 0.5 s while a run is i
 (`stElementContainer` in its frontend). A user sees a ghost when such an element is on screen
 for that long. `watch_stale(page)` installs, before any page of the tab loads, a
 `MutationObserver` that keeps, with `performance.now()` taken in the page, every element that
-became stale: when, when it stopped being stale or left the DOM, and whether it was visible
-(non-zero size, not hidden) at any moment between. `ghosts(page)` lists those that were
-visible and stale for 500 ms or more (or still are); `assert_no_ghosts` fails listing them.
+became stale: when, when it stopped being stale or left the DOM, and the last frame it was on
+screen in (non-zero size, not hidden; sampled before every paint). Streamlit keeps some elements
+mounted and stale but hidden until the run ends (a widget the run dropped, the old content of a
+place emptied with `st.empty()`), so what counts is the time from going stale to the last frame
+seen. `ghosts(page)` lists those on screen while stale for 500 ms or more (or still so);
+`assert_no_ghosts` fails listing them.
 
 A reload or a new page starts the record afresh: check before leaving a page.
 """
@@ -40,9 +43,9 @@ STALE_WATCH = """
       text: text.slice(0, 80),
     };
   };
-  const sample = (now) => {
+  const sample = (now, skip = new Set()) => {
     for (const [el, record] of live) {
-      if (visible(el)) {
+      if (!skip.has(el) && visible(el)) {
         record.visible = true;
         record.lastVisible = now;
         const { inner, text } = describe(el);
@@ -67,10 +70,6 @@ STALE_WATCH = """
   const close = (el, now) => {
     const record = live.get(el);
     if (!record) return;
-    if (visible(el)) {
-      record.visible = true;
-      record.lastVisible = now;
-    }
     record.end = now;
     live.delete(el);
   };
@@ -82,7 +81,15 @@ STALE_WATCH = """
 
   new MutationObserver((mutations) => {
     const now = performance.now();
-    sample(now);  // before anything closes: what was on screen until now
+    // What was on screen until now, for the elements still stale after this batch. One that
+    // stops being stale in it is not sampled: React may fill it and clear its mark in one
+    // commit, and no frame ever showed the new content stale (every frame was sampled by
+    // the rAF tick before it was painted).
+    const closing = new Set(mutations
+      .filter((m) => m.type === "attributes" && m.target.getAttribute("data-stale") !== "true")
+      .map((m) => m.target));
+    for (const el of live.keys()) if (!el.isConnected) closing.add(el);
+    sample(now, closing);
     for (const mutation of mutations) {
       if (mutation.type === "attributes") {
         const el = mutation.target;
@@ -116,6 +123,9 @@ READ = """([minimum, since]) => {
       ...r,
       visible: r.visible && r.lastVisible >= since,  // on screen after `since`
       ms: Math.round((r.end ?? now) - Math.max(r.start, since)),
+      // From when it went stale to the last frame it was seen in: an element Streamlit keeps
+      // mounted but hidden (a widget it retains) is not on screen for the rest of its stale time.
+      shownMs: r.visible ? Math.round(r.lastVisible - Math.max(r.start, since)) : 0,
       still: r.end === null,
     }))
     .filter((r) => r.ms >= minimum);
@@ -138,8 +148,9 @@ def stale_records(page, at_least_ms: float = 0, since: float = 0) -> list[dict[s
 
 
 def ghosts(page, at_least_ms: float = FADE_MS, since: float = 0) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """The visible elements that stayed stale for `at_least_ms` or more after `since` (or still are)."""
-    return [record for record in stale_records(page, at_least_ms, since) if record["visible"]]
+    """The elements on screen while stale for `at_least_ms` or more after `since` (or still so),
+    counted from when each went stale to the last frame it was seen in."""
+    return [r for r in stale_records(page, at_least_ms, since) if r["visible"] and r["shownMs"] >= at_least_ms]
 
 
 def describe(record: dict[str, Any]) -> str:
@@ -149,7 +160,7 @@ def describe(record: dict[str, Any]) -> str:
     if (record["innerLast"], record["textLast"]) != (record["inner"], record["text"]):
         shown += f", later {record['innerLast']} {record['textLast']!r}"
     still = ", still stale" if record["still"] else ""
-    return f"{shown}: stale {record['ms']} ms{still}"
+    return f"{shown}: stale {record['ms']} ms, on screen for {record['shownMs']} ms of it{still}"
 
 
 def assert_no_ghosts(page, when: str, at_least_ms: float = FADE_MS, since: float = 0) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
-"""The Copy button's JavaScript is a file Streamlit itself serves (chat/ui/components.py): the
-asset folder Parley declares on Streamlit 1.67's component manager, the definition that points
-at the file, and Streamlit's own route answering with it (and with nothing outside the folder)."""
+"""The components' JavaScript (the Copy button, the scroll to a found message) is a file Streamlit
+itself serves (chat/ui/components.py): the asset folder Parley declares on Streamlit 1.67's component
+manager, the definition that points at the file, and Streamlit's own route answering with it (and
+with nothing outside the folder)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chat.ui import components
 from tests.asgi import call, scope_of
 
 COPY_JS = components.PACKAGE_ROOT / components.ASSET_DIR / "copy.js"
+FOUND_JS = components.PACKAGE_ROOT / components.ASSET_DIR / "found.js"
 
 
 def get(app: Starlette, path: str) -> tuple[int, bytes]:
@@ -53,3 +55,14 @@ def test_the_copy_js_keeps_its_behaviour() -> None:
     assert "navigator.clipboard.writeText(data.text)" in source
     assert 'document.execCommand("copy")' in source  # the fallback off HTTPS and localhost
     assert '"Copied"' in source
+
+
+def test_the_found_component_is_served_from_its_file_too() -> None:
+    manager = declared()
+    manager.register(
+        manager.build_definition_with_validation(component_key=components.FOUND, html=None, css=None, js="found.js")
+    )
+    app = Starlette(routes=create_bidi_component_routes(manager, ""))
+    status, body = get(app, "/_stcore/bidi-components/parley.found/found.js")
+    assert status == 200 and body == FOUND_JS.read_bytes()
+    assert "scrollIntoView" in body.decode() and "shown.has(data.id)" in body.decode()  # once per message
