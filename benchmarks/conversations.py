@@ -193,8 +193,9 @@ def render_ms(long_id: str, service: ChatService) -> float:
 
         service = chat_service(Settings.from_env({"PARLEY_COOKIE_KEY": "b" * 40, "DATABASE_URL": url}, env_file=None))
         user = SignedIn("bench", "Bench", ("user",), session_hash="bench", quota=Quota(0, 0))
-        chat = ChatState(history=list(messages), conversation_id=conversation_id)
-        draw_conversation(chat, user, service)  # with every reply's thumbs, copy and the last one's actions
+        # All of it ("Show earlier" clicked through): with every reply's thumbs, copy and the last one's actions.
+        chat = ChatState(history=list(messages), conversation_id=conversation_id, first_shown=0)
+        draw_conversation(chat, user, service)
 
     config.set_option("client.showErrorDetails", "full")  # the failure's own message, not the page's redaction
     app = AppTest.from_function(script, args=(history, service.settings.database_url, long_id), default_timeout=60)

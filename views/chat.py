@@ -1,7 +1,7 @@
-"""The chat screen: the sidebar and the options (full runs only), then the fragment a turn
-reruns: the prompt box, the conversation, the streamed reply (`chat/ui/chat_area.py`)."""
+"""The chat screen: the sidebar and the options (full runs only), then the conversation as two
+fragments, its earlier messages and the last turns a prompt reruns (`chat/ui/chat_area.py`)."""
 
-from chat.ui.chat_area import chat_area
+from chat.ui.chat_area import chat_turns, earlier_messages
 from chat.ui.conversation import demo_banner
 from chat.ui.navigation import follow_url
 from chat.ui.resources import chat_service, settings_or_stop
@@ -18,4 +18,5 @@ follow_url(chat, user, service)
 conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
-chat_area(settings)
+earlier_messages(settings)
+chat_turns(settings)

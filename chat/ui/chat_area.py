@@ -1,11 +1,13 @@
-"""The part of the chat screen a turn changes, run as one fragment: the prompt box, sending,
-the conversation's last messages and the reply being streamed, and the conversation's usage.
+"""The part of the chat screen that turns change, as two fragments: the earlier messages, and
+the last turns with the prompt box, the reply being streamed and the conversation's usage.
 
-A widget inside a fragment reruns only the fragment, so a prompt, Stop, Regenerate, Edit or a
-rating costs what the conversation's last messages cost to draw (`SHOWN` in
-`chat/ui/conversation.py`), not the whole page: the sidebar's list and the options are drawn
-by full runs only. A full run is asked for when they change: the first prompt of a new
-conversation (the sidebar lists it), a session that ended (the page's check says why).
+A widget inside a fragment reruns only that fragment. So a prompt, Stop, Regenerate or Edit
+reruns `chat_turns`, which draws the turns since the line between the two (`chat.split`,
+`chat/ui/conversation.py`): a few, however long the conversation is. The earlier messages, the
+sidebar's list and the options are drawn by full runs of the page, which move the line to the
+last prompt: when the page loads or a conversation opens, when the first prompt of a new
+conversation is sent (the sidebar lists it), and after the reply that takes the last turns past
+`FOLD_AFTER` (at the reply's end, not while the user waits for the next one).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.settings import Settings
-from chat.ui.conversation import draw_conversation
+from chat.ui.conversation import draw_earlier, draw_turns
 from chat.ui.navigation import sync_url
 from chat.ui.prompt import prompt_input, send
 from chat.ui.reruns import rerun_page
@@ -24,8 +26,14 @@ from chat.ui.state import chat_state
 
 
 @st.fragment
-def chat_area(settings: Settings) -> None:
+def earlier_messages(settings: Settings) -> None:
     user = fragment_user(settings)  # a fragment's rerun does not pass through router.py's check
+    draw_earlier(chat_state(), user, chat_service(settings))
+
+
+@st.fragment
+def chat_turns(settings: Settings) -> None:
+    user = fragment_user(settings)
     service = chat_service(settings)
     chat = chat_state()
     with st.bottom:
@@ -36,4 +44,4 @@ def chat_area(settings: Settings) -> None:
     sync_url(chat)
     usage = st.sidebar.empty()
     show_usage(usage, chat)  # before the reply streams: the place is taken at once
-    draw_conversation(chat, user, service, settled=lambda: show_usage(usage, chat))
+    draw_turns(chat, user, service, settled=lambda: show_usage(usage, chat))

@@ -71,7 +71,8 @@ def _copy_component() -> ComponentRenderer:
     # the text goes in as data (JSON), never into the component's HTML or JavaScript.
     return components_v2.component(
         COPY,
-        html='<button type="button" title="Copy this reply as Markdown">Copy</button>',
+        # Disabled until copy.js has wired it: a click before that would do nothing.
+        html='<button type="button" title="Copy this reply as Markdown" disabled>Copy</button>',
         css=_COPY_CSS,  # inline styles are allowed (`style-src 'unsafe-inline'`)
         js="copy.js",  # chat/ui/assets/copy.js
     )

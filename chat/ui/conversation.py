@@ -32,18 +32,21 @@ from chat.ui.components import bring_into_view, copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
-from chat.ui.reruns import give_way, rerun_here
+from chat.ui.reruns import give_way, in_fragment_rerun, rerun_here, rerun_page
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import CHAT, ChatState, still_signed_in
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
-# How many messages a conversation shows before "Show earlier": the cost of a turn's run is
-# the messages it draws, so it stays the same however long the conversation grows.
+# How many messages a conversation shows before "Show earlier": a long one opens, and a page's
+# run draws, in the same time whatever its length.
 SHOWN = 20
-# How many places the conversation drew in the last run (`cover_leftovers`).
+# How many turns a turn's run draws before the page runs once more and moves them up (`draw_turns`).
+FOLD_AFTER = 3
+# How many places the last turns and the earlier messages drew in their last runs (`cover_leftovers`).
 DRAWN = "parley_conversation_places"
+DRAWN_EARLIER = "parley_earlier_places"
 
 
 def demo_banner(settings: Settings) -> None:
@@ -56,20 +59,42 @@ def demo_banner(settings: Settings) -> None:
         )
 
 
-def draw_conversation(
+def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """The whole conversation in one run (a test's or a benchmark's script): what the chat's two
+    fragments draw (`chat/ui/chat_area.py`), one after the other."""
+    draw_earlier(chat, user, service)
+    draw_turns(chat, user, service)
+
+
+def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """The messages before the last turn ("Show earlier" above them). A full run of the page
+    moves the line between them and the last turns (`chat.split`) to the last prompt; their own
+    fragment's reruns (a rating, "Show earlier") keep it, and a turn does not draw them at all."""
+    if not in_fragment_rerun():
+        chat.settle()
+        chat.split = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=len(chat.history))
+    split = min(chat.split, len(chat.history))
+    with st.container():
+        start = min(first_drawn(chat), split)
+        _show_earlier(chat, start)
+        _draw_history(chat, user, service, start, split)
+        cover_leftovers(DRAWN_EARLIER, 1 + split - start)
+
+
+def draw_turns(
     chat: ChatState, user: SignedIn, service: ChatService, *, settled: Callable[[], None] | None = None
 ) -> None:
-    """The conversation's last messages with their actions ("Show earlier" above them), then
-    the reply that is still streaming, if any; `settled` is called once it has ended."""
+    """The turns since the line (`draw_earlier`) with their actions, then the reply that is still
+    streaming, if any; `settled` is called once it has ended. Past `FOLD_AFTER` turns, the page
+    runs once more after the reply, which moves the line: what a turn draws stays small."""
     try:
         chat.settle()
+        split = min(chat.split, len(chat.history))
         with st.container():
-            start = first_drawn(chat)
-            _show_earlier(chat, start)
-            prompt_edit = _draw_history(chat, user, service, start)
+            prompt_edit = _draw_history(chat, user, service, split, len(chat.history))
             _draw_notices(chat)
             live = st.chat_message("assistant") if chat.turn is not None else None
-            cover_leftovers(DRAWN, 1 + len(chat.history) - start + len(NOTICE_PLACES) + (live is not None))
+            cover_leftovers(DRAWN, len(chat.history) - split + len(NOTICE_PLACES) + (live is not None))
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
             if prompt_edit is not None and chat.turn is None:
@@ -77,6 +102,8 @@ def draw_conversation(
                     _edit_button(chat)
             if settled is not None:
                 settled()
+            if in_fragment_rerun() and sum(m.role == "user" for m in chat.history[split:]) > FOLD_AFTER:
+                rerun_page()  # the reply is whole on screen; the next turn starts from a short list
     except StopException:
         # Streamlit's own Stop (a reload, a closed tab, the server stopping), wherever the run
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the
@@ -122,14 +149,17 @@ def _reveal_earlier(chat: ChatState, start: int) -> None:
     chat.first_shown = max(0, start - SHOWN)
 
 
-def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: int) -> DeltaGenerator | None:
-    """The messages from `start` on with their actions. Returns where the last prompt's Edit
-    button goes: drawn there now if no reply is being written, else once it has been."""
+def _draw_history(
+    chat: ChatState, user: SignedIn, service: ChatService, start: int, end: int
+) -> DeltaGenerator | None:
+    """The messages from `start` to `end` with their actions. Returns where the last prompt's
+    Edit button goes, if it is among them: drawn there now if no reply is being written, else
+    once it has been."""
     last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
     prompt_edit: DeltaGenerator | None = None
-    for index in range(start, len(chat.history)):
+    for index in range(start, end):
         message = chat.history[index]
         with st.chat_message(message.role):
             places = Places.make()

@@ -46,6 +46,7 @@ class ChatState:
     focus: int | None = None  # a message opened from search results
     editing: bool = False  # the last prompt is being edited
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
+    split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""

@@ -55,6 +55,7 @@ def test_the_copy_js_keeps_its_behaviour() -> None:
     assert "navigator.clipboard.writeText(data.text)" in source
     assert 'document.execCommand("copy")' in source  # the fallback off HTTPS and localhost
     assert '"Copied"' in source
+    assert "button.disabled = false" in source  # drawn disabled (components.py) until its click is wired
 
 
 def test_the_found_component_is_served_from_its_file_too() -> None:

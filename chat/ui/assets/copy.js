@@ -26,4 +26,5 @@ export default function (component) {
     button.textContent = copied ? "Copied" : "Copy failed";
     setTimeout(() => { button.textContent = "Copy"; }, 1500);
   };
+  button.disabled = false; // drawn disabled: a click before this line would have done nothing
 }
