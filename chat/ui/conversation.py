@@ -149,9 +149,7 @@ def _reveal_earlier(chat: ChatState, start: int) -> None:
     chat.first_shown = max(0, start - SHOWN)
 
 
-def _draw_history(
-    chat: ChatState, user: SignedIn, service: ChatService, start: int, end: int
-) -> DeltaGenerator | None:
+def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: int, end: int) -> DeltaGenerator | None:
     """The messages from `start` to `end` with their actions. Returns where the last prompt's
     Edit button goes, if it is among them: drawn there now if no reply is being written, else
     once it has been."""
