@@ -41,8 +41,18 @@ def sign_in(app: AppTest, username: str = "alice", password: str | None = None) 
 
 
 def send(app: AppTest, prompt: str) -> AppTest:
+    """A prompt sent, and the page as a browser then shows it. The prompt's callback reruns only
+    the chat's fragments (chat/ui/prompt.py), and AppTest's tree holds only what a run drew, where
+    a browser keeps the rest of the page: a full run draws the whole of it again."""
+    try:
+        chat = app.session_state["parley_chat"]
+    except KeyError:
+        chat = None  # AppTest's session state has no `.get`
+    fragments_only = getattr(chat, "conversation_id", None) is not None  # the callback's own rule
     app.chat_input[0].set_value(prompt)
-    return app.run()
+    app.run()
+    # A run that went on to the whole page (a refused prompt, a session that ended) drew it all.
+    return app.run() if fragments_only and not app.chat_input else app
 
 
 def chat_texts(app: AppTest) -> list[tuple[str, str]]:

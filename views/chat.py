@@ -1,9 +1,11 @@
-"""The chat screen: the sidebar and the options (full runs only), then the conversation as two
-fragments, its earlier messages and the last turns a prompt reruns (`chat/ui/chat_area.py`)."""
+"""The chat screen: the sidebar and the options (full runs only), the conversation as two
+fragments, its earlier messages and the last turns a prompt reruns (`chat/ui/chat_area.py`),
+and the prompt box."""
 
 from chat.ui.chat_area import chat_turns, earlier_messages
 from chat.ui.conversation import demo_banner
 from chat.ui.navigation import follow_url
+from chat.ui.prompt import prompt_input
 from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.settings_panel import options_panel
 from chat.ui.sidebar import conversation_sidebar
@@ -18,5 +20,6 @@ follow_url(chat, user, service)
 conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
+prompt_input(chat)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns `chat_turns`
 earlier_messages(settings)
 chat_turns(settings)

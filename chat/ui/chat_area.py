@@ -1,13 +1,12 @@
 """The part of the chat screen that turns change, as two fragments: the earlier messages, and
-the last turns with the prompt box, the reply being streamed and the conversation's usage.
+the last turns with the reply being streamed and the conversation's usage.
 
-A widget inside a fragment reruns only that fragment. So a prompt, Stop, Regenerate or Edit
-reruns `chat_turns`, which draws the turns since the line between the two (`chat.split`,
-`chat/ui/conversation.py`): a few, however long the conversation is. The earlier messages, the
-sidebar's list and the options are drawn by full runs of the page, which move the line to the
-last prompt: when the page loads or a conversation opens, when the first prompt of a new
-conversation is sent (the sidebar lists it), and after the reply that takes the last turns past
-`FOLD_AFTER` (at the reply's end, not while the user waits for the next one).
+A prompt (its box is the page's, `chat/ui/prompt.py`), Stop, Regenerate or Edit reruns only
+`chat_turns`, which draws the turns since the line between the two (`chat.split`,
+`chat/ui/conversation.py`): a few, however long the conversation is. Once they pass
+`FOLD_AFTER`, the next prompt reruns both fragments, which moves the line to the last prompt.
+The sidebar's list and the options are drawn by full runs of the page: when it loads or a
+conversation opens, and when the first prompt of a new conversation is sent (the sidebar lists it).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import streamlit as st
 from chat.settings import Settings
 from chat.ui.conversation import draw_earlier, draw_turns
 from chat.ui.navigation import sync_url
-from chat.ui.prompt import prompt_input, send
+from chat.ui.prompt import EARLIER_FRAGMENT, TURNS_FRAGMENT, send
 from chat.ui.reruns import rerun_page
 from chat.ui.resources import chat_service
 from chat.ui.sidebar import show_usage
@@ -25,21 +24,19 @@ from chat.ui.signin import fragment_user
 from chat.ui.state import chat_state
 
 
-@st.fragment
+@st.fragment(key=EARLIER_FRAGMENT)
 def earlier_messages(settings: Settings) -> None:
     user = fragment_user(settings)  # a fragment's rerun does not pass through router.py's check
     draw_earlier(chat_state(), user, chat_service(settings))
 
 
-@st.fragment
+@st.fragment(key=TURNS_FRAGMENT)
 def chat_turns(settings: Settings) -> None:
     user = fragment_user(settings)
     service = chat_service(settings)
     chat = chat_state()
-    with st.bottom:
-        prompt = prompt_input(chat)
     new = chat.conversation_id is None
-    if send(chat, prompt, user, service) and new:
+    if send(chat, chat.pending_prompt, user, service) and new:
         rerun_page()  # the sidebar lists the new conversation; the page's run streams the reply
     sync_url(chat)
     usage = st.sidebar.empty()

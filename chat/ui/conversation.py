@@ -32,7 +32,7 @@ from chat.ui.components import bring_into_view, copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
-from chat.ui.reruns import give_way, in_fragment_rerun, rerun_here, rerun_page
+from chat.ui.reruns import give_way, in_fragment_rerun, rerun_here
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import CHAT, ChatState, still_signed_in
 
@@ -42,8 +42,6 @@ NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wr
 # How many messages a conversation shows before "Show earlier": a long one opens, and a page's
 # run draws, in the same time whatever its length.
 SHOWN = 20
-# How many turns a turn's run draws before the page runs once more and moves them up (`draw_turns`).
-FOLD_AFTER = 3
 # How many places the last turns and the earlier messages drew in their last runs (`cover_leftovers`).
 DRAWN = "parley_conversation_places"
 DRAWN_EARLIER = "parley_earlier_places"
@@ -67,10 +65,12 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> 
 
 
 def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    """The messages before the last turn ("Show earlier" above them). A full run of the page
-    moves the line between them and the last turns (`chat.split`) to the last prompt; their own
-    fragment's reruns (a rating, "Show earlier") keep it, and a turn does not draw them at all."""
-    if not in_fragment_rerun():
+    """The messages before the last turns ("Show earlier" above them). A full run of the page,
+    or a prompt past `FOLD_AFTER` turns (`chat.fold`), moves the line between them and the last
+    turns (`chat.split`) to the last prompt; their own fragment's other reruns (a rating, "Show
+    earlier") keep it, and a turn does not draw them at all."""
+    if chat.fold or not in_fragment_rerun():
+        chat.fold = False
         chat.settle()
         chat.split = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=len(chat.history))
     split = min(chat.split, len(chat.history))
@@ -85,8 +85,7 @@ def draw_turns(
     chat: ChatState, user: SignedIn, service: ChatService, *, settled: Callable[[], None] | None = None
 ) -> None:
     """The turns since the line (`draw_earlier`) with their actions, then the reply that is still
-    streaming, if any; `settled` is called once it has ended. Past `FOLD_AFTER` turns, the page
-    runs once more after the reply, which moves the line: what a turn draws stays small."""
+    streaming, if any; `settled` is called once it has ended."""
     try:
         chat.settle()
         split = min(chat.split, len(chat.history))
@@ -102,8 +101,6 @@ def draw_turns(
                     _edit_button(chat)
             if settled is not None:
                 settled()
-            if in_fragment_rerun() and sum(m.role == "user" for m in chat.history[split:]) > FOLD_AFTER:
-                rerun_page()  # the reply is whole on screen; the next turn starts from a short list
     except StopException:
         # Streamlit's own Stop (a reload, a closed tab, the server stopping), wherever the run
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the

@@ -1,4 +1,11 @@
-"""The prompt box and sending: a submitted prompt becomes a turn before anything is drawn."""
+"""The prompt box and sending: a submitted prompt becomes a turn before anything is drawn.
+
+The box is drawn by the page's script, outside the chat's fragments, so that Streamlit pins it
+to the bottom and keeps the page scrolled to the newest message (it does both only for a chat
+input of the page's own body). A submission would rerun the whole page; its callback reruns
+only the fragment of the last turns instead, and the earlier messages' too when the last turns
+have grown past `FOLD_AFTER` (`chat/ui/chat_area.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,18 @@ from chat.accounts.auth import SignedIn
 from chat.domain.messages import ChatMessage
 from chat.errors import ChatError, InputError, SignedOutError
 from chat.turns.service import ChatService, clean_prompt
-from chat.ui.reruns import rerun_here, rerun_page
+from chat.ui.reruns import rerun_page
 from chat.ui.state import PROMPT, ChatState, chat_state
 
+# The fragments' keys (`chat/ui/chat_area.py`), for the reruns the prompt box asks for.
+EARLIER_FRAGMENT = "parley_earlier"
+TURNS_FRAGMENT = "parley_turns"
+# How many turns the last turns' fragment draws before a prompt moves them up to the earlier
+# messages' (one run of both fragments then); every other prompt's run draws only these.
+FOLD_AFTER = 4
 
-def prompt_input(chat: ChatState) -> str | None:
+
+def prompt_input(chat: ChatState) -> None:
     """The chat input; a prompt that was refused comes back into it.
 
     The submitted prompt is taken by a callback into `chat.pending_prompt`, which
@@ -28,13 +42,18 @@ def prompt_input(chat: ChatState) -> str | None:
     # "submit": the input stays as it is while a reply streams (you may write the next message);
     # the reply's own Stop button is the one Stop control (`chat/ui/conversation.py`).
     st.chat_input("Message Parley", key=PROMPT, submit_mode="submit", on_submit=_keep_prompt)
-    return chat.pending_prompt
 
 
 def _keep_prompt() -> None:
     value = st.session_state.get(PROMPT)
-    if isinstance(value, str):
-        chat_state().pending_prompt = value
+    if not isinstance(value, str):
+        return
+    chat = chat_state()
+    chat.pending_prompt = value
+    if chat.conversation_id is None:
+        return  # a new conversation: the whole page, whose sidebar lists it
+    chat.fold = sum(m.role == "user" for m in chat.history[chat.split :]) >= FOLD_AFTER
+    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT] if chat.fold else TURNS_FRAGMENT)
 
 
 def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService) -> bool:
@@ -66,7 +85,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     except ChatError as error:
         chat.notice = error.message
         chat.restore_prompt = raw
-        rerun_here()
+        rerun_page()  # the prompt box is the page's: only its run puts the text back
     chat.conversation_id = turn.conversation_id
     chat.options = turn.options
     chat.not_found = False

@@ -47,6 +47,7 @@ class ChatState:
     editing: bool = False  # the last prompt is being edited
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
+    fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/prompt.py`)
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""

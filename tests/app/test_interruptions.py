@@ -212,7 +212,8 @@ def submit_interrupted_page() -> None:
     user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash=hashed, quota=Quota(0, 0))
     chat = chat_state()
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    prompt = prompt_input(chat)
+    prompt_input(chat)
+    prompt = chat.pending_prompt  # taken by the box's callback
     if prompt and not st.session_state.get("interrupted"):
         st.session_state["interrupted"] = True
         get_script_run_ctx().script_requests.request_rerun(RerunData())

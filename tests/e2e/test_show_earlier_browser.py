@@ -44,7 +44,9 @@ def texts(page) -> list[str]:  # type: ignore[no-untyped-def]
 def test_a_long_conversation_shows_its_last_messages_and_earlier_ones_on_request(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     conversation = long_conversation(page, server, "alice")
     page.goto(f"{server.url}/?c={conversation}")
-    page.locator(MESSAGES).last.get_by_text(f"Answer {TURNS}", exact=True).wait_for()
+    last = page.locator(MESSAGES).last.get_by_text(f"Answer {TURNS}", exact=True)
+    last.wait_for()
+    comes_on_screen(page, last)  # opened at its newest message: Streamlit keeps the page at its bottom
     assert page.locator(MESSAGES).count() == SHOWN
     assert texts(page)[0] == f"Question {TURNS - SHOWN // 2 + 1}"
     for shown in range(2 * SHOWN, 2 * TURNS + 1, SHOWN):  # each click: `SHOWN` more, above
@@ -73,9 +75,12 @@ def open_hit(page, answer: int):  # type: ignore[no-untyped-def]
     return found
 
 
-def on_screen(page, element) -> bool:  # type: ignore[no-untyped-def]
-    box = element.bounding_box()
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+ON_SCREEN = "(el) => { const box = el.getBoundingClientRect(); return box.top >= 0 && box.bottom <= innerHeight; }"
+
+
+def comes_on_screen(page, element) -> None:  # type: ignore[no-untyped-def]
+    """Waits until the whole of `element` is inside the window (the page scrolls to it by itself)."""
+    page.wait_for_function(ON_SCREEN, arg=element.element_handle(), timeout=10_000)
 
 
 def test_a_history_hit_far_back_opens_the_conversation_at_that_message(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -83,10 +88,8 @@ def test_a_history_hit_far_back_opens_the_conversation_at_that_message(page, ser
     found = open_hit(page, 3)
     assert texts(page)[:2] == ["Question 3", "Answer 3"] and texts(page)[-1] == f"Answer {TURNS}"
     assert page.get_by_role("button", name=EARLIER).inner_text().strip().endswith("(4)")
-    page.wait_for_function("(el) => el.getBoundingClientRect().top >= 0", arg=found.element_handle())
-    assert on_screen(page, found)
+    comes_on_screen(page, found)
     # A hit among the last messages, below the first screenful of them: the page scrolls to it.
     found = open_hit(page, TURNS - 2)
     assert texts(page)[0] == f"Question {TURNS - SHOWN // 2 + 1}"
-    page.wait_for_function("(el) => el.getBoundingClientRect().top < innerHeight", arg=found.element_handle())
-    assert on_screen(page, found)
+    comes_on_screen(page, found)
