@@ -166,6 +166,11 @@ class Turn:
     def done(self) -> bool:
         return self._state.done.is_set()
 
+    @property
+    def text_complete(self) -> bool:
+        """Every word has arrived (or none will): what is left is the worker's final save."""
+        return self._state.reading_ended or self.done
+
     def wait(self, timeout: float | None = None) -> bool:
         return self._state.done.wait(timeout)
 

@@ -24,6 +24,8 @@ TURNS_FRAGMENT = "parley_turns"
 # How many turns the last turns' fragment draws before a prompt moves them up to the earlier
 # messages' (one run of both fragments then); every other prompt's run draws only these.
 FOLD_AFTER = 4
+# How long a prompt sent as the last reply's last words showed waits for that reply's save.
+SAVE_WAIT = 5.0
 
 
 def prompt_input(chat: ChatState) -> None:
@@ -68,6 +70,10 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
         if prompt is None:
             return False
         chat.settle()  # a reply stopped in the last run is context now
+        if chat.turn is not None and chat.turn.text_complete:
+            # Sent as the last words showed: the reply is whole and being saved, not still answering.
+            chat.turn.wait(SAVE_WAIT)
+            chat.settle()
         if chat.turn is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
         turn = service.start_turn(
