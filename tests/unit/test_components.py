@@ -37,12 +37,15 @@ def test_the_copy_component_points_at_its_file() -> None:
     assert definition.js == str(COPY_JS.resolve())
 
 
-def test_streamlits_route_serves_the_file_and_nothing_outside_its_folder() -> None:
+def routes_serving(component_key: str, js: str) -> Starlette:
+    """Streamlit's own component routes, with the component registered as a page run would."""
     manager = declared()
-    manager.register(
-        manager.build_definition_with_validation(component_key=components.COPY, html=None, css=None, js="copy.js")
-    )
-    app = Starlette(routes=create_bidi_component_routes(manager, ""))
+    manager.register(manager.build_definition_with_validation(component_key=component_key, html=None, css=None, js=js))
+    return Starlette(routes=create_bidi_component_routes(manager, ""))
+
+
+def test_streamlits_route_serves_the_file_and_nothing_outside_its_folder() -> None:
+    app = routes_serving(components.COPY, "copy.js")
     status, body = get(app, "/_stcore/bidi-components/parley.copy/copy.js")
     assert status == 200 and body == COPY_JS.read_bytes()
     for path in ("parley.copy/../components.py", "parley.copy/%2e%2e/components.py", "parley.copy/nothing.js"):
@@ -59,11 +62,6 @@ def test_the_copy_js_keeps_its_behaviour() -> None:
 
 
 def test_the_found_component_is_served_from_its_file_too() -> None:
-    manager = declared()
-    manager.register(
-        manager.build_definition_with_validation(component_key=components.FOUND, html=None, css=None, js="found.js")
-    )
-    app = Starlette(routes=create_bidi_component_routes(manager, ""))
-    status, body = get(app, "/_stcore/bidi-components/parley.found/found.js")
+    status, body = get(routes_serving(components.FOUND, "found.js"), "/_stcore/bidi-components/parley.found/found.js")
     assert status == 200 and body == FOUND_JS.read_bytes()
     assert "scrollIntoView" in body.decode() and "shown.has(data.id)" in body.decode()  # once per message
