@@ -26,6 +26,7 @@ TURNS_FRAGMENT = "parley_turns"
 FOLD_AFTER = 4
 # How long a prompt sent as the last reply's last words showed waits for that reply's save.
 SAVE_WAIT = 5.0
+ENDING_WAIT = 1.0  # and for its end, when words may still come: a prompt sent mid-reply is refused after it
 
 
 def prompt_input(chat: ChatState) -> None:
@@ -70,9 +71,10 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
         if prompt is None:
             return False
         chat.settle()  # a reply stopped in the last run is context now
-        if chat.turn is not None and chat.turn.text_complete:
-            # Sent as the last words showed: the reply is whole and being saved, not still answering.
-            chat.turn.wait(SAVE_WAIT)
+        if chat.turn is not None:
+            # Sent as the last words showed: the stream's end or the reply's save may still be under
+            # way. Wait for them rather than call it "still answering" (a reply that is, a little).
+            chat.turn.wait(SAVE_WAIT if chat.turn.text_complete else ENDING_WAIT)
             chat.settle()
         if chat.turn is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
