@@ -1,4 +1,4 @@
-"""The conversation: every message so far with its actions, and the reply being streamed.
+"""The conversation: its last messages with their actions (`draw_earlier`, `draw_turns`), and the reply being streamed.
 
 A run that streams a reply lasts as long as the reply, and Streamlit keeps every element of the
 last run it has not drawn over yet on screen, stale and fading, all that time. So every message
