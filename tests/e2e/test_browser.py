@@ -64,6 +64,13 @@ def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def open_expander(page, label: str) -> None:  # type: ignore[no-untyped-def]
+    """Open an expander and wait until it has finished opening: it grows for half a second
+    (an animation), and a click on what it holds before then can land on the expander itself."""
+    page.get_by_text(label).click()
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
+
+
 def fill_signin(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
     """The server-rendered sign-in page (chat/web/templates/signin.html), submitted."""
     page.locator("#username").fill(username)

@@ -11,6 +11,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.test_browser import (
     CHAT_INPUT,
     MESSAGES,
+    open_expander,
     reply_settled,
     rows,
     run_ended_after,
@@ -98,7 +99,7 @@ def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # typ
     # A download's data is made when its button is clicked. Under load, a click right after the reply
     # started no download twice in about 30 runs; the clicks now wait until no run is under way.
     run_ended_after(page, 0)
-    page.get_by_text("Rename, export or delete").click()
+    open_expander(page, "Rename, export or delete")
     with page.expect_download() as markdown:
         page.get_by_role("button", name="Markdown").click()
     text = Path(markdown.value.path()).read_text(encoding="utf-8")
