@@ -7,7 +7,7 @@ import streamlit as st
 from chat.accounts.auth import SignedIn
 from chat.ops.reports import Reports
 from chat.ui.markdown import plain
-from chat.ui.message import draw_message
+from chat.ui.message import Places, draw_message
 from chat.ui.state import AUDIT
 
 
@@ -35,7 +35,10 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
             st.session_state.pop(AUDIT, None)
             st.rerun()
         for message in opened.messages:
-            with st.chat_message(message.role):
+            box = st.chat_message(message.role)
+            with box:
                 if message.id in opened.superseded:
                     st.caption("Replaced by a later attempt (regenerated or edited).")
-                draw_message(message)
+                places = Places.in_order(box)
+                draw_message(message, places)
+                places.close()

@@ -156,8 +156,9 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
     prompt_edit: DeltaGenerator | None = None
     for index in range(start, end):
         message = chat.history[index]
-        with st.chat_message(message.role):
-            places = Places.make()
+        box = st.chat_message(message.role)
+        with box:
+            places = Places.in_order(box)  # settled: drawn in one pass, one element a place
             if message.id is not None and message.id == chat.focus:
                 with places.found.container(gap=None):
                     st.caption(":material/search: The message you found")
@@ -165,15 +166,16 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
             if index == last_prompt and idle and chat.editing:
                 with places.text.container():
                     _edit_form(chat, user, service, message)
-                continue
-            draw_message(message, places)
-            if message.role == "assistant":
-                _reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
-            elif index == last_prompt:
-                prompt_edit = places.actions
-                if idle:
-                    with prompt_edit:
+            else:
+                draw_message(message, places)
+                if message.role == "assistant":
+                    _reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
+                elif index == last_prompt and idle:
+                    with places.actions:
                         _edit_button(chat)
+                elif index == last_prompt:
+                    prompt_edit = places.actions.empty()  # its Edit once the reply has been written
+            places.close()
     return prompt_edit
 
 

@@ -5,11 +5,13 @@ does not reach stays up, stale (`chat/ui/skeleton.py`). Every message, prompt or
 history or streaming, the chat or the admin's reader, has the same six places, each holding
 exactly one element (or one empty element): where a search opened it, its reasoning, its text,
 how it ended, its notes, its actions. So a message drawn where another was covers all of it.
+
+A reply being streamed needs its places up front (`Places.make`: six placeholders, written
+again as the reply goes); a settled message is drawn in one pass (`Places.in_order`), each
+place one element, which sends Streamlit half the messages six placeholders would.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -20,32 +22,82 @@ from chat.ui.markdown import neutralise_images
 from chat.ui.verbatim import verbatim_html
 from chat.ui.wording import context_note, ending_note, usage_note
 
+PLACES = ("found", "reasoning", "text", "ending", "notes", "actions")
 
-@dataclass(frozen=True)
+
 class Places:
-    found: DeltaGenerator
-    reasoning: DeltaGenerator
-    text: DeltaGenerator
-    ending: DeltaGenerator
-    notes: DeltaGenerator
-    actions: DeltaGenerator
+    """A message's six places, named in `PLACES`' order.
+
+    Made up front (`make`), each is a placeholder to write into, any number of times. Drawn in
+    order (`in_order`), each is the message's own container when it is claimed: claiming a place
+    draws an empty element in every place skipped, and each claimed place must then receive
+    exactly one element (`close` ends the message with empty ones)."""
+
+    def __init__(self, slots: tuple[DeltaGenerator, ...] | None, container: DeltaGenerator | None) -> None:
+        self._slots = slots
+        self._container = container
+        self._next = 0
 
     @classmethod
     def make(cls) -> Places:
-        """The six places, in the current container (a chat message)."""
-        return cls(*(st.empty() for _ in range(6)))
+        """Six placeholders, in the current container (a chat message)."""
+        return cls(tuple(st.empty() for _ in PLACES), None)
+
+    @classmethod
+    def in_order(cls, container: DeltaGenerator) -> Places:
+        """Places drawn one after the other in `container`, the message being drawn."""
+        return cls(None, container)
+
+    def _claim(self, name: str) -> DeltaGenerator:
+        index = PLACES.index(name)
+        if self._slots is not None:
+            return self._slots[index]
+        assert self._container is not None
+        if index < self._next:
+            raise RuntimeError(f"the {name} place of a message drawn in order was claimed after a later one")
+        for _ in range(self._next, index):
+            self._container.empty()
+        self._next = index + 1
+        return self._container
+
+    def close(self) -> None:
+        """Every place not yet drawn (in order) gets its empty element."""
+        if self._slots is None and self._next < len(PLACES):
+            self._claim(PLACES[-1]).empty()
+
+    @property
+    def found(self) -> DeltaGenerator:
+        return self._claim("found")
+
+    @property
+    def reasoning(self) -> DeltaGenerator:
+        return self._claim("reasoning")
+
+    @property
+    def text(self) -> DeltaGenerator:
+        return self._claim("text")
+
+    @property
+    def ending(self) -> DeltaGenerator:
+        return self._claim("ending")
+
+    @property
+    def notes(self) -> DeltaGenerator:
+        return self._claim("notes")
+
+    @property
+    def actions(self) -> DeltaGenerator:
+        return self._claim("actions")
 
 
-def draw_message(message: ChatMessage, places: Places | None = None) -> Places:
+def draw_message(message: ChatMessage, places: Places) -> None:
     """A message's text, reasoning, ending and notes; its actions place is left to the caller."""
-    places = places or Places.make()
     draw_reasoning(places.reasoning, message.reasoning)
     if message.content and message.role == "user":
         places.text.html(verbatim_html(message.content))  # as typed (chat/ui/verbatim.py)
     elif message.content:
         places.text.markdown(neutralise_images(message.content))
     draw_ending(places, message)
-    return places
 
 
 def draw_reasoning(place: DeltaGenerator, reasoning: str) -> None:
