@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chat.domain.titles import TITLE_REQUEST
+
 DEFAULT_TEXT = "Hello! I am the fake model. This reply streams one word at a time."
+
+
+def is_title_request(body: dict[str, Any]) -> bool:
+    """Parley asking for a conversation's title (chat/domain/titles.py): its last message asks."""
+    messages = body.get("messages") or [{}]
+    return bool(messages[-1].get("content") == TITLE_REQUEST)
 
 
 def tokenize(text: str) -> list[str]:
@@ -74,6 +82,7 @@ class FakeOpenAI:
         # `temperature` and `max_tokens`.
         self.refuses: set[str] = set()
         self._queue: deque[FakeReply] = deque()
+        self._titles: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -92,13 +101,32 @@ class FakeOpenAI:
         with self._lock:
             self._queue.extend(replies)
 
+    def enqueue_title(self, *replies: FakeReply) -> None:
+        """Answers to Parley's requests for a conversation's title (`title_requests`), which never
+        take a reply queued for a turn. With none queued, a title request is answered with the
+        conversation's first prompt, so its title reads as it did before it was named."""
+        with self._lock:
+            self._titles.extend(replies)
+
+    def next_title(self, body: dict[str, Any]) -> FakeReply:
+        with self._lock:
+            if self._titles:
+                return self._titles.popleft()
+        messages = body.get("messages") or [{}]
+        return FakeReply(text=str(messages[0].get("content", "")))
+
     def next_reply(self) -> FakeReply:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+        """The requests for a turn's reply (not those for a conversation's title)."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions") and not is_title_request(r.body)]
+
+    @property
+    def title_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions") and is_title_request(r.body)]
 
     def start(self) -> FakeOpenAI:
         self._thread.start()
@@ -149,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._json(400, refusal)
             return
-        reply = self.fake.next_reply()
+        reply = self.fake.next_title(body) if is_title_request(body) else self.fake.next_reply()
         if reply.hang_before_headers:
             time.sleep(reply.hang_before_headers)
         if reply.status != 200:

@@ -29,3 +29,33 @@ def lengthened(database_url: str, username: str, turns: int) -> str:
         return created
     finally:
         engine.dispose()
+
+
+def dated(database_url: str, username: str, conversations: list[tuple[str, datetime]]) -> list[str]:
+    """Conversations (a title and when each was last used, one prompt each) for the sidebar's
+    date groups: their ids, in the order given."""
+    from uuid import uuid4
+
+    from chat.db import store
+    from chat.domain.records import ConversationRecord, PromptRecord
+
+    engine = make_engine(database_url)
+    try:
+        ids = []
+        with session_factory(engine).begin() as session:
+            for title, when in conversations:
+                record = ConversationRecord(
+                    id=uuid4().hex,
+                    username=username,
+                    title=title,
+                    model="gpt-4o-mini",
+                    system_prompt="",
+                    temperature=None,
+                    created_at=when,
+                )
+                row = store.create_conversation(session, record, updated_at=when)
+                store.write_prompt(session, row, PromptRecord(content=title, model=None, created_at=when))
+                ids.append(record.id)
+        return ids
+    finally:
+        engine.dispose()

@@ -10,6 +10,7 @@ from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.settings_panel import options_panel
 from chat.ui.sidebar import conversation_sidebar
 from chat.ui.state import chat_state, current_user
+from chat.ui.welcome import welcome
 
 settings = settings_or_stop()
 user = current_user()
@@ -21,5 +22,6 @@ conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
 prompt_input(chat)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns `chat_turns`
+welcome(chat, user)  # a new chat's greeting and suggested prompts
 earlier_messages(settings)
 chat_turns(settings)

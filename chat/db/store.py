@@ -90,6 +90,19 @@ def rename_conversation(session: Session, conversation_id: str, username: str, t
     return bool(getattr(result, "rowcount", 0))
 
 
+def name_conversation(
+    session: Session, conversation_id: str, username: str, *, unless_changed_from: str, title: str
+) -> bool:
+    """Give the conversation the title its model chose, unless its title is no longer the one it
+    started with (`unless_changed_from`): a rename by its owner meanwhile wins."""
+    result = session.execute(
+        update(Conversation)
+        .where(_owned(conversation_id, username), Conversation.title == unless_changed_from)
+        .values(title=fitted_title(title))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def update_conversation_settings(
     session: Session, conversation_id: str, username: str, *, model: str, system_prompt: str, temperature: float | None
 ) -> bool:

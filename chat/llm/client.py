@@ -19,6 +19,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from chat.domain.planning import RequestMessage
+from chat.domain.titles import TITLE_REQUEST, demo_title
 from chat.errors import UpstreamError
 from chat.settings import Settings
 
@@ -247,6 +248,9 @@ class DemoChatModel:
     def stream(
         self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
+        if messages and messages[-1]["content"] == TITLE_REQUEST:  # Parley asks it to name a conversation
+            prompt = next((m["content"] for m in messages if m["role"] == "user"), "")
+            return _DemoStream(demo_title(prompt), messages, self.token_delay)
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
 
     def list_models(self) -> list[str]:
@@ -254,13 +258,30 @@ class DemoChatModel:
 
 
 def demo_reply(messages: Sequence[RequestMessage]) -> str:
+    """The offline demo model's answer: the same for the same prompt, and showing what Parley
+    draws (a heading, a list, a code block, a table, a formula) before saying how to connect a
+    real model."""
     prompts = [m for m in messages if m["role"] == "user"]
     text = prompts[-1]["content"] if prompts else ""
-    words = len(text.split())
+    words = text.split()
+    count = len(words)
+    quoted = " ".join(words[:60])
     return (
-        f"This is Parley's offline demo model, so this reply is canned. You wrote {words} "
-        f"word{'s' if words != 1 else ''} in message {len(prompts)} of this chat:\n\n"
-        f"> {' '.join(text.split()[:60])}\n\n"
+        "### Parley's offline demo model\n\n"
+        f"This is Parley's offline demo model, so this reply is canned. You wrote {count} "
+        f"word{'s' if count != 1 else ''} in message {len(prompts)} of this chat:\n\n"
+        f"> {quoted}\n\n"
+        "A real model's replies are drawn the same way:\n\n"
+        "- **lists** and *emphasis*, as Markdown;\n"
+        "- code, highlighted, with its own copy button:\n\n"
+        "```python\n"
+        f"words = {count}\n"
+        'print(f"{words} words")\n'
+        "```\n\n"
+        "| Message | Words |\n"
+        "|---|---|\n"
+        f"| {len(prompts)} | {count} |\n\n"
+        "- and mathematics: $$e^{i\\pi} + 1 = 0$$\n\n"
         "Connect a real model by setting `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for a local "
         "server such as Ollama) in `.env`, then restart Parley."
     )

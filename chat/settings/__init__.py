@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         validation_alias="PARLEY_MAX_TOKENS",
         description="The most tokens a reply may have (blank or 0: the server's own limit).",
     )
+    model_titles: bool = Field(
+        True,
+        validation_alias="PARLEY_MODEL_TITLES",
+        description="After a conversation's first reply, ask its model for a short title (false: its first words).",
+    )
     database_url: str = Field(
         "sqlite:///data/parley.db", validation_alias="DATABASE_URL", description="The conversation log's database."
     )

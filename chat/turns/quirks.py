@@ -56,6 +56,11 @@ class Quirks:
         writer.attach_stream(stream)
         return stream
 
+    def sampling(self, model: str, max_tokens: int) -> Sampling:
+        """Parley's own short request to `model` (its title), as what its server refused taught."""
+        quirks = self._known.get(model, {})
+        return Sampling(max_tokens=max_tokens, max_tokens_field=str(quirks.get("max_tokens_field", "max_tokens")))
+
     def _learn(
         self,
         writer: TurnWriter,

@@ -38,6 +38,7 @@ from chat.turns.quota import QuotaGuard
 from chat.turns.running import Running
 from chat.turns.saving import Saver
 from chat.turns.start import Redo, Starter
+from chat.turns.titles import Titler
 from chat.turns.turn import Turn
 from chat.turns.usage import Usage
 from chat.turns.watchdog import Watchdog
@@ -64,12 +65,14 @@ class ChatService:
         self.planner = Planner(settings, self.tokens)
         self.running = Running(settings.max_workers)
         self.quota_guard = QuotaGuard(sessions, self.spool, self.running)
+        quirks = Quirks(settings, model, self.planner)
         worker = Worker(
-            Quirks(settings, model, self.planner),
+            quirks,
             Usage(settings, self.tokens),
             Saver(sessions, self.spool),
             Watchdog(sessions, settings.reply_deadline),
             self.running,
+            Titler(sessions, model, quirks) if settings.model_titles else None,
         )
         self._starter = Starter(
             sessions,

@@ -29,6 +29,7 @@ from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
 from chat.errors import ChatError, StorageError, UpstreamError
 from chat.llm.client import ChunkStream
+from chat.turns.naming import Naming
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Turn:
         self.prompt = prompt
         self.started_at = utcnow()
         self._unlogged = state.reply_id is None  # fixed at the start; `reply_id` may change at the final save
+        self.naming: Naming | None = None  # set before the reply ends if the model will name the conversation
 
     # --- what it is and how it ended -------------------------------------------------
     @property

@@ -24,9 +24,11 @@ from chat.domain.reasoning import ThinkSplitter, delta_reasoning
 from chat.domain.status import ReplyStatus
 from chat.errors import ChatError, UpstreamError
 from chat.llm.client import ChunkStream
+from chat.turns.naming import Naming
 from chat.turns.quirks import Quirks
 from chat.turns.running import Running
 from chat.turns.saving import Saver
+from chat.turns.titles import Titler
 from chat.turns.turn import TurnWriter
 from chat.turns.usage import Usage
 from chat.turns.watchdog import Watchdog
@@ -43,18 +45,30 @@ FINISH_STATUS = {
 
 
 class Worker:
-    def __init__(self, quirks: Quirks, usage: Usage, saver: Saver, watchdog: Watchdog, running: Running) -> None:
+    def __init__(
+        self,
+        quirks: Quirks,
+        usage: Usage,
+        saver: Saver,
+        watchdog: Watchdog,
+        running: Running,
+        titler: Titler | None = None,
+    ) -> None:
         self._quirks = quirks
         self._usage = usage
         self._saver = saver
         self._watchdog = watchdog
         self._running = running
+        self._titler = titler  # None: conversations keep their first words (PARLEY_MODEL_TITLES)
 
     def run(self, writer: TurnWriter, history: Sequence[ChatMessage]) -> None:
         """Write the reply of `writer.turn` (its worker thread's whole life); `history` is its
         context, for a request the server finds too long (chat/turns/quirks.py)."""
         started = time.monotonic()
         opened = False
+        naming = None
+        if self._titler is not None and self._titler.wanted(writer.turn, history):
+            naming = writer.turn.naming = Naming()  # before the reply ends: the page looks for it then
         self._watchdog.start(writer, started)
         think = ThinkSplitter()
         try:
@@ -67,6 +81,8 @@ class Worker:
             _failed(writer, error)
         finally:
             self._end(writer, think, started, opened=opened)
+        if naming is not None and self._titler is not None:
+            self._titler.name(writer.turn, naming)  # after the reply is saved and its slot freed
 
     @staticmethod
     def _read(writer: TurnWriter, stream: ChunkStream, think: ThinkSplitter) -> None:

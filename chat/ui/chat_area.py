@@ -11,17 +11,23 @@ conversation opens, and when the first prompt of a new conversation is sent (the
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from chat.settings import Settings
+from chat.turns.naming import Naming
 from chat.ui.conversation import draw_earlier, draw_turns
+from chat.ui.layout import page_sidebar
 from chat.ui.navigation import sync_url
 from chat.ui.prompt import EARLIER_FRAGMENT, TURNS_FRAGMENT, send
-from chat.ui.reruns import rerun_page
+from chat.ui.reruns import check_for_interrupts, rerun_page
 from chat.ui.resources import chat_service
 from chat.ui.sidebar import show_usage
 from chat.ui.signin import fragment_user
 from chat.ui.state import chat_state
+
+TITLE_WAIT = 5.0  # seconds a run waits, after a new conversation's first reply, for its title
 
 
 @st.fragment(key=EARLIER_FRAGMENT)
@@ -39,6 +45,21 @@ def chat_turns(settings: Settings) -> None:
     if send(chat, chat.pending_prompt, user, service) and new:
         rerun_page()  # the sidebar lists the new conversation; the page's run streams the reply
     sync_url(chat)
-    usage = st.sidebar.empty()
+    usage = page_sidebar().empty()  # below the conversation list, above the account
     show_usage(usage, chat)  # before the reply streams: the place is taken at once
+    turn = chat.turn
     draw_turns(chat, user, service, settled=lambda: show_usage(usage, chat))
+    if turn is not None and turn.naming is not None:
+        _list_under_its_new_title(turn.naming)
+
+
+def _list_under_its_new_title(naming: Naming) -> None:
+    """A new conversation named by its model (chat/turns/titles.py): the sidebar, which only full
+    runs draw, lists it under that name if the name comes within `TITLE_WAIT`; else the next full
+    run does. The page stays usable meanwhile: a prompt or a click cuts the wait short."""
+    deadline = time.monotonic() + TITLE_WAIT
+    while not naming.settled and time.monotonic() < deadline:
+        naming.wait(0.1)
+        check_for_interrupts()
+    if naming.title is not None:
+        rerun_page()

@@ -34,10 +34,11 @@ PACKAGE_ROOT = Path(__file__).parent
 ASSET_DIR = "assets"  # chat/ui/assets/
 COPY = f"{PROJECT}.copy"
 FOUND = f"{PROJECT}.found"
+FOCUS = f"{PROJECT}.focus"
 _MANIFEST = ComponentManifest(
     name=PROJECT,
     version="1",
-    components=[ComponentConfig(name="copy", asset_dir=ASSET_DIR), ComponentConfig(name="found", asset_dir=ASSET_DIR)],
+    components=[ComponentConfig(name=name, asset_dir=ASSET_DIR) for name in ("copy", "found", "focus")],
 )
 _declaring = threading.Lock()
 
@@ -46,7 +47,7 @@ def declare_assets() -> None:
     """Tell the running Streamlit where Parley's component files are (once per runtime)."""
     manager = get_bidi_component_manager()
     with _declaring:
-        if manager.get_component_asset_root(COPY) is None or manager.get_component_asset_root(FOUND) is None:
+        if any(manager.get_component_asset_root(name) is None for name in (COPY, FOUND, FOCUS)):
             manager.register_from_manifest(_MANIFEST, PACKAGE_ROOT)
 
 
@@ -95,10 +96,55 @@ def bring_into_view(message_id: int) -> None:
     _found_component()(key=f"parley_found_{message_id}", data={"id": message_id})
 
 
+@functools.cache
+def _focus_component() -> ComponentRenderer:
+    declare_assets()
+    return components_v2.component(FOCUS, js="focus.js")  # chat/ui/assets/focus.js: nothing drawn
+
+
+def focus_prompt() -> None:
+    """Put the cursor in the prompt box, unless the user is already somewhere else on the page."""
+    declare_assets()
+    _focus_component()(key="parley_focus_prompt", data={})
+
+
 # Streamlit's status widget (top right) has a Stop button of its own while a run goes on: it would
 # end the run before a stopped reply's ending and actions are drawn. The reply's own Stop button
 # (`chat/ui/conversation.py`) is the one Stop control.
 _PAGE_CSS = '[data-testid="stStatusWidget"] button { display: none; }'
+# The sidebar's conversations (chat/ui/sidebar.py): one line each, left-aligned, cut with an
+# ellipsis; the open one on a quiet background rather than a loud button.
+_ITEM = '[class*="st-key-parley_item_"]'
+_TITLE = '[class*="st-key-parley_open_"]'
+_MENU = '[class*="st-key-parley_menu_"]'
+_PAGE_CSS += (
+    f" {_ITEM} {{ flex-wrap: nowrap; border-radius: 0.5rem; }}"
+    f" {_ITEM} > div:first-child {{ flex: 1 1 0; min-width: 0; }}"
+    " .st-key-parley_item_current { background: rgba(151, 166, 195, 0.25); }"
+    f" {_TITLE} button {{ justify-content: flex-start; min-width: 0; max-width: 100%; padding-left: 0.5rem; }}"
+    f" {_TITLE} button * {{ min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}"
+    f" {_TITLE} button > div, {_TITLE} button span {{ justify-content: flex-start; width: 100%; }}"
+    f" {_TITLE} button p {{ text-align: left; }}"
+    ' .st-key-parley_conversations [data-testid="stCaptionContainer"] { margin-top: 0.75rem; }'
+    # Each conversation's menu button: its icon only (its label is read out, not shown).
+    f' {_MENU} button [data-testid="stMarkdownContainer"] {{ position: absolute; width: 1px; height: 1px;'
+    " overflow: hidden; clip-path: inset(50%); white-space: nowrap; }"
+    f' {_MENU} button > div > div[aria-hidden="true"] {{ display: none; }}'
+)
+# Inside a message (issue 20, point 5): headings a step below the page's own, and what is wider than
+# the message (a table, a code line, display maths, a long word) scrolls or wraps inside it, so the
+# page itself never scrolls sideways, down to a 390 px phone.
+_MESSAGE = '[data-testid="stChatMessage"]'
+_PAGE_CSS += (
+    f" {_MESSAGE} h1 {{ font-size: 1.5rem; }} {_MESSAGE} h2 {{ font-size: 1.3rem; }}"
+    f" {_MESSAGE} h3 {{ font-size: 1.15rem; }} {_MESSAGE} h4, {_MESSAGE} h5, {_MESSAGE} h6 {{ font-size: 1rem; }}"
+    f" {_MESSAGE} {{ min-width: 0; }} {_MESSAGE} > div {{ min-width: 0; }}"
+    f' {_MESSAGE} [data-testid="stMarkdownContainer"] {{ overflow-wrap: anywhere; }}'
+    f' {_MESSAGE} [data-testid="stMarkdownContainer"] table {{ display: block; max-width: 100%; overflow-x: auto; }}'
+    f" {_MESSAGE} td, {_MESSAGE} th {{ overflow-wrap: normal; }}"
+    f" {_MESSAGE} pre {{ max-width: 100%; overflow-x: auto; }}"
+    f" {_MESSAGE} .katex-display {{ max-width: 100%; overflow-x: auto; overflow-y: hidden; }}"
+)
 
 
 def page_style() -> None:

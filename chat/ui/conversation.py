@@ -32,9 +32,10 @@ from chat.ui.components import bring_into_view, copy_button
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
-from chat.ui.reruns import give_way, in_fragment_rerun, rerun_here
+from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here
 from chat.ui.skeleton import cover_leftovers
-from chat.ui.state import CHAT, ChatState, still_signed_in
+from chat.ui.state import ChatState, still_signed_in
+from chat.ui.wording import usage_label, usage_note
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,10 @@ DRAWN_EARLIER = "parley_earlier_places"
 
 
 def demo_banner(settings: Settings) -> None:
+    """One line: the replies are canned, and what connects a real model."""
     if settings.demo_mode:
-        st.info(
-            "**Offline demo mode.** No model is connected, so replies come from Parley's built-in "
-            "demo model. To chat with a real model, set `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for "
-            "Ollama, vLLM or LM Studio) in `.env` and restart Parley.",
-            icon=":material/info:",
+        st.caption(
+            ":material/science: **Offline demo mode**: canned replies. Set `OPENAI_API_KEY` in `.env` for a model."
         )
 
 
@@ -221,23 +220,28 @@ def _stopped_by_the_user() -> bool:
 def _reply_actions(
     chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator, *, last: bool
 ) -> None:
-    """Thumbs, copy, and for the last reply, regenerate: a row of three places."""
+    """Thumbs (not on an error), copy, usage on demand, and for the last reply, regenerate: a row
+    of four places on one line."""
     if message.id is None or message.status == ReplyStatus.STREAMING:
         place.empty()
         return
     row = place.container(horizontal=True, vertical_alignment="center", gap="small")
     with row:
-        st.feedback(
-            "thumbs",
-            key=f"parley_feedback_{message.id}",
-            default=message.feedback,
-            on_change=_save_feedback,
-            args=(chat, user, service, message.id),
-        )
+        if message.status == ReplyStatus.ERROR:
+            st.empty()  # nothing to rate
+        else:
+            st.feedback(
+                "thumbs",
+                key=f"parley_feedback_{message.id}",
+                default=message.feedback,
+                on_change=_save_feedback,
+                args=(chat, user, service, message.id),
+            )
         if message.content:
             copy_button(message.content, key=f"parley_copy_{message.id}")
         else:
             st.empty()
+        _usage(message)
         if last:
             st.button(
                 "Regenerate",
@@ -249,6 +253,16 @@ def _reply_actions(
             )
         else:
             st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
+
+
+def _usage(message: ChatMessage) -> None:
+    """The reply's tokens on a small button; its cost and the split, when it is opened."""
+    label, note = usage_label(message), usage_note(message)
+    if label is None or note is None:
+        st.empty()
+        return
+    with st.popover(label, icon=":material/data_usage:", type="tertiary", key=f"parley_usage_{message.id}"):
+        st.caption(note)
 
 
 def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
@@ -282,7 +296,11 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
 
 
 def _edit_button(chat: ChatState) -> None:
-    st.button("Edit", key="parley_edit", icon=":material/edit:", type="tertiary", on_click=_start_editing, args=(chat,))
+    """Edit, small and to the right, under the last prompt."""
+    with st.container(horizontal=True, horizontal_alignment="right"):
+        st.button(
+            "Edit", key="parley_edit", icon=":material/edit:", type="tertiary", on_click=_start_editing, args=(chat,)
+        )
 
 
 def _start_editing(chat: ChatState) -> None:
@@ -320,13 +338,6 @@ def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: C
         rerun_here()
 
 
-def _check_for_interrupts() -> None:
-    # Any session-state access lets Streamlit raise a pending stop or a full run's rerun; a
-    # click inside the chat's fragment waits for this run unless it gives way (chat/ui/reruns.py).
-    st.session_state.get(CHAT)
-    give_way()
-
-
 def _interruptible(pieces: Iterator[str]) -> Iterator[str]:
     """The reply's pieces, giving way after each to a click made meanwhile (Stop among them)."""
     for piece in pieces:
@@ -348,7 +359,7 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
         turn.stop()
     # The image guard reads the whole reply so far on every piece; when what it shows
     # changes further back than the end, the stream is drawn again from the start.
-    stream = GuardedStream(_interruptible(turn.follow(min_interval=pace(service), on_idle=_check_for_interrupts)))
+    stream = GuardedStream(_interruptible(turn.follow(min_interval=pace(service), on_idle=check_for_interrupts)))
     streamed = ""
     for run in stream.runs():
         with places.text.container():

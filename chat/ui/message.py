@@ -20,7 +20,7 @@ from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
 from chat.ui.markdown import neutralise_images
 from chat.ui.verbatim import verbatim_html
-from chat.ui.wording import context_note, ending_note, usage_note
+from chat.ui.wording import context_note, ending_note
 
 PLACES = ("found", "reasoning", "text", "ending", "notes", "actions")
 
@@ -109,7 +109,8 @@ def draw_reasoning(place: DeltaGenerator, reasoning: str) -> None:
 
 
 def draw_ending(places: Places, message: ChatMessage) -> None:
-    """How the reply ended (one element) and its notes (one caption of several lines)."""
+    """How the reply ended (one element) and its notes (one caption of several lines); its usage
+    is on demand, in its actions (`chat/ui/conversation.py`)."""
     # A note may quote the model server's own words (its error message): no images.
     note = neutralise_images(ending_note(message) or "")
     status = message.status
@@ -126,8 +127,6 @@ def draw_ending(places: Places, message: ChatMessage) -> None:
     lines = [f":material/info: {neutralise_images(notice)}" for notice in message.notices]
     if left_out := context_note(message):
         lines.append(f":material/content_cut: {neutralise_images(left_out)}")
-    if usage := usage_note(message):
-        lines.append(usage)
     if lines:
         places.notes.caption("  \n".join(lines))  # a Markdown line break between them
     else:

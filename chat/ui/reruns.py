@@ -52,3 +52,11 @@ def give_way() -> None:
     """Rerun now if a widget asked for a rerun while this run goes on (see the module's note)."""
     if rerun_waiting():
         rerun_here()
+
+
+def check_for_interrupts() -> None:
+    """A point where a long wait of the script lets others in: any session-state access lets
+    Streamlit raise a pending stop or a full run's rerun, and a click inside a fragment waits for
+    this run unless it gives way (`give_way`)."""
+    st.session_state.get("parley_interrupt_check")
+    give_way()

@@ -1,31 +1,43 @@
-"""The chat screen's sidebar: new chat, the user's conversations, and rename, export or
-delete for the open one. Drawn by full runs of the page only; the open conversation's usage
-goes below it, from the chat's fragment (`chat/ui/chat_area.py`)."""
+"""The chat screen's sidebar: New chat, a filter, the user's conversations grouped by date
+(each with a menu to rename, export or delete it), and Export all. Drawn by full runs of the
+page only; the open conversation's usage goes below it, from the chat's fragment
+(`chat/ui/chat_area.py`), and the account below that (`chat/ui/layout.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chat.accounts.auth import SignedIn
+from chat.domain.conversation import ConversationSummary
+from chat.domain.dates import by_date, titles_matching, zone
 from chat.errors import ChatError
 from chat.ops import export
 from chat.turns.service import ChatService
+from chat.ui.layout import page_sidebar
 from chat.ui.markdown import neutralise_images, plain
 from chat.ui.navigation import open_conversation
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState, still_signed_in
 from chat.ui.wording import conversation_usage
 
-DRAWN = "parley_sidebar_places"  # how many places the list drew in the last run
+# How many places the sidebar and its list drew in the last run (`cover_leftovers`).
+DRAWN = "parley_sidebar_places"
+DRAWN_LIST = "parley_list_places"
+FILTER = "parley_filter"
+# How many conversations the list draws before "Show more": each item carries its menu, and a
+# full run of the page draws them all.
+LISTED = 30
+CURRENT = "parley_item_current"  # the open conversation's row: marked by the page's style
 
 
 def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    """New chat, the user's conversations (newest first), and rename or delete for the open one."""
-    with st.sidebar, st.container():
+    """New chat, a filter, the user's conversations by date (newest first), and Export all."""
+    with page_sidebar(), st.container():
         st.button(
             "New chat",
             icon=":material/edit_square:",
@@ -34,23 +46,37 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             on_click=chat.start_new,
         )
         conversations = service.conversations(user.username)
-        heading = st.empty()
-        if conversations:
-            heading.caption("Your conversations")
-        for conversation in conversations:
-            st.button(
-                plain(conversation.title),  # a label renders Markdown: a title is the user's words
-                key=f"parley_open_{conversation.id}",
-                type="primary" if conversation.id == chat.conversation_id else "tertiary",
-                width="stretch",
-                on_click=open_conversation,
-                args=(chat, user, service, conversation.id),
+        words = st.text_input(
+            "Filter conversations",
+            key=FILTER,
+            placeholder="Filter by title",
+            icon=":material/search:",
+            label_visibility="collapsed",
+            max_chars=200,
+        )
+        shown = titles_matching(conversations, words)
+        limit = max(LISTED, chat.listed)
+        drawn = 0
+        with st.container(gap=None, key="parley_conversations"):  # rows close together, as a list
+            for name, group in by_date(shown[:limit], datetime.now(UTC), zone(st.context.timezone)):
+                st.caption(name)
+                for conversation in group:
+                    _item(chat, user, service, conversation)
+                drawn += 1 + len(group)
+            cover_leftovers(DRAWN_LIST, drawn)
+        more = st.empty()
+        if len(shown) > limit:
+            more.button(
+                f"Show more ({len(shown) - limit})",
+                key="parley_list_more",
+                type="tertiary",
+                icon=":material/expand_more:",
+                on_click=chat.list_more,
+                args=(LISTED,),
             )
-        manage, export_all = st.empty(), st.empty()
-        current = next((c for c in conversations if c.id == chat.conversation_id), None)
-        if current is not None:
-            with manage.container():
-                _manage_conversation(chat, user, service, current.id, current.title)
+        elif words.strip() and not shown:
+            more.caption("No conversation's title has those words.")
+        export_all = st.empty()
         if conversations:
             export_all.download_button(
                 "Export all (JSON)",
@@ -64,7 +90,36 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             )
         # The list's length changes between runs: a run that streams a reply must not leave the
         # last run's longer list up (chat/ui/skeleton.py).
-        cover_leftovers(DRAWN, 1 + 1 + len(conversations) + 2)
+        cover_leftovers(DRAWN, 5)
+
+
+def _item(chat: ChatState, user: SignedIn, service: ChatService, conversation: ConversationSummary) -> None:
+    """One conversation: its title on one line (the page's style cuts it with an ellipsis), and
+    its menu. The open one is marked by its row's key (`CURRENT`)."""
+    current = conversation.id == chat.conversation_id
+    row = st.container(
+        horizontal=True,
+        vertical_alignment="center",
+        gap=None,
+        key=CURRENT if current else f"parley_item_{conversation.id}",
+    )
+    with row:
+        st.button(
+            plain(conversation.title),  # a label renders Markdown: a title is the user's words
+            key=f"parley_open_{conversation.id}",
+            type="tertiary",
+            width="stretch",
+            on_click=open_conversation,
+            args=(chat, user, service, conversation.id),
+        )
+        # The label names the conversation for a screen reader; the page's style shows only the icon.
+        with st.popover(
+            f"Rename, export or delete “{plain(conversation.title)}”",
+            icon=":material/more_horiz:",
+            type="tertiary",
+            key=f"parley_menu_{conversation.id}",
+        ):
+            _manage_conversation(chat, user, service, conversation.id, conversation.title)
 
 
 def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
@@ -77,56 +132,58 @@ def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
-    with st.expander("Rename, export or delete", icon=":material/edit:"):
-        new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
-        if st.button("Rename", key=f"parley_rename_{cid}") and new_title.strip() != title:
-            try:
-                service.rename_conversation(user.username, cid, new_title)
-            except ChatError as error:
-                st.error(neutralise_images(error.message))
-            else:
-                st.rerun()
+    """A conversation's menu: rename, export (Markdown or JSON), delete after a confirmation."""
+    new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
+    if st.button("Rename", key=f"parley_rename_{cid}", icon=":material/edit:") and new_title.strip() != title:
+        try:
+            service.rename_conversation(user.username, cid, new_title)
+        except ChatError as error:
+            st.error(neutralise_images(error.message))
+        else:
+            st.rerun()
 
-        def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
-            # Built only when clicked: a long conversation costs nothing until then.
-            return _exported(user, lambda: render(service.export(user.username, cid)))
+    def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
+        # Built only when clicked: a long conversation costs nothing until then.
+        return _exported(user, lambda: render(service.export(user.username, cid)))
 
-        left, right = st.columns(2)
-        left.download_button(
-            "Markdown",
-            one(lambda doc: export.as_markdown(doc["conversations"][0])),
-            file_name=f"parley-{cid[:8]}.md",
-            mime="text/markdown",
-            key=f"parley_md_{cid}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-        right.download_button(
-            "JSON",
-            one(export.as_json),
-            file_name=f"parley-{cid[:8]}.json",
-            mime="application/json",
-            key=f"parley_json_{cid}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-        if chat.confirm_delete != cid:
-            if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
-                chat.confirm_delete = cid
-                st.rerun()
-            return
-        st.warning(
-            f"Delete “{plain(title)}”? It disappears from your conversations at once. The audit log keeps "
-            "it until the retention period set by the admins ends."
-        )
-        confirm, cancel = st.columns(2)
-        if confirm.button("Delete", key=f"parley_delete_confirm_{cid}", type="primary"):
-            service.delete_conversation(user.username, cid)
+    downloads = st.container(horizontal=True, gap="small")
+    downloads.download_button(
+        "Markdown",
+        one(lambda doc: export.as_markdown(doc["conversations"][0])),
+        file_name=f"parley-{cid[:8]}.md",
+        mime="text/markdown",
+        key=f"parley_md_{cid}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    downloads.download_button(
+        "JSON",
+        one(export.as_json),
+        file_name=f"parley-{cid[:8]}.json",
+        mime="application/json",
+        key=f"parley_json_{cid}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    if chat.confirm_delete != cid:
+        if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
+            chat.confirm_delete = cid
+            st.rerun()
+        return
+    st.warning(
+        f"Delete “{plain(title)}”? It disappears from your conversations at once. The audit log keeps "
+        "it until the retention period set by the admins ends."
+    )
+    confirm = st.container(horizontal=True, gap="small")
+    if confirm.button("Delete", key=f"parley_delete_confirm_{cid}", type="primary"):
+        service.delete_conversation(user.username, cid)
+        chat.confirm_delete = None
+        if cid == chat.conversation_id:
             chat.start_new()
-            st.rerun()
-        if cancel.button("Cancel", key=f"parley_delete_cancel_{cid}"):
-            chat.confirm_delete = None
-            st.rerun()
+        st.rerun()
+    if confirm.button("Cancel", key=f"parley_delete_cancel_{cid}"):
+        chat.confirm_delete = None
+        st.rerun()
 
 
 def _exported(user: SignedIn, make: Callable[[], str]) -> Callable[[], str]:

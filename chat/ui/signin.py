@@ -17,6 +17,7 @@ from chat.accounts.auth import SignedIn
 from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
 from chat.ui.identity import NotGated, redirect, session_hash, signin_url
+from chat.ui.layout import reserve_page_sidebar
 from chat.ui.markdown import plain
 from chat.ui.reruns import in_fragment_rerun, rerun_page
 from chat.ui.resources import accounts, stop_page
@@ -44,6 +45,7 @@ def signed_in_user(settings: Settings) -> SignedIn:
     if user is None:
         _leave(ended=hashed is not None)
     _remember(user)
+    reserve_page_sidebar()  # the page's sidebar content goes above the account
     _account_sidebar(user, settings)
     if user.must_change_password:  # the gate sends page loads to /password; a tab open since, too
         _alone("Change your password", _to_password_page)

@@ -48,6 +48,10 @@ class ChatState:
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
     fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/prompt.py`)
+    listed: int = 0  # how many conversations the sidebar lists, once "Show more" was clicked
+
+    def list_more(self, step: int) -> None:
+        self.listed = max(self.listed, step) + step
 
     def settle(self) -> None:
         """Move a finished reply into the history, once."""

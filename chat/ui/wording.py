@@ -44,15 +44,22 @@ def format_cost(usd: float) -> str:
 
 
 def usage_note(message: ChatMessage) -> str | None:
-    """Small print under a reply: its tokens and cost."""
+    """A reply's tokens, and its cost when its model has a price (no cost line without one)."""
     if message.role != "assistant" or message.prompt_tokens is None or message.completion_tokens is None:
         return None
     about = "≈ " if message.usage_estimated else ""
     tokens = f"{about}{message.prompt_tokens:,} prompt + {message.completion_tokens:,} reply tokens"
     if message.usage_estimated:
         tokens += " (estimated)"
-    cost = "cost unknown" if message.cost is None else about + format_cost(message.cost)
-    return f"{tokens} · {cost}"
+    return tokens if message.cost is None else f"{tokens} · {about}{format_cost(message.cost)}"
+
+
+def usage_label(message: ChatMessage) -> str | None:
+    """A reply's usage in two words, on the button that shows the rest (`usage_note`)."""
+    if message.role != "assistant" or message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    about = "≈ " if message.usage_estimated else ""
+    return f"{about}{message.prompt_tokens + message.completion_tokens:,} tokens"
 
 
 def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
@@ -64,8 +71,8 @@ def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
     known = [m.cost for m in replies if m.cost is not None]
     about = "≈ " if any(m.usage_estimated for m in replies) else ""
     if not known:
-        cost = "cost unknown"
-    elif len(known) < len(replies):
+        return f"{about}{tokens:,} tokens"  # no price configured: no cost line (never "$0")
+    if len(known) < len(replies):
         cost = f"{about}{format_cost(sum(known))} + unknown"
     else:
         cost = about + format_cost(sum(known))

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 
 from chat.accounts import authfile
 from chat.db.tables import Message
+from chat.llm.client import demo_reply
 from chat.settings import Settings
 from chat.turns import wiring
 from chat.ui.identity import TEST_SESSION
@@ -152,11 +153,15 @@ def test_demo_mode_works_without_any_key(app_env: AppEnv, monkeypatch: pytest.Mo
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("PARLEY_DEMO_TOKEN_DELAY", "0")
     app = sign_in(new_app())
-    assert "Offline demo mode" in app.info[0].value
+    assert any("Offline demo mode" in caption.value for caption in app.caption)
     app = send(app, "Is anyone there?")
     role, reply = chat_texts(app)[-1]
     assert role == "assistant" and "offline demo model" in reply and "Is anyone there?" in reply
+    # What Parley draws, shown by the demo's reply: a heading, a list, code, a table, a formula.
+    for piece in ("### ", "\n- ", "```python", "| Message | Words |", "$$"):
+        assert piece in reply, piece
     assert logged(app_env)[-1].model == "parley-demo"
+    assert reply == demo_reply([{"role": "user", "content": "Is anyone there?"}])  # the same words, every time
 
 
 def test_a_bad_cookie_key_stops_the_page(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,3 +62,15 @@ def test_usage_and_cost_are_shown_per_reply_and_per_conversation(
     assert any(c.startswith("≈ ") and "(estimated) · ≈ $" in c for c in captions), captions
     total = [c.value for c in app.sidebar.caption if c.value.startswith("This conversation:")]
     assert len(total) == 1 and total[0].startswith("This conversation: ≈ ") and "$0.000" in total[0]
+
+
+def test_a_reply_shows_its_usage_on_demand_and_an_error_has_no_rating(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="An answer.", prompt_tokens=20), FakeReply(status=500))
+    app = send(sign_in(new_app()), "First?")
+    # Not under the reply: behind its usage button, without a cost line (no price is configured).
+    assert "20 prompt + 2 reply tokens" in [c.value for c in app.caption]
+    assert not any("cost" in c.value or "$" in c.value for c in app.caption)
+    assert len(app.get("feedback")) == 1
+    app = send(app, "Second?")
+    assert chat_texts(app)[-1][0] == "assistant" and app.error  # the failed reply
+    assert len(app.get("feedback")) == 1  # only the first reply can be rated

@@ -111,8 +111,8 @@ def running_server(
         OPENAI_BASE_URL=fake.base_url,
         OPENAI_API_KEY="sk-test-not-a-real-key",
         PARLEY_MAX_RETRIES="0",
-        **(env_extra or {}),
     )
+    env.update(env_extra or {})  # may override the above (an empty OPENAI_BASE_URL: demo mode)
     log = folder / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(

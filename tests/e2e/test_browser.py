@@ -64,10 +64,15 @@ def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def open_expander(page, label: str) -> None:  # type: ignore[no-untyped-def]
-    """Open an expander and wait until it has finished opening: it grows for half a second
-    (an animation), and a click on what it holds before then can land on the expander itself."""
-    page.get_by_text(label).click()
+def open_menu(page, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a conversation's menu in the sidebar (rename, export, delete) and wait until it has
+    finished opening: a click on what it holds while it still moves can land beside it (seen
+    under load with Streamlit's expander, which grows for half a second). Only what is visible:
+    Streamlit keeps a widget a later run dropped mounted, hidden."""
+    button = page.locator(f"[data-testid='stSidebar'] .st-key-parley_menu_{cid} button").filter(visible=True)
+    if button.get_attribute("aria-expanded") != "true":  # a run (a rename) leaves an open menu open
+        button.click()
+    page.locator(f".st-key-parley_md_{cid} button").filter(visible=True).wait_for()
     page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
 
 

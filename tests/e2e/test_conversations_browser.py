@@ -11,7 +11,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.test_browser import (
     CHAT_INPUT,
     MESSAGES,
-    open_expander,
+    open_menu,
     reply_settled,
     rows,
     run_ended_after,
@@ -72,7 +72,7 @@ def test_switching_conversations_mid_stream_loses_nothing(page, server: Server) 
     page.get_by_role("button", name="New chat").click()
     page.locator(MESSAGES).first.wait_for(state="detached")
     run_ended_after(page, ended)  # the new chat's run is over: the sidebar is drawn for good
-    page.get_by_role("button", name="A long one, please").click()
+    page.get_by_role("button", name="A long one, please", exact=True).click()
     page.get_by_text("part59", exact=False).wait_for(timeout=20_000)
     reply = wait_until(
         lambda: (
@@ -99,7 +99,8 @@ def test_exports_download_from_the_sidebar(page, server: Server) -> None:  # typ
     # A download's data is made when its button is clicked. Under load, a click right after the reply
     # started no download twice in about 30 runs; the clicks now wait until no run is under way.
     run_ended_after(page, 0)
-    open_expander(page, "Rename, export or delete")
+    cid = conversation_url(page).split("c=")[1]
+    open_menu(page, cid)
     with page.expect_download() as markdown:
         page.get_by_role("button", name="Markdown").click()
     text = Path(markdown.value.path()).read_text(encoding="utf-8")
