@@ -9,6 +9,7 @@ from chat.ui.resources import accounts as open_accounts
 from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.state import require_admin
 
+st.set_page_config(layout="wide")  # the users table's columns and the charts need the width
 settings = settings_or_stop()
 admin = require_admin()  # a user gets nothing of this page, not even its title
 service = chat_service(settings)

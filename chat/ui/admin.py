@@ -9,8 +9,10 @@ import streamlit as st
 
 from chat.accounts.auth import Accounts
 from chat.accounts.authfile import UsersRead
+from chat.domain.dates import zone
+from chat.domain.times import as_utc
 from chat.ops.reports import Reports, UserReport
-from chat.ui.wording import format_cost
+from chat.ui.wording import format_cost, local_time
 
 
 def broken_users_file(users_read: UsersRead) -> None:
@@ -40,7 +42,7 @@ def users_table(reports: Reports, accounts: Accounts, users_read: UsersRead) -> 
                 {
                     "User": r.username,
                     "Roles": ", ".join(users[r.username].roles) if r.username in users else "(removed)",
-                    "Last activity (UTC)": r.last_activity,
+                    "Last activity": as_utc(r.last_activity) if r.last_activity is not None else None,
                     "Conversations": r.conversations,
                     "Messages": r.messages,
                     "Tokens": r.tokens,
@@ -56,8 +58,20 @@ def users_table(reports: Reports, accounts: Accounts, users_read: UsersRead) -> 
             ]
         ),
         hide_index=True,
+        width="stretch",
+        column_config={
+            "Last activity": st.column_config.DatetimeColumn(
+                format="distance", timezone=_zone_name(), help="How long ago, in your time zone on hover"
+            ),
+            "Tokens": st.column_config.NumberColumn(format="localized"),
+            "Messages, last minute": st.column_config.TextColumn(help="Messages sent in the last minute / the quota"),
+            "Tokens, last 24 h": st.column_config.TextColumn(help="Tokens used in the last 24 hours / the quota"),
+        },
     )
     return rows
+
+
+MEASURES = {"messages": "Messages", "tokens": "Tokens", "cost_usd": "Cost (USD)"}
 
 
 def usage_charts(reports: Reports) -> None:
@@ -67,26 +81,46 @@ def usage_charts(reports: Reports) -> None:
         st.caption("No messages yet.")
         return
     measure = (
-        st.segmented_control(
-            "Measure", ["messages", "tokens", "cost_usd"], default="messages", format_func=lambda m: m.replace("_", " ")
-        )
+        st.segmented_control("Measure", list(MEASURES), default="messages", format_func=MEASURES.__getitem__)
         or "messages"  # clicking the chosen option again deselects it
     )
+    # Days as text ("2026-11-30", in order): a time axis would draw one day's bar a hairline wide.
+    daily["day"] = daily["day"].map(str)
     for tab, by in zip(st.tabs(["Per day", "Per user", "Per model"]), ["day", "username", "model"], strict=True):
         with tab:
             if by == "day":
                 chart = daily.pivot_table(index="day", columns="username", values=measure, aggfunc="sum", fill_value=0)
             else:
                 chart = daily.groupby(by)[measure].sum()
-            st.bar_chart(chart)
+            st.bar_chart(chart, x_label=by.replace("username", "user").capitalize(), y_label=MEASURES[measure])
 
 
 def upstream_errors(reports: Reports) -> None:
+    """The model server's recent refusals and failures, each message whole (a table wraps it)."""
     failures = reports.failures()
-    if failures:
-        st.dataframe(pd.DataFrame([vars(f) for f in failures]), hide_index=True)
-    else:
+    if not failures:
         st.caption("None.")
+        return
+    where = zone(st.context.timezone)
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    "When": local_time(f.at, where),
+                    "User": f.username,
+                    "Model": f.model,
+                    "Kind": f.kind,
+                    "Message": f.message,
+                }
+                for f in failures
+            ]
+        ).set_index("When")
+    )
+
+
+def _zone_name() -> str:
+    """The reader's IANA time zone (the browser's), or UTC."""
+    return str(zone(st.context.timezone))
 
 
 def writes_set_aside(reports: Reports) -> None:
@@ -126,9 +160,11 @@ def audit_log(reports: Reports) -> None:
     if events:
         st.dataframe(
             pd.DataFrame(
-                [{"At (UTC)": e.at, "Admin": e.actor, "Action": e.action, "Target": e.target} for e in events]
+                [{"When": as_utc(e.at), "Admin": e.actor, "Action": e.action, "Target": e.target} for e in events]
             ),
             hide_index=True,
+            width="stretch",
+            column_config={"When": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm", timezone=_zone_name())},
         )
     else:
         st.caption("No conversation has been read here yet.")

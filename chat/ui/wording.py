@@ -4,10 +4,11 @@ and a conversation's totals. The page, the admin's reader and the history share 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
+from chat.domain.times import as_utc
 
 STATUS_NOTES = {
     ReplyStatus.LENGTH: "The reply was cut at the token limit.",
@@ -82,3 +83,8 @@ def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
 def when(moment: datetime) -> str:
     """A moment as every screen writes it: UTC to the minute."""
     return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def local_time(moment: datetime, where: tzinfo) -> str:
+    """A moment in the reader's time zone, to the minute: "30 Nov 2026, 09:34"."""
+    return f"{as_utc(moment).astimezone(where):%-d %b %Y, %H:%M}"

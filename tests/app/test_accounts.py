@@ -89,8 +89,8 @@ def test_the_admin_sees_usage_and_reads_a_conversation_on_the_record(app_env: Ap
     assert list(users["User"]) == ["alice", "bob", "admin"]
     assert users.set_index("User").loc["alice", "Messages"] == 2
     assert "/ 20" in users.set_index("User").loc["alice", "Messages, last minute"]
-    failures = admin.dataframe[1].value
-    assert list(failures["username"]) == ["bob"]
+    failures = admin.table[0].value
+    assert list(failures["User"]) == ["bob"] and list(failures.columns) == ["User", "Model", "Kind", "Message"]
     assert len(admin.get("vega_lite_chart")) == 3  # usage per day, user and model
 
     engine = create_engine(app_env.database_url)
