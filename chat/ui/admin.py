@@ -61,7 +61,7 @@ def users_table(reports: Reports, accounts: Accounts, users_read: UsersRead) -> 
         width="stretch",
         column_config={
             "Last activity": st.column_config.DatetimeColumn(
-                format="distance", timezone=_zone_name(), help="How long ago, in your time zone on hover"
+                format="distance", timezone=_zone_name(), help="How long ago"
             ),
             "Tokens": st.column_config.NumberColumn(format="localized"),
             "Messages, last minute": st.column_config.TextColumn(help="Messages sent in the last minute / the quota"),
