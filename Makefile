@@ -63,7 +63,13 @@ migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), u
 check: $(VENV)/.dev ## the fast tests to run while working: unit and AppTest flows, SQLite only (under 2 minutes)
 	$(PY) -m pytest tests/unit tests/app
 
-test: $(VENV)/.dev ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
+# axe-core, the accessibility checker the browser tests inject, pinned by its lock file.
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test: $(VENV)/.dev $(AXE) ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint

@@ -47,10 +47,10 @@ def chat_turns(settings: Settings) -> None:
     sync_url(chat)
     usage = page_sidebar().empty()  # below the conversation list, above the account
     show_usage(usage, chat)  # before the reply streams: the place is taken at once
-    turn = chat.turn
     draw_turns(chat, user, service, settled=lambda: show_usage(usage, chat))
-    if turn is not None and turn.naming is not None:
-        _list_under_its_new_title(turn.naming)
+    naming, chat.naming = chat.naming, None
+    if naming is not None:
+        _list_under_its_new_title(naming)
 
 
 def _list_under_its_new_title(naming: Naming) -> None:

@@ -35,10 +35,11 @@ ASSET_DIR = "assets"  # chat/ui/assets/
 COPY = f"{PROJECT}.copy"
 FOUND = f"{PROJECT}.found"
 FOCUS = f"{PROJECT}.focus"
+SKIP = f"{PROJECT}.skip"
 _MANIFEST = ComponentManifest(
     name=PROJECT,
     version="1",
-    components=[ComponentConfig(name=name, asset_dir=ASSET_DIR) for name in ("copy", "found", "focus")],
+    components=[ComponentConfig(name=name, asset_dir=ASSET_DIR) for name in ("copy", "found", "focus", "skip")],
 )
 _declaring = threading.Lock()
 
@@ -47,7 +48,7 @@ def declare_assets() -> None:
     """Tell the running Streamlit where Parley's component files are (once per runtime)."""
     manager = get_bidi_component_manager()
     with _declaring:
-        if any(manager.get_component_asset_root(name) is None for name in (COPY, FOUND, FOCUS)):
+        if any(manager.get_component_asset_root(name) is None for name in (COPY, FOUND, FOCUS, SKIP)):
             manager.register_from_manifest(_MANIFEST, PACKAGE_ROOT)
 
 
@@ -108,10 +109,32 @@ def focus_prompt() -> None:
     _focus_component()(key="parley_focus_prompt", data={})
 
 
+@functools.cache
+def _skip_component() -> ComponentRenderer:
+    declare_assets()
+    return components_v2.component(SKIP, js="skip.js")  # chat/ui/assets/skip.js: a link, first on the page
+
+
+def skip_link() -> None:
+    """The keyboard's first stop: "Skip to the message box" (or to the main content)."""
+    declare_assets()
+    _skip_component()(key="parley_skip_link", data={})
+
+
 # Streamlit's status widget (top right) has a Stop button of its own while a run goes on: it would
 # end the run before a stopped reply's ending and actions are drawn. The reply's own Stop button
 # (`chat/ui/conversation.py`) is the one Stop control.
 _PAGE_CSS = '[data-testid="stStatusWidget"] button { display: none; }'
+# Accessibility (issue 20, point 7): small print at 4.5:1 or more on the page and the sidebar
+# (Streamlit's faded text is 3.8:1), the selected option of a segmented control likewise, and the
+# skip link (`skip_link`) hidden until the keyboard reaches it.
+_PAGE_CSS += (
+    ' div[data-testid="stCaptionContainer"], div[data-testid="stCaptionContainer"] p { color: #63625f; opacity: 1; }'
+    ' button[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #a8303d; }'
+    " .parley-skip { position: fixed; left: 0.75rem; top: -4rem; z-index: 1000100; padding: 0.5rem 1rem;"
+    " background: #ffffff; color: #2f2d2b; border: 2px solid #a8303d; border-radius: 0.5rem; }"
+    " .parley-skip:focus { top: 0.75rem; }"
+)
 # The sidebar's conversations (chat/ui/sidebar.py): one line each, left-aligned, cut with an
 # ellipsis; the open one on a quiet background rather than a loud button.
 _ITEM = '[class*="st-key-parley_item_"]'

@@ -16,6 +16,7 @@ import streamlit as st
 from chat.accounts.auth import SignedIn
 from chat.errors import ChatError, ConfigError
 from chat.settings import Settings
+from chat.ui.components import skip_link
 from chat.ui.identity import NotGated, redirect, session_hash, signin_url
 from chat.ui.layout import reserve_page_sidebar
 from chat.ui.markdown import plain
@@ -132,3 +133,5 @@ def _account_sidebar(user: SignedIn, settings: Settings) -> None:
         f'<input type="hidden" name="{csrf.FIELD}" value="{token}">'
         '<button type="submit">Sign out</button></form>'
     )
+    with st.sidebar:
+        skip_link()  # at the sidebar's end, where its element takes no room that shows

@@ -14,6 +14,7 @@ from chat.accounts.auth import SignedIn
 from chat.domain.messages import ChatMessage
 from chat.errors import ChatError
 from chat.settings import Settings
+from chat.turns.naming import Naming
 from chat.turns.service import ConversationOptions, Turn
 from chat.ui.resources import accounts_or_error
 
@@ -49,6 +50,7 @@ class ChatState:
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
     fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/prompt.py`)
     listed: int = 0  # how many conversations the sidebar lists, once "Show more" was clicked
+    naming: Naming | None = None  # a settled first turn's title on its way (`chat/ui/chat_area.py`)
 
     def list_more(self, step: int) -> None:
         self.listed = max(self.listed, step) + step
@@ -59,6 +61,7 @@ class ChatState:
         if turn is not None and turn.done:
             self.turn = None
             self.history.append(turn.as_message())
+            self.naming = turn.naming  # whichever run settles the turn, the chat's run waits for it
             if turn.save_error and turn.save_error.kind == "spooled":
                 self.warning = turn.save_error.message
             elif turn.save_error:
@@ -70,14 +73,14 @@ class ChatState:
         # its conversation (here, after a reload, in another tab) follows it again.
         self.turn = None
         self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
-        self.not_found, self.first_shown = False, None
+        self.not_found, self.first_shown, self.naming = False, None, None
 
     def show(
         self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions, running: Turn | None
     ) -> None:
         """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
-        self.not_found, self.editing, self.first_shown = False, False, None
+        self.not_found, self.editing, self.first_shown, self.naming = False, False, None, None
         self.turn = None
         if running is not None and messages and messages[-1].id == running.reply_id:
             # The log holds the reply as far as it got; the turn draws all of it and what follows.
