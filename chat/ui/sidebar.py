@@ -46,13 +46,18 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             on_click=chat.start_new,
         )
         conversations = service.conversations(user.username)
-        words = st.text_input(
-            "Filter conversations",
-            key=FILTER,
-            placeholder="Filter by title",
-            icon=":material/search:",
-            label_visibility="collapsed",
-            max_chars=200,
+        place = st.empty()  # the filter, once there is something to filter
+        words = (
+            place.text_input(
+                "Filter conversations",
+                key=FILTER,
+                placeholder="Filter by title",
+                icon=":material/search:",
+                label_visibility="collapsed",
+                max_chars=200,
+            )
+            if conversations
+            else ""
         )
         shown = titles_matching(conversations, words)
         limit = max(LISTED, chat.listed)

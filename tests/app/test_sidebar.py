@@ -39,6 +39,8 @@ def test_the_list_is_grouped_by_date_newest_first(app_env: AppEnv) -> None:
 
 
 def test_the_filter_narrows_the_list_and_says_when_nothing_matches(app_env: AppEnv) -> None:
+    fresh = sign_in(new_app())
+    assert [t for t in fresh.text_input if t.key == "parley_filter"] == []  # nothing to filter yet
     now = datetime.now(UTC)
     app, _ = signed_in_with(app_env, [("Budget draft", now), ("Holiday plans", now), ("Budget final", now)])
     app.text_input(key="parley_filter").input("budget").run()
