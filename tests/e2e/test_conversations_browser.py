@@ -43,7 +43,7 @@ def test_reload_and_a_second_tab_reopen_the_conversation(page, server: Server) -
     second = page.context.new_page()  # same browser, same sign-in cookie
     second.goto(url)
     second.get_by_text("An answer worth keeping.").wait_for()
-    assert "Keep this conversation" in second.locator(MESSAGES).nth(0).inner_text()
+    expect(second.locator(MESSAGES).nth(0)).to_contain_text("Keep this conversation")  # drawn a moment apart
 
 
 def test_someone_elses_link_shows_not_found(browser, page, server: Server) -> None:  # type: ignore[no-untyped-def]
