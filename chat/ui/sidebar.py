@@ -46,19 +46,7 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
             on_click=chat.start_new,
         )
         conversations = service.conversations(user.username)
-        place = st.empty()  # the filter, once there is something to filter
-        words = (
-            place.text_input(
-                "Filter conversations",
-                key=FILTER,
-                placeholder="Filter by title",
-                icon=":material/search:",
-                label_visibility="collapsed",
-                max_chars=200,
-            )
-            if conversations
-            else ""
-        )
+        words = _filter(st.empty(), shown=bool(conversations))
         shown = titles_matching(conversations, words)
         limit = max(LISTED, chat.listed)
         drawn = 0
@@ -96,6 +84,20 @@ def conversation_sidebar(chat: ChatState, user: SignedIn, service: ChatService) 
         # The list's length changes between runs: a run that streams a reply must not leave the
         # last run's longer list up (chat/ui/skeleton.py).
         cover_leftovers(DRAWN, 5)
+
+
+def _filter(place: DeltaGenerator, *, shown: bool) -> str:
+    """The words the list is filtered by: a box, once there is something to filter."""
+    if not shown:
+        return ""
+    return place.text_input(
+        "Filter conversations",
+        key=FILTER,
+        placeholder="Filter by title",
+        icon=":material/search:",
+        label_visibility="collapsed",
+        max_chars=200,
+    )
 
 
 def _item(chat: ChatState, user: SignedIn, service: ChatService, conversation: ConversationSummary) -> None:
