@@ -103,17 +103,16 @@ class FakeOpenAI:
 
     def enqueue_title(self, *replies: FakeReply) -> None:
         """Answers to Parley's requests for a conversation's title (`title_requests`), which never
-        take a reply queued for a turn. With none queued, a title request is answered with the
-        conversation's first prompt, so its title reads as it did before it was named."""
+        take a reply queued for a turn. With none queued, a title request gets an empty answer,
+        so the conversation keeps its first words, as every other test expects."""
         with self._lock:
             self._titles.extend(replies)
 
-    def next_title(self, body: dict[str, Any]) -> FakeReply:
+    def next_title(self) -> FakeReply:
         with self._lock:
             if self._titles:
                 return self._titles.popleft()
-        messages = body.get("messages") or [{}]
-        return FakeReply(text=str(messages[0].get("content", "")))
+        return FakeReply(text="")
 
     def next_reply(self) -> FakeReply:
         with self._lock:
@@ -177,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         if refusal is not None:
             self._json(400, refusal)
             return
-        reply = self.fake.next_title(body) if is_title_request(body) else self.fake.next_reply()
+        reply = self.fake.next_title() if is_title_request(body) else self.fake.next_reply()
         if reply.hang_before_headers:
             time.sleep(reply.hang_before_headers)
         if reply.status != 200:

@@ -72,7 +72,7 @@ class ChatService:
             Saver(sessions, self.spool),
             Watchdog(sessions, settings.reply_deadline),
             self.running,
-            Titler(sessions, model, quirks) if settings.model_titles else None,
+            Titler(sessions, model, quirks, settings.request_timeout) if settings.model_titles else None,
         )
         self._starter = Starter(
             sessions,

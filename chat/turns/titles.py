@@ -10,12 +10,14 @@ user's quota and leaves no message in the log (docs/configuration.md, `PARLEY_MO
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import store
 from chat.domain.messages import ChatMessage
+from chat.domain.reasoning import ThinkSplitter
 from chat.domain.status import ReplyStatus
 from chat.domain.titles import TITLE_TOKENS, clean_title, title_request
 from chat.llm.client import ChatModel
@@ -29,10 +31,11 @@ ANSWER_CHARACTERS = 400  # read no further into an answer that rambles
 
 
 class Titler:
-    def __init__(self, sessions: sessionmaker[Session], model: ChatModel, quirks: Quirks) -> None:
+    def __init__(self, sessions: sessionmaker[Session], model: ChatModel, quirks: Quirks, timeout: float) -> None:
         self._sessions = sessions
         self._model = model
         self._quirks = quirks
+        self._timeout = timeout  # seconds the whole title request may take
 
     @staticmethod
     def wanted(turn: Turn, history: Sequence[ChatMessage]) -> bool:
@@ -40,10 +43,12 @@ class Titler:
         return not history and not turn.unlogged
 
     def name(self, turn: Turn, naming: Naming) -> None:
-        """Ask the model for a title and write it; `naming` is settled whatever happens."""
+        """Ask the model for a title and write it; `naming` is settled whatever happens. Asked
+        only while the conversation still has its first words: a regenerated or edited first
+        turn of a named (or renamed) conversation asks nothing."""
         title = None
         try:
-            if turn.status == ReplyStatus.COMPLETE and turn.text.strip():
+            if turn.status == ReplyStatus.COMPLETE and turn.text.strip() and self._unnamed(turn):
                 title = self._ask(turn)
             if title is not None and not self._write(turn, title):
                 title = None
@@ -53,11 +58,20 @@ class Titler:
         finally:
             naming.settle(title)
 
+    def _unnamed(self, turn: Turn) -> bool:
+        with self._sessions() as session:
+            conversation = store.get_conversation(session, turn.conversation_id, turn.username)
+            return conversation is not None and conversation.title == store.title_from_prompt(turn.prompt)
+
     def _ask(self, turn: Turn) -> str | None:
         messages = title_request(turn.prompt, turn.text)
         stream = self._model.stream(
             messages, model=turn.model, sampling=self._quirks.sampling(turn.model, TITLE_TOKENS)
         )
+        # A server that holds the stream open (keep-alive comments, no words) is cut off.
+        deadline = threading.Timer(self._timeout, stream.close)
+        deadline.daemon = True
+        deadline.start()
         answer = ""
         try:
             for chunk in stream:
@@ -66,8 +80,11 @@ class Titler:
                 if len(answer) > ANSWER_CHARACTERS:
                     break
         finally:
+            deadline.cancel()
             stream.close()
-        return clean_title(answer)
+        # A reasoning model's `<think>` block ahead of its answer, in the content (Qwen3 sends one).
+        think = ThinkSplitter()
+        return clean_title(think.feed(answer)[1] + think.flush()[1])
 
     def _write(self, turn: Turn, title: str) -> bool:
         """Whether the title changed: written over the first words, and not the same words."""

@@ -12,6 +12,7 @@ from chat.accounts.authfile import UsersRead
 from chat.domain.dates import zone
 from chat.domain.times import as_utc
 from chat.ops.reports import Reports, UserReport
+from chat.ui.markdown import plain
 from chat.ui.wording import format_cost, local_time
 
 
@@ -96,26 +97,24 @@ def usage_charts(reports: Reports) -> None:
 
 
 def upstream_errors(reports: Reports) -> None:
-    """The model server's recent refusals and failures, each message whole (a table wraps it)."""
+    """The model server's recent refusals and failures, each message whole (a table wraps it). A
+    table renders Markdown: every cell is the server's or a user's text, so each is drawn plain."""
     failures = reports.failures()
     if not failures:
         st.caption("None.")
         return
     where = zone(st.context.timezone)
-    st.table(
-        pd.DataFrame(
-            [
-                {
-                    "When": local_time(f.at, where),
-                    "User": f.username,
-                    "Model": f.model,
-                    "Kind": f.kind,
-                    "Message": f.message,
-                }
-                for f in failures
-            ]
-        ).set_index("When")
-    )
+    rows = [
+        {
+            "When": local_time(f.at, where),
+            "User": plain(f.username),
+            "Model": plain(f.model),
+            "Kind": plain(f.kind),
+            "Message": plain(f.message),
+        }
+        for f in failures
+    ]
+    st.table(pd.DataFrame(rows).set_index("When"))
 
 
 def _zone_name() -> str:

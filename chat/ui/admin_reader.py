@@ -37,8 +37,8 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
         for message in opened.messages:
             box = st.chat_message(message.role)
             with box:
-                if message.id in opened.superseded:
-                    st.caption("Replaced by a later attempt (regenerated or edited).")
                 places = Places.in_order(box)
+                if message.id in opened.superseded:
+                    places.found.caption("Replaced by a later attempt (regenerated or edited).")
                 draw_message(message, places)
                 places.close()

@@ -140,7 +140,16 @@ def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
     """A conversation's menu: rename, export (Markdown or JSON), delete after a confirmation."""
-    new_title = st.text_input("Title", value=title, key=f"parley_title_{cid}", max_chars=200)
+    _rename(user, service, cid, title)
+    _downloads(user, service, cid)
+    _delete(chat, user, service, cid, title)
+
+
+def _rename(user: SignedIn, service: ChatService, cid: str, title: str) -> None:
+    key, shown = f"parley_title_{cid}", f"parley_title_shown_{cid}"
+    if st.session_state.get(shown) != title:  # renamed since (by its model, another tab): the box follows
+        st.session_state[key] = st.session_state[shown] = title
+    new_title = st.text_input("Title", key=key, max_chars=200)
     if st.button("Rename", key=f"parley_rename_{cid}", icon=":material/edit:") and new_title.strip() != title:
         try:
             service.rename_conversation(user.username, cid, new_title)
@@ -149,6 +158,8 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
         else:
             st.rerun()
 
+
+def _downloads(user: SignedIn, service: ChatService, cid: str) -> None:
     def one(render: Callable[[dict[str, Any]], str]) -> Callable[[], str]:
         # Built only when clicked: a long conversation costs nothing until then.
         return _exported(user, lambda: render(service.export(user.username, cid)))
@@ -172,6 +183,9 @@ def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, 
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def _delete(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:
     if chat.confirm_delete != cid:
         if st.button("Delete…", key=f"parley_delete_{cid}", icon=":material/delete:"):
             chat.confirm_delete = cid

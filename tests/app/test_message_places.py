@@ -62,3 +62,20 @@ def _out_of_order() -> None:
 def test_a_place_claimed_after_a_later_one_is_an_error() -> None:
     app = AppTest.from_function(_out_of_order).run()
     assert app.exception and "reasoning place" in app.exception[0].message
+
+
+def test_the_admins_reader_draws_a_replaced_attempt_in_the_same_six_places(app_env, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.app.test_accounts import submit
+    from tests.apptest_helpers import new_app, send, sign_in
+    from tests.fake_openai import FakeReply
+
+    fake_openai.enqueue(FakeReply(text="First attempt."), FakeReply(text="Second attempt."))
+    alice = send(sign_in(new_app(), "alice"), "Answer twice")
+    alice.button(key="parley_regenerate").click().run()
+    admin = sign_in(new_app(), "admin")
+    admin.switch_page("views/admin.py").run()
+    admin.selectbox(key="parley_audit_user").select("alice").run()
+    admin = submit(admin, "Open read-only (recorded in the audit log)")
+    assert "Replaced by a later attempt (regenerated or edited)." in [c.value for c in admin.caption]
+    shapes = [len(message.children) for message in admin.chat_message]
+    assert shapes == [6, 6, 6], shapes  # the prompt, the replaced reply, the reply

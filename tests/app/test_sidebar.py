@@ -76,3 +76,15 @@ def test_a_new_conversation_is_listed_under_the_name_its_model_gave(app_env: App
     app = send(sign_in(new_app()), "what should I see in lisbon?")
     assert listed(app) == ["Lisbon by tram"]  # the run that streamed the reply waited for it
     assert chat_texts(app)[0] == ("user", "what should I see in lisbon?")
+
+
+def test_the_menus_title_box_follows_a_rename_made_elsewhere(app_env: AppEnv) -> None:
+    from chat.ui.resources import chat_service, settings_or_stop
+
+    app, (cid,) = signed_in_with(app_env, [("First words", datetime.now(UTC))])
+    assert app.text_input(key=f"parley_title_{cid}").value == "First words"
+    chat_service(settings_or_stop()).rename_conversation("alice", cid, "Named by its model")  # as the titler does
+    app.run()
+    assert app.text_input(key=f"parley_title_{cid}").value == "Named by its model"
+    app.button(key=f"parley_rename_{cid}").click().run()  # Rename without typing: nothing to undo
+    assert listed(app) == ["Named by its model"]

@@ -63,8 +63,8 @@ def idle(page) -> None:  # type: ignore[no-untyped-def]
 
 
 def seeded(page, server: Server, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Four conversations, last used at times the test chose, seen after a reload. Each test
-    has a user of its own: the module's tests share one server."""
+    """Four conversations, last used at times the test chose, seen after a reload. Each test that
+    seeds has a user of its own: the module's tests share one server."""
     sign_in(page, server, username)  # the first run of the app makes the log's tables
     now = datetime.now(UTC)
     names = ["Two months back", "Four days back", "*stars* stay plain", LONG]

@@ -123,3 +123,39 @@ def test_the_demo_model_names_a_conversation_too(tmp_path: Path, sessions: sessi
     assert named(turn) == "How do I bake sourdough bread"
     assert title_of(service, turn.conversation_id) == "How do I bake sourdough bread"
     assert store.title_from_prompt("how do I bake sourdough bread at home?") != "How do I bake sourdough bread"
+
+
+@pytest.mark.parametrize(
+    ("answer", "title"),
+    [
+        ("<think>\nA short name, then.\n</think>\n\nLisbon in spring", "Lisbon in spring"),
+        ("<think>still thinking", None),
+    ],
+    ids=["think block first", "nothing but thinking"],
+)
+def test_a_reasoning_models_think_block_is_not_the_title(
+    service: ChatService, fake_openai: FakeOpenAI, answer: str, title: str | None
+) -> None:
+    fake_openai.enqueue_title(FakeReply(text=answer))
+    turn = first_turn(service, "Plan a spring trip")
+    assert named(turn) == title
+
+
+def test_a_named_conversation_is_not_named_again_when_its_first_reply_is_regenerated(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue_title(FakeReply(text="Spring trip"), FakeReply(text="Another name"))
+    turn = first_turn(service, "Plan a spring trip")
+    assert named(turn) == "Spring trip"
+    again = service.regenerate(username="alice", conversation_id=turn.conversation_id)
+    assert named(again) is None
+    assert len(fake_openai.title_requests) == 1 and title_of(service, turn.conversation_id) == "Spring trip"
+
+
+def test_a_title_answer_held_open_is_cut_off(service: ChatService, fake_openai: FakeOpenAI) -> None:
+    # Keep-alive comments and no words: the SDK's read timeout never fires; Parley's own limit does.
+    fake_openai.enqueue_title(FakeReply(text="Never sent", stall_after=0, stall_seconds=30, keepalive_every=0.2))
+    turn = first_turn(service, "Anything")
+    assert turn.wait(10) and turn.naming is not None
+    assert turn.naming.wait(service.settings.request_timeout + 5) and turn.naming.title is None
+    assert title_of(service, turn.conversation_id) == "Anything"
