@@ -8,17 +8,10 @@ import pytest
 
 from tests.e2e.axe import serious
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, reply_settled, send, sign_in
+from tests.e2e.test_browser import CHAT_INPUT, MESSAGES, idle, reply_settled, send, sign_in
 from tests.fake_openai import FakeReply
 
 pytestmark = pytest.mark.browser
-
-
-def settle(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        """() => document.querySelector("[data-test-script-state]")
-            ?.getAttribute("data-test-script-state") === "notRunning" """
-    )
 
 
 def test_no_serious_violation_on_any_page(page, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -27,12 +20,12 @@ def test_no_serious_violation_on_any_page(page, server: Server) -> None:  # type
     found = {"new chat": serious(page)}
     send(page, "Check my accessibility")
     reply_settled(page)
-    settle(page)
+    idle(page)
     found["chat"] = serious(page)
     for name, title in (("History", "History"), ("Account", "Account"), ("Admin", "Admin")):
         page.get_by_role("link", name=name).click()
         page.get_by_role("heading", name=title).first.wait_for()
-        settle(page)
+        idle(page)
         found[name] = serious(page)
     assert {page_name: v for page_name, v in found.items() if v} == {}
 

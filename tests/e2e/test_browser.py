@@ -73,7 +73,20 @@ def open_menu(page, cid: str) -> None:  # type: ignore[no-untyped-def]
     if button.get_attribute("aria-expanded") != "true":  # a run (a rename) leaves an open menu open
         button.click()
     page.locator(f".st-key-parley_md_{cid} button").filter(visible=True).wait_for()
+    animations_done(page)
+
+
+def animations_done(page) -> None:  # type: ignore[no-untyped-def]
+    """No animation running on the page: what a click would land on has stopped moving."""
     page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
+
+
+def idle(page) -> None:  # type: ignore[no-untyped-def]
+    """No run under way: a widget used during a run can have its value drawn over by that run."""
+    page.wait_for_function(
+        """() => document.querySelector("[data-test-script-state]")
+            ?.getAttribute("data-test-script-state") === "notRunning" """
+    )
 
 
 def fill_signin(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]

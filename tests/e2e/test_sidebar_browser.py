@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_browser import CHAT_INPUT, open_menu, send, sign_in
+from tests.e2e.test_browser import CHAT_INPUT, animations_done, idle, open_menu, send, sign_in
 from tests.fake_openai import FakeReply
 from tests.seeding import dated
 
@@ -52,14 +52,6 @@ def group_names(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 def titles(page) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(t) for t in listed(page).all_inner_texts()]
-
-
-def idle(page) -> None:  # type: ignore[no-untyped-def]
-    """No run under way: a widget used during a run can have its value drawn over by that run."""
-    page.wait_for_function(
-        """() => document.querySelector("[data-test-script-state]")
-            ?.getAttribute("data-test-script-state") === "notRunning" """
-    )
 
 
 def seeded(page, server: Server, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -178,7 +170,7 @@ def test_a_conversation_that_is_not_open_is_renamed_exported_and_deleted_from_it
     confirm.wait_for()
     # The menu grows to hold the question and moves to fit it: a click at once can land beside.
     idle(page)
-    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
+    animations_done(page)
     confirm.click()
     expect(title_button(page, other)).to_have_count(0)
     expect(shown(page, current)).to_have_count(1)  # the open conversation stays open
