@@ -49,6 +49,8 @@ def send(app: AppTest, prompt: str) -> AppTest:
     except KeyError:
         chat = None  # AppTest's session state has no `.get`
     fragments_only = getattr(chat, "conversation_id", None) is not None  # the callback's own rule
+    if not app.chat_input:
+        app.run()  # the last run was fragments' only (a click in the chat): the whole page, as a browser has it
     app.chat_input[0].set_value(prompt)
     app.run()
     # A run that went on to the whole page (a refused prompt, a session that ended) drew it all.

@@ -20,8 +20,9 @@ def lengthened(database_url: str, username: str, turns: int) -> str:
         prompt, reply = conversation["messages"]
         day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat()
         conversation["messages"] = [
-            {**copy.deepcopy(message), "content": f"{kind} {number}"}
-            | {k: day_ago for k in message if k.endswith("_at")}
+            {k: v for k, v in copy.deepcopy(message).items() if k != "parent"}  # parents from the order
+            | {"content": f"{kind} {number}"}
+            | {k: day_ago for k, v in message.items() if k.endswith("_at") and v is not None}
             for number in range(1, turns + 1)
             for message, kind in ((prompt, "Question"), (reply, "Answer"))
         ]

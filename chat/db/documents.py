@@ -7,9 +7,11 @@ chat's sidebar offers the same document through the service (`ChatService.export
 A conversation is its record (chat/domain/records.py) without its user, whom the document
 names once, plus when it was last active and its messages. A message is its record's
 fields (a prompt's row has a reply's columns too), its role, and what only the log knows
-of it. Fields added to a record after version 1 first shipped are read with their
-defaults, so older files still import; keys this Parley does not know (from a later
-Parley, or a hand) are ignored, so one added field does not fail the whole file.
+of it: its feedback, whether it is off the branch shown, and its parent (chat/domain/versions.py)
+as its place in the conversation's list of messages. Fields added after version 1 first
+shipped are read with their defaults (a file without parents gets them from its order), so
+older files still import; keys this Parley does not know (from a later Parley, or a hand)
+are ignored, so one added field does not fail the whole file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db import store
 from chat.db.tables import Conversation, Message, new_id
 from chat.domain.records import ConversationRecord, ReplyRecord, from_json, parse_time, to_json, values
+from chat.domain.versions import parents_from_order
 from chat.errors import InputError
 
 FORMAT = "parley.conversations"
@@ -52,6 +55,7 @@ def user_export(sessions: sessionmaker[Session], username: str, conversation_id:
 def conversation_document(conversation: Conversation, messages: Sequence[Message]) -> dict[str, Any]:
     fields = to_json(store.conversation_record(conversation))
     del fields["username"]  # the document's `user`
+    position = {message.id: index for index, message in enumerate(messages)}
     return {
         **fields,
         "updated_at": _time(conversation.updated_at),
@@ -61,6 +65,9 @@ def conversation_document(conversation: Conversation, messages: Sequence[Message
                 **to_json(store.record_of(message)),
                 "feedback": message.feedback,
                 "superseded": message.superseded,
+                # Its parent's place in this list (ids are the log's own, never kept by an import).
+                "parent": position.get(message.parent_id) if message.parent_id is not None else None,
+                "chosen_at": _time(message.chosen_at),
                 "updated_at": _time(message.updated_at),
             }
             for message in messages
@@ -88,8 +95,11 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                 updated_at = parse_time(item["updated_at"])
                 _check(Conversation(**values(record), updated_at=updated_at))
                 conversation = store.create_conversation(session, record, updated_at=updated_at)
-                for message in item["messages"]:
-                    session.add(_check(_message(conversation, message)))
+                rows = [_check(_message(conversation, message)) for message in item["messages"]]
+                session.add_all(rows)
+                session.flush()  # the rows' ids, for their parents
+                for row, parent in zip(rows, _parents(item["messages"]), strict=True):
+                    row.parent_id = rows[parent].id if parent is not None else None
                 created.append(conversation.id)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(
@@ -109,15 +119,37 @@ def _message(conversation: Conversation, item: dict[str, Any]) -> Message:
         raise ValueError(f"a reply's feedback is 1, 0 or null, not {str(feedback)[:40]!r}")
     if type(superseded) is not bool:
         raise TypeError(f"superseded is true or false, not {type(superseded).__name__}")
+    chosen_at = item.get("chosen_at")
     return Message(
         conversation_id=conversation.id,
         username=conversation.username,
         role=role,
         feedback=feedback,
         superseded=superseded,
+        chosen_at=parse_time(chosen_at) if chosen_at is not None else None,
         updated_at=parse_time(updated_at) if updated_at is not None else reply.finished_at or reply.created_at,
         **values(reply),
     )
+
+
+def _parents(messages: Sequence[dict[str, Any]]) -> list[int | None]:
+    """Each message's parent as a place in `messages`: the file's, checked, or for a file written
+    before versions (no parents), from the order (chat/domain/versions.py)."""
+    if not any("parent" in message for message in messages):
+        found = parents_from_order([(i, m["role"], m.get("superseded", False)) for i, m in enumerate(messages)])
+        return [found[i] for i in range(len(messages))]
+    parents: list[int | None] = []
+    branch_end: int | None = None
+    for index, message in enumerate(messages):
+        parent = message.get("parent")
+        if parent is not None and (type(parent) is not int or not 0 <= parent < index):
+            raise ValueError(f"a message's parent is the place of an earlier message, not {str(parent)[:40]!r}")
+        if not message.get("superseded", False):
+            if parent != branch_end:
+                raise ValueError("the messages shown do not follow one another")
+            branch_end = index
+        parents.append(parent)
+    return parents
 
 
 def _check(row: _Row) -> _Row:

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from chat.db.tables import Conversation, Message, utcnow
+from chat.db.versions import branch_end
 from chat.domain.messages import ChatMessage
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, field_names, values
 from chat.domain.status import FINAL, ReplyStatus
@@ -129,9 +130,11 @@ def add_prompt(session: Session, conversation: Conversation, content: str) -> Me
 
 
 def write_prompt(session: Session, conversation: Conversation, prompt: PromptRecord) -> Message:
+    """A prompt at the end of the conversation's branch."""
     message = Message(
         conversation_id=conversation.id,
         username=conversation.username,
+        parent_id=branch_end(session, conversation.id),
         role="user",
         status=ReplyStatus.COMPLETE,
         updated_at=prompt.created_at,
@@ -156,9 +159,11 @@ def start_reply(
 def add_reply(
     session: Session, conversation_id: str, username: str, reply: ReplyRecord, *, owner: str | None = None
 ) -> Message:
+    """A reply at the end of the conversation's branch: to the prompt written just before."""
     message = Message(
         conversation_id=conversation_id,
         username=username,
+        parent_id=branch_end(session, conversation_id),
         role="assistant",
         owner=owner,
         updated_at=reply.finished_at or reply.created_at,

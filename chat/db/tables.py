@@ -91,6 +91,12 @@ class Message(Base):
     # Replaced by a regenerated reply or an edited prompt: kept in the log, out of the
     # chat and of every later request. Apart from how the reply ended (`status`).
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The message before it in its branch: a prompt's is the reply it follows (None for the
+    # first), a reply's its prompt. Messages of one parent and role are versions of one
+    # another (chat/domain/versions.py). No foreign key: a conversation's rows go together.
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    # When this version was last chosen to be shown; None: never, since it was written.
+    chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The user's thumbs on a reply: 1 up, 0 down, None not rated (changeable).
     feedback: Mapped[int | None] = mapped_column(Integer)
     error_kind: Mapped[str | None] = mapped_column(String(32))

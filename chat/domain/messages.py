@@ -30,6 +30,7 @@ class ChatMessage:
     feedback: int | None = None  # the user's thumbs: 1 up, 0 down
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
+    versions: tuple[int, ...] = ()  # the ids of its versions, its own among them (chat/domain/versions.py)
 
     @classmethod
     def of(

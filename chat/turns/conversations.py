@@ -1,4 +1,4 @@
-"""A user's conversations in the log: list, open, rename, delete, search, options, feedback.
+"""A user's conversations in the log: list, open, versions, rename, delete, search, options, feedback.
 
 Every query is scoped to its owner: another user's conversation is as good as missing.
 """
@@ -6,11 +6,12 @@ Every query is scoped to its owner: another user's conversation is as good as mi
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import search, store
+from chat.db import search, store, versions
 from chat.db.failures import error_detail
 from chat.db.store import as_chat_message
 from chat.db.tables import Conversation
@@ -20,6 +21,15 @@ from chat.domain.text import storable
 from chat.errors import InputError, StorageError
 
 _CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _branch(session: Session, conversation_id: str, username: str) -> list[ChatMessage]:
+    """The branch shown, each message with its versions."""
+    found = versions.version_ids(session, conversation_id)
+    return [
+        replace(as_chat_message(row), versions=found.get(row.id, ()))
+        for row in store.conversation_messages(session, conversation_id, username)
+    ]
 
 
 def options_of(conversation: Conversation) -> ConversationOptions:
@@ -45,7 +55,23 @@ class Conversations:
         with self._sessions() as session:
             if store.get_conversation(session, conversation_id, username) is None:
                 return None
-            return [as_chat_message(row) for row in store.conversation_messages(session, conversation_id, username)]
+            return _branch(session, conversation_id, username)
+
+    def choose_version(self, username: str, conversation_id: str, message_id: int) -> list[ChatMessage] | None:
+        """Show the version `message_id` of a message (chat/domain/versions.py), and the branch
+        under it that was shown last. The conversation's messages then, or None if it is not
+        this user's. InputError when the choice cannot be made (another tab moved the branch,
+        a reply below is still being written); StorageError when the log refuses it."""
+        if not _CONVERSATION_ID.match(conversation_id):
+            return None
+        try:
+            with self._sessions.begin() as session:
+                if store.get_conversation(session, conversation_id, username, for_update=True) is None:
+                    return None
+                versions.choose(session, conversation_id, message_id)
+                return _branch(session, conversation_id, username)
+        except SQLAlchemyError as error:
+            raise StorageError(f"That version could not be shown: {error_detail(error)}.") from error
 
     def options(self, username: str, conversation_id: str) -> ConversationOptions | None:
         with self._sessions() as session:

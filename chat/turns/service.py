@@ -166,30 +166,51 @@ class ChatService:
         )
 
     def regenerate(
-        self, *, username: str, conversation_id: str, quota: quotas.Quota | None = None, session: str | None = None
+        self,
+        *,
+        username: str,
+        conversation_id: str,
+        reply_id: int | None = None,
+        quota: quotas.Quota | None = None,
+        session: str | None = None,
     ) -> Turn:
-        """Answer the last prompt again. The reply it replaces stays in the log, marked
-        `superseded`; the request carries the current branch only."""
+        """Answer the prompt of the reply `reply_id` (None: the last) again. The reply and what
+        followed it leave the branch and stay in the log as versions (`choose_version`); the
+        request carries the branch up to that prompt."""
         self._admit(session)
         return self._starter.begin(
-            username, conversation_id, None, prompt=None, history=None, redo=Redo.REPLY, quota=quota
+            username, conversation_id, None, prompt=None, history=None, redo=Redo.REPLY, target=reply_id, quota=quota
         )
 
-    def edit_last_prompt(
+    def edit_prompt(
         self,
         *,
         username: str,
         conversation_id: str,
         prompt: str,
+        message_id: int | None = None,
         quota: quotas.Quota | None = None,
         session: str | None = None,
     ) -> Turn:
-        """Replace the last prompt (and its reply, both kept in the log as `superseded`)
-        with `prompt`, and answer it."""
+        """A new version of the prompt `message_id` (None: the last), answered: the old one and
+        what followed it leave the branch and stay in the log as versions. Raises InputError if
+        that prompt is no longer on the branch, or a reply after it is still being written."""
         self._admit(session)
         return self._starter.begin(
-            username, conversation_id, None, prompt=prompt, history=None, redo=Redo.PROMPT, quota=quota
+            username,
+            conversation_id,
+            None,
+            prompt=prompt,
+            history=None,
+            redo=Redo.PROMPT,
+            target=message_id,
+            quota=quota,
         )
+
+    def choose_version(self, username: str, conversation_id: str, message_id: int) -> list[ChatMessage] | None:
+        """Show another version of a message, with the rest of the conversation it had; the
+        next request carries that branch. The conversation's messages then (None: not found)."""
+        return self.chats.choose_version(username, conversation_id, message_id)
 
     def _admit(self, session: str | None) -> None:
         """A turn asked for under a sign-in session starts only while that session is live: the

@@ -1,9 +1,12 @@
 """Beginning a turn: save the prompt and an empty reply, then start the reply's worker.
 
 A new prompt, a reply answered again (regenerate) or a prompt replaced (edit): `Redo`
-says which. When the log refuses the prompt, the turn is answered all the same and
-written to the spool at its end; a conversation with turns in the spool keeps spooling
-its new turns, so they reach the log in order (chat/turns/saving.py).
+says which, and its target which message (any of the branch; by default the last). What it
+replaces leaves the branch and stays in the log as a version (chat/domain/versions.py).
+
+When the log refuses the prompt, the turn is answered all the same and written to the spool
+at its end; a conversation with turns in the spool keeps spooling its new turns, so they
+reach the log in order (chat/turns/saving.py).
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.db import quotas, spool, store
+from chat.db import quotas, spool, store, versions
 from chat.db.engine import STALE_AFTER
 from chat.db.failures import error_detail, in_words
 from chat.db.store import as_chat_message
-from chat.db.tables import Conversation, new_id, utcnow
+from chat.db.tables import Conversation, Message, new_id, utcnow
 from chat.domain.conversation import ConversationOptions
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan
 from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
+from chat.domain.versions import Place
 from chat.errors import BusyError, InputError, StorageError
 from chat.turns.conversations import options_of
 from chat.turns.planner import Planner
@@ -48,8 +52,8 @@ class Redo(enum.Enum):
     """What a turn does to the end of its conversation."""
 
     NONE = "none"  # adds a prompt
-    REPLY = "reply"  # answers the last prompt again; the reply it replaces is superseded
-    PROMPT = "prompt"  # replaces the last prompt (and its reply, both superseded) and answers it
+    REPLY = "reply"  # answers a prompt again: a new version of its reply (chat/domain/versions.py)
+    PROMPT = "prompt"  # a new version of a prompt, answered
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class _Saved:
     history: list[ChatMessage]
     plan: RequestPlan
     reply_id: int
+    place: Place
 
 
 class Starter:
@@ -93,6 +98,7 @@ class Starter:
         prompt: str | None,
         history: Sequence[ChatMessage] | None,
         redo: Redo,
+        target: int | None = None,
         quota: quotas.Quota | None,
     ) -> Turn:
         """The turn, started; see `ChatService.start_turn` for what it raises, with nothing saved or sent."""
@@ -117,7 +123,7 @@ class Starter:
                 assert prompt is not None
                 reason = "earlier turns of this conversation wait on disk"
                 return self._unlogged(username, conversation_id, new_options, prompt, None, reason)
-            return self._logged(username, conversation_id, new_options, prompt, history, redo)
+            return self._logged(username, conversation_id, new_options, prompt, history, redo, target)
         except BaseException:
             self._running.free_slot()
             raise
@@ -130,11 +136,12 @@ class Starter:
         prompt: str | None,
         history: Sequence[ChatMessage] | None,
         redo: Redo,
+        target: int | None,
     ) -> Turn:
         """A turn whose prompt and empty reply the log takes now (else the spool, for a new prompt)."""
         try:
             with self._sessions.begin() as session:
-                saved = self._save_prompt(session, username, conversation_id, options, prompt, history, redo)
+                saved = self._save_prompt(session, username, conversation_id, options, prompt, history, redo, target)
         except SQLAlchemyError as error:
             log.error("could not save a prompt: %s", error_detail(error))
             if redo is Redo.NONE and prompt is not None:
@@ -150,6 +157,7 @@ class Starter:
             plan=saved.plan,
             reply_id=saved.reply_id,
         )
+        writer.turn.place = saved.place
         return self._launch(writer, saved.history)
 
     def _save_prompt(
@@ -161,21 +169,24 @@ class Starter:
         prompt: str | None,
         history: Sequence[ChatMessage] | None,
         redo: Redo,
+        target: int | None,
     ) -> _Saved:
         conversation = (
             store.get_conversation(session, conversation_id, username, for_update=True) if conversation_id else None
         )
         used = options_of(conversation) if conversation is not None else options
-        context, prompt = _context(session, conversation, username, redo, prompt, history)
+        context, prompt, prompt_id = _context(session, conversation, username, redo, target, prompt, history)
         plan = self._planner.plan(context, prompt, used)  # before any write
         if conversation is None:
             record = conversation_started(new_id(), username, prompt, options, at=utcnow())
             conversation = store.create_conversation(session, record)
-        if redo is not Redo.REPLY:
-            store.add_prompt(session, conversation, prompt)
+        if prompt_id is None:
+            prompt_id = store.add_prompt(session, conversation, prompt).id
         store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, running=self._running.ids())
         reply_id = new_reply(session, conversation.id, username, used, plan)
-        return _Saved(conversation.id, used, prompt, context, plan, reply_id)
+        found = versions.version_ids(session, conversation.id)
+        place = Place(prompt_id, found.get(prompt_id, ()), found.get(reply_id, ()))
+        return _Saved(conversation.id, used, prompt, context, plan, reply_id, place)
 
     def _unlogged(
         self,
@@ -240,38 +251,55 @@ def _context(
     conversation: Conversation | None,
     username: str,
     redo: Redo,
+    target: int | None,
     prompt: str | None,
     history: Sequence[ChatMessage] | None,
-) -> tuple[list[ChatMessage], str]:
-    """The history the request carries before the prompt, and the prompt to answer."""
+) -> tuple[list[ChatMessage], str, int | None]:
+    """The history the request carries before the prompt, the prompt to answer, and its id if
+    the log holds it already (a reply answered again)."""
     if redo is not Redo.NONE:
         if conversation is None:
             raise InputError("Conversation not found.")
-        return _branch_back(session, conversation, username, redo, prompt)
+        return _branch_back(session, conversation, username, redo, target, prompt)
     assert prompt is not None
     if conversation is not None:
         # The log's current branch, not the page's copy: another tab may have
         # edited, regenerated or added to it meanwhile.
-        return [as_chat_message(m) for m in store.conversation_messages(session, conversation.id, username)], prompt
-    return list(history or []), prompt  # a copy: the page goes on changing its own
+        branch = store.conversation_messages(session, conversation.id, username)
+        return [as_chat_message(m) for m in branch], prompt, None
+    return list(history or []), prompt, None  # a copy: the page goes on changing its own
 
 
 def _branch_back(
-    session: Session, conversation: Conversation, username: str, redo: Redo, prompt: str | None
-) -> tuple[list[ChatMessage], str]:
-    """Supersede the last reply (`Redo.REPLY`) or the last prompt and its reply
-    (`Redo.PROMPT`). Returns the history before that prompt, and the prompt to answer."""
+    session: Session, conversation: Conversation, username: str, redo: Redo, target: int | None, prompt: str | None
+) -> tuple[list[ChatMessage], str, int | None]:
+    """Take off the branch the reply answered again (`Redo.REPLY`) or the prompt replaced
+    (`Redo.PROMPT`), `target` (None: the last one), with everything after it; they stay in the
+    log as versions. Returns the history before the prompt, the prompt, and its id if kept."""
     messages = list(store.conversation_messages(session, conversation.id, username))
+    start = _redo_start(messages, redo, target)
+    after = messages[start:]
+    if any(m.status == ReplyStatus.STREAMING for m in after):
+        raise InputError("A reply after it is still being written: stop it first, or wait for it to end.")
+    store.supersede(session, after)
+    if redo is Redo.PROMPT:
+        assert prompt is not None
+        return [as_chat_message(m) for m in messages[:start]], prompt, None
+    asked = messages[start - 1]
+    return [as_chat_message(m) for m in messages[: start - 1]], asked.content, asked.id
+
+
+def _redo_start(messages: Sequence[Message], redo: Redo, target: int | None) -> int:
+    """Where on the branch `messages` a redo begins: the reply answered again, or the prompt replaced."""
     last_prompt = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last_prompt is None:
         raise InputError("This conversation has no prompt to answer again.")
-    after = messages[last_prompt + 1 :]
-    if any(m.status == ReplyStatus.STREAMING for m in after):
-        raise InputError("The last reply is still being written: stop it first, or wait for it to end.")
-    if redo is Redo.REPLY:
-        store.supersede(session, after)
-        prompt = messages[last_prompt].content
-    else:
-        store.supersede(session, [messages[last_prompt], *after])
-    assert prompt is not None
-    return [as_chat_message(m) for m in messages[:last_prompt]], prompt
+    if target is None:
+        return last_prompt + 1 if redo is Redo.REPLY else last_prompt
+    role = "assistant" if redo is Redo.REPLY else "user"
+    found = next((i for i, m in enumerate(messages) if m.id == target and m.role == role), None)
+    if found is None or (redo is Redo.REPLY and messages[found - 1].role != "user"):
+        raise InputError(
+            "That message is no longer part of the conversation as shown (changed in another tab): reopen it."
+        )
+    return found

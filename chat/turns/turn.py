@@ -27,6 +27,7 @@ from chat.domain.planning import RequestPlan
 from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.domain.text import storable
+from chat.domain.versions import Place
 from chat.errors import ChatError, StorageError, UpstreamError
 from chat.llm.client import ChunkStream
 from chat.turns.naming import Naming
@@ -75,6 +76,7 @@ class Turn:
         self.options = options
         self.model = options.model
         self.prompt = prompt
+        self.place = Place()  # in the log's tree: set when its rows are written, before the worker starts
         self.started_at = utcnow()
         self._unlogged = state.reply_id is None  # fixed at the start; `reply_id` may change at the final save
         self.naming: Naming | None = None  # set before the reply ends if the model will name the conversation
@@ -249,7 +251,13 @@ class Turn:
             )
 
     def as_message(self) -> ChatMessage:
-        return replace(ChatMessage.of(self.reply_record(), id=self.reply_id), notices=self.notices)
+        message = ChatMessage.of(self.reply_record(), id=self.reply_id)
+        return replace(message, notices=self.notices, versions=self.place.reply_versions)
+
+    def prompt_message(self) -> ChatMessage:
+        """Its prompt as the page shows it (the prompt answered again, for a regenerate)."""
+        place = self.place
+        return ChatMessage(role="user", content=self.prompt, id=place.prompt_id, versions=place.prompt_versions)
 
     # --- control ---------------------------------------------------------------------
     def stop(self, *, shutdown: bool = False) -> None:
@@ -323,10 +331,9 @@ class TurnWriter:
 
     def add_split(self, reasoning: str, text: str) -> None:
         """What the think-tag splitter made of a piece of content (chat/domain/reasoning.py)."""
-        if reasoning:
-            self.add_reasoning(reasoning)
-        if text:
-            self.add_text(text)
+        for add, piece in ((self.add_reasoning, reasoning), (self.add_text, text)):
+            if piece:
+                add(piece)
 
     def record_finish_reason(self, reason: str) -> None:
         self._state.finish_reason = reason

@@ -140,6 +140,7 @@ _PAGE_CSS += (
 _ITEM = '[class*="st-key-parley_item_"]'
 _TITLE = '[class*="st-key-parley_open_"]'
 _MENU = '[class*="st-key-parley_menu_"]'
+_VERSION = '[class*="st-key-parley_version_"]'  # a message's "previous / next version" arrows
 _PAGE_CSS += (
     f" {_ITEM} {{ flex-wrap: nowrap; border-radius: 0.5rem; }}"
     f" {_ITEM} > div:first-child {{ flex: 1 1 0; min-width: 0; }}"
@@ -149,10 +150,12 @@ _PAGE_CSS += (
     f" {_TITLE} button > div, {_TITLE} button span {{ justify-content: flex-start; width: 100%; }}"
     f" {_TITLE} button p {{ text-align: left; }}"
     ' .st-key-parley_conversations [data-testid="stCaptionContainer"] { margin-top: 0.75rem; }'
-    # Each conversation's menu button: its icon only (its label is read out, not shown).
-    f' {_MENU} button [data-testid="stMarkdownContainer"] {{ position: absolute; width: 1px; height: 1px;'
-    " overflow: hidden; clip-path: inset(50%); white-space: nowrap; }"
+    # Each conversation's menu button, and a message's version arrows: their icon only (their
+    # label is read out, not shown).
+    f' {_MENU} button [data-testid="stMarkdownContainer"], {_VERSION} button [data-testid="stMarkdownContainer"]'
+    " { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }"
     f' {_MENU} button > div > div[aria-hidden="true"] {{ display: none; }}'
+    f" {_VERSION} button {{ padding: 0 0.15rem; min-height: 1.5rem; }}"
 )
 # Inside a message (issue 20, point 5): headings a step below the page's own, and what is wider than
 # the message (a table, a code line, display maths, a long word) scrolls or wraps inside it, so the

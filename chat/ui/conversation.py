@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -23,19 +22,16 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from chat.accounts.auth import SignedIn
-from chat.domain.messages import ChatMessage
-from chat.domain.status import ReplyStatus
-from chat.errors import ChatError, InputError
 from chat.settings import Settings
-from chat.turns.service import ChatService, Turn, clean_prompt
-from chat.ui.components import bring_into_view, copy_button
+from chat.turns.service import ChatService, Turn
+from chat.ui.actions import edit_form, prompt_actions, reply_actions
+from chat.ui.components import bring_into_view
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
 from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here
 from chat.ui.skeleton import cover_leftovers
-from chat.ui.state import ChatState, still_signed_in
-from chat.ui.wording import usage_label, usage_note
+from chat.ui.state import ChatState
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +85,12 @@ def draw_turns(
         chat.settle()
         split = min(chat.split, len(chat.history))
         with st.container():
-            prompt_edit = _draw_history(chat, user, service, split, len(chat.history))
+            _draw_history(chat, user, service, split, len(chat.history))
             _draw_notices(chat)
             live = st.chat_message("assistant") if chat.turn is not None else None
             cover_leftovers(DRAWN, len(chat.history) - split + len(NOTICE_PLACES) + (live is not None))
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
-            if prompt_edit is not None and chat.turn is None:
-                with prompt_edit:
-                    _edit_button(chat)
             if settled is not None:
                 settled()
     except StopException:
@@ -145,14 +138,10 @@ def _reveal_earlier(chat: ChatState, start: int) -> None:
     chat.first_shown = max(0, start - SHOWN)
 
 
-def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: int, end: int) -> DeltaGenerator | None:
-    """The messages from `start` to `end` with their actions. Returns where the last prompt's
-    Edit button goes, if it is among them: drawn there now if no reply is being written, else
-    once it has been."""
-    last_prompt = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=-1)
+def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: int, end: int) -> None:
+    """The messages from `start` to `end` with their actions."""
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
-    prompt_edit: DeltaGenerator | None = None
     for index in range(start, end):
         message = chat.history[index]
         box = st.chat_message(message.role)
@@ -162,20 +151,17 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
                 with places.found.container(gap=None):
                     st.caption(":material/search: The message you found")
                     bring_into_view(message.id)
-            if index == last_prompt and idle and chat.editing:
+            if message.role == "user" and idle and message.id is not None and message.id == chat.editing:
                 with places.text.container():
-                    _edit_form(chat, user, service, message)
+                    edit_form(chat, user, service, message)
+                places.actions.empty()
             else:
                 draw_message(message, places)
                 if message.role == "assistant":
-                    _reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
-                elif index == last_prompt and idle:
-                    with places.actions:
-                        _edit_button(chat)
-                elif index == last_prompt:
-                    prompt_edit = places.actions.empty()  # its Edit once the reply has been written
+                    reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
+                else:
+                    prompt_actions(chat, user, service, message, places.actions)
             places.close()
-    return prompt_edit
 
 
 NOTICE_PLACES = ("not found", "notice", "warning")
@@ -215,127 +201,6 @@ def _stopped_by_the_user() -> bool:
         if time.monotonic() >= deadline:
             return True
         time.sleep(0.02)
-
-
-def _reply_actions(
-    chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator, *, last: bool
-) -> None:
-    """Thumbs (not on an error), copy, usage on demand, and for the last reply, regenerate: a row
-    of four places on one line."""
-    if message.id is None or message.status == ReplyStatus.STREAMING:
-        place.empty()
-        return
-    row = place.container(horizontal=True, vertical_alignment="center", gap="small")
-    with row:
-        if message.status == ReplyStatus.ERROR:
-            st.empty()  # nothing to rate
-        else:
-            st.feedback(
-                "thumbs",
-                key=f"parley_feedback_{message.id}",
-                default=message.feedback,
-                on_change=_save_feedback,
-                args=(chat, user, service, message.id),
-            )
-        if message.content:
-            copy_button(message.content, key=f"parley_copy_{message.id}")
-        else:
-            st.empty()
-        _usage(message)
-        if last:
-            st.button(
-                "Regenerate",
-                key="parley_regenerate",
-                icon=":material/refresh:",
-                type="tertiary",
-                on_click=_regenerate,
-                args=(chat, user, service),
-            )
-        else:
-            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
-
-
-def _usage(message: ChatMessage) -> None:
-    """The reply's tokens on a small button; its cost and the split, when it is opened."""
-    label, note = usage_label(message), usage_note(message)
-    if label is None or note is None:
-        st.empty()
-        return
-    with st.popover(label, icon=":material/data_usage:", type="tertiary", key=f"parley_usage_{message.id}"):
-        st.caption(note)
-
-
-def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
-    if not still_signed_in(user):
-        return
-    value = st.session_state.get(f"parley_feedback_{reply_id}")
-    try:
-        if not service.set_feedback(user.username, reply_id, value):
-            chat.notice = "That reply is no longer yours to rate."
-            return
-    except ChatError:  # a database error too (the service translates it)
-        log.warning("could not save feedback", exc_info=True)
-        chat.notice = "Your rating could not be saved; try again in a moment."
-        return
-    chat.history = [replace(m, feedback=value) if m.id == reply_id else m for m in chat.history]
-
-
-def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
-        return
-    try:
-        turn = service.regenerate(
-            username=user.username, conversation_id=chat.conversation_id, quota=user.quota, session=user.session_hash
-        )
-    except ChatError as error:
-        chat.notice = error.message
-        return
-    while chat.history and chat.history[-1].role == "assistant":
-        chat.history.pop()  # superseded: in the log, out of the chat
-    chat.turn = turn
-
-
-def _edit_button(chat: ChatState) -> None:
-    """Edit, small and to the right, under the last prompt."""
-    with st.container(horizontal=True, horizontal_alignment="right"):
-        st.button(
-            "Edit", key="parley_edit", icon=":material/edit:", type="tertiary", on_click=_start_editing, args=(chat,)
-        )
-
-
-def _start_editing(chat: ChatState) -> None:
-    chat.editing = True
-
-
-def _edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
-    with st.form("parley_edit_form", border=False):
-        text = st.text_area("Edit your message", value=message.content, key="parley_edit_text", height=120)
-        buttons = st.container(horizontal=True)
-        send_it = buttons.form_submit_button("Send", icon=":material/send:", type="primary")
-        cancel = buttons.form_submit_button("Cancel")
-    if cancel:
-        chat.editing = False
-        rerun_here()
-    if send_it:
-        try:
-            prompt = clean_prompt(text, service.settings.max_prompt_chars)
-            if prompt is None:
-                raise InputError("The message is empty: type something, or cancel.")
-            assert chat.conversation_id is not None
-            turn = service.edit_last_prompt(
-                username=user.username,
-                conversation_id=chat.conversation_id,
-                prompt=prompt,
-                quota=user.quota,
-                session=user.session_hash,
-            )
-        except ChatError as error:
-            st.error(neutralise_images(error.message))
-            return
-        last = max(i for i, m in enumerate(chat.history) if m.role == "user")
-        chat.history = [*chat.history[:last], ChatMessage(role="user", content=prompt)]
-        chat.turn, chat.editing = turn, False
-        rerun_here()
 
 
 def _interruptible(pieces: Iterator[str]) -> Iterator[str]:
@@ -379,4 +244,4 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
     draw_ending(places, message)
     if chat.notice or chat.warning:
         rerun_here()  # the sentence goes where every run shows it, above the input box
-    _reply_actions(chat, user, service, message, places.actions, last=True)
+    reply_actions(chat, user, service, message, places.actions, last=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.accounts.auth import SignedIn
-from chat.domain.messages import ChatMessage
 from chat.errors import ChatError, InputError, SignedOutError
 from chat.turns.service import ChatService, clean_prompt
 from chat.ui.reruns import rerun_page
@@ -97,7 +96,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     chat.conversation_id = turn.conversation_id
     chat.options = turn.options
     chat.not_found = False
-    chat.history.append(ChatMessage(role="user", content=prompt))
+    chat.history.append(turn.prompt_message())
     chat.turn = turn
     if turn.unlogged:
         chat.warning = turn.notices[0]

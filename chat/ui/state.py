@@ -45,7 +45,8 @@ class ChatState:
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
     not_found: bool = False  # shown until the user opens or starts something else
     focus: int | None = None  # a message opened from search results
-    editing: bool = False  # the last prompt is being edited
+    editing: int | None = None  # the prompt (its id) being edited
+    edit_error: str | None = None  # why the edit just sent was refused, shown under its form
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
     fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/prompt.py`)
@@ -68,7 +69,7 @@ class ChatState:
                 self.notice = turn.save_error.message
 
     def start_new(self) -> None:
-        self.editing = False
+        self.editing = None
         # A reply still being written goes on in its worker, which saves it; reopening
         # its conversation (here, after a reload, in another tab) follows it again.
         self.turn = None
@@ -80,7 +81,7 @@ class ChatState:
     ) -> None:
         """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
-        self.not_found, self.editing, self.first_shown, self.naming = False, False, None, None
+        self.not_found, self.editing, self.first_shown, self.naming = False, None, None, None
         self.turn = None
         if running is not None and messages and messages[-1].id == running.reply_id:
             # The log holds the reply as far as it got; the turn draws all of it and what follows.

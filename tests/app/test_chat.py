@@ -265,9 +265,10 @@ def test_the_chat_regenerates_edits_and_rates(app_env: AppEnv, fake_openai: Fake
     app.button(key="parley_regenerate").click().run()
     assert chat_texts(app) == [("user", "Question?"), ("assistant", "Answer two.")]
 
-    app.button(key="parley_edit").click().run()
+    prompt_id = logged_messages(app_env.database_url)[0].id
+    app.button(key=f"parley_edit_{prompt_id}").click().run()
     app.text_area(key="parley_edit_text").input("Question, edited?")
-    app.button(key="FormSubmitter:parley_edit_form-Send").click().run()
+    app.button(key=f"FormSubmitter:parley_edit_form_{prompt_id}-Send").click().run()
     assert chat_texts(app) == [("user", "Question, edited?"), ("assistant", "Answer three.")]
 
     rows = logged_messages(app_env.database_url)

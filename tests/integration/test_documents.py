@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db import store
 from chat.db.documents import FORMAT, VERSION, import_document, user_export
 from chat.db.tables import Conversation, Message, new_id, utcnow
+from chat.db.versions import version_ids
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.errors import InputError
@@ -168,6 +169,9 @@ def _setting(key: str, value: object) -> Any:
         (_setting("role", "system"), "ValueError"),  # the log holds prompts and replies only
         (_setting("feedback", "yes"), "ValueError"),  # 1 up, 0 down, None not rated
         (_setting("feedback", 5), "ValueError"),
+        (_setting("parent", 1), "ValueError"),  # itself: a parent comes earlier in the list
+        (_setting("parent", "0"), "ValueError"),
+        (_setting("parent", None), "ValueError"),  # shown, so it follows the prompt shown before it
     ],
     ids=[
         "no content",
@@ -183,6 +187,9 @@ def _setting(key: str, value: object) -> Any:
         "system role",
         "feedback as text",
         "feedback out of range",
+        "parent itself",
+        "parent as text",
+        "shown reply without its prompt",
     ],
 )
 def test_one_damaged_conversation_among_several_imports_none_of_them(
@@ -284,7 +291,29 @@ def test_superseded_attempts_and_feedback_survive_an_export_and_an_import(sessio
         }
         assert store.set_feedback(session, shown[-1].id, "bob", 0)
         session.commit()
+        # The attempts are versions of one another in his copy too.
+        texts = {m.id: m.content for m in store.conversation_messages(session, copied, "bob", with_superseded=True)}
+        found = version_ids(session, copied)
+        assert [tuple(texts[v] for v in found[m.id]) for m in shown] == [
+            ("Q1?",),
+            ("Q1.",),
+            ("Q2", "Q2"),
+            ("Second try.",),
+        ]
+    assert [m["parent"] for m in record["messages"]] == [None, 0, 1, 2, 1, 4]
     assert user_export(sessions, "alice")["conversations"][0]["messages"][-1]["feedback"] == 1
+
+
+def test_an_export_written_before_versions_gets_its_parents_from_its_order(sessions: sessionmaker[Session]) -> None:
+    old = exported("Old")
+    retried = {**old["messages"][1], "content": "Old, again."}
+    old["messages"] = [old["messages"][0], {**old["messages"][1], "superseded": True}, retried]
+    (copied,) = import_document(sessions, document(old), "carol")
+    (record,) = user_export(sessions, "carol")["conversations"]
+    assert [m["parent"] for m in record["messages"]] == [None, 0, 0]
+    with sessions() as session:
+        [prompt, reply] = store.conversation_messages(session, copied, "carol")
+        assert version_ids(session, copied)[reply.id] == (reply.id - 1, reply.id)
 
 
 def test_an_export_imported_twice_under_its_own_user_adds_copies_and_changes_nothing_there(

@@ -24,6 +24,7 @@ from chat.db import migrate
 from chat.db.engine import init_db, make_engine, session_factory
 from chat.db.search import search_messages
 from chat.db.tables import Base
+from chat.db.versions import version_ids
 from chat.errors import ChatError, ConfigError
 from tests.conftest import ROOT, TEST_COOKIE_KEY
 from tests.waiting import wait_until
@@ -134,7 +135,13 @@ def table_rows(engine: Engine, tables: list[str]) -> dict[str, list[tuple[Any, .
     metadata.reflect(engine, only=tables)
     with engine.connect() as connection:
         return {
-            name: [tuple(row) for row in connection.execute(select(*[c for c in table.c if c.name != "search_vector"]))]
+            name: [
+                tuple(row)
+                for row in connection.execute(
+                    # In key order: an upgrade that updates rows moves them in PostgreSQL's heap.
+                    select(*[c for c in table.c if c.name != "search_vector"]).order_by(*table.primary_key.columns)
+                )
+            ]
             for name, table in metadata.tables.items()
         }
 
@@ -164,8 +171,52 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(engine: Engi
     init_db(engine)
 
     assert revision_rows(engine) == [migrate.head()]
-    assert table_rows(engine, ["messages"])["messages"][:6] == before["messages"]
+    width = len(before["messages"][0])
+    assert [row[:width] for row in table_rows(engine, ["messages"])["messages"]] == before["messages"]
     assert schema_differences(engine) == []
+
+
+def test_the_upgrade_to_versions_gives_old_messages_their_parents(engine: Engine) -> None:
+    """Before revision 0005 a regenerate superseded the last replies and an edit the last prompt
+    with them: the upgrade rebuilds that tree, so the old attempts show as versions."""
+    upgrade_to(engine, "0004")
+    metadata = MetaData()
+    metadata.reflect(engine, only=["conversations", "messages"])
+    t = metadata.tables
+    now = datetime(2026, 11, 1, 10, 0)
+    # p1, r1 (regenerated: r1 superseded, r1b), p2 (edited: p2 and r2 superseded), p2b, r2b
+    log = [("user", "p1", False), ("assistant", "r1", True), ("assistant", "r1b", False), ("user", "p2", True)]
+    log += [("assistant", "r2", True), ("user", "p2b", False), ("assistant", "r2b", False)]
+    with engine.begin() as connection:
+        for conversation in ("a" * 32, "b" * 32):  # interleaved ids: parents stay in their conversation
+            connection.execute(
+                insert(t["conversations"]).values(
+                    id=conversation, username="alice", title="", model="m", system_prompt="", created_at=now,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+        for role, content, superseded in log:
+            for conversation in ("b" * 32, "a" * 32):  # each turn written to both, ids interleaved
+                connection.execute(
+                    insert(t["messages"]).values(
+                        conversation_id=conversation, username="alice", role=role, content=content,
+                        status="complete", superseded=superseded, usage_estimated=False, created_at=now,
+                        updated_at=now,
+                    )
+                )  # fmt: skip
+    migrate.upgrade(engine)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, content, parent_id FROM messages WHERE conversation_id = :c ORDER BY id"), {"c": "b" * 32}
+        ).all()
+    content = {id_: text_ for id_, text_, _ in rows}
+    parents = {text_: content.get(parent) for _, text_, parent in rows}
+    assert parents == {"p1": None, "r1": "p1", "r1b": "p1", "p2": "r1b", "r2": "p2", "p2b": "r1b", "r2b": "p2b"}
+    with session_factory(engine)() as session:
+        found = version_ids(session, "b" * 32)
+    by_text = {content[id_]: tuple(content[v] for v in group) for id_, group in found.items()}
+    assert by_text["r1b"] == ("r1", "r1b") and by_text["p2b"] == ("p2", "p2b") and by_text["r2b"] == ("r2b",)
 
 
 def test_a_database_from_an_older_parley_is_named_not_crashed_on(tmp_path: Path) -> None:

@@ -498,8 +498,8 @@ def test_a_turn_asked_for_under_an_ended_session_starts_nothing(
         opened.service.start_turn(
             username="alice", conversation_id=live.conversation_id, history=[], prompt="two", session=hashed
         )
-    for redo in (opened.service.regenerate, opened.service.edit_last_prompt):
-        extra = {"prompt": "three"} if redo == opened.service.edit_last_prompt else {}
+    for redo in (opened.service.regenerate, opened.service.edit_prompt):
+        extra = {"prompt": "three"} if redo == opened.service.edit_prompt else {}
         with pytest.raises(SignedOutError):
             redo(username="alice", conversation_id=live.conversation_id, session=hashed, **extra)
     assert [m.content for m in rows(opened.service.sessions)] == ["one", DEFAULT_TEXT]

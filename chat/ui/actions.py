@@ -1,0 +1,223 @@
+"""What can be done with a message, in its actions place (chat/ui/message.py): a reply's versions,
+thumbs, copy, usage and Regenerate; a prompt's versions and Edit, and the edit form.
+
+Choosing a version, or sending an edit, may change messages above the last turns, which the
+earlier messages' fragment draws: their callbacks rerun both fragments with `chat.fold` set,
+which moves the line between them (`chat/ui/conversation.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chat.accounts.auth import SignedIn
+from chat.domain.messages import ChatMessage
+from chat.domain.status import ReplyStatus
+from chat.errors import ChatError, InputError
+from chat.turns.service import ChatService, clean_prompt
+from chat.ui.components import copy_button
+from chat.ui.markdown import neutralise_images
+from chat.ui.prompt import EARLIER_FRAGMENT, TURNS_FRAGMENT
+from chat.ui.state import ChatState, still_signed_in
+from chat.ui.wording import usage_label, usage_note
+
+log = logging.getLogger(__name__)
+
+
+def reply_actions(
+    chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator, *, last: bool
+) -> None:
+    """Its versions, thumbs (not on an error), copy, usage on demand, and for the last reply,
+    regenerate: a row of five places on one line."""
+    if message.id is None or message.status == ReplyStatus.STREAMING:
+        place.empty()
+        return
+    row = place.container(horizontal=True, vertical_alignment="center", gap="small")
+    with row:
+        _versions(chat, user, service, message)
+        if message.status == ReplyStatus.ERROR:
+            st.empty()  # nothing to rate
+        else:
+            st.feedback(
+                "thumbs",
+                key=f"parley_feedback_{message.id}",
+                default=message.feedback,
+                on_change=_save_feedback,
+                args=(chat, user, service, message.id),
+            )
+        if message.content:
+            copy_button(message.content, key=f"parley_copy_{message.id}")
+        else:
+            st.empty()
+        _usage(message)
+        if last:
+            st.button(
+                "Regenerate",
+                key="parley_regenerate",
+                icon=":material/refresh:",
+                type="tertiary",
+                on_click=_regenerate,
+                args=(chat, user, service),
+            )
+        else:
+            st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
+
+
+def prompt_actions(
+    chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator
+) -> None:
+    """Its versions and, to the right, Edit: a prompt the log holds can be edited wherever it is."""
+    if message.id is None:
+        place.empty()  # kept on disk until the log takes writes: nothing to edit yet
+        return
+    with place.container(horizontal=True, vertical_alignment="center", gap="small"):
+        _versions(chat, user, service, message)
+        with st.container(horizontal=True, horizontal_alignment="right"):
+            st.button(
+                "Edit",
+                key=f"parley_edit_{message.id}",
+                icon=":material/edit:",
+                type="tertiary",
+                on_click=_start_editing,
+                args=(chat, message.id),
+            )
+
+
+def _versions(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
+    """ "‹ 2 / 3 ›" for a message with other versions (a regenerated reply, an edited prompt); one
+    element, empty for a message with none. The arrows' words are for screen readers only."""
+    if len(message.versions) < 2 or message.id not in message.versions:
+        st.empty()
+        return
+    at, count = message.versions.index(message.id), len(message.versions)
+    with st.container(horizontal=True, vertical_alignment="center", gap=None, key=f"parley_versions_{message.id}"):
+        for step, label, icon in ((-1, "Previous version", "chevron_left"), (1, "Next version", "chevron_right")):
+            if step == 1:
+                st.caption(f"{at + 1} / {count}")
+            other = at + step
+            st.button(
+                label,
+                key=f"parley_version_{message.id}_{step}",
+                icon=f":material/{icon}:",
+                type="tertiary",
+                disabled=not 0 <= other < count,
+                on_click=_choose_version,
+                args=(chat, user, service, message.versions[other % count]),
+            )
+
+
+def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, message_id: int) -> None:
+    """Show another version: the conversation from there on is that version's. Both fragments
+    rerun, as the change may reach above the last turns."""
+    if chat.conversation_id is None or not still_signed_in(user):
+        return
+    if chat.turn is not None:
+        chat.notice = "A reply is still being written: stop it first, or wait for it to end."
+        return
+    try:
+        messages = service.choose_version(user.username, chat.conversation_id, message_id)
+    except ChatError as error:
+        chat.notice = error.message
+        return
+    if messages is None:
+        chat.not_found = True
+        return
+    chat.history, chat.editing, chat.fold = messages, None, True
+    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
+
+
+def _usage(message: ChatMessage) -> None:
+    """The reply's tokens on a small button; its cost and the split, when it is opened."""
+    label, note = usage_label(message), usage_note(message)
+    if label is None or note is None:
+        st.empty()
+        return
+    with st.popover(label, icon=":material/data_usage:", type="tertiary", key=f"parley_usage_{message.id}"):
+        st.caption(note)
+
+
+def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
+    if not still_signed_in(user):
+        return
+    value = st.session_state.get(f"parley_feedback_{reply_id}")
+    try:
+        if not service.set_feedback(user.username, reply_id, value):
+            chat.notice = "That reply is no longer yours to rate."
+            return
+    except ChatError:  # a database error too (the service translates it)
+        log.warning("could not save feedback", exc_info=True)
+        chat.notice = "Your rating could not be saved; try again in a moment."
+        return
+    chat.history = [replace(m, feedback=value) if m.id == reply_id else m for m in chat.history]
+
+
+def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
+        return
+    try:
+        turn = service.regenerate(
+            username=user.username, conversation_id=chat.conversation_id, quota=user.quota, session=user.session_hash
+        )
+    except ChatError as error:
+        chat.notice = error.message
+        return
+    while chat.history and chat.history[-1].role == "assistant":
+        chat.history.pop()  # a version now: in the log, out of the chat
+    chat.turn = turn
+
+
+def _start_editing(chat: ChatState, message_id: int) -> None:
+    if chat.turn is not None:
+        chat.notice = "A reply is still being written: stop it first, or wait for it to end, then edit."
+        return
+    chat.editing, chat.edit_error = message_id, None
+
+
+def edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
+    """The prompt in a box to change; sending makes a new version of it and answers that."""
+    with st.form(f"parley_edit_form_{message.id}", border=False):
+        st.text_area("Edit your message", value=message.content, key="parley_edit_text", height=120)
+        buttons = st.container(horizontal=True)
+        buttons.form_submit_button(
+            "Send",
+            icon=":material/send:",
+            type="primary",
+            on_click=_send_edit,
+            args=(chat, user, service, message.id),
+        )
+        buttons.form_submit_button("Cancel", on_click=_cancel_edit, args=(chat,))
+    if chat.edit_error:
+        st.error(neutralise_images(chat.edit_error))
+
+
+def _cancel_edit(chat: ChatState) -> None:
+    chat.editing, chat.edit_error = None, None
+
+
+def _send_edit(chat: ChatState, user: SignedIn, service: ChatService, message_id: int) -> None:
+    """Answer the edited prompt. A refusal stays under the form with the text as typed."""
+    if chat.conversation_id is None or not still_signed_in(user):
+        return
+    try:
+        prompt = clean_prompt(st.session_state.get("parley_edit_text"), service.settings.max_prompt_chars)
+        if prompt is None:
+            raise InputError("The message is empty: type something, or cancel.")
+        turn = service.edit_prompt(
+            username=user.username,
+            conversation_id=chat.conversation_id,
+            prompt=prompt,
+            message_id=message_id,
+            quota=user.quota,
+            session=user.session_hash,
+        )
+    except ChatError as error:
+        chat.edit_error = error.message  # the form's fragment reruns and shows it
+        return
+    index = next((i for i, m in enumerate(chat.history) if m.id == message_id), len(chat.history))
+    chat.history = [*chat.history[:index], turn.prompt_message()]
+    chat.turn, chat.editing, chat.edit_error, chat.fold = turn, None, None, True
+    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
