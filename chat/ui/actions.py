@@ -94,7 +94,10 @@ def _versions(chat: ChatState, user: SignedIn, service: ChatService, message: Ch
         st.empty()
         return
     at, count = message.versions.index(message.id), len(message.versions)
-    with st.container(horizontal=True, vertical_alignment="center", gap=None, key=f"parley_versions_{message.id}"):
+    box = st.container(
+        horizontal=True, vertical_alignment="center", gap=None, width="content", key=f"parley_versions_{message.id}"
+    )
+    with box:
         for step, label, icon in ((-1, "Previous version", "chevron_left"), (1, "Next version", "chevron_right")):
             if step == 1:
                 st.caption(f"{at + 1} / {count}")
