@@ -74,7 +74,10 @@ def prompt_actions(
     if message.id is None:
         place.empty()  # kept on disk until the log takes writes: nothing to edit yet
         return
-    with place.container(horizontal=True, vertical_alignment="center", gap="small"):
+    row = place.container(
+        horizontal=True, vertical_alignment="center", gap="small", key=f"parley_prompt_actions_{message.id}"
+    )
+    with row:
         _versions(chat, user, service, message)
         with st.container(horizontal=True, horizontal_alignment="right"):
             st.button(

@@ -75,7 +75,8 @@ def open_hit(page, answer: int):  # type: ignore[no-untyped-def]
     return found
 
 
-ON_SCREEN = "(el) => { const box = el.getBoundingClientRect(); return box.top >= 0 && box.bottom <= innerHeight; }"
+# Within a pixel: the page scrolls by whole pixels, and a message's top may fall between two.
+ON_SCREEN = "(el) => { const box = el.getBoundingClientRect(); return box.top > -1 && box.bottom < innerHeight + 1; }"
 
 
 def comes_on_screen(page, element) -> None:  # type: ignore[no-untyped-def]
