@@ -21,6 +21,12 @@ def test_no_serious_violation_on_any_page(page, server: Server) -> None:  # type
     send(page, "Check my accessibility")
     reply_settled(page)
     idle(page)
+    # Regenerated: the reply's version switcher (icon-only arrows) is audited too.
+    server.fake.enqueue(FakeReply(text="Again, with **bold**."))
+    page.locator(MESSAGES).last.get_by_role("button", name="Regenerate").click()
+    page.locator(MESSAGES).last.get_by_role("button", name="Previous version").wait_for()
+    reply_settled(page)
+    idle(page)
     found["chat"] = serious(page)
     for name, title in (("History", "History"), ("Account", "Account"), ("Admin", "Admin")):
         page.get_by_role("link", name=name).click()
