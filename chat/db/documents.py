@@ -144,6 +144,10 @@ def _parents(messages: Sequence[dict[str, Any]]) -> list[int | None]:
         parent = message.get("parent")
         if parent is not None and (type(parent) is not int or not 0 <= parent < index):
             raise ValueError(f"a message's parent is the place of an earlier message, not {str(parent)[:40]!r}")
+        if message["role"] == "assistant" and (parent is None or messages[parent]["role"] != "user"):
+            raise ValueError("a reply's parent is its prompt")
+        if message["role"] == "user" and parent is not None and messages[parent]["role"] != "assistant":
+            raise ValueError("a prompt's parent is the reply before it")
         if not message.get("superseded", False):
             if parent != branch_end:
                 raise ValueError("the messages shown do not follow one another")

@@ -68,10 +68,22 @@ def get_conversation(
     """The conversation if it exists, belongs to `username` and is not deleted; else None.
 
     Someone else's id and a deleted one look exactly like a missing one. `for_update`
-    locks its row until the transaction ends (PostgreSQL; SQLite has one writer anyway),
-    so two tabs changing its last turn at once take turns."""
-    query = select(Conversation).where(_owned(conversation_id, username))
-    return session.scalar(query.with_for_update() if for_update else query)
+    holds it until the transaction ends (`lock_conversation`), so two tabs changing it at
+    once take turns."""
+    if for_update:
+        lock_conversation(session, conversation_id)
+    return session.scalar(select(Conversation).where(_owned(conversation_id, username)))
+
+
+def lock_conversation(session: Session, conversation_id: str) -> None:
+    """Hold the conversation for this transaction, before it reads where its branch ends:
+    PostgreSQL locks its row; SQLite, whose writer locks the whole file and which begins a
+    transaction only at its first write, takes the writer's lock now with a write that
+    changes nothing. Two turns written at once then never take the same parent."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Conversation).where(Conversation.id == conversation_id).values(id=Conversation.id))
+    else:
+        session.execute(select(Conversation.id).where(Conversation.id == conversation_id).with_for_update())
 
 
 def list_conversations(session: Session, username: str, *, limit: int = 200) -> Sequence[Conversation]:
@@ -209,6 +221,7 @@ def write_turn(
 
     The one write of a turn's end: the chat's final save (chat/turns/saving.py) and the
     spool's replay (chat/db/spool.py) both call it."""
+    lock_conversation(session, conversation.id)
     row = session.get(Conversation, conversation.id)
     if row is None:  # started while the log refused writes (or purged since)
         row = create_conversation(session, conversation)

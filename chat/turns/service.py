@@ -27,7 +27,7 @@ from chat.domain.conversation import ConversationOptions, ConversationSummary
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan, clean_prompt
 from chat.domain.tokens import TokenCounting
-from chat.errors import SignedOutError
+from chat.errors import SignedOutError, StorageError
 from chat.llm.client import ChatModel
 from chat.settings import Settings
 from chat.turns.conversations import Conversations
@@ -37,7 +37,7 @@ from chat.turns.quirks import Quirks
 from chat.turns.quota import QuotaGuard
 from chat.turns.running import Running
 from chat.turns.saving import Saver
-from chat.turns.start import Redo, Starter
+from chat.turns.start import WAITING_IN_SPOOL, Redo, Starter
 from chat.turns.titles import Titler
 from chat.turns.turn import Turn
 from chat.turns.usage import Usage
@@ -207,9 +207,16 @@ class ChatService:
             quota=quota,
         )
 
-    def choose_version(self, username: str, conversation_id: str, message_id: int) -> list[ChatMessage] | None:
+    def choose_version(
+        self, username: str, conversation_id: str, message_id: int, *, session: str | None = None
+    ) -> list[ChatMessage] | None:
         """Show another version of a message, with the rest of the conversation it had; the
-        next request carries that branch. The conversation's messages then (None: not found)."""
+        next request carries that branch. The conversation's messages then (None: not found).
+        Refused (StorageError) while turns of the conversation wait in the spool: they were
+        answered after the branch shown, and reach the log at its end."""
+        self._admit(session)
+        if self.spool.pending_for(conversation_id):
+            raise StorageError(WAITING_IN_SPOOL)
         return self.chats.choose_version(username, conversation_id, message_id)
 
     def _admit(self, session: str | None) -> None:

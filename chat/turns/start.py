@@ -42,6 +42,10 @@ from chat.turns.worker import Worker
 
 log = logging.getLogger(__name__)
 
+WAITING_IN_SPOOL = (
+    "This conversation has turns waiting to be written to the log; try again once they are "
+    "(the log is not taking writes right now)."
+)
 NOT_SAVED = (
     "Your message could not be saved to the conversation log ({reason}), "
     "so it was not sent. It is back in the input box: try again in a moment."
@@ -109,10 +113,7 @@ class Starter:
             self._quota_guard.check(username, quota)
         waiting = self._spool.pending_for(conversation_id) if conversation_id else []
         if waiting and redo is not Redo.NONE:
-            raise StorageError(
-                "This conversation has turns waiting to be written to the log; try again once they are "
-                "(the log is not taking writes right now)."
-            )
+            raise StorageError(WAITING_IN_SPOOL)
         if not self._running.take_slot():
             raise BusyError(
                 f"Parley is already writing {self._running.max_workers} replies, as many as it may at once. "
@@ -298,7 +299,7 @@ def _redo_start(messages: Sequence[Message], redo: Redo, target: int | None) -> 
         return last_prompt + 1 if redo is Redo.REPLY else last_prompt
     role = "assistant" if redo is Redo.REPLY else "user"
     found = next((i for i, m in enumerate(messages) if m.id == target and m.role == role), None)
-    if found is None or (redo is Redo.REPLY and messages[found - 1].role != "user"):
+    if found is None or (redo is Redo.REPLY and (found == 0 or messages[found - 1].role != "user")):
         raise InputError(
             "That message is no longer part of the conversation as shown (changed in another tab): reopen it."
         )

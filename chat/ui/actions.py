@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import NoReturn
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -122,17 +123,15 @@ def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, messa
     if chat.conversation_id is None or not still_signed_in(user):
         return
     if chat.turn is not None:
-        chat.notice = "A reply is still being written: stop it first, or wait for it to end."
-        return
+        _tell(chat, "A reply is still being written: stop it first, or wait for it to end.")
     try:
-        messages = service.choose_version(user.username, chat.conversation_id, message_id)
+        messages = service.choose_version(user.username, chat.conversation_id, message_id, session=user.session_hash)
     except ChatError as error:
-        chat.notice = error.message
-        return
+        _tell(chat, error.message)
     if messages is None:
         chat.not_found = True
-        return
-    chat.history, chat.editing, chat.fold = messages, None, True
+    else:
+        chat.history, chat.editing, chat.fold = messages, None, True
     st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
 
 
@@ -164,29 +163,40 @@ def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_
 def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
         return
+    last = chat.history[-1] if chat.history and chat.history[-1].role == "assistant" else None
     try:
         turn = service.regenerate(
-            username=user.username, conversation_id=chat.conversation_id, quota=user.quota, session=user.session_hash
+            username=user.username,
+            conversation_id=chat.conversation_id,
+            reply_id=last.id if last is not None else None,  # the one shown: refused if another tab moved on
+            quota=user.quota,
+            session=user.session_hash,
         )
     except ChatError as error:
         chat.notice = error.message
         return
     while chat.history and chat.history[-1].role == "assistant":
         chat.history.pop()  # a version now: in the log, out of the chat
-    chat.turn = turn
+    chat.turn, chat.editing = turn, None
+
+
+def _tell(chat: ChatState, notice: str) -> NoReturn:
+    """A sentence for the notices' place, which the last turns' fragment draws: a click in the
+    earlier messages' fragment would rerun only that one."""
+    chat.notice = notice
+    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
 
 
 def _start_editing(chat: ChatState, message_id: int) -> None:
     if chat.turn is not None:
-        chat.notice = "A reply is still being written: stop it first, or wait for it to end, then edit."
-        return
+        _tell(chat, "A reply is still being written: stop it first, or wait for it to end, then edit.")
     chat.editing, chat.edit_error = message_id, None
 
 
 def edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:
     """The prompt in a box to change; sending makes a new version of it and answers that."""
     with st.form(f"parley_edit_form_{message.id}", border=False):
-        st.text_area("Edit your message", value=message.content, key="parley_edit_text", height=120)
+        st.text_area("Edit your message", value=message.content, key=f"parley_edit_text_{message.id}", height=120)
         buttons = st.container(horizontal=True)
         buttons.form_submit_button(
             "Send",
@@ -209,7 +219,8 @@ def _send_edit(chat: ChatState, user: SignedIn, service: ChatService, message_id
     if chat.conversation_id is None or not still_signed_in(user):
         return
     try:
-        prompt = clean_prompt(st.session_state.get("parley_edit_text"), service.settings.max_prompt_chars)
+        typed = st.session_state.get(f"parley_edit_text_{message_id}")
+        prompt = clean_prompt(typed, service.settings.max_prompt_chars)
         if prompt is None:
             raise InputError("The message is empty: type something, or cancel.")
         turn = service.edit_prompt(

@@ -97,7 +97,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     chat.options = turn.options
     chat.not_found = False
     chat.history.append(turn.prompt_message())
-    chat.turn = turn
+    chat.turn, chat.editing = turn, None
     if turn.unlogged:
         chat.warning = turn.notices[0]
     return True

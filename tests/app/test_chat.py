@@ -267,7 +267,7 @@ def test_the_chat_regenerates_edits_and_rates(app_env: AppEnv, fake_openai: Fake
 
     prompt_id = logged_messages(app_env.database_url)[0].id
     app.button(key=f"parley_edit_{prompt_id}").click().run()
-    app.text_area(key="parley_edit_text").input("Question, edited?")
+    app.text_area(key=f"parley_edit_text_{prompt_id}").input("Question, edited?")
     app.button(key=f"FormSubmitter:parley_edit_form_{prompt_id}-Send").click().run()
     assert chat_texts(app) == [("user", "Question, edited?"), ("assistant", "Answer three.")]
 

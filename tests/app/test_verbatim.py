@@ -57,7 +57,7 @@ def test_the_edit_form_holds_the_prompt_as_typed(app_env: AppEnv, fake_openai: F
     app = send(sign_in(new_app()), TYPED)
     next(b for b in app.button if b.label == "Edit").click()
     app.run()
-    box = app.text_area(key="parley_edit_text")
+    box = next(box for box in app.text_area if box.label == "Edit your message")
     assert box.value == TYPED
     edited = TYPED.replace("Line one", "Line 1")
     box.input(edited)

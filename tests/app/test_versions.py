@@ -50,7 +50,7 @@ def test_an_earlier_prompt_is_edited_and_its_first_version_comes_back_with_its_c
     q1 = ids_of(app_env)["Q1"]
 
     app.button(key=f"parley_edit_{q1}").click().run()
-    app.text_area(key="parley_edit_text").input("Q1, better")
+    app.text_area(key=f"parley_edit_text_{q1}").input("Q1, better")
     app.button(key=f"FormSubmitter:parley_edit_form_{q1}-Send").click().run()
 
     assert chat_texts(app) == [("user", "Q1, better"), ("assistant", "A1 again.")]
@@ -71,8 +71,19 @@ def test_an_edit_that_cannot_be_sent_says_why_under_the_form_and_keeps_the_text(
     app = send(sign_in(new_app()), "Q1")
     q1 = ids_of(app_env)["Q1"]
     app.button(key=f"parley_edit_{q1}").click().run()
-    app.text_area(key="parley_edit_text").input("   ")
+    app.text_area(key=f"parley_edit_text_{q1}").input("   ")
     app.button(key=f"FormSubmitter:parley_edit_form_{q1}-Send").click().run()
     assert [e.value for e in app.error] == ["The message is empty: type something, or cancel."]
     app.button(key=f"FormSubmitter:parley_edit_form_{q1}-Cancel").click().run()
     assert chat_texts(app) == [("user", "Q1"), ("assistant", "A1.")] and not app.error
+
+
+def test_each_prompt_s_edit_box_holds_that_prompt(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    fake_openai.enqueue(FakeReply(text="A1."), FakeReply(text="A2."))
+    app = send(send(sign_in(new_app()), "Q1"), "Q2")
+    ids = ids_of(app_env)
+    app.button(key=f"parley_edit_{ids['Q1']}").click().run()
+    assert app.text_area(key=f"parley_edit_text_{ids['Q1']}").value == "Q1"
+    app.button(key=f"FormSubmitter:parley_edit_form_{ids['Q1']}-Cancel").click().run()
+    app.button(key=f"parley_edit_{ids['Q2']}").click().run()
+    assert app.text_area(key=f"parley_edit_text_{ids['Q2']}").value == "Q2"

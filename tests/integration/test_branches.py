@@ -201,6 +201,26 @@ def test_a_version_chosen_deep_in_a_branch_is_remembered_when_the_branch_comes_b
     assert shown(service, conversation) == ["Q1", "First answer.", "Q2", "Second answer."]
 
 
+def test_a_reply_regenerated_from_a_page_another_tab_moved_on_is_the_one_that_page_showed(
+    service: ChatService, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.enqueue(FakeReply(text="First answer."))
+    first = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Q1")
+    assert first.wait(10) and first.reply_id is not None
+    conversation = first.conversation_id
+    fake_openai.enqueue(FakeReply(text="Second answer."))  # another tab goes on meanwhile
+    assert service.start_turn(username="alice", conversation_id=conversation, history=[], prompt="Q2").wait(10)
+    fake_openai.enqueue(FakeReply(text="First answer, again."))
+
+    again = service.regenerate(username="alice", conversation_id=conversation, reply_id=first.reply_id)
+
+    assert again.wait(10)
+    assert sent_contents(fake_openai) == ["Q1"]
+    assert shown(service, conversation) == ["Q1", "First answer, again."]
+    service.choose_version("alice", conversation, first.reply_id)  # the other tab's turn comes back with it
+    assert shown(service, conversation) == ["Q1", "First answer.", "Q2", "Second answer."]
+
+
 def test_versions_are_refused_with_a_sentence_when_they_cannot_be_chosen(
     service: ChatService, fake_openai: FakeOpenAI
 ) -> None:

@@ -172,6 +172,7 @@ def _setting(key: str, value: object) -> Any:
         (_setting("parent", 1), "ValueError"),  # itself: a parent comes earlier in the list
         (_setting("parent", "0"), "ValueError"),
         (_setting("parent", None), "ValueError"),  # shown, so it follows the prompt shown before it
+        (lambda m: m.update(role="user", parent=0), "ValueError"),  # a prompt's parent is a reply
     ],
     ids=[
         "no content",
@@ -190,6 +191,7 @@ def _setting(key: str, value: object) -> Any:
         "parent itself",
         "parent as text",
         "shown reply without its prompt",
+        "prompt under a prompt",
     ],
 )
 def test_one_damaged_conversation_among_several_imports_none_of_them(

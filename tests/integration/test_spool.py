@@ -20,6 +20,7 @@ from chat.db.engine import init_db, make_engine, session_factory
 from chat.db.tables import Message, SpooledWrite
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord
 from chat.domain.status import ReplyStatus
+from chat.errors import StorageError
 from chat.llm.client import build_model
 from chat.turns.service import ChatService, Turn
 from tests.conftest import make_settings
@@ -170,14 +171,20 @@ def test_the_turns_of_a_spooled_conversation_stay_in_order_and_in_context(
     sent = [m["content"] for m in fake_openai.chat_requests[-1].body["messages"] if m["role"] != "system"]
     assert sent == ["First question", "First answer.", "Second"]
     assert rows(sessions) == []
+    # No other version can be chosen meanwhile: the turns waiting were answered after the branch shown.
+    with pytest.raises(StorageError, match="waiting to be written to the log"):
+        service.choose_version("alice", first.conversation_id, 1)
 
     assert service.spool.replay(sessions) == spool.Replayed(written=2, left=0)
-    assert [(m.role, m.content) for m in rows(sessions)] == [
+    written = rows(sessions)
+    assert [(m.role, m.content) for m in written] == [
         ("user", "First question"),
         ("assistant", "First answer."),
         ("user", "Second"),
         ("assistant", "Second answer."),
     ]
+    # Each follows the one before it: one branch, as if the log had taken them at once.
+    assert [m.parent_id for m in written] == [None, *[m.id for m in written[:-1]]]
 
 
 def test_the_spool_is_written_after_a_restart(tmp_path: Path, fake_openai: FakeOpenAI, log) -> None:
