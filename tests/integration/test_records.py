@@ -64,5 +64,13 @@ def test_the_export_writes_a_message_as_its_record_and_reads_it_back(sessions: s
     assert list(conversation) == [*named, "updated_at", "messages"]
     assert from_json(ConversationRecord, {**conversation, "username": "alice"}, ignore_unknown=True) == CONVERSATION
     _prompt, reply = conversation["messages"]
-    assert set(reply) == {*field_names(ReplyRecord), "role", "feedback", "superseded", "updated_at"}
+    assert set(reply) == {
+        *field_names(ReplyRecord),
+        "role",
+        "feedback",
+        "superseded",
+        "parent",
+        "chosen_at",
+        "updated_at",
+    }
     assert from_json(ReplyRecord, {k: v for k, v in reply.items() if k in field_names(ReplyRecord)}) == REPLY
