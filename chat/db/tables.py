@@ -190,6 +190,21 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
 
 
+class SignInFlow(Base):
+    """A sign-in through the identity provider under way (chat/accounts/oidc.py), from the
+    redirect to the provider to its callback, which may reach another replica: so it lives here,
+    not in one process's memory or a cookie. Keyed by the SHA-256 of its `state`; taken (deleted)
+    by the first callback that names it, so a callback replayed finds nothing."""
+
+    __tablename__ = "sign_in_flows"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(2000), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class SpooledWrite(Base):
     """A record of the spool file (chat/db/spool.py) that has been written to the log: replaying
     the file again after a crash between the write and the file's rewrite skips it."""

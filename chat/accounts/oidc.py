@@ -1,0 +1,245 @@
+"""Parley as an OpenID Connect relying party: the authorization code flow with PKCE (issue 21).
+
+Built on Authlib (the Python standard for OAuth and OpenID Connect, and what Streamlit's own
+`st.login` stands on): its OAuth 2 client makes the authorization URL (state, nonce, the S256
+code challenge) and redeems the code; joserfc, Authlib's JOSE library, checks the ID token's
+signature against the provider's published keys, and Authlib's `CodeIDToken` its issuer,
+audience, expiry (with `LEEWAY`) and nonce. What the claims then mean is chat/domain/sso.py's.
+
+The state, nonce and code verifier of a sign-in under way are kept in the database
+(`SignInFlow`), keyed by the state's hash, so that the callback may reach any replica; the first
+callback takes them, so a replayed or forged one finds nothing. Nothing here knows HTTP routes
+or cookies (chat/web/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx2
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from chat.db.tables import SignInFlow, utcnow
+from chat.errors import ChatError
+
+log = logging.getLogger(__name__)
+
+FLOW_LIFETIME = timedelta(minutes=10)  # from the redirect to the provider to its callback
+LEEWAY = 60  # seconds of clock difference allowed on the ID token's times
+METADATA_TTL = 3600.0  # seconds the provider's discovery document and keys are kept
+TIMEOUT = 10.0  # seconds for each request to the provider
+UNREACHABLE = "The identity provider could not be reached ({reason}). Try again in a moment, or ask your administrator."
+EXPIRED = "This sign-in link has expired or was already used. Start again from the sign-in page."
+
+
+class SsoError(ChatError):
+    """A sign-in through the provider that did not succeed; `message` is the sentence to show."""
+
+    kind = "sso"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Parley as the provider knows it."""
+
+    issuer: str  # discovery: {issuer}/.well-known/openid-configuration
+    client_id: str
+    client_secret: str
+    redirect_uri: str  # {public URL}/signin/sso/callback
+    scopes: str = "openid email profile"
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A callback that checked out: the ID token's claims, and where the user was going."""
+
+    claims: dict[str, Any]
+    next_path: str
+
+
+@dataclass(frozen=True)
+class _Flow:
+    nonce: str
+    code_verifier: str
+    next_path: str
+    created_at: datetime
+
+
+class RelyingParty:
+    def __init__(self, client: Client, sessions: sessionmaker[Session]) -> None:
+        self.client = client
+        self._sessions = sessions
+        self._lock = threading.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+
+    def begin(self, next_path: str) -> str:
+        """The provider's authorization URL for a new sign-in going on to `next_path`."""
+        metadata = self.metadata()
+        state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
+        with self._sessions.begin() as session:
+            session.execute(delete(SignInFlow).where(SignInFlow.created_at < utcnow() - FLOW_LIFETIME))
+            session.add(SignInFlow(state_hash=_hash(state), nonce=nonce, code_verifier=verifier, next_path=next_path))
+        with self._oauth() as oauth:
+            url, _ = oauth.create_authorization_url(
+                metadata["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
+            )
+        return str(url)
+
+    def finish(self, params: Mapping[str, str]) -> Verified:
+        """The callback's query: its code redeemed and its ID token verified. `SsoError` with
+        the sentence to show for a denial, a state that matches no sign-in under way, an
+        unreachable provider or a token that fails any check."""
+        if "error" in params:  # a provider may leave the state off an error: nothing is signed in either way
+            if params.get("state"):
+                with contextlib.suppress(SsoError):
+                    self._take(params["state"])
+            raise SsoError(_denied(params))
+        flow = self._take(params.get("state", ""))
+        code = params.get("code")
+        if not code:
+            raise SsoError("The identity provider sent no authorization code. Start again from the sign-in page.")
+        token = self._redeem(code, flow.code_verifier)
+        return Verified(self._verify(token, flow.nonce), flow.next_path)
+
+    # --- the provider's documents --------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """The provider's discovery document, fetched at most once an hour."""
+        with self._lock:
+            if self._metadata is None or time.monotonic() - self._fetched_at > METADATA_TTL:
+                self._metadata, self._keys = self._discover(), None
+                self._fetched_at = time.monotonic()
+            return self._metadata
+
+    def _discover(self) -> dict[str, Any]:
+        url = self.client.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        document = _get_json(url)
+        if document.get("issuer") != self.client.issuer:
+            raise SsoError(
+                f"The identity provider at {self.client.issuer} calls itself {str(document.get('issuer'))[:200]!r}: "
+                "the issuer setting must be exactly its issuer. Ask your administrator."
+            )
+        missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if k not in document]
+        if missing:
+            raise SsoError(f"The identity provider's configuration lacks {', '.join(missing)}. Ask your administrator.")
+        return document
+
+    def _key_set(self, *, refresh: bool = False) -> KeySet:
+        metadata = self.metadata()
+        with self._lock:
+            if self._keys is None or refresh:
+                self._keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
+            return self._keys
+
+    # --- the callback ---------------------------------------------------------------------
+    def _take(self, state: str) -> _Flow:
+        """The sign-in under way that `state` names, taken: the next callback naming it finds nothing."""
+        if not state:
+            raise SsoError(EXPIRED)
+        with self._sessions.begin() as session:
+            row = session.get(SignInFlow, _hash(state))
+            if row is None:
+                raise SsoError(EXPIRED)
+            flow = _Flow(row.nonce, row.code_verifier, row.next_path, row.created_at)
+            session.delete(row)
+        if flow.created_at < utcnow() - FLOW_LIFETIME:
+            raise SsoError(EXPIRED)
+        return flow
+
+    def _redeem(self, code: str, verifier: str) -> dict[str, Any]:
+        metadata = self.metadata()
+        try:
+            with self._oauth() as oauth:
+                return dict(oauth.fetch_token(metadata["token_endpoint"], code=code, code_verifier=verifier))
+        except (OAuth2Error, OAuthError) as error:
+            log.warning("the identity provider refused the code: %s", error.error)
+            raise SsoError(
+                "The identity provider refused this sign-in's code (it may have been used already). "
+                "Start again from the sign-in page."
+            ) from None
+        except httpx2.HTTPError as error:
+            raise SsoError(UNREACHABLE.format(reason=type(error).__name__)) from None
+
+    def _verify(self, token: Mapping[str, Any], nonce: str) -> dict[str, Any]:
+        """The ID token's claims, once its signature, issuer, audience, times and nonce check out."""
+        raw = token.get("id_token")
+        if not isinstance(raw, str):
+            raise SsoError("The identity provider sent no ID token. Ask your administrator to check its set-up.")
+        algorithms = [a for a in self.metadata().get("id_token_signing_alg_values_supported", ["RS256"]) if a != "none"]
+        registry = JWSRegistry(algorithms=algorithms)
+        try:
+            try:
+                decoded = jwt.decode(raw, self._key_set(), registry=registry)
+            except JoseError:  # a key rotated since the keys were fetched: once more with fresh ones
+                decoded = jwt.decode(raw, self._key_set(refresh=True), registry=registry)
+            claims = CodeIDToken(
+                decoded.claims,
+                decoded.header,
+                {"iss": {"essential": True, "values": [self.client.issuer]}},
+                {"nonce": nonce, "client_id": self.client.client_id, "access_token": token.get("access_token")},
+            )
+            claims.validate(leeway=LEEWAY)
+        except (JoseError, ValueError) as error:
+            log.warning("an ID token failed verification: %s", error)
+            raise SsoError(
+                "The sign-in could not be verified (the identity provider's token failed a check). "
+                "Start again from the sign-in page; if it keeps failing, ask your administrator."
+            ) from None
+        return dict(claims)
+
+    def _oauth(self) -> OAuth2Client:
+        client = self.client
+        return OAuth2Client(
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            scope=client.scopes,
+            redirect_uri=client.redirect_uri,
+            code_challenge_method="S256",
+            timeout=TIMEOUT,
+        )
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    try:
+        response = httpx2.get(url, timeout=TIMEOUT, follow_redirects=False)
+        response.raise_for_status()
+        document = response.json()
+    except httpx2.HTTPStatusError as error:
+        raise SsoError(UNREACHABLE.format(reason=f"HTTP {error.response.status_code} from {url}")) from None
+    except httpx2.HTTPError as error:
+        raise SsoError(UNREACHABLE.format(reason=type(error).__name__)) from None
+    except ValueError:
+        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with JSON")) from None
+    if not isinstance(document, dict):
+        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with a JSON object"))
+    return document
+
+
+def _hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _denied(params: Mapping[str, str]) -> str:
+    if params.get("error") == "access_denied":
+        return "You did not allow Parley to sign you in at the identity provider. Try again if that was a mistake."
+    said = params.get("error_description") or params.get("error", "")
+    return f"The identity provider did not sign you in ({said[:200]}). Try again, or ask your administrator."
