@@ -5,6 +5,7 @@ import streamlit as st
 from chat.ops.reports import Reports
 from chat.ui import admin as sections
 from chat.ui.admin_reader import audit_reader
+from chat.ui.admin_sso import sso_users
 from chat.ui.resources import accounts as open_accounts
 from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.state import require_admin
@@ -21,6 +22,9 @@ st.title("Admin")
 sections.broken_users_file(users_read)
 st.subheader("Users")
 rows = sections.users_table(reports, accounts, users_read)
+if settings.sso_enabled:
+    st.subheader("Single sign-on accounts")
+    sso_users(accounts, admin)
 st.subheader("Usage, last 30 days")
 sections.usage_charts(reports)
 st.subheader("Recent upstream errors")

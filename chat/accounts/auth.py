@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chat.accounts import peer, signins, throttle
+from chat.accounts import peer, signins, sso, throttle
 from chat.accounts.attempts import PasswordChecks
 from chat.accounts.authfile import (
     User,
@@ -30,7 +30,8 @@ from chat.accounts.authfile import (
 )
 from chat.db.failures import error_detail
 from chat.db.quotas import Quota
-from chat.db.tables import AuthSession, utcnow
+from chat.db.tables import AuthSession, SsoAccount, utcnow
+from chat.domain.sso import Identity, Refused
 from chat.errors import InputError, StorageError
 from chat.settings import Settings
 
@@ -56,6 +57,7 @@ class SignedIn:
     session_hash: str
     quota: Quota
     must_change_password: bool = False
+    sso: bool = False  # signed in through the identity provider: no password in Parley
 
     @property
     def is_admin(self) -> bool:
@@ -127,6 +129,10 @@ class Accounts:
             ),
             tokens_per_day=self.settings.quota_tokens_per_day if user.tokens_per_day is None else user.tokens_per_day,
         )
+
+    def default_quota(self) -> Quota:
+        """The settings' quota: a user without overrides', an SSO account's."""
+        return Quota(self.settings.quota_messages_per_minute, self.settings.quota_tokens_per_day)
 
     def _account(self, username: str) -> str:
         return throttle.username_key(username, self.settings.cookie_key.get_secret_value())
@@ -206,21 +212,76 @@ class Accounts:
         try:
             with self.database() as session:
                 row = signins.find_live(session, hashed, now=now, policy=self.session_policy)
+                account = sso.account_named(session, row.username) if row and row.username not in users else None
         except SQLAlchemyError as error:
             log.error("could not read a sign-in session: %s", error_detail(error))
             raise StorageError(DATABASE_DOWN) from None
-        user = users.get(row.username) if row is not None else None
-        if row is None or user is None or row.password_mark != signins.password_mark(user.password_hash):
+        if row is None:
+            return None
+        signed = self._resumed(row, users.get(row.username), account, hashed)
+        if signed is None:
             return None
         if now - row.last_seen_at < signins.TOUCH_EVERY:
-            return self._signed_in(user, hashed)  # most runs: a read, no write transaction
+            return signed  # most runs: a read, no write transaction
         try:
             with self.database.begin() as session:
                 signins.touch(session, hashed, now=now)
         except SQLAlchemyError as error:
             # Only the idle clock misses a beat; the chat goes on.
             log.warning("could not record sign-in activity: %s", error_detail(error))
-        return self._signed_in(user, hashed)
+        return signed
+
+    def _resumed(self, row: AuthSession, user: User | None, account: SsoAccount | None, hashed: str) -> SignedIn | None:
+        """Who a live session's row signs in: a password user whose password is unchanged, or an
+        SSO account not blocked whose sign-ins were not ended since (chat/accounts/sso.py)."""
+        if user is not None:
+            unchanged = row.password_mark == signins.password_mark(user.password_hash)
+            return self._signed_in(user, hashed) if unchanged else None
+        if account is None or account.blocked_at is not None:
+            return None
+        if row.password_mark != signins.password_mark(sso.mark_source(account)):
+            return None
+        return SignedIn(
+            username=account.username,
+            name=account.name or account.username,
+            roles=(account.role,),
+            session_hash=hashed,
+            quota=self.default_quota(),
+            sso=True,
+        )
+
+    def sign_in_sso(self, identity: Identity, address: str, *, now: datetime | None = None) -> SignInResult:
+        """A sign-in the identity provider vouched for (chat/web/sso.py): the account registered or
+        brought up to date, and a session like a password sign-in's. `error` for a refusal."""
+        now = now or utcnow()
+        users = self.users()
+        try:
+            with self.database.begin() as session:
+                admitted = sso.admit(session, identity, users, link=self.settings.oidc_link_accounts, now=now)
+                token, expires_at = signins.new_token(), now + self.session_policy.absolute
+                signins.create(
+                    session,
+                    token=token,
+                    username=admitted.username,
+                    password_hash=admitted.mark_source,
+                    address=address,
+                    now=now,
+                    expires_at=expires_at,
+                )
+        except Refused as refused:
+            log.info("a sign-in through the identity provider was refused: %s", refused.message)
+            return SignInResult(error=refused.message)
+        except SQLAlchemyError as error:
+            log.error("an SSO sign-in could not be recorded: %s", error_detail(error))
+            return SignInResult(error=DATABASE_DOWN)
+        hashed = signins.token_hash(token)
+        if admitted.linked is not None:
+            signed = self._signed_in(admitted.linked, hashed)
+        else:
+            role = "admin" if admitted.is_admin else "user"
+            name = admitted.name or admitted.username
+            signed = SignedIn(admitted.username, name, (role,), hashed, self.default_quota(), sso=True)
+        return SignInResult(user=signed, token=token, expires_at=expires_at)
 
     def sign_out(self, hashed: str) -> None:
         """Revoke the session. Raises StorageError if the database cannot record it."""

@@ -48,6 +48,13 @@ METADATA_TTL = 3600.0  # seconds the provider's discovery document and keys are 
 TIMEOUT = 10.0  # seconds for each request to the provider
 UNREACHABLE = "The identity provider could not be reached ({reason}). Try again in a moment, or ask your administrator."
 EXPIRED = "This sign-in link has expired or was already used. Start again from the sign-in page."
+OTHER_BROWSER = (
+    "This sign-in was started in another browser (or this one's cookies were cleared meanwhile), so it "
+    "was not finished here. Start again from the sign-in page."
+)
+
+
+DOWN = "sso_down"  # the kind of an SsoError that is the provider's (or the network's), not the sign-in's
 
 
 class SsoError(ChatError):
@@ -77,6 +84,7 @@ class Verified:
 
 @dataclass(frozen=True)
 class _Flow:
+    binding_hash: str
     nonce: str
     code_verifier: str
     next_path: str
@@ -92,29 +100,40 @@ class RelyingParty:
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
 
-    def begin(self, next_path: str) -> str:
-        """The provider's authorization URL for a new sign-in going on to `next_path`."""
+    def begin(self, next_path: str, binding: str) -> str:
+        """The provider's authorization URL for a new sign-in going on to `next_path`, bound to
+        the browser that holds `binding` (a random value in a cookie of its own)."""
         metadata = self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         with self._sessions.begin() as session:
             session.execute(delete(SignInFlow).where(SignInFlow.created_at < utcnow() - FLOW_LIFETIME))
-            session.add(SignInFlow(state_hash=_hash(state), nonce=nonce, code_verifier=verifier, next_path=next_path))
+            session.add(
+                SignInFlow(
+                    state_hash=_hash(state),
+                    binding_hash=_hash(binding),
+                    nonce=nonce,
+                    code_verifier=verifier,
+                    next_path=next_path,
+                )
+            )
         with self._oauth() as oauth:
             url, _ = oauth.create_authorization_url(
                 metadata["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
             )
         return str(url)
 
-    def finish(self, params: Mapping[str, str]) -> Verified:
-        """The callback's query: its code redeemed and its ID token verified. `SsoError` with
-        the sentence to show for a denial, a state that matches no sign-in under way, an
-        unreachable provider or a token that fails any check."""
+    def finish(self, params: Mapping[str, str], binding: str | None) -> Verified:
+        """The callback's query, in the browser holding `binding`: its code redeemed and its ID
+        token verified. `SsoError` with the sentence to show for a denial, a state that matches no
+        sign-in under way of this browser, an unreachable provider or a token failing any check."""
         if "error" in params:  # a provider may leave the state off an error: nothing is signed in either way
             if params.get("state"):
                 with contextlib.suppress(SsoError):
                     self._take(params["state"])
             raise SsoError(_denied(params))
         flow = self._take(params.get("state", ""))
+        if binding is None or not secrets.compare_digest(flow.binding_hash, _hash(binding)):
+            raise SsoError(OTHER_BROWSER)
         code = params.get("code")
         if not code:
             raise SsoError("The identity provider sent no authorization code. Start again from the sign-in page.")
@@ -159,7 +178,7 @@ class RelyingParty:
             row = session.get(SignInFlow, _hash(state))
             if row is None:
                 raise SsoError(EXPIRED)
-            flow = _Flow(row.nonce, row.code_verifier, row.next_path, row.created_at)
+            flow = _Flow(row.binding_hash, row.nonce, row.code_verifier, row.next_path, row.created_at)
             session.delete(row)
         if flow.created_at < utcnow() - FLOW_LIFETIME:
             raise SsoError(EXPIRED)
@@ -177,7 +196,7 @@ class RelyingParty:
                 "Start again from the sign-in page."
             ) from None
         except httpx2.HTTPError as error:
-            raise SsoError(UNREACHABLE.format(reason=type(error).__name__)) from None
+            raise SsoError(UNREACHABLE.format(reason=type(error).__name__), kind=DOWN) from None
 
     def _verify(self, token: Mapping[str, Any], nonce: str) -> dict[str, Any]:
         """The ID token's claims, once its signature, issuer, audience, times and nonce check out."""
@@ -224,13 +243,13 @@ def _get_json(url: str) -> dict[str, Any]:
         response.raise_for_status()
         document = response.json()
     except httpx2.HTTPStatusError as error:
-        raise SsoError(UNREACHABLE.format(reason=f"HTTP {error.response.status_code} from {url}")) from None
+        raise SsoError(UNREACHABLE.format(reason=f"HTTP {error.response.status_code} from {url}"), kind=DOWN) from None
     except httpx2.HTTPError as error:
-        raise SsoError(UNREACHABLE.format(reason=type(error).__name__)) from None
+        raise SsoError(UNREACHABLE.format(reason=type(error).__name__), kind=DOWN) from None
     except ValueError:
-        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with JSON")) from None
+        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with JSON"), kind=DOWN) from None
     if not isinstance(document, dict):
-        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with a JSON object"))
+        raise SsoError(UNREACHABLE.format(reason=f"{url} did not answer with a JSON object"), kind=DOWN)
     return document
 
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, false
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -199,10 +211,35 @@ class SignInFlow(Base):
     __tablename__ = "sign_in_flows"
 
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The SHA-256 of a random value in a cookie of the browser that began it: a callback
+    # brought to another browser (someone else's code and state, to sign them in as you) fails.
+    binding_hash: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[str] = mapped_column(String(128))
     code_verifier: Mapped[str] = mapped_column(String(128))
     next_path: Mapped[str] = mapped_column(String(2000), default="/")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SsoAccount(Base):
+    """Someone who signs in through the identity provider (chat/accounts/sso.py): kept here, not
+    in auth.yaml, so every replica knows them. Keyed by the provider's issuer and subject; its
+    username, fixed at the first sign-in, is what Parley's other tables know them by."""
+
+    __tablename__ = "sso_accounts"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_sso_accounts_identity"),)
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320))  # verified by the provider, else None
+    role: Mapped[str] = mapped_column(String(16), default="user")  # as the provider said at the last sign-in
+    # What the account's sign-in sessions carry (as `auth_sessions.password_mark`): a new one
+    # ends them all, on every replica at once.
+    mark: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_signin_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # blocked: cannot sign in, nor register again
 
 
 class SpooledWrite(Base):

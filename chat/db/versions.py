@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from chat.db.tables import Message, utcnow
@@ -45,6 +45,24 @@ def _nodes(session: Session, conversation_id: str) -> list[versions.Node]:
 def version_ids(session: Session, conversation_id: str) -> dict[int, tuple[int, ...]]:
     """Every message's versions (ids, oldest first, its own among them)."""
     return versions.versions(_nodes(session, conversation_id))
+
+
+def versions_of(session: Session, conversation_id: str, message_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The versions of a few messages (a turn's prompt and reply), read from their siblings alone:
+    a turn costs the same whatever the conversation's length."""
+    asked = session.execute(
+        select(Message.id, Message.parent_id, Message.role).where(Message.id.in_(message_ids))
+    ).all()
+    parents = {parent for _, parent, _ in asked}
+    known = [parent for parent in parents if parent is not None]
+    in_family: ColumnElement[bool] = Message.parent_id.in_(known) if known else false()
+    if None in parents:
+        in_family = or_(in_family, Message.parent_id.is_(None))
+    siblings = session.execute(
+        select(Message.id, Message.parent_id, Message.role).where(Message.conversation_id == conversation_id, in_family)
+    ).all()
+    found = versions.versions(versions.Node(id_, parent, role, True) for id_, parent, role in siblings)
+    return {id_: found[id_] for id_, _, _ in asked if id_ in found}
 
 
 def choose(session: Session, conversation_id: str, message_id: int) -> None:

@@ -8,7 +8,9 @@ whether a real model is connected or not. Errors leave this module as
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -233,6 +235,15 @@ class _TranslatingStream:
             raise self._owner.translate(error, model=self._model) from error
 
     def close(self) -> None:
+        """End the stream from another thread, also while it waits for a silent server: closing a
+        socket does not wake a thread blocked reading it (the read would go on to its timeout, a
+        minute), shutting it down does. The socket is the network stream httpx names in the
+        response's documented `network_stream` extension."""
+        network = self._stream.response.extensions.get("network_stream")
+        sock = network.get_extra_info("socket") if network is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):  # closed already, or never connected
+                sock.shutdown(socket.SHUT_RDWR)
         self._stream.close()
 
 

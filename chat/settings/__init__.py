@@ -38,6 +38,7 @@ from chat.settings.reading import (
     split,
     variable,
 )
+from chat.settings.sso import SingleSignOn
 
 MIN_COOKIE_KEY_LENGTH = 32
 
@@ -51,8 +52,9 @@ KNOWN_DEFAULT_COOKIE_KEYS = frozenset(
 COOKIE = "The session cookie's name (`__Host-` is put before it over HTTPS)."
 
 
-class Settings(BaseSettings):
-    """Parley's configuration: one field per variable, read by `from_env`."""
+class Settings(SingleSignOn):
+    """Parley's configuration: one field per variable, read by `from_env` (single sign-on's are
+    declared in chat/settings/sso.py)."""
 
     model_config = SettingsConfigDict(frozen=True, case_sensitive=True, extra="ignore")
 

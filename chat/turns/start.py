@@ -185,7 +185,7 @@ class Starter:
             prompt_id = store.add_prompt(session, conversation, prompt).id
         store.mark_abandoned_replies(session, older_than=utcnow() - STALE_AFTER, running=self._running.ids())
         reply_id = new_reply(session, conversation.id, username, used, plan)
-        found = versions.version_ids(session, conversation.id)
+        found = versions.versions_of(session, conversation.id, [prompt_id, reply_id])
         place = Place(prompt_id, found.get(prompt_id, ()), found.get(reply_id, ()))
         return _Saved(conversation.id, used, prompt, context, plan, reply_id, place)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chat.accounts.auth import Accounts, SignedIn
+from chat.accounts.sso import NO_PASSWORD
 from chat.errors import ChatError
 from chat.ui.identity import go_button
 from chat.ui.markdown import neutralise_images
@@ -48,10 +49,14 @@ def sign_ins(gate: Accounts, user: SignedIn) -> None:
         st.rerun()
 
 
-def password_link() -> None:
+def password_link(user: SignedIn) -> None:
     """Changing one's password is a page of its own (`/password`): the change signs this browser in
-    again under a new cookie, which only an HTTP response can set."""
+    again under a new cookie, which only an HTTP response can set. Someone signed in through the
+    identity provider has no password in Parley."""
     st.subheader("Password")
+    if user.sso:
+        st.info(NO_PASSWORD, icon=":material/badge:")
+        return
     if st.query_params.get("changed") == "password":
         st.success("Your password was changed. Every other sign-in of yours has ended.")
         st.query_params.pop("changed")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from chat.accounts.auth import Accounts
 from chat.accounts.authfile import UsersRead
+from chat.accounts.sso import SsoAdmin
 from chat.domain.dates import zone
 from chat.domain.times import as_utc
 from chat.ops.reports import Reports, UserReport
@@ -32,17 +33,25 @@ def _limit(used: int, allowed: int | None) -> str:
     return f"{used:,} / {allowed:,}" if allowed else f"{used:,} / no limit"
 
 
+def _roles(username: str, users_read: UsersRead, sso: dict[str, str]) -> str:
+    if username in users_read.users:
+        return ", ".join(users_read.users[username].roles)
+    return f"{sso[username]} (single sign-on)" if username in sso else "(removed)"
+
+
 def users_table(reports: Reports, accounts: Accounts, users_read: UsersRead) -> list[UserReport]:
     """Every user with their activity and quota use; returns the rows (removed users included)."""
     users = users_read.users
+    sso = {a.username: a.role for a in SsoAdmin(accounts.database).accounts() if a.username not in users}
     quotas = {name: accounts.quota(user) for name, user in users.items()}
-    rows = reports.users(list(users))
+    quotas |= {name: accounts.default_quota() for name in sso}
+    rows = reports.users([*users, *sso])
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "User": r.username,
-                    "Roles": ", ".join(users[r.username].roles) if r.username in users else "(removed)",
+                    "Roles": _roles(r.username, users_read, sso),
                     "Last activity": as_utc(r.last_activity) if r.last_activity is not None else None,
                     "Conversations": r.conversations,
                     "Messages": r.messages,

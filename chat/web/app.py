@@ -21,13 +21,19 @@ from chat.web.health import HealthRoutes
 from chat.web.pages import render
 from chat.web.password import PasswordRoutes
 from chat.web.signin import SignInRoutes
+from chat.web.sso import SsoRoutes
 
 # One per process: the routes and the gate share it.
 CONTEXT = ProcessContext()
 
 
 def routes(source: ContextSource = CONTEXT) -> list[BaseRoute]:
-    return [*SignInRoutes(source).routes(), *PasswordRoutes(source).routes(), *HealthRoutes(source).routes()]
+    return [
+        *SignInRoutes(source).routes(),
+        *SsoRoutes(source).routes(),
+        *PasswordRoutes(source).routes(),
+        *HealthRoutes(source).routes(),
+    ]
 
 
 def middleware(source: ContextWithJudge = CONTEXT) -> list[Middleware]:

@@ -8,7 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from chat.accounts.auth import Accounts
+from chat.accounts.oidc import Client, RelyingParty
 from chat.settings import Settings
 from chat.turns.service import ChatService
 from chat.turns.wiring import shared
@@ -23,6 +26,7 @@ class WebContext:
     service: ChatService
     csrf: CsrfKey
     judge: RequestJudge
+    sso: RelyingParty | None = None  # single sign-on, when the settings turn it on
 
     @classmethod
     def of(cls, settings: Settings) -> WebContext:
@@ -34,7 +38,22 @@ class WebContext:
             service=opened.service,
             csrf=CsrfKey(settings.cookie_key.get_secret_value()),
             judge=RequestJudge.of(settings),
+            sso=_relying_party(settings, opened.accounts.database),
         )
+
+
+def _relying_party(settings: Settings, database: sessionmaker[Session]) -> RelyingParty | None:
+    if not settings.sso_enabled:
+        return None
+    assert settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret
+    client = Client(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        redirect_uri=settings.sso_redirect_uri,
+        scopes=settings.oidc_scopes,
+    )
+    return RelyingParty(client, database)
 
 
 ContextSource = Callable[[], WebContext]

@@ -33,7 +33,7 @@ MARK_HEADER = "x-parley-gate"
 PROCESS_MARK = secrets.token_urlsafe(24)
 _OURS = (SESSION_HEADER.encode(), MARK_HEADER.encode())
 
-OWN_ROUTES = ("/signin", "/signout", "/password", "/healthz", "/readyz")
+OWN_ROUTES = ("/signin", "/signin/sso", "/signin/sso/callback", "/signout", "/password", "/healthz", "/readyz")
 PUBLIC_FILES = ("/favicon.png", "/manifest.json", "/_stcore/health")
 PRIVATE_PREFIXES = ("/_stcore/", "/media/", "/component/")
 STREAM = "/_stcore/stream"

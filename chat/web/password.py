@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from chat.accounts.auth import SignedIn
+from chat.accounts.sso import NO_PASSWORD
 from chat.errors import ChatError
 from chat.web import csrf
 from chat.web.context import ContextSource, WebContext
@@ -43,6 +44,8 @@ class PasswordRoutes:
         user = await live_user_or_none(context, request.scope)
         if user is None:
             return RedirectResponse("/signin?next=%2Fpassword", status_code=303)
+        if user.sso:
+            return render("message.html", title="No password in Parley", message=NO_PASSWORD)
         return _form(context, user)
 
     async def change(self, request: Request) -> Response:
@@ -51,6 +54,8 @@ class PasswordRoutes:
         user = await live_user_or_none(context, request.scope)
         if user is None:
             return RedirectResponse("/signin?next=%2Fpassword&reason=ended", status_code=303)
+        if user.sso:
+            return render("message.html", status=403, title="No password in Parley", message=NO_PASSWORD)
         presented = str(form.get(csrf.FIELD, ""))
         if not context.judge.same_origin(request.scope) or not context.csrf.check(
             PASSWORD, user.session_hash, presented

@@ -28,6 +28,7 @@ from chat.web.sessions import live_user_or_none, sign_browser_in
 log = logging.getLogger(__name__)
 
 SIGNIN, SIGNOUT = "signin", "signout"  # the CSRF tokens' purposes
+NO_PASSWORDS = "This Parley signs people in through the identity provider only: use the button below."
 # Password checks have threads of their own: one may wait its turn for up to 30 s (the throttle's
 # per-address delay), and in Starlette's shared pool (28 threads, which also serve Streamlit's
 # static files) a burst of them would hold up every page load.
@@ -65,44 +66,46 @@ class SignInRoutes:
 
     async def signin_page(self, request: Request) -> Response:
         context = await self._context()
-        if await _live_hash(context, request) is not None:
+        if await live_hash(context, request) is not None:
             return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
         notice = REASONS.get(request.query_params.get("reason", ""))
-        return _signin_form(context, request, notice=notice)
+        return signin_form(context, request, notice=notice)
 
     async def signin(self, request: Request) -> Response:
         context = await self._context()
+        if not context.settings.password_signin:
+            return signin_form(context, request, error=NO_PASSWORDS, status=403)
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = safe_next(str(form.get("next", "")))
         https = context.judge.is_https(request.scope)
         binding = cookies.form_cookie(request.cookies, csrf.FORM_COOKIE, https=https)
         if binding is None:
-            return _signin_form(context, request, error=NO_FORM_COOKIE, username=username, target=target, status=403)
+            return signin_form(context, request, error=NO_FORM_COOKIE, username=username, target=target, status=403)
         if not context.judge.same_origin(request.scope) or not context.csrf.check(
             SIGNIN, binding, str(form.get(csrf.FIELD, ""))
         ):
-            return _signin_form(context, request, error=FORM_EXPIRED, username=username, target=target, status=403)
+            return signin_form(context, request, error=FORM_EXPIRED, username=username, target=target, status=403)
         try:
             address = context.judge.address(request.scope)
         except ChatError as error:
-            return _signin_form(context, request, error=error.message, username=username, target=target, status=400)
+            return signin_form(context, request, error=error.message, username=username, target=target, status=400)
         result = await anyio.to_thread.run_sync(
             context.accounts.sign_in, username, password, address, limiter=PASSWORD_CHECKS
         )
         if result.token is None or result.expires_at is None:
             status = 503 if result.error == DATABASE_DOWN else 401
-            return _signin_form(context, request, error=result.error, username=username, target=target, status=status)
-        previous = await _live_hash(context, request)
+            return signin_form(context, request, error=result.error, username=username, target=target, status=status)
+        previous = await live_hash(context, request)
         if previous is not None:  # another sign-in of this browser ends: one cookie, one session
-            await run_in_threadpool(_end_quietly, context, previous)
+            await run_in_threadpool(end_earlier_sign_in, context, previous)
         response = RedirectResponse(target, status_code=303)
         sign_browser_in(response, context, request.scope, result.token)
         return response
 
     async def signout_page(self, request: Request) -> Response:
         context = await self._context()
-        hashed = await _live_hash(context, request)
+        hashed = await live_hash(context, request)
         if hashed is None:
             return RedirectResponse("/signin", status_code=303)
         return render("signout.html", title="Sign out", csrf=context.csrf.token(SIGNOUT, hashed))
@@ -110,7 +113,7 @@ class SignInRoutes:
     async def signout(self, request: Request) -> Response:
         context = await self._context()
         form = await request.form()
-        hashed = await _live_hash(context, request)
+        hashed = await live_hash(context, request)
         if hashed is None:
             return _signed_out(context, request)
         if not context.judge.same_origin(request.scope) or not context.csrf.check(
@@ -127,20 +130,20 @@ class SignInRoutes:
         return _signed_out(context, request)
 
 
-async def _live_hash(context: WebContext, request: Request) -> str | None:
+async def live_hash(context: WebContext, request: Request) -> str | None:
     """The hash of the request's session if it is live (a database that cannot say: not live)."""
     user = await live_user_or_none(context, request.scope)
     return user.session_hash if user is not None else None
 
 
-def _end_quietly(context: WebContext, hashed: str) -> None:
+def end_earlier_sign_in(context: WebContext, hashed: str) -> None:
     try:
         context.accounts.sign_out(hashed)
     except ChatError:
         log.warning("an earlier sign-in of a browser signing in again could not be ended")
 
 
-def _signin_form(
+def signin_form(
     context: WebContext,
     request: Request,
     *,
@@ -160,6 +163,8 @@ def _signin_form(
         csrf=context.csrf.token(SIGNIN, binding),
         next=target if target is not None else safe_next(request.query_params.get("next")),
         username=username[:256],
+        sso_label=context.settings.oidc_label if context.settings.sso_enabled else None,
+        passwords=context.settings.password_signin,
         notice=notice,
         error=error,
     )

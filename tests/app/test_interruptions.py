@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
@@ -25,6 +26,7 @@ LONG = " ".join(f"word{i}" for i in range(120))
 
 
 def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> None:  # noqa: UP037 - run as a script
+    import sys
     import threading
 
     import streamlit as st
@@ -56,6 +58,9 @@ def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> No
                 return
             if request == "stop-early":
                 wait_until(model_asked, 10, "the request at the model")
+                # Stopped where a stop button's run would be: following the reply, not drawing the
+                # messages above it (a stop there is a page going away, and leaves the reply be).
+                wait_until(lambda: following(script), 10, "the script following the reply")
                 assert not turn.has_text  # stopped while the model is silent
                 requests.request_stop()
                 return
@@ -64,6 +69,17 @@ def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> No
                 requests.request_stop()
             else:
                 requests.request_rerun(RerunData())
+
+        script = threading.current_thread()
+
+        def following(script: threading.Thread) -> bool:
+            """Whether the script thread is inside `Turn.follow` (waiting for the model's words)."""
+            frame = sys._current_frames().get(script.ident or -1)
+            while frame is not None:
+                if frame.f_code.co_name == "follow":
+                    return True
+                frame = frame.f_back
+            return False
 
         threading.Thread(target=interrupt, daemon=True).start()
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
@@ -177,10 +193,15 @@ def test_a_reply_picked_up_after_a_rerun_has_its_own_stop_button(app_env: AppEnv
     assert any("Stopped" in c.value for c in app.chat_message[-1].caption)
 
 
-def test_stop_works_before_the_first_token(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+def test_stop_works_before_the_first_token(
+    app_env: AppEnv, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Nothing has arrived yet, so no text is drawn; Stop must still be noticed at once."""
     # The first token a minute away, three times the run's own timeout: a run held until it
-    # fails, while a loaded machine has 20 s for what takes a second or two.
+    # fails, while a loaded machine has 20 s for what takes a second or two. The request's own
+    # timeout (3 s for the app tests) is put past that too, so a slow machine's late stop is
+    # not taken for the model's silence (a CI run under load ended it as an error once).
+    monkeypatch.setenv("PARLEY_REQUEST_TIMEOUT", "30")
     fake_openai.enqueue(FakeReply(text=LONG, first_delay=60))
     started = time.monotonic()
     app = AppTest.from_function(page, args=("stop-early", lambda: fake_openai.chat_requests), default_timeout=20).run()

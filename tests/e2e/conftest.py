@@ -86,6 +86,7 @@ def running_server(
     database_url: str | None = None,
     auth_file: Path | None = None,
     env_extra: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
     """`streamlit run app.py` in `folder`, with the project's Streamlit config.
 
@@ -97,7 +98,7 @@ def running_server(
     if auth_file is None:
         auth_file = folder / "auth.yaml"
         write_test_users(auth_file)
-    port = free_port()
+    port = port or free_port()  # given when a setting must name it (PARLEY_PUBLIC_URL)
     database_url = database_url or f"sqlite:///{folder / 'parley.db'}"
     env = {
         key: value

@@ -20,6 +20,7 @@ from tests.e2e.conftest import free_port
 from tests.oidc_provider import Provider, provider
 
 CALLBACK = "http://127.0.0.1:8501/signin/sso/callback"
+BROWSER = "the-browser-binding"  # what the sign-in's cookie would hold
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def party(idp: Provider, sessions: sessionmaker[Session], client_id: str = "parl
 
 
 def signed_in(idp: Provider, rp: RelyingParty, sub: str, next_path: str = "/") -> dict[str, str]:
-    return idp.authorize(rp.begin(next_path), sub)
+    return idp.authorize(rp.begin(next_path, BROWSER), sub)
 
 
 def test_a_sign_in_goes_through_the_provider_with_pkce_state_and_nonce(
@@ -41,13 +42,13 @@ def test_a_sign_in_goes_through_the_provider_with_pkce_state_and_nonce(
 ) -> None:
     idp.set_claims("ann", email="ann@example.com", email_verified=True, name="Ann", groups=["staff"])
     rp = party(idp, sessions)
-    url = rp.begin("/?c=abc")
+    url = rp.begin("/?c=abc", BROWSER)
     asked = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
     assert asked["response_type"] == "code" and asked["redirect_uri"] == CALLBACK and asked["nonce"]
     assert asked["scope"] == "openid email profile" and len(asked["state"]) >= 40
 
-    verified = rp.finish(idp.authorize(url, "ann"))
+    verified = rp.finish(idp.authorize(url, "ann"), BROWSER)
 
     assert verified.next_path == "/?c=abc"
     claims = verified.claims
@@ -62,13 +63,24 @@ def test_a_replayed_or_forged_callback_is_refused(idp: Provider, sessions: sessi
     idp.set_claims("bob", email="bob@example.com", email_verified=True)
     rp = party(idp, sessions)
     callback = signed_in(idp, rp, "bob")
-    rp.finish(callback)
+    rp.finish(callback, BROWSER)
     with pytest.raises(SsoError, match="expired or was already used"):
-        rp.finish(callback)  # replayed
+        rp.finish(callback, BROWSER)  # replayed
     with pytest.raises(SsoError, match="expired or was already used"):
-        rp.finish({**signed_in(idp, rp, "bob"), "state": "forged"})
+        rp.finish({**signed_in(idp, rp, "bob"), "state": "forged"}, BROWSER)
     with pytest.raises(SsoError, match="expired or was already used"):
-        rp.finish({"code": "x"})  # no state at all
+        rp.finish({"code": "x"}, BROWSER)  # no state at all
+
+
+def test_a_callback_brought_to_another_browser_is_refused(idp: Provider, sessions: sessionmaker[Session]) -> None:
+    """Login CSRF: someone's own code and state, sent to you to sign you in as them."""
+    idp.set_claims("mallory", email="mallory@example.com", email_verified=True)
+    rp = party(idp, sessions)
+    callback = signed_in(idp, rp, "mallory")
+    for other in ("another-browser", None):
+        with pytest.raises(SsoError, match="started in another browser"):
+            rp.finish(callback, other)
+        callback = signed_in(idp, rp, "mallory")
 
 
 def test_a_callback_reaches_another_replica(idp: Provider, sessions: sessionmaker[Session]) -> None:
@@ -76,14 +88,14 @@ def test_a_callback_reaches_another_replica(idp: Provider, sessions: sessionmake
     party on the same database) finishes what the first began."""
     idp.set_claims("cy", email="cy@example.com", email_verified=True)
     callback = signed_in(idp, party(idp, sessions), "cy")
-    assert party(idp, sessions).finish(callback).claims["sub"] == "cy"
+    assert party(idp, sessions).finish(callback, BROWSER).claims["sub"] == "cy"
 
 
 def test_consent_denied_at_the_provider_is_a_sentence(idp: Provider, sessions: sessionmaker[Session]) -> None:
     rp = party(idp, sessions)
-    callback = idp.authorize(rp.begin("/"), "ann", deny=True)
+    callback = idp.authorize(rp.begin("/", BROWSER), "ann", deny=True)
     with pytest.raises(SsoError, match="did not allow Parley to sign you in"):
-        rp.finish(callback)
+        rp.finish(callback, BROWSER)
 
 
 def _tampered(token: str) -> str:
@@ -100,7 +112,7 @@ def test_a_tampered_id_token_a_wrong_nonce_or_audience_is_refused(
     idp.set_claims("dee", email="dee@example.com", email_verified=True)
     rp = party(idp, sessions)
     callback = signed_in(idp, rp, "dee")
-    flow_nonce = parse_qs(urlsplit(rp.begin("/")).query)["nonce"][0]  # another sign-in's nonce
+    flow_nonce = parse_qs(urlsplit(rp.begin("/", BROWSER)).query)["nonce"][0]  # another sign-in's nonce
     flow = rp._take(callback["state"])
     token = rp._redeem(callback["code"], flow.code_verifier)
     assert rp._verify(token, flow.nonce)["sub"] == "dee"  # as it came, it checks out
@@ -120,7 +132,7 @@ def test_an_expired_id_token_is_refused(sessions: sessionmaker[Session]) -> None
         stale.set_claims("eve", email="eve@example.com", email_verified=True)
         rp = party(stale, sessions)
         with pytest.raises(SsoError, match="could not be verified"):
-            rp.finish(signed_in(stale, rp, "eve"))
+            rp.finish(signed_in(stale, rp, "eve"), BROWSER)
 
 
 def test_a_provider_that_is_down_or_is_not_the_issuer_named_is_a_sentence(
@@ -128,7 +140,7 @@ def test_a_provider_that_is_down_or_is_not_the_issuer_named_is_a_sentence(
 ) -> None:
     down = RelyingParty(Client(f"http://127.0.0.1:{free_port()}", "parley", "s", CALLBACK), sessions)
     with pytest.raises(SsoError, match="could not be reached"):
-        down.begin("/")
+        down.begin("/", BROWSER)
     wrong = RelyingParty(Client(idp.issuer + "/", "parley", "s", CALLBACK), sessions)  # not its exact name
     with pytest.raises(SsoError, match="must be exactly its issuer"):
-        wrong.begin("/")
+        wrong.begin("/", BROWSER)

@@ -175,3 +175,27 @@ def test_the_page_changing_its_history_does_not_change_a_request(service: ChatSe
     assert turn.wait(10) and turn.status == "complete", turn.error
     retried = fake_openai.chat_requests[-1].body["messages"]
     assert [m["content"] for m in retried].count("NEW PROMPT") == 1 and retried[-1]["content"] == "NEW PROMPT"
+
+
+def reading_a_stream() -> bool:
+    """Whether a thread is inside the model client's stream, waiting for its next chunk."""
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code.co_name == "__iter__" and frame.f_code.co_filename.endswith("chat/llm/client.py"):
+                return True
+            frame = frame.f_back
+    return False
+
+
+def test_stop_ends_a_reply_at_once_while_the_model_is_still_silent(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    """The worker blocks reading a stream whose server says nothing yet: Stop wakes it (the socket
+    is shut down, not only closed), rather than the request's timeout a minute later."""
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_REQUEST_TIMEOUT="60")
+    fake_openai.enqueue(FakeReply(text="Too late.", first_delay=60))
+    turn = service.start_turn(username="alice", conversation_id=None, history=[], prompt="Think hard")
+    wait_until(lambda: fake_openai.chat_requests, 10, "the request at the model")
+    wait_until(reading_a_stream, 10, "the worker blocked reading the reply's stream")
+    turn.stop()
+    assert turn.wait(10) and turn.status == "stopped" and turn.text == ""
