@@ -254,6 +254,15 @@ class Accounts:
         """A sign-in the identity provider vouched for (chat/web/sso.py): the account registered or
         brought up to date, and a session like a password sign-in's. `error` for a refusal."""
         now = now or utcnow()
+        for attempt in (1, 2):
+            try:
+                return self._sign_in_sso(identity, address, now)
+            except sso.Raced:  # registered by another replica just now: the second attempt finds it
+                if attempt == 2:
+                    break
+        return SignInResult(error=sso.TAKEN.format(username=identity.username))
+
+    def _sign_in_sso(self, identity: Identity, address: str, now: datetime) -> SignInResult:
         users = self.users()
         try:
             with self.database.begin() as session:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -31,12 +32,14 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chat.db.failures import error_detail
 from chat.db.tables import SignInFlow, utcnow
 from chat.errors import ChatError
 
@@ -45,8 +48,12 @@ log = logging.getLogger(__name__)
 FLOW_LIFETIME = timedelta(minutes=10)  # from the redirect to the provider to its callback
 LEEWAY = 60  # seconds of clock difference allowed on the ID token's times
 METADATA_TTL = 3600.0  # seconds the provider's discovery document and keys are kept
+RETRY_AFTER = 10.0  # seconds a failed discovery is remembered before the provider is asked again
+MAX_DOCUMENT = 1_000_000  # bytes: a discovery document or key set larger than this is refused
 TIMEOUT = 10.0  # seconds for each request to the provider
 UNREACHABLE = "The identity provider could not be reached ({reason}). Try again in a moment, or ask your administrator."
+NO_DATABASE = "Parley cannot reach its database to sign you in. Try again in a moment."
+NEXT_LENGTH = 2000  # what `sign_in_flows.next_path` holds
 EXPIRED = "This sign-in link has expired or was already used. Start again from the sign-in page."
 OTHER_BROWSER = (
     "This sign-in was started in another browser (or this one's cookies were cleared meanwhile), so it "
@@ -99,23 +106,29 @@ class RelyingParty:
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
+        self._failure: SsoError | None = None
+        self._failed_at = 0.0
 
     def begin(self, next_path: str, binding: str) -> str:
         """The provider's authorization URL for a new sign-in going on to `next_path`, bound to
         the browser that holds `binding` (a random value in a cookie of its own)."""
         metadata = self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
-        with self._sessions.begin() as session:
-            session.execute(delete(SignInFlow).where(SignInFlow.created_at < utcnow() - FLOW_LIFETIME))
-            session.add(
-                SignInFlow(
-                    state_hash=_hash(state),
-                    binding_hash=_hash(binding),
-                    nonce=nonce,
-                    code_verifier=verifier,
-                    next_path=next_path,
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(SignInFlow).where(SignInFlow.created_at < utcnow() - FLOW_LIFETIME))
+                session.add(
+                    SignInFlow(
+                        state_hash=_hash(state),
+                        binding_hash=_hash(binding),
+                        nonce=nonce,
+                        code_verifier=verifier,
+                        next_path=next_path[:NEXT_LENGTH],
+                    )
                 )
-            )
+        except SQLAlchemyError as error:
+            log.error("a sign-in through the identity provider could not be recorded: %s", error_detail(error))
+            raise SsoError(NO_DATABASE, kind=DOWN) from None
         with self._oauth() as oauth:
             url, _ = oauth.create_authorization_url(
                 metadata["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
@@ -142,12 +155,24 @@ class RelyingParty:
 
     # --- the provider's documents --------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
-        """The provider's discovery document, fetched at most once an hour."""
+        """The provider's discovery document, fetched at most once an hour. A failure is remembered
+        for `RETRY_AFTER` seconds, so a provider that is down is not asked by every visitor; the
+        fetch holds no lock (a slow provider holds up its own callers only)."""
         with self._lock:
-            if self._metadata is None or time.monotonic() - self._fetched_at > METADATA_TTL:
-                self._metadata, self._keys = self._discover(), None
-                self._fetched_at = time.monotonic()
-            return self._metadata
+            if self._failure is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
+                raise self._failure
+            if self._metadata is not None and time.monotonic() - self._fetched_at <= METADATA_TTL:
+                return self._metadata
+        try:
+            metadata = self._discover()
+        except SsoError as failure:
+            with self._lock:
+                self._failure, self._failed_at = failure, time.monotonic()
+            raise
+        with self._lock:
+            self._metadata, self._keys, self._failure = metadata, None, None
+            self._fetched_at = time.monotonic()
+            return metadata
 
     def _discover(self) -> dict[str, Any]:
         url = self.client.issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -165,21 +190,28 @@ class RelyingParty:
     def _key_set(self, *, refresh: bool = False) -> KeySet:
         metadata = self.metadata()
         with self._lock:
-            if self._keys is None or refresh:
-                self._keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
-            return self._keys
+            if self._keys is not None and not refresh:
+                return self._keys
+        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
+        with self._lock:
+            self._keys = keys
+            return keys
 
     # --- the callback ---------------------------------------------------------------------
     def _take(self, state: str) -> _Flow:
         """The sign-in under way that `state` names, taken: the next callback naming it finds nothing."""
         if not state:
             raise SsoError(EXPIRED)
-        with self._sessions.begin() as session:
-            row = session.get(SignInFlow, _hash(state))
-            if row is None:
-                raise SsoError(EXPIRED)
-            flow = _Flow(row.binding_hash, row.nonce, row.code_verifier, row.next_path, row.created_at)
-            session.delete(row)
+        try:
+            with self._sessions.begin() as session:
+                row = session.get(SignInFlow, _hash(state))
+                if row is None:
+                    raise SsoError(EXPIRED)
+                flow = _Flow(row.binding_hash, row.nonce, row.code_verifier, row.next_path, row.created_at)
+                session.delete(row)
+        except SQLAlchemyError as error:
+            log.error("a sign-in under way could not be read: %s", error_detail(error))
+            raise SsoError(NO_DATABASE, kind=DOWN) from None
         if flow.created_at < utcnow() - FLOW_LIFETIME:
             raise SsoError(EXPIRED)
         return flow
@@ -208,12 +240,15 @@ class RelyingParty:
         try:
             try:
                 decoded = jwt.decode(raw, self._key_set(), registry=registry)
-            except JoseError:  # a key rotated since the keys were fetched: once more with fresh ones
+            except InvalidKeyIdError:  # a key rotated in since the keys were fetched: once more, fresh
                 decoded = jwt.decode(raw, self._key_set(refresh=True), registry=registry)
             claims = CodeIDToken(
                 decoded.claims,
                 decoded.header,
-                {"iss": {"essential": True, "values": [self.client.issuer]}},
+                {
+                    "iss": {"essential": True, "values": [self.client.issuer]},
+                    "aud": {"essential": True, "values": [self.client.client_id]},
+                },
                 {"nonce": nonce, "client_id": self.client.client_id, "access_token": token.get("access_token")},
             )
             claims.validate(leeway=LEEWAY)
@@ -239,9 +274,14 @@ class RelyingParty:
 
 def _get_json(url: str) -> dict[str, Any]:
     try:
-        response = httpx2.get(url, timeout=TIMEOUT, follow_redirects=False)
-        response.raise_for_status()
-        document = response.json()
+        with httpx2.stream("GET", url, timeout=TIMEOUT, follow_redirects=False) as response:
+            response.raise_for_status()
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT:
+                    raise SsoError(UNREACHABLE.format(reason=f"{url} answered with over a megabyte"), kind=DOWN)
+        document = json.loads(body)
     except httpx2.HTTPStatusError as error:
         raise SsoError(UNREACHABLE.format(reason=f"HTTP {error.response.status_code} from {url}"), kind=DOWN) from None
     except httpx2.HTTPError as error:
@@ -258,7 +298,10 @@ def _hash(state: str) -> str:
 
 
 def _denied(params: Mapping[str, str]) -> str:
+    """The sentence for an error the callback carries. Its own words are logged, never shown: anyone
+    can make a link to the callback saying anything."""
     if params.get("error") == "access_denied":
         return "You did not allow Parley to sign you in at the identity provider. Try again if that was a mistake."
-    said = params.get("error_description") or params.get("error", "")
-    return f"The identity provider did not sign you in ({said[:200]}). Try again, or ask your administrator."
+    log.warning("the identity provider answered %r: %r", params.get("error", "")[:100],
+                params.get("error_description", "")[:300])  # fmt: skip
+    return "The identity provider did not sign you in. Try again, or ask your administrator."

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts.authfile import User
 from chat.db.failures import error_detail
-from chat.db.tables import AuditEvent, SsoAccount, utcnow
+from chat.db.tables import AuditEvent, Conversation, SsoAccount, utcnow
 from chat.domain.sso import Identity, Policy, Refused
 from chat.errors import StorageError
 from chat.settings import Settings
@@ -79,24 +79,45 @@ def admit(session: Session, identity: Identity, users: Mapping[str, User], *, li
     if account is not None and account.blocked_at is not None:
         raise Refused(BLOCKED)
     if username in users:  # a password user's name (since, perhaps, the account was made)
-        if not link:
+        # Linked only by a verified email that is the name exactly: a name rewritten to fit
+        # ("Admin!" made "admin") or chosen by its owner at the provider links no one.
+        if not link or identity.email != username:
             raise Refused(PASSWORD_USER.format(username=username))
         user = users[username]
         return Admitted(user.username, user.name, user.is_admin, user.password_hash, linked=user)
+    role = "admin" if identity.is_admin else "user"
     if account is None:
-        if session.get(SsoAccount, username) is not None:
-            raise Refused(TAKEN.format(username=username))
-        account = SsoAccount(username=username, issuer=identity.issuer, subject=identity.subject, mark=_new_mark())
-        account.created_at = now
-        session.add(account)
-    account.name, account.email = identity.name, identity.email
-    account.role = "admin" if identity.is_admin else "user"
-    account.last_signin_at = now
+        account = _register(session, identity, username, now)
+    elif account.role != role:
+        session.add(AuditEvent(actor=username, action=f"sso_role_{role}", target=identity.issuer[:200]))
+    account.name, account.email, account.role, account.last_signin_at = identity.name, identity.email, role, now
+    session.flush()
+    return Admitted(account.username, account.name, identity.is_admin, mark_source(account))
+
+
+class Raced(Exception):
+    """Another replica registered the same identity or name in the same moment: try once more."""
+
+
+def _register(session: Session, identity: Identity, username: str, now: datetime) -> SsoAccount:
+    """A new account for `identity`, unless its name is taken: by another account, or by the data
+    of a user who is gone (their conversations would become this one's)."""
+    holder = session.get(SsoAccount, username)
+    if holder is not None and (holder.issuer, holder.subject) == (identity.issuer, identity.subject):
+        raise Raced  # this identity, registered since this sign-in looked (SQLite reads without locks)
+    owned = session.scalar(select(Conversation.id).where(Conversation.username == username).limit(1))
+    if holder is not None or owned is not None:
+        raise Refused(TAKEN.format(username=username))
+    account = SsoAccount(
+        username=username, issuer=identity.issuer, subject=identity.subject, mark=_new_mark(), created_at=now
+    )
+    session.add(account)
+    session.add(AuditEvent(actor=username, action="sso_register", target=identity.issuer[:200]))
     try:
         session.flush()
-    except IntegrityError:  # the same name or identity registered by another replica just now
-        raise Refused(TAKEN.format(username=username)) from None
-    return Admitted(account.username, account.name, identity.is_admin, mark_source(account))
+    except IntegrityError:
+        raise Raced from None
+    return account
 
 
 def account_named(session: Session, username: str) -> SsoAccount | None:

@@ -12,7 +12,7 @@ import streamlit as st
 from chat.accounts.auth import Accounts, SignedIn
 from chat.accounts.sso import SsoAdmin
 from chat.errors import ChatError
-from chat.ui.state import still_signed_in
+from chat.ui.state import still_an_admin
 
 RESULT = "parley_sso_result"  # the last change's sentence, shown once
 
@@ -69,7 +69,7 @@ def sso_users(accounts: Accounts, admin: SignedIn) -> None:
 
 
 def _change(admin: SignedIn, change: Callable[[str, str], bool], username: str, done: str) -> None:
-    if not still_signed_in(admin):
+    if not still_an_admin(admin):  # a callback runs before the page's check: an admin demoted since does nothing
         return
     try:
         st.session_state[RESULT] = (

@@ -120,6 +120,15 @@ def require_admin() -> SignedIn:
     return user
 
 
+def still_an_admin(user: SignedIn) -> bool:
+    """`still_signed_in`, and an admin still (a role can be taken away meanwhile)."""
+    try:
+        resumed = accounts_or_error(Settings.from_env()).resume(user.session_hash)
+    except ChatError:
+        return False
+    return resumed is not None and resumed.is_admin
+
+
 def still_signed_in(user: SignedIn) -> bool:
     """For widget callbacks and lazy downloads: Streamlit runs them before the script,
     so before `signed_in_user`, with the user of the previous run. Each checks the session

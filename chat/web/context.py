@@ -3,6 +3,7 @@ CSRF key and the request rule, made once per process on first use."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from chat.turns.service import ChatService
 from chat.turns.wiring import shared
 from chat.web.csrf import CsrfKey
 from chat.web.requests import RequestJudge
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ def _relying_party(settings: Settings, database: sessionmaker[Session]) -> Relyi
         redirect_uri=settings.sso_redirect_uri,
         scopes=settings.oidc_scopes,
     )
+    if not settings.oidc_allowed_domains and settings.oidc_required_group is None:
+        log.warning(
+            "single sign-on lets in anyone %s signs in (no PARLEY_OIDC_ALLOWED_DOMAINS or "
+            "PARLEY_OIDC_REQUIRED_GROUP): with a public provider, that is anyone at all",
+            settings.oidc_issuer,
+        )
     return RelyingParty(client, database)
 
 

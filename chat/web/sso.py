@@ -32,6 +32,9 @@ from chat.web.signin import end_earlier_sign_in, live_hash, safe_next, signin_fo
 log = logging.getLogger(__name__)
 
 BINDING_COOKIE = "parley_sso"
+# Requests to the identity provider have threads of their own: a provider that is slow or down must
+# not take Starlette's shared pool, which serves every page and the password sign-in too.
+PROVIDER_CALLS = anyio.CapacityLimiter(16)
 
 
 class SsoRoutes:
@@ -52,7 +55,7 @@ class SsoRoutes:
         binding = secrets.token_urlsafe(32)
         target = safe_next(request.query_params.get("next"))
         try:
-            url = await anyio.to_thread.run_sync(party.begin, target, binding)
+            url = await anyio.to_thread.run_sync(party.begin, target, binding, limiter=PROVIDER_CALLS)
         except ChatError as error:
             return signin_form(context, request, error=error.message, target=target, status=503)
         response = RedirectResponse(url, status_code=303)
@@ -76,7 +79,7 @@ class SsoRoutes:
         https = context.judge.is_https(request.scope)
         binding = cookies.form_cookie(request.cookies, BINDING_COOKIE, https=https)
         try:
-            result = await anyio.to_thread.run_sync(_sign_in, context, party, request, binding)
+            result = await anyio.to_thread.run_sync(_sign_in, context, party, request, binding, limiter=PROVIDER_CALLS)
         except ChatError as error:
             status = 503 if error.kind == DOWN or error.message == DATABASE_DOWN else 403
             response = signin_form(context, request, error=error.message, target="/", status=status)

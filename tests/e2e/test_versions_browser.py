@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import Server
 from tests.e2e.stale import assert_no_ghosts, page_now
-from tests.e2e.test_browser import MESSAGES, idle, run_ended_after, runs_ended, send
+from tests.e2e.test_browser import MESSAGES, idle, runs_ended, send
 from tests.e2e.test_stale_browser import all_settled, settled_turn, signed_in, words
 from tests.fake_openai import FakeReply
 
@@ -39,11 +39,11 @@ def test_an_earlier_prompt_is_edited_and_its_versions_switch(page, server: Serve
     idle(page)
 
     first = page.locator(MESSAGES).first
-    ended, mark = runs_ended(page), page_now(page)
+    mark = page_now(page)
     first.get_by_role("button", name="Edit").click()
     box = first.get_by_role("textbox", name="Edit your message")
     box.wait_for()
-    run_ended_after(page, ended)
+    idle(page)  # a quick run can end unseen by the run watch
     box.fill("Question 1, put better")
     server.fake.enqueue(FakeReply(text=words("better", 40), delay=0.02))
     ended = runs_ended(page)
@@ -56,10 +56,10 @@ def test_an_earlier_prompt_is_edited_and_its_versions_switch(page, server: Serve
 
     first = page.locator(MESSAGES).first
     assert "2 / 2" in first.inner_text()
-    ended, mark = runs_ended(page), page_now(page)
+    mark = page_now(page)
     first.get_by_role("button", name="Previous version").click()
     page.locator(MESSAGES).nth(5).get_by_text("Answer 3.").wait_for()
-    run_ended_after(page, ended)
+    idle(page)  # a quick run can end unseen by the run watch
     assert shown(page) == THREE_TURNS
     assert "1 / 2" in page.locator(MESSAGES).first.inner_text()
     assert_no_ghosts(page, "choosing the first version of a prompt", since=mark)
@@ -84,10 +84,10 @@ def test_a_regenerated_reply_switches_back_to_its_first_version(page, server: Se
     reply = page.locator(MESSAGES).last
     assert "2 / 2" in reply.inner_text() and reply.get_by_role("button", name="Next version").is_disabled()
 
-    ended, mark = runs_ended(page), page_now(page)
+    mark = page_now(page)
     reply.get_by_role("button", name="Previous version").click()
     page.locator(MESSAGES).last.get_by_text("Teal.").wait_for()
-    run_ended_after(page, ended)
+    idle(page)  # a quick run can end unseen by the run watch
     assert shown(page) == ["Name a colour", "Teal."] and "1 / 2" in page.locator(MESSAGES).last.inner_text()
     assert_no_ghosts(page, "choosing a reply's first version", since=mark)
     # The arrows are icons on screen, their names for a screen reader only.

@@ -96,6 +96,11 @@ def test_consent_denied_at_the_provider_is_a_sentence(idp: Provider, sessions: s
     callback = idp.authorize(rp.begin("/", BROWSER), "ann", deny=True)
     with pytest.raises(SsoError, match="did not allow Parley to sign you in"):
         rp.finish(callback, BROWSER)
+    # Another error's own words are not shown: anyone can make a link to the callback saying anything.
+    crafted = {"error": "server_error", "error_description": "Call +1 555 0100 to restore access"}
+    with pytest.raises(SsoError) as refused:
+        rp.finish(crafted, BROWSER)
+    assert refused.value.message == "The identity provider did not sign you in. Try again, or ask your administrator."
 
 
 def _tampered(token: str) -> str:
@@ -104,6 +109,11 @@ def _tampered(token: str) -> str:
     claims["sub"] = "someone-else"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{forged}.{signature}"
+
+
+def _unsigned(token: str) -> str:
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=").decode()
+    return f"{header}.{token.split('.')[1]}."
 
 
 def test_a_tampered_id_token_a_wrong_nonce_or_audience_is_refused(
@@ -122,6 +132,7 @@ def test_a_tampered_id_token_a_wrong_nonce_or_audience_is_refused(
         (token, flow_nonce, rp),
         (token, flow.nonce, party(idp, sessions, client_id="another-app")),
         ({**token, "id_token": token["id_token"].rsplit(".", 1)[0] + "."}, flow.nonce, rp),  # unsigned
+        ({**token, "id_token": _unsigned(token["id_token"])}, flow.nonce, rp),  # alg "none"
     ):
         with pytest.raises(SsoError, match="could not be verified"):
             checker._verify(bent, nonce)
