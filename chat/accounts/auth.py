@@ -182,20 +182,28 @@ class Accounts:
         try:
             with self.database.begin() as session:
                 throttle.finish_attempt(session, attempt, account, address, succeeded=True)
-                token, expires_at = signins.new_token(), now + self.session_policy.absolute
-                signins.create(
-                    session,
-                    token=token,
-                    username=user.username,
-                    password_hash=user.password_hash,
-                    address=address,
-                    now=now,
-                    expires_at=expires_at,
-                )
+                token, expires_at = self._new_session(session, user.username, user.password_hash, address, now)
         except SQLAlchemyError as error:
             log.error("sign-in could not be recorded: %s", error_detail(error))
             return SignInResult(error=DATABASE_DOWN)
         return SignInResult(user=self._signed_in(user, signins.token_hash(token)), token=token, expires_at=expires_at)
+
+    def _new_session(
+        self, session: Session, username: str, mark_source: str, address: str, now: datetime
+    ) -> tuple[str, datetime]:
+        """A sign-in's session row; its token (for the cookie alone) and when it expires. `mark_source`:
+        the password hash, or an SSO account's mark (its sessions end when it changes)."""
+        token, expires_at = signins.new_token(), now + self.session_policy.absolute
+        signins.create(
+            session,
+            token=token,
+            username=username,
+            password_hash=mark_source,
+            address=address,
+            now=now,
+            expires_at=expires_at,
+        )
+        return token, expires_at
 
     def from_cookie(self, token: str, *, now: datetime | None = None) -> SignedIn | None:
         """The user a cookie's token signs in, if its session is still live."""
@@ -267,16 +275,7 @@ class Accounts:
         try:
             with self.database.begin() as session:
                 admitted = sso.admit(session, identity, users, link=self.settings.oidc_link_accounts, now=now)
-                token, expires_at = signins.new_token(), now + self.session_policy.absolute
-                signins.create(
-                    session,
-                    token=token,
-                    username=admitted.username,
-                    password_hash=admitted.mark_source,
-                    address=address,
-                    now=now,
-                    expires_at=expires_at,
-                )
+                token, expires_at = self._new_session(session, admitted.username, admitted.mark_source, address, now)
         except Refused as refused:
             log.info("a sign-in through the identity provider was refused: %s", refused.message)
             return SignInResult(error=refused.message)
@@ -359,19 +358,10 @@ class Accounts:
             editor.set_password(user.username, new_hash, expected_hash=stored.password_hash)
         log.info("a user changed their password")
         now = utcnow()
-        token, expires_at = signins.new_token(), now + self.session_policy.absolute
         try:
             with self.database.begin() as session:
                 signins.revoke(session, user.session_hash, now=now)
-                signins.create(
-                    session,
-                    token=token,
-                    username=user.username,
-                    password_hash=new_hash,
-                    address=address,
-                    now=now,
-                    expires_at=expires_at,
-                )
+                token, expires_at = self._new_session(session, user.username, new_hash, address, now)
         except SQLAlchemyError as error:
             log.error("a changed password's new sign-in could not be recorded: %s", error_detail(error))
             raise InputError(

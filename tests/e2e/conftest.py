@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +143,34 @@ def running_server(
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def two_replicas(
+    folders: Callable[[str], Path],
+    fake: FakeOpenAI,
+    *,
+    database_url: str,
+    auth_file: Path,
+    env_extra: dict[str, str] | None = None,
+    ports: tuple[int | None, int | None] = (None, None),
+) -> Iterator[tuple[Server, Server]]:
+    """Two Parley servers on one database and one users file: replicas A and B."""
+    with contextlib.ExitStack() as stack:
+        a, b = (
+            stack.enter_context(
+                running_server(
+                    folders(f"replica_{name}"),
+                    fake,
+                    database_url=database_url,
+                    auth_file=auth_file,
+                    env_extra=env_extra,
+                    port=port,
+                )
+            )[0]
+            for name, port in zip("ab", ports, strict=True)
+        )
+        yield a, b
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ and throttle as one, and a CSRF token one made is good on the other.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +15,13 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from sqlalchemy import create_engine, make_url, select
+from sqlalchemy import create_engine, select
 
 from chat.accounts.authfile import edit_auth_file
 from chat.accounts.signins import token_hash
 from chat.db.tables import Message
-from tests.conftest import PASSWORDS
-from tests.e2e.conftest import Server, running_server, write_test_users
+from tests.conftest import PASSWORDS, scratch_database
+from tests.e2e.conftest import Server, two_replicas, write_test_users
 from tests.e2e.test_browser import (
     CHAT_INPUT,
     ENDED,
@@ -58,12 +57,6 @@ class Replicas:
 def replicas(
     tmp_path_factory: pytest.TempPathFactory, postgres_server: str, fake_model: FakeOpenAI
 ) -> Iterator[Replicas]:
-    admin_url = make_url(postgres_server)
-    name = f"parley_replicas_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    database_url = admin_url.set(database=name).render_as_string(hide_password=False)
     shared = tmp_path_factory.mktemp("shared")
     auth_file = shared / "auth.yaml"
     write_test_users(auth_file)
@@ -73,25 +66,12 @@ def replicas(
         )
         users.set_quota(QUOTA_USER, messages_per_minute=2)
     env = {"PARLEY_LOGIN_MAX_FAILURES": str(MAX_FAILURES)}
-    try:
-        with contextlib.ExitStack() as stack:
-            a, b = (
-                stack.enter_context(
-                    running_server(
-                        tmp_path_factory.mktemp(f"replica_{replica}"),
-                        fake_model,
-                        database_url=database_url,
-                        auth_file=auth_file,
-                        env_extra=env,
-                    )
-                )[0]
-                for replica in "ab"
-            )
+    with scratch_database(postgres_server, "parley_replicas") as database_url:
+        replicas = two_replicas(
+            tmp_path_factory.mktemp, fake_model, database_url=database_url, auth_file=auth_file, env_extra=env
+        )
+        with replicas as (a, b):
             yield Replicas(a=a, b=b, database_url=database_url, auth_file=auth_file)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def messages_of(replicas: Replicas, username: str) -> list[Message]:

@@ -5,15 +5,12 @@ sign-in page; a callback replayed in another browser; the password sign-in besid
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
-from tests.e2e.conftest import Server, free_port, running_server, write_test_users
+from tests.conftest import scratch_database
+from tests.e2e.conftest import Server, free_port, running_server, two_replicas, write_test_users
 from tests.e2e.test_browser import CHAT_INPUT, auth_cookie, idle, sign_in
 from tests.fake_openai import FakeOpenAI
 from tests.oidc_provider import Provider, provider
@@ -193,12 +190,6 @@ def test_a_callback_that_lands_on_the_other_replica_signs_in(  # type: ignore[no
 ) -> None:
     """Two replicas on one PostgreSQL: the sign-in begins on A, the provider sends the browser
     back to B (the public URL's), which finishes it from the database; A then knows the session."""
-    admin_url = make_url(postgres_server)
-    name = f"parley_sso_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    database_url = admin_url.set(database=name).render_as_string(hide_password=False)
     auth_file = tmp_path_factory.mktemp("sso-shared") / "auth.yaml"
     write_test_users(auth_file)
     port_a, port_b = free_port(), free_port()
@@ -209,29 +200,21 @@ def test_a_callback_that_lands_on_the_other_replica_signs_in(  # type: ignore[no
         "PARLEY_PUBLIC_URL": f"http://127.0.0.1:{port_b}",  # the provider returns to B
         "PARLEY_OIDC_LABEL": LABEL,
     }
-    try:
-        with contextlib.ExitStack() as stack:
-            a, b = (
-                stack.enter_context(
-                    running_server(
-                        tmp_path_factory.mktemp(f"sso-replica-{port}"),
-                        fake_model,
-                        database_url=database_url,
-                        auth_file=auth_file,
-                        env_extra=env,
-                        port=port,
-                    )
-                )[0]
-                for port in (port_a, port_b)
-            )
-            idp.set_claims("u-dana", email="dana@example.com", email_verified=True, name="Dana")
-            through_the_provider(page, a, "u-dana")
-            page.locator(CHAT_INPUT).wait_for()
-            assert page.url.startswith(b.url)
-            page.goto(a.url)  # the same cookie (one host), the same session row: A knows her too
-            page.locator(CHAT_INPUT).wait_for()
-            assert "Dana" in page.locator("[data-testid='stSidebar']").inner_text()
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with (
+        scratch_database(postgres_server, "parley_sso") as database_url,
+        two_replicas(
+            tmp_path_factory.mktemp,
+            fake_model,
+            database_url=database_url,
+            auth_file=auth_file,
+            env_extra=env,
+            ports=(port_a, port_b),
+        ) as (a, b),
+    ):
+        idp.set_claims("u-dana", email="dana@example.com", email_verified=True, name="Dana")
+        through_the_provider(page, a, "u-dana")
+        page.locator(CHAT_INPUT).wait_for()
+        assert page.url.startswith(b.url)
+        page.goto(a.url)  # the same cookie (one host), the same session row: A knows her too
+        page.locator(CHAT_INPUT).wait_for()
+        assert "Dana" in page.locator("[data-testid='stSidebar']").inner_text()
