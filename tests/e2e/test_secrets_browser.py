@@ -22,6 +22,7 @@ from tests.e2e.test_browser import (
     send,
     sign_in,
 )
+from tests.e2e.test_signin_http import SSO_ON
 from tests.e2e.test_sso_browser import CLIENT_SECRET as SSO_CLIENT_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.after_all]
@@ -82,6 +83,7 @@ def test_no_secret_reaches_a_log_a_database_or_a_page(page, server: Server) -> N
         "the cookie key": TEST_COOKIE_KEY,
         "the API key": API_KEY,
         "the SSO client secret": SSO_CLIENT_SECRET,
+        "the sign-in tests' SSO client secret": SSO_ON["PARLEY_OIDC_CLIENT_SECRET"],
         **{f"cookie {i}": cookie for i, cookie in enumerate(sorted(COOKIES_SEEN))},
     }
     session_ids = {f"session id {i}": token_hash(c) for i, c in enumerate(sorted(COOKIES_SEEN))}

@@ -54,6 +54,26 @@ def row_of(server: Server, token: str) -> AuthSession:
     return next(row for row in session_rows(server) if row.token_hash == token_hash(token))
 
 
+# Single sign-on configured beside the passwords: the password sign-in must hold exactly as without
+# it (issue 21). The provider is never asked here (only its button's route would).
+SSO_ON = {
+    "PARLEY_OIDC_ISSUER": "https://id.example.com",
+    "PARLEY_OIDC_CLIENT_ID": "parley",
+    "PARLEY_OIDC_CLIENT_SECRET": "sso-client-secret-not-used-here",
+    "PARLEY_PUBLIC_URL": "https://parley.example.com",
+}
+
+
+@pytest.fixture(scope="module", params=["sso off", "sso on"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI
+) -> Iterator[Server]:
+    """This module's server, once without single sign-on and once with it."""
+    env = SSO_ON if request.param == "sso on" else {}
+    with running_server(tmp_path_factory.mktemp("server"), fake_model, env_extra=env) as (server, _process):
+        yield server
+
+
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> Iterator[Server]:
     """Behind a TLS-terminating proxy on this host, which Parley is told to trust."""
