@@ -102,19 +102,32 @@ def _versions(chat: ChatState, user: SignedIn, service: ChatService, message: Ch
         horizontal=True, vertical_alignment="center", gap=None, width="content", key=f"parley_versions_{message.id}"
     )
     with box:
-        for step, label, icon in ((-1, "Previous version", "chevron_left"), (1, "Next version", "chevron_right")):
-            if step == 1:
-                st.caption(f"{at + 1} / {count}")
-            other = at + step
-            st.button(
-                label,
-                key=f"parley_version_{message.id}_{step}",
-                icon=f":material/{icon}:",
-                type="tertiary",
-                disabled=not 0 <= other < count,
-                on_click=_choose_version,
-                args=(chat, user, service, message.versions[other % count]),
-            )
+        key = f"parley_version_{message.id}"
+        _arrow(chat, user, service, message.versions, at - 1, f"{key}_-1", "Previous version", "chevron_left")
+        st.caption(f"{at + 1} / {count}")
+        _arrow(chat, user, service, message.versions, at + 1, f"{key}_1", "Next version", "chevron_right")
+
+
+def _arrow(
+    chat: ChatState,
+    user: SignedIn,
+    service: ChatService,
+    versions: tuple[int, ...],
+    to: int,
+    key: str,
+    label: str,
+    icon: str,
+) -> None:
+    """The button to version `to`; there always, disabled past either end."""
+    st.button(
+        label,
+        key=key,
+        icon=f":material/{icon}:",
+        type="tertiary",
+        disabled=not 0 <= to < len(versions),
+        on_click=_choose_version,
+        args=(chat, user, service, versions[to % len(versions)]),
+    )
 
 
 def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, message_id: int) -> None:

@@ -122,10 +122,7 @@ def require_admin() -> SignedIn:
 
 def still_an_admin(user: SignedIn) -> bool:
     """`still_signed_in`, and an admin still (a role can be taken away meanwhile)."""
-    try:
-        resumed = accounts_or_error(Settings.from_env()).resume(user.session_hash)
-    except ChatError:
-        return False
+    resumed = _resumed(user)
     return resumed is not None and resumed.is_admin
 
 
@@ -133,7 +130,12 @@ def still_signed_in(user: SignedIn) -> bool:
     """For widget callbacks and lazy downloads: Streamlit runs them before the script,
     so before `signed_in_user`, with the user of the previous run. Each checks the session
     itself, so nothing is done for a session that ended meanwhile."""
+    return _resumed(user) is not None
+
+
+def _resumed(user: SignedIn) -> SignedIn | None:
+    """The callback's user as their session says now; None if it ended (or cannot be read)."""
     try:
-        return accounts_or_error(Settings.from_env()).resume(user.session_hash) is not None
+        return accounts_or_error(Settings.from_env()).resume(user.session_hash)
     except ChatError:
-        return False
+        return None

@@ -60,15 +60,9 @@ class SsoRoutes:
             return signin_form(context, request, error=error.message, target=target, status=503)
         response = RedirectResponse(url, status_code=303)
         https = context.judge.is_https(request.scope)
-        response.set_cookie(
-            cookies.session_cookie_name(BINDING_COOKIE, https=https),
-            binding,
-            max_age=int(FLOW_LIFETIME.total_seconds()),
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=https,
-        )
+        # The session cookie's own attributes (HttpOnly, Lax, `__Host-` over HTTPS), for ten minutes.
+        max_age = int(FLOW_LIFETIME.total_seconds())
+        cookies.set_session(response, BINDING_COOKIE, binding, max_age=max_age, https=https)
         return response
 
     async def callback(self, request: Request) -> Response:
@@ -77,7 +71,7 @@ class SsoRoutes:
         if party is None:
             return RedirectResponse("/signin", status_code=303)
         https = context.judge.is_https(request.scope)
-        binding = cookies.form_cookie(request.cookies, BINDING_COOKIE, https=https)
+        binding = cookies.session_token(request.cookies, BINDING_COOKIE, https=https)
         try:
             result = await anyio.to_thread.run_sync(_sign_in, context, party, request, binding, limiter=PROVIDER_CALLS)
         except ChatError as error:
@@ -90,13 +84,7 @@ class SsoRoutes:
                 await run_in_threadpool(end_earlier_sign_in, context, previous_hash)
             response = RedirectResponse(target, status_code=303)
             sign_browser_in(response, context, request.scope, token)
-        response.delete_cookie(
-            cookies.session_cookie_name(BINDING_COOKIE, https=https),
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=https,
-        )
+        cookies.clear_session(response, BINDING_COOKIE, https=https)
         return response
 
 
