@@ -8,6 +8,12 @@ PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 # make prod on every interface.
 RUN_ADDRESS  = $(or $(ADDRESS),127.0.0.1)
 PROD_ADDRESS = $(or $(ADDRESS),0.0.0.0)
+# The tiers without a browser run in WORKERS processes (pytest-xdist, a module's tests in one of them;
+# WORKERS=0 for one process), the Docker build beside them; then the browser modules alone, one
+# browser at a time (docs/testing.md says why).
+WORKERS  ?= 2
+PARALLEL := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope --no-loadscope-reorder)
+BESIDE   := tests/unit tests/app tests/integration tests/e2e/test_docker.py
 # The process `make run` / `make prod` started here, for `make restart`.
 PIDFILE := .parley.pid
 # Docker: the image's name, its tags (version and commit) and the container's name.
@@ -61,7 +67,7 @@ migrate: $(VENV)/.runtime ## apply pending database migrations (DATABASE_URL), u
 	$(PY) -m chat migrate
 
 check: $(VENV)/.dev ## the fast tests to run while working: unit and AppTest flows, SQLite only (under 2 minutes)
-	$(PY) -m pytest tests/unit tests/app
+	$(PY) -m pytest $(PARALLEL) tests/unit tests/app
 
 # axe-core, the accessibility checker the browser tests inject, pinned by its lock file.
 AXE := tests/a11y/node_modules/axe-core/axe.min.js
@@ -70,7 +76,10 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 	touch $@
 
 test: $(VENV)/.dev $(AXE) ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
-	$(PY) -m pytest
+	@status=0; \
+	$(PY) -m pytest $(PARALLEL) $(BESIDE) || status=1; \
+	$(PY) -m pytest tests/e2e --ignore=tests/e2e/test_docker.py || status=1; \
+	exit $$status
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
 	$(PY) -m ruff check .

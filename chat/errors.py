@@ -24,6 +24,11 @@ class ChatError(Exception):
         return str(self.args[0])
 
 
+# The kind of the error a model that takes no pictures answers a prompt with pictures with: the page
+# puts the prompt back in its box and its files above it (chat/ui/state.py).
+IMAGES_REFUSED = "images_refused"
+
+
 class ConfigError(ChatError):
     """The configuration (environment, `.env`, `auth.yaml`) cannot be used."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html.parser import HTMLParser
 
 from streamlit.testing.v1 import AppTest
@@ -40,7 +41,7 @@ def sign_in(app: AppTest, username: str = "alice", password: str | None = None) 
     return app.run()
 
 
-def send(app: AppTest, prompt: str) -> AppTest:
+def send(app: AppTest, prompt: str, files: Sequence[tuple[str, bytes]] = ()) -> AppTest:
     """A prompt sent, and the page as a browser then shows it. The prompt's callback reruns only
     the chat's fragments (chat/ui/prompt.py), and AppTest's tree holds only what a run drew, where
     a browser keeps the rest of the page: a full run draws the whole of it again."""
@@ -51,6 +52,8 @@ def send(app: AppTest, prompt: str) -> AppTest:
     fragments_only = getattr(chat, "conversation_id", None) is not None  # the callback's own rule
     if not app.chat_input:
         app.run()  # the last run was fragments' only (a click in the chat): the whole page, as a browser has it
+    for name, data in files:
+        app.chat_input[0].upload(name, data)
     app.chat_input[0].set_value(prompt)
     app.run()
     # A run that went on to the whole page (a refused prompt, a session that ended) drew it all.

@@ -193,7 +193,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The fast tiers stay fast: no PostgreSQL in tests/unit and tests/app, no server in tests/unit."""
+    """The fast tiers stay fast: no PostgreSQL in tests/unit and tests/app, no server in tests/unit.
+
+    The Docker module goes first (its build is the longest unit: `make test`'s pytest-xdist keeps this
+    order with `--no-loadscope-reorder`), the secrets check (`after_all`) after every other browser
+    test. The sort is stable: otherwise collection order."""
+    items.sort(key=lambda item: (item.path.name != "test_docker.py", item.get_closest_marker("after_all") is not None))
     for item in items:
         tier = item.path.parent.name if item.path.parent.parent == ROOT / "tests" else ""
         if tier in ("unit", "app") and item.get_closest_marker("both_engines"):

@@ -13,6 +13,7 @@ Run it alone for manual tries and benchmarks:
 from __future__ import annotations
 
 import argparse
+import base64
 import fcntl
 import json
 import re
@@ -58,6 +59,7 @@ class FakeReply:
     usage: bool = True  # send usage when the request asks for it
     prompt_tokens: int | None = None  # report this many prompt tokens instead of the fake's own count
     reasoning: str | None = None  # sent first, as `reasoning_content` deltas (DeepSeek, vLLM)
+    echo: bool = False  # the reply says what the last user message carried (`echo_of`), instead of `text`
 
 
 @dataclass
@@ -81,6 +83,8 @@ class FakeOpenAI:
         # Parameters this "model" refuses with OpenAI's 400, as o-series models refuse
         # `temperature` and `max_tokens`.
         self.refuses: set[str] = set()
+        # False: a text-only model, which answers a request with a picture with OpenAI's 400.
+        self.sees_images = True
         self._queue: deque[FakeReply] = deque()
         self._titles: deque[FakeReply] = deque()
         self._lock = threading.Lock()
@@ -197,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
         refused = sorted(name for name in self.fake.refuses if name in body)
         if refused:
             return _refusal(refused[0], body[refused[0]])
+        if not self.fake.sees_images and any(part.get("type") == "image_url" for part in _parts(body)):
+            return _error("Invalid content type. image_url is only supported by certain models.", None)
         window = self.fake.context_window
         size = prompt_tokens(body)
         if window is not None and size > window:
@@ -229,14 +235,14 @@ class _Handler(BaseHTTPRequestHandler):
                 stream.delta({"reasoning_content": piece})
             if reply.first_delay:
                 time.sleep(reply.first_delay)
-            if self._tokens(reply, stream):
+            if self._tokens(reply, stream, body):
                 self._finish(reply, body, stream)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away (a stop): nothing to do
 
-    def _tokens(self, reply: FakeReply, stream: _Chunks) -> bool:
+    def _tokens(self, reply: FakeReply, stream: _Chunks, body: dict[str, Any]) -> bool:
         """The reply's text, a token per chunk, with the failure it asks for: whether the stream goes on."""
-        for index, token in enumerate(tokenize(reply.text)):
+        for index, token in enumerate(tokenize(echo_of(body) if reply.echo else reply.text)):
             if index == reply.reset_after:
                 self._reset()
                 return False
@@ -321,8 +327,41 @@ def _unacknowledged(connection: socket.socket) -> int:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    """The fake's own count of a request's prompt tokens (its tokens, 4 per message)."""
-    return sum(len(tokenize(str(m.get("content", "")))) + 4 for m in body.get("messages", []))
+    """The fake's own count of a request's prompt tokens (its tokens, 4 per message, 100 per picture)."""
+    return sum(len(tokenize(text_of(m.get("content")))) + 4 + 100 * _pictures(m) for m in body.get("messages", []))
+
+
+def text_of(content: Any) -> str:
+    """A message's text: a string, or its content parts' text joined."""
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _pictures(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    return sum(1 for part in content if part.get("type") == "image_url") if isinstance(content, list) else 0
+
+
+def _parts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [part for m in body.get("messages", []) if isinstance(m.get("content"), list) for part in m["content"]]
+
+
+def echo_of(body: dict[str, Any]) -> str:
+    """What the last user message carried, one line per part: `text: <its first 60 characters>`,
+    `image: <media type>, <bytes> bytes`."""
+    last = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
+    content = last.get("content")
+    parts = content if isinstance(content, list) else [{"type": "text", "text": str(content or "")}]
+    lines = []
+    for part in parts:
+        if part.get("type") == "image_url":
+            header, _, data = str(part["image_url"]["url"]).partition(",")
+            media_type = header.removeprefix("data:").removesuffix(";base64")
+            lines.append(f"image: {media_type}, {len(base64.b64decode(data))} bytes")
+        else:
+            lines.append("text: " + " ".join(str(part.get("text", "")).split())[:60])
+    return "\n\n".join(lines)
 
 
 def _refusal(name: str, value: Any) -> dict[str, Any]:
@@ -338,7 +377,7 @@ def _refusal(name: str, value: Any) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "param": name, "code": code}}
 
 
-def _error(message: str, code: str) -> dict[str, Any]:
+def _error(message: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
 
 

@@ -21,7 +21,7 @@ follow_url(chat, user, service)
 conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
-prompt_input(chat)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns `chat_turns`
+prompt_input(chat, settings)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns `chat_turns`
 welcome(chat, user)  # a new chat's greeting and suggested prompts
 earlier_messages(settings)
 chat_turns(settings)

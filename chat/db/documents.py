@@ -7,8 +7,9 @@ chat's sidebar offers the same document through the service (`ChatService.export
 A conversation is its record (chat/domain/records.py) without its user, whom the document
 names once, plus when it was last active and its messages. A message is its record's
 fields (a prompt's row has a reply's columns too), its role, and what only the log knows
-of it: its feedback, whether it is off the branch shown, and its parent (chat/domain/versions.py)
-as its place in the conversation's list of messages. Fields added after version 1 first
+of it: its feedback, whether it is off the branch shown, its parent (chat/domain/versions.py)
+as its place in the conversation's list of messages, and a prompt's files by name and digest (their
+contents once each, in the document's `files`: chat/db/document_files.py). Fields added after version 1 first
 shipped are read with their defaults (a file without parents gets them from its order), so
 older files still import; keys this Parley does not know (from a later Parley, or a hand)
 are ignored, so one added field does not fail the whole file.
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import store
+from chat.db.document_files import attach_files, files_document, message_files, take_files
 from chat.db.tables import Conversation, Message, new_id
 from chat.domain.records import ConversationRecord, ReplyRecord, from_json, parse_time, to_json, values
 from chat.domain.versions import parents_from_order
@@ -45,11 +47,10 @@ def user_export(sessions: sessionmaker[Session], username: str, conversation_id:
         else:
             one = store.get_conversation(session, conversation_id, username)
             conversations = [one] if one is not None else []
-        records = [
-            conversation_document(c, store.conversation_messages(session, c.id, username, with_superseded=True))
-            for c in conversations
-        ]
-    return {"format": FORMAT, "version": VERSION, "user": username, "conversations": records}
+        messages = [store.conversation_messages(session, c.id, username, with_superseded=True) for c in conversations]
+        records = [conversation_document(c, rows) for c, rows in zip(conversations, messages, strict=True)]
+        contents = files_document(session, username, (row for rows in messages for row in rows))
+    return {"format": FORMAT, "version": VERSION, "user": username, "conversations": records, "files": contents}
 
 
 def conversation_document(conversation: Conversation, messages: Sequence[Message]) -> dict[str, Any]:
@@ -69,6 +70,7 @@ def conversation_document(conversation: Conversation, messages: Sequence[Message
                 "parent": position.get(message.parent_id) if message.parent_id is not None else None,
                 "chosen_at": _time(message.chosen_at),
                 "updated_at": _time(message.updated_at),
+                "files": message_files(message),  # by digest: the contents are the document's `files`
             }
             for message in messages
         ],
@@ -86,6 +88,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
     created: list[str] = []
     try:
         with sessions.begin() as session:
+            taken = take_files(session, username, document.get("files"))
             for item in document["conversations"]:
                 # A new conversation of `username`: neither the file's id nor its user is kept.
                 record = from_json(
@@ -100,6 +103,7 @@ def import_document(sessions: sessionmaker[Session], document: dict[str, Any], u
                 session.flush()  # the rows' ids, for their parents
                 for row, parent in zip(rows, _parents(item["messages"]), strict=True):
                     row.parent_id = rows[parent].id if parent is not None else None
+                attach_files(session, username, rows, item["messages"], taken)
                 created.append(conversation.id)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(

@@ -38,11 +38,14 @@ _PG_LOCK = 0x7061726C6579  # "parley"
 LOCK_TIMEOUT_SECONDS = 300
 
 
+SEARCH_INDEXES = ("ix_messages_search_vector", "ix_file_contents_search_vector")
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Leave out of model comparisons what the migrations make by DDL for search."""
-    if type_ == "table" and name is not None and name.startswith("messages_fts"):
+    if type_ == "table" and name is not None and name.startswith(("messages_fts", "file_contents_fts")):
         return False  # SQLite's FTS5 table and its shadow tables
-    return not (type_ == "column" and name == "search_vector") and name != "ix_messages_search_vector"
+    return not (type_ == "column" and name == "search_vector") and name not in SEARCH_INDEXES
 
 
 def _config(connection: Connection | None = None) -> Config:

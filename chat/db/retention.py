@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from chat.db import attachments as stored_files
 from chat.db.engine import ENDED_SESSIONS_KEPT, purge_ended
 from chat.db.tables import AuditEvent, AuthSession, Conversation, LoginFailure, Message
 from chat.domain.status import ReplyStatus
@@ -33,6 +34,8 @@ from chat.errors import StorageError
 from chat.settings import Settings
 
 BATCH_SIZE = 500
+# Files kept but never sent (removed from above the prompt box, a tab closed) wait this long first.
+UNSENT_FILES_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -66,17 +69,20 @@ class PurgeReport:
     inactive: Removed  # past retention_days since their last activity
     auth_sessions: int
     login_failures: int
+    files: int = 0  # attached files' contents no message refers to any more
     dry_run: bool = False
 
     @property
     def anything(self) -> bool:
-        return any((self.deleted.conversations, self.inactive.conversations, self.auth_sessions, self.login_failures))
+        counts = (self.deleted.conversations, self.inactive.conversations, self.auth_sessions, self.login_failures)
+        return any(counts) or self.files > 0
 
     def summary(self) -> str:
         """Counts per kind, short enough for an audit row's target."""
         return (
             f"{_conversations(self.deleted)} deleted, {_conversations(self.inactive)} inactive, "
-            f"{_plural(self.auth_sessions, 'ended sign-in')}, {_plural(self.login_failures, 'old login failure')}"
+            f"{_plural(self.auth_sessions, 'ended sign-in')}, {_plural(self.login_failures, 'old login failure')}, "
+            f"{_plural(self.files, 'unused file')}"
         )
 
 
@@ -106,6 +112,7 @@ def purge(
                 inactive=_count(session, inactive),
                 auth_sessions=_count_rows(session, AuthSession, _ended_sessions(policy, now)),
                 login_failures=_count_rows(session, LoginFailure, _old_failures(policy, now)),
+                files=stored_files.count_unreferenced(session, taken_before=now - UNSENT_FILES_KEPT),
                 dry_run=True,
             )
     removed_deleted = _remove(database, deleted, batch_size)  # deleted ones first
@@ -113,7 +120,10 @@ def purge(
     with _writing(database) as session:
         ended = purge_ended(session, before=now - policy.ended_sessions_kept)
         failures = session.execute(delete(LoginFailure).where(_old_failures(policy, now)))
-        report = PurgeReport(removed_deleted, removed_inactive, ended, int(getattr(failures, "rowcount", 0) or 0))
+        # A file's content goes with the last message that refers to it (files are kept once per user).
+        files = stored_files.drop_unreferenced(session, taken_before=now - UNSENT_FILES_KEPT)
+        failed = int(getattr(failures, "rowcount", 0) or 0)
+        report = PurgeReport(removed_deleted, removed_inactive, ended, failed, files)
         if report.anything:
             session.add(AuditEvent(at=now, actor=actor, action="purge", target=report.summary()[:200]))
     return report

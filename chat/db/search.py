@@ -59,16 +59,21 @@ def search_messages(session: Session, username: str, text: str, *, limit: int = 
     if not words:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows = _postgres_rows(session, username, words, limit)
+        rows = [*_postgres_rows(session, username, words, limit), *_postgres_file_rows(session, username, words, limit)]
     else:
-        rows = _sqlite_rows(session, username, words, limit)
+        rows = [*_sqlite_rows(session, username, words, limit), *_sqlite_file_rows(session, username, words, limit)]
+    # A prompt found by its text and by a file's, or by two files: once, by its own words if it has them.
+    best: dict[int, Row[Any]] = {}
+    for row in sorted(rows, key=lambda row: (-row.id, getattr(row, "name", None) is not None)):
+        best.setdefault(row.id, row)
+    rows = list(best.values())[:limit]
     return [
         SearchHit(
             conversation_id=row.conversation_id,
             conversation_title=row.title or "Untitled",
             message_id=row.id,
             role=row.role,
-            snippet=row.snippet,
+            snippet=f"{row.name}: {row.snippet}" if getattr(row, "name", None) else row.snippet,
             created_at=as_utc(row.created_at),  # raw SQL: no UTCDateTime to do it
         )
         for row in rows
@@ -105,6 +110,45 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
             "  AND c.username = :username AND c.deleted_at IS NULL"
             "  ORDER BY m.id DESC LIMIT :limit) AS hit"
             " ORDER BY hit.id DESC"  # snippets only for the rows shown
+        ),
+        {"query": query, "username": username, "limit": limit, "options": options},
+    ).all()
+
+
+# --- a prompt's files: found by the text of an attached document ---------------------------
+
+
+def _sqlite_file_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
+    query = " ".join(f'"{word}"' for word in words) + "*"
+    return session.execute(
+        sql_text(
+            "SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, mf.name,"
+            f" snippet(file_contents_fts, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', {SNIPPET_WORDS}) AS snippet"
+            " FROM file_contents_fts JOIN file_contents f ON f.id = file_contents_fts.rowid"
+            " JOIN message_files mf ON mf.content_id = f.id JOIN messages m ON m.id = mf.message_id"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE file_contents_fts MATCH :query AND f.username = :username AND c.username = :username"
+            " AND c.deleted_at IS NULL AND NOT m.superseded"
+            " ORDER BY m.id DESC LIMIT :limit"
+        ),
+        {"query": query, "username": username, "limit": limit},
+    ).all()
+
+
+def _postgres_file_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
+    query = " & ".join(f"'{word}'" for word in words) + ":*"
+    options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
+    return session.execute(
+        sql_text(
+            "SELECT hit.id, hit.role, hit.created_at, hit.conversation_id, hit.title, hit.name,"
+            " ts_headline('parley_search', hit.text, to_tsquery('parley_search', :query), :options) AS snippet"
+            " FROM (SELECT m.id, m.role, m.created_at, f.text, mf.name, c.id AS conversation_id, c.title"
+            "  FROM file_contents f JOIN message_files mf ON mf.content_id = f.id"
+            "  JOIN messages m ON m.id = mf.message_id JOIN conversations c ON c.id = m.conversation_id"
+            "  WHERE f.search_vector @@ to_tsquery('parley_search', :query) AND f.username = :username"
+            "  AND NOT m.superseded AND c.username = :username AND c.deleted_at IS NULL"
+            "  ORDER BY m.id DESC LIMIT :limit) AS hit"
+            " ORDER BY hit.id DESC"
         ),
         {"query": query, "username": username, "limit": limit, "options": options},
     ).all()

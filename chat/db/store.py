@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from chat.db.tables import Conversation, Message, utcnow
+from chat.db.attachments import as_attachment
+from chat.db.tables import Conversation, Message, MessageFile, utcnow
 from chat.db.versions import branch_end
 from chat.domain.messages import ChatMessage
 from chat.domain.records import ConversationRecord, PromptRecord, ReplyRecord, field_names, values
@@ -274,7 +276,7 @@ def conversation_messages(
 ) -> Sequence[Message]:
     """The conversation's messages in order: its current branch, or (for the log's
     exports) every attempt too."""
-    query = select(Message).join(Conversation).where(_owned(conversation_id, username))
+    query = select(Message).join(Conversation).where(_owned(conversation_id, username)).options(WITH_FILES)
     if not with_superseded:
         query = query.where(Message.superseded.is_(False))
     return session.scalars(query.order_by(Message.id)).all()
@@ -321,4 +323,11 @@ def _status(row: Message) -> ReplyStatus:
 
 
 def as_chat_message(row: Message) -> ChatMessage:
-    return ChatMessage.of(record_of(row), role=row.role, id=row.id, feedback=row.feedback)
+    message = ChatMessage.of(record_of(row), role=row.role, id=row.id, feedback=row.feedback)
+    if row.role != "user":
+        return message
+    return replace(message, attachments=tuple(as_attachment(file.content, file.name) for file in row.files))
+
+
+# A prompt's files and their contents' descriptions, in one more query for all the messages read.
+WITH_FILES = selectinload(Message.files).joinedload(MessageFile.content)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -135,6 +136,48 @@ class Message(Base):
     owner: Mapped[str | None] = mapped_column(String(300))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    files: Mapped[list[MessageFile]] = relationship(
+        order_by="MessageFile.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FileContent(Base):
+    """An attached file's content (chat/domain/attachments.py), kept once per user however often
+    it is attached: a picture as re-encoded, a document's text. Per user, not shared between users:
+    a fast upload must not tell anyone that another user has the same file, and one user's data
+    goes at their purge whatever anyone else attached."""
+
+    __tablename__ = "file_contents"
+    __table_args__ = (UniqueConstraint("username", "digest", name="uq_file_contents_owner_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the bytes as uploaded
+    kind: Mapped[str] = mapped_column(String(16))  # AttachmentKind
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    # Deferred: read only when a request or a thumbnail needs them, never with a conversation's list.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # a picture's bytes
+    text: Mapped[str | None] = mapped_column(Text, deferred=True)  # a document's text
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class MessageFile(Base):
+    """A file attached to a prompt: the name it had, its place among the prompt's files, its content."""
+
+    __tablename__ = "message_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("file_contents.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+
+    content: Mapped[FileContent] = relationship()
 
 
 class AuthSession(Base):

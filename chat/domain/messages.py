@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.domain.attachments import Attachment
 from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 
@@ -31,6 +32,7 @@ class ChatMessage:
     id: int | None = None  # the log's id, for messages loaded from it
     left_out: int = 0  # earlier messages not sent with the request that produced this reply
     versions: tuple[int, ...] = ()  # the ids of its versions, its own among them (chat/domain/versions.py)
+    attachments: tuple[Attachment, ...] = ()  # a prompt's files (chat/domain/attachments.py)
 
     @classmethod
     def of(

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import tiktoken
 
+from chat.domain.context import text_of
+
 log = logging.getLogger(__name__)
 
 TABLES_DIR = Path(__file__).with_name("tables")
@@ -163,10 +165,10 @@ class Counter:
 
     def _raw(self, message: Mapping[str, object]) -> int:
         if not self.exact:
-            return ESTIMATE_PER_MESSAGE + self._text(str(message.get("content") or ""))
+            return ESTIMATE_PER_MESSAGE + self._text(text_of(message.get("content")))
         tokens = TOKENS_PER_MESSAGE
         for key, value in message.items():
-            tokens += self._text(str(value))
+            tokens += self._text(text_of(value))
             if key == "name":
                 tokens += TOKENS_PER_NAME
         return tokens

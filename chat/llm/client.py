@@ -18,11 +18,12 @@ from typing import Protocol
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionChunk, ChatCompletionContentPartParam, ChatCompletionMessageParam
 
+from chat.domain.context import ContentPart, text_of
 from chat.domain.planning import RequestMessage
 from chat.domain.titles import TITLE_REQUEST, demo_title
-from chat.errors import UpstreamError
+from chat.errors import IMAGES_REFUSED, UpstreamError
 from chat.settings import Settings
 
 # Sent when OPENAI_BASE_URL is set without a key (Ollama, vLLM, LM Studio ignore it);
@@ -143,10 +144,19 @@ def _sdk_message(message: RequestMessage) -> ChatCompletionMessageParam:
     """Parley's request message as the SDK's own type (one per role)."""
     role, content = message["role"], message["content"]
     if role == "system":
-        return {"role": "system", "content": content}
+        return {"role": "system", "content": text_of(content)}
     if role == "assistant":
-        return {"role": "assistant", "content": content}
-    return {"role": "user", "content": content}
+        return {"role": "assistant", "content": text_of(content)}
+    if isinstance(content, str):
+        return {"role": "user", "content": content}
+    return {"role": "user", "content": [_sdk_part(part) for part in content]}
+
+
+def _sdk_part(part: ContentPart) -> ChatCompletionContentPartParam:
+    """A prompt's text or picture (a data URL) as the SDK's content part."""
+    if part["type"] == "image_url":
+        return {"type": "image_url", "image_url": {"url": part["image_url"]["url"]}}
+    return {"type": "text", "text": part["text"]}
 
 
 def _status_error(error: openai.APIStatusError, *, model: str, server: str) -> UpstreamError:
@@ -179,7 +189,23 @@ def _bad_request(error: openai.BadRequestError, *, model: str) -> UpstreamError:
             f"The conversation is too long for the model's context window: {_server_message(error)}",
             kind="context_length",
         )
+    if _IMAGES_REFUSED.search(_server_message(error)):
+        return UpstreamError(NO_PICTURES.format(model=model, detail=_server_message(error)), kind=IMAGES_REFUSED)
     return UpstreamError(f"The model server rejected the request (400): {_server_message(error)}", kind="bad_request")
+
+
+# A model that takes no pictures, as OpenAI ("image_url is only supported by certain models"),
+# vLLM ("not a multimodal model"), Ollama and llama.cpp ("does not support images", "image input
+# is not supported") say it.
+_IMAGES_REFUSED = re.compile(
+    r"image_url is only supported|not a multimodal model|(image|vision)[^.]{0,40}not supported|"
+    r"does not support (image|vision)|(can ?not|cannot|unable to) (read|process|see) images?",
+    re.IGNORECASE,
+)
+NO_PICTURES = (
+    "The model '{model}' does not take pictures ({detail}). Your message is back in the input box with its "
+    "files: remove the pictures, or choose a model that sees them, and send again."
+)
 
 
 # How servers say a request does not fit: OpenAI's error code, and the wording of
@@ -260,7 +286,7 @@ class DemoChatModel:
         self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
         if messages and messages[-1]["content"] == TITLE_REQUEST:  # Parley asks it to name a conversation
-            prompt = next((m["content"] for m in messages if m["role"] == "user"), "")
+            prompt = next((text_of(m["content"]) for m in messages if m["role"] == "user"), "")
             return _DemoStream(demo_title(prompt), messages, self.token_delay)
         return _DemoStream(demo_reply(messages), messages, self.token_delay)
 
@@ -273,15 +299,19 @@ def demo_reply(messages: Sequence[RequestMessage]) -> str:
     draws (a heading, a list, a code block, a table, a formula) before saying how to connect a
     real model."""
     prompts = [m for m in messages if m["role"] == "user"]
-    text = prompts[-1]["content"] if prompts else ""
-    words = text.split()
+    content = prompts[-1]["content"] if prompts else ""
+    # A prompt with files: its documents' text parts first, its own text last (chat/domain/context.py).
+    parts: list[ContentPart] = content if isinstance(content, list) else [{"type": "text", "text": content}]
+    texts = [part["text"] for part in parts if part["type"] == "text"]
+    words = (texts[-1] if texts else "").split()
     count = len(words)
     quoted = " ".join(words[:60])
+    files = _files_said(len(texts) - 1, sum(part["type"] == "image_url" for part in parts))
     return (
         "### Parley's offline demo model\n\n"
         f"This is Parley's offline demo model, so this reply is canned. You wrote {count} "
         f"word{'s' if count != 1 else ''} in message {len(prompts)} of this chat:\n\n"
-        f"> {quoted}\n\n"
+        f"> {quoted}\n\n{files}"
         "A real model's replies are drawn the same way:\n\n"
         "- **lists** and *emphasis*, as Markdown;\n"
         "- code, highlighted, with its own copy button:\n\n"
@@ -298,6 +328,14 @@ def demo_reply(messages: Sequence[RequestMessage]) -> str:
     )
 
 
+def _files_said(documents: int, pictures: int) -> str:
+    """The demo model's word on a prompt's files, which it does not read."""
+    if documents <= 0 and pictures <= 0:
+        return ""
+    named = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((pictures, "picture"), (documents, "document")) if n]
+    return f"You attached {' and '.join(named)}: a real model would read them; this one does not.\n\n"
+
+
 def _words(text: str) -> list[str]:
     pieces: list[str] = []
     for line in text.split("\n"):
@@ -310,7 +348,7 @@ def _words(text: str) -> list[str]:
 class _DemoStream:
     def __init__(self, text: str, messages: Sequence[RequestMessage], delay: float) -> None:
         self._pieces = _words(text)
-        self._prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
+        self._prompt_tokens = sum(len(text_of(m.get("content", "")).split()) + 4 for m in messages)
         self._delay = delay
         self._closed = False
 

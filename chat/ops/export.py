@@ -40,6 +40,8 @@ def as_markdown(record: dict[str, Any]) -> str:
             continue
         who = "You" if message["role"] == "user" else "Assistant"
         lines += ["", f"## {who}", "", message["content"] or "*(no text)*"]
+        if message.get("files"):
+            lines += ["", "*Attached: " + ", ".join(str(file["name"]) for file in message["files"]) + "*"]
         if message["role"] == "assistant" and message["status"] != "complete":
             ending = message["error_message"] or message["status"]
             lines += ["", f"*Ended early: {ending}*"]

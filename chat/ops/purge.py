@@ -39,6 +39,7 @@ def describe(report: PurgeReport, policy: RetentionPolicy) -> str:
         _kind(report.inactive, f"inactive for over {_days(policy.retention_days)}"),
         _count(report.auth_sessions, "sign-in session", "that ended over 30 days ago"),
         _count(report.login_failures, "login failure", "older than the throttle's window"),
+        _count(report.files, "attached file", "no message refers to any more"),
     ]
     done = [part for part in parts if part]
     if not done:

@@ -21,7 +21,7 @@ from chat.accounts import signins
 from chat.db import quotas
 from chat.db.quarantine import SetAside
 from chat.db.spool import Spool, waiting_usage
-from chat.db.store import as_chat_message
+from chat.db.store import WITH_FILES, as_chat_message
 from chat.db.tables import AuditEvent, Conversation, Message, utcnow
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
@@ -205,7 +205,7 @@ def read_conversation(
         AuditEvent(actor=actor, action="read_conversation", target=f"{conversation.username}/{conversation.id}")
     )
     messages = session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        select(Message).where(Message.conversation_id == conversation_id).options(WITH_FILES).order_by(Message.id)
     ).all()
     return conversation, messages
 

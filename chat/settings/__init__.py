@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from chat.errors import ConfigError
+from chat.settings.attachments import AttachmentSettings
 from chat.settings.reading import (
     ENVIRON,
     KEEP_BLANK,
@@ -52,9 +53,9 @@ KNOWN_DEFAULT_COOKIE_KEYS = frozenset(
 COOKIE = "The session cookie's name (`__Host-` is put before it over HTTPS)."
 
 
-class Settings(SingleSignOn):
+class Settings(SingleSignOn, AttachmentSettings):
     """Parley's configuration: one field per variable, read by `from_env` (single sign-on's are
-    declared in chat/settings/sso.py)."""
+    declared in chat/settings/sso.py, attachments' in chat/settings/attachments.py)."""
 
     model_config = SettingsConfigDict(frozen=True, case_sensitive=True, extra="ignore")
 

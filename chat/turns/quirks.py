@@ -86,7 +86,9 @@ class Quirks:
     def _trimmed_further(self, turn: Turn, history: Sequence[ChatMessage], error: UpstreamError) -> RequestPlan:
         budget = smaller_budget(turn.plan.tokens, error.message)
         try:
-            smaller: RequestPlan | None = self._planner.plan(history, turn.prompt, turn.options, budget)
+            smaller: RequestPlan | None = self._planner.plan(
+                history, turn.prompt, turn.options, budget, attachments=turn.plan.attachments, username=turn.username
+            )
         except InputError:
             smaller = None
         if smaller is None or smaller.left_out <= turn.plan.left_out:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from chat.db import documents, quotas, search, spool
+from chat.domain.attachments import Attachment
 from chat.domain.conversation import ConversationOptions, ConversationSummary
 from chat.domain.messages import ChatMessage
 from chat.domain.planning import RequestPlan, clean_prompt
@@ -31,6 +32,7 @@ from chat.errors import SignedOutError, StorageError
 from chat.llm.client import ChatModel
 from chat.settings import Settings
 from chat.turns.conversations import Conversations
+from chat.turns.files import Files
 from chat.turns.models import ModelList
 from chat.turns.planner import Planner
 from chat.turns.quirks import Quirks
@@ -62,7 +64,8 @@ class ChatService:
             self.spool.start_replaying(sessions)
         self.models = ModelList(settings, model)
         self.chats = Conversations(sessions)
-        self.planner = Planner(settings, self.tokens)
+        self.planner = Planner(settings, self.tokens, sessions)
+        self.files = Files(settings, sessions)  # attachments taken before a prompt is sent
         self.running = Running(settings.max_workers)
         self.quota_guard = QuotaGuard(sessions, self.spool, self.running)
         quirks = Quirks(settings, model, self.planner)
@@ -149,6 +152,7 @@ class ChatService:
         options: ConversationOptions | None = None,
         quota: quotas.Quota | None = None,
         session: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> Turn:
         """Save the prompt and an empty reply, then start the reply's worker.
 
@@ -159,10 +163,18 @@ class ChatService:
         sign-in session `session` (its hash) has ended meanwhile.
         A new conversation takes `options` (default: the settings') and `history` as
         the context before `prompt` (usually none); an existing one is answered with its
-        own stored options and its current branch from the log."""
+        own stored options and its current branch from the log. `attachments` are files the
+        user's `take_files` kept; they are tied to the prompt."""
         self._admit(session)
         return self._starter.begin(
-            username, conversation_id, options, prompt=prompt, history=history, redo=Redo.NONE, quota=quota
+            username,
+            conversation_id,
+            options,
+            prompt=prompt,
+            history=history,
+            redo=Redo.NONE,
+            quota=quota,
+            attachments=attachments,
         )
 
     def regenerate(
@@ -191,10 +203,12 @@ class ChatService:
         message_id: int | None = None,
         quota: quotas.Quota | None = None,
         session: str | None = None,
+        attachments: Sequence[Attachment] | None = None,
     ) -> Turn:
         """A new version of the prompt `message_id` (None: the last), answered: the old one and
-        what followed it leave the branch and stay in the log as versions. Raises InputError if
-        that prompt is no longer on the branch, or a reply after it is still being written."""
+        what followed it leave the branch and stay in the log as versions. It keeps the old one's
+        files, or carries `attachments` instead. Raises InputError if that prompt is no longer on
+        the branch, or a reply after it is still being written."""
         self._admit(session)
         return self._starter.begin(
             username,
@@ -205,6 +219,7 @@ class ChatService:
             redo=Redo.PROMPT,
             target=message_id,
             quota=quota,
+            attachments=attachments,
         )
 
     def choose_version(

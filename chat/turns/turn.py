@@ -256,8 +256,8 @@ class Turn:
 
     def prompt_message(self) -> ChatMessage:
         """Its prompt as the page shows it (the prompt answered again, for a regenerate)."""
-        place = self.place
-        return ChatMessage(role="user", content=self.prompt, id=place.prompt_id, versions=place.prompt_versions)
+        place, files = self.place, self.plan.attachments
+        return ChatMessage("user", self.prompt, id=place.prompt_id, versions=place.prompt_versions, attachments=files)
 
     # --- control ---------------------------------------------------------------------
     def stop(self, *, shutdown: bool = False) -> None:

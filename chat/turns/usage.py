@@ -14,7 +14,9 @@ class Usage:
 
     def observe(self, turn: Turn) -> None:
         """Let the server's count of the prompt correct Parley's estimates (chat/domain/tokens.py)."""
-        if turn.prompt_tokens is not None:
+        # Not from a request with pictures: their share of the server's count is not known (the estimate
+        # is OpenAI's rule), and an error in it would stay in the ratio, a running maximum, for good.
+        if turn.prompt_tokens is not None and turn.plan.image_tokens == 0:
             self._tokens.observe(turn.plan.counter, list(turn.plan.messages), turn.prompt_tokens)
 
     def settle(self, writer: TurnWriter) -> None:

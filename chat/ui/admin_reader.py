@@ -40,5 +40,5 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
                 places = Places.in_order(box)
                 if message.id in opened.superseded:
                     places.found.caption("Replaced by a later attempt (regenerated or edited).")
-                draw_message(message, places)
+                draw_message(message, places, opened.username)
                 places.close()

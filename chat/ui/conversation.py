@@ -29,7 +29,7 @@ from chat.ui.components import bring_into_view
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
 from chat.ui.pacing import pace
-from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here
+from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here, rerun_page
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState
 
@@ -67,6 +67,7 @@ def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     if chat.fold or not in_fragment_rerun():
         chat.fold = False
         chat.settle()
+        _prompt_back(chat)
         chat.split = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=len(chat.history))
     split = min(chat.split, len(chat.history))
     with st.container():
@@ -83,6 +84,7 @@ def draw_turns(
     streaming, if any; `settled` is called once it has ended."""
     try:
         chat.settle()
+        _prompt_back(chat)
         split = min(chat.split, len(chat.history))
         with st.container():
             _draw_history(chat, user, service, split, len(chat.history))
@@ -101,6 +103,13 @@ def draw_turns(
         if chat.turn is not None and _stopped_by_the_user():
             chat.turn.stop()
         raise
+
+
+def _prompt_back(chat: ChatState) -> None:
+    """A reply just settled gave its prompt back (a model that sees no pictures): the page's own run
+    puts it in the box and its files above it (`prompt_input`, drawn first, takes it)."""
+    if chat.restore_prompt is not None:
+        rerun_page()
 
 
 def first_drawn(chat: ChatState) -> int:
@@ -156,7 +165,7 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
                     edit_form(chat, user, service, message)
                 places.actions.empty()
             else:
-                draw_message(message, places)
+                draw_message(message, places, user.username)
                 if message.role == "assistant":
                     reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
                 else:
@@ -242,6 +251,7 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
             places.text.empty()
     draw_reasoning(places.reasoning, message.reasoning)
     draw_ending(places, message)
+    _prompt_back(chat)
     if chat.notice or chat.warning:
         rerun_here()  # the sentence goes where every run shows it, above the input box
     reply_actions(chat, user, service, message, places.actions, last=True)

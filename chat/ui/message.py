@@ -18,7 +18,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
-from chat.ui.markdown import neutralise_images
+from chat.ui.attachments import draw_files
+from chat.ui.markdown import neutralise_images, plain
 from chat.ui.verbatim import verbatim_html
 from chat.ui.wording import context_note, ending_note
 
@@ -90,9 +91,13 @@ class Places:
         return self._claim("actions")
 
 
-def draw_message(message: ChatMessage, places: Places) -> None:
-    """A message's text, reasoning, ending and notes; its actions place is left to the caller."""
-    draw_reasoning(places.reasoning, message.reasoning)
+def draw_message(message: ChatMessage, places: Places, owner: str) -> None:
+    """A message's text, reasoning (a prompt's files, `owner`'s, in that place), ending and notes;
+    its actions place is left to the caller."""
+    if message.role == "user":
+        draw_files(places.reasoning, message, owner)  # a prompt has no reasoning
+    else:
+        draw_reasoning(places.reasoning, message.reasoning)
     if message.content and message.role == "user":
         places.text.html(verbatim_html(message.content))  # as typed (chat/ui/verbatim.py)
     elif message.content:
@@ -124,7 +129,8 @@ def draw_ending(places: Places, message: ChatMessage) -> None:
         places.ending.caption(f":material/hourglass_top: {note}")
     else:
         places.ending.empty()
-    lines = [f":material/info: {neutralise_images(notice)}" for notice in message.notices]
+    # A notice may name a user's file, whose name may hold any character: drawn as text.
+    lines = [f":material/info: {plain(notice)}" for notice in message.notices]
     if left_out := context_note(message):
         lines.append(f":material/content_cut: {neutralise_images(left_out)}")
     if lines:

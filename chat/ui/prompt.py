@@ -10,10 +10,14 @@ have grown past `FOLD_AFTER` (`chat/ui/chat_area.py`).
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.typing import ChatInputValue
 
 from chat.accounts.auth import SignedIn
 from chat.errors import ChatError, InputError, SignedOutError
-from chat.turns.service import ChatService, clean_prompt
+from chat.files.kinds import EXTENSIONS
+from chat.settings import Settings
+from chat.turns.service import ChatService, Turn, clean_prompt
+from chat.ui.attachments import upload_limit, waiting_chips
 from chat.ui.reruns import rerun_page
 from chat.ui.state import PROMPT, ChatState, chat_state
 
@@ -28,30 +32,48 @@ SAVE_WAIT = 5.0
 ENDING_WAIT = 1.0  # and for its end, when words may still come: a prompt sent mid-reply is refused after it
 
 
-def prompt_input(chat: ChatState) -> None:
-    """The chat input; a prompt that was refused comes back into it.
+def prompt_input(chat: ChatState, settings: Settings) -> None:
+    """The chat input (with files, unless attachments are off); a prompt that was refused comes back
+    into it, and its files wait above it (`waiting_files`).
 
-    The submitted prompt is taken by a callback into `chat.pending_prompt`, which
-    Streamlit runs before the script: a rerun that interrupts this run (a click while
-    it runs) cannot lose it, as it could lose the widget's one-shot return value.
-    `send` clears it once the turn has started.
+    The submitted prompt is taken by a callback into `chat.pending_prompt` (its files into
+    `chat.pending_uploads`), which Streamlit runs before the script: a rerun that interrupts
+    this run (a click while it runs) cannot lose it, as it could lose the widget's one-shot
+    return value. `send` clears it once the turn has started.
     """
     if chat.restore_prompt is not None:
         st.session_state[PROMPT] = chat.restore_prompt
         chat.restore_prompt = None  # only once the text is in the box
+    waiting_chips(chat)
     # No `max_chars`: Streamlit would silently cut a longer prompt. `send` refuses it
     # with a message instead and hands the whole text back for editing.
     # "submit": the input stays as it is while a reply streams (you may write the next message);
     # the reply's own Stop button is the one Stop control (`chat/ui/conversation.py`).
-    st.chat_input("Message Parley", key=PROMPT, submit_mode="submit", on_submit=_keep_prompt)
+    if not settings.attachments:
+        st.chat_input("Message Parley", key=PROMPT, submit_mode="submit", on_submit=_keep_prompt)
+        return
+    # The browser's checks; the server checks sizes and types again, by content (chat/files/).
+    st.chat_input(
+        "Message Parley",
+        key=PROMPT,
+        submit_mode="submit",
+        on_submit=_keep_prompt,
+        accept_file="multiple",
+        file_type=list(EXTENSIONS),
+        max_upload_size=upload_limit(settings),
+    )
 
 
 def _keep_prompt() -> None:
     value = st.session_state.get(PROMPT)
-    if not isinstance(value, str):
+    if isinstance(value, ChatInputValue):
+        text, uploads = value.text, [(file.name, file.getvalue()) for file in value.files]
+    elif isinstance(value, str):
+        text, uploads = value, []
+    else:
         return
     chat = chat_state()
-    chat.pending_prompt = value
+    chat.pending_prompt, chat.pending_uploads = text, uploads
     if chat.conversation_id is None:
         return  # a new conversation: the whole page, whose sidebar lists it
     chat.fold = sum(m.role == "user" for m in chat.history[chat.split :]) >= FOLD_AFTER
@@ -64,9 +86,13 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     Nothing here touches Streamlit (not even `st.session_state`, whose every access
     may raise a pending rerun), so a rerun arriving now cannot split a turn.
     """
-    chat.pending_prompt = None  # taken: from here on it is a turn, or back in the input box
+    chat.pending_prompt, uploads = None, chat.pending_uploads  # taken: a turn, or back in the box
+    chat.pending_uploads = []
     try:
+        chat.waiting_files += service.files.take(user.username, uploads, waiting=chat.waiting_files)  # kept
         prompt = clean_prompt(raw, service.settings.max_prompt_chars)
+        if prompt is None and raw is not None and chat.waiting_files:
+            raise InputError("Write a message to go with your files (they wait above the box).")
         if prompt is None:
             return False
         chat.settle()  # a reply stopped in the last run is context now
@@ -77,15 +103,7 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
             chat.settle()
         if chat.turn is not None:
             raise InputError("Parley is still answering. Wait for the reply, or stop it, then send again.")
-        turn = service.start_turn(
-            username=user.username,
-            conversation_id=chat.conversation_id,
-            history=chat.history,
-            prompt=prompt,
-            options=chat.options,
-            quota=user.quota,
-            session=user.session_hash,
-        )
+        turn = _start(chat, prompt, user, service)
     except SignedOutError:
         chat.pending_prompt = raw  # the page's next run finds the session ended and shows it to copy
         rerun_page()
@@ -97,7 +115,36 @@ def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService)
     chat.options = turn.options
     chat.not_found = False
     chat.history.append(turn.prompt_message())
-    chat.turn, chat.editing = turn, None
+    chat.turn, chat.editing, chat.waiting_files, chat.resend_of = turn, None, [], None
+    chat.restore_prompt = None  # a refusal settled just now (`settle` above) gave back text this prompt replaced
     if turn.unlogged:
         chat.warning = turn.notices[0]
     return True
+
+
+def _start(chat: ChatState, prompt: str, user: SignedIn, service: ChatService) -> Turn:
+    """A new prompt's turn; after a model refused the last prompt's pictures, a new version of that
+    prompt instead (it and its error leave the branch, and so do its pictures unless kept above the box)."""
+    refused = chat.resend_of
+    if refused is not None and chat.conversation_id is not None and any(m.id == refused for m in chat.history):
+        turn = service.edit_prompt(
+            username=user.username,
+            conversation_id=chat.conversation_id,
+            prompt=prompt,
+            message_id=refused,
+            quota=user.quota,
+            session=user.session_hash,
+            attachments=chat.waiting_files,
+        )
+        chat.history = chat.history[: next(i for i, m in enumerate(chat.history) if m.id == refused)]
+        return turn
+    return service.start_turn(
+        username=user.username,
+        conversation_id=chat.conversation_id,
+        history=chat.history,
+        prompt=prompt,
+        options=chat.options,
+        quota=user.quota,
+        session=user.session_hash,
+        attachments=chat.waiting_files,
+    )

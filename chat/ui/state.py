@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from chat.accounts.auth import SignedIn
+from chat.domain.attachments import Attachment
 from chat.domain.messages import ChatMessage
-from chat.errors import ChatError
+from chat.errors import IMAGES_REFUSED, ChatError
 from chat.settings import Settings
 from chat.turns.naming import Naming
 from chat.turns.service import ConversationOptions, Turn
@@ -40,6 +41,9 @@ class ChatState:
     warning: str | None = None  # the log is not taking writes: this turn waits on disk
     restore_prompt: str | None = None
     pending_prompt: str | None = None  # submitted, not yet sent (see `prompt_input`)
+    pending_uploads: list[tuple[str, bytes]] = field(default_factory=list)  # submitted with it: (name, bytes)
+    waiting_files: list[Attachment] = field(default_factory=list)  # kept; they go with the next prompt
+    resend_of: int | None = None  # a prompt refused for its pictures: the next prompt replaces it
     url_id: str | None = None  # the conversation id this session last put in the URL
     confirm_delete: str | None = None
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
@@ -63,6 +67,12 @@ class ChatState:
             self.turn = None
             self.history.append(turn.as_message())
             self.naming = turn.naming  # whichever run settles the turn, the chat's run waits for it
+            if turn.error is not None and turn.error.kind == IMAGES_REFUSED:
+                # The model sees no pictures: the text back in the box, the files above it (with any
+                # taken meanwhile), and the next prompt sent in its place (a new version of it).
+                files = [*turn.plan.attachments, *self.waiting_files]
+                self.waiting_files = list({(a.digest, a.name): a for a in files}.values())
+                self.restore_prompt, self.resend_of = turn.prompt, turn.place.prompt_id
             if turn.save_error and turn.save_error.kind == "spooled":
                 self.warning = turn.save_error.message
             elif turn.save_error:
@@ -74,7 +84,7 @@ class ChatState:
         # its conversation (here, after a reload, in another tab) follows it again.
         self.turn = None
         self.history, self.conversation_id, self.confirm_delete, self.options = [], None, None, None
-        self.not_found, self.first_shown, self.naming = False, None, None
+        self.not_found, self.first_shown, self.naming, self.resend_of = False, None, None, None
 
     def show(
         self, conversation_id: str, messages: list[ChatMessage], options: ConversationOptions, running: Turn | None
@@ -82,7 +92,7 @@ class ChatState:
         """Show a conversation loaded from the log; `running`: its last reply, still being written."""
         self.conversation_id, self.confirm_delete, self.options = conversation_id, None, options
         self.not_found, self.editing, self.first_shown, self.naming = False, None, None, None
-        self.turn = None
+        self.turn, self.resend_of = None, None
         if running is not None and messages and messages[-1].id == running.reply_id:
             # The log holds the reply as far as it got; the turn draws all of it and what follows.
             messages = messages[:-1]

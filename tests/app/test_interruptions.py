@@ -233,7 +233,7 @@ def submit_interrupted_page() -> None:
     user = SignedIn(username="alice", name="Alice", roles=("user",), session_hash=hashed, quota=Quota(0, 0))
     chat = chat_state()
     runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    prompt_input(chat)
+    prompt_input(chat, settings_or_stop())
     prompt = chat.pending_prompt  # taken by the box's callback
     if prompt and not st.session_state.get("interrupted"):
         st.session_state["interrupted"] = True

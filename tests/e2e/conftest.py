@@ -46,10 +46,6 @@ PAGE_HTML: list[str] = []
 COOKIES_SEEN: set[str] = set()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)  # stable: the rest keep order
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

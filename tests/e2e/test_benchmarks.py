@@ -66,6 +66,18 @@ SMOKES = [
         ),
     ),
     Smoke(
+        "attachments.py",
+        ("--smoke",),
+        (
+            rf"MB PDF \(5 pages\), new: Enter -> first token\s+Parley {FIGURE}ms",
+            rf"MB PDF \(5 pages\), sent again: Enter -> first token Parley {FIGURE}ms",
+            rf"its text sent by the bare SDK\s+{FIGURE}ms",
+            rf"Python's peak memory taking it\s+{FIGURE}MB",
+            rf"1,200 x 900 photo \([\d.]+ MB\): Enter -> first token\s+Parley {FIGURE}ms",
+            rf"request {FIGURE}KB resized, {FIGURE}KB as it is",
+        ),
+    ),
+    Smoke(
         "stream.py",
         ("--smoke",),
         (

@@ -23,7 +23,8 @@ import pytest
 from chat.ops.bootstrap import ensure_env_file
 from tests import docker_engine
 from tests.conftest import PASSWORDS, ROOT, logged_messages, require
-from tests.e2e.conftest import SERVER_FOLDERS, Server, free_port
+from tests.e2e.conftest import COOKIES_SEEN, Server, free_port
+from tests.e2e.secrets import files_to_search, leaks
 from tests.e2e.test_browser import assistant_text, auth_cookie, reply_settled, send, sign_in
 from tests.fake_openai import FakeOpenAI, FakeReply
 
@@ -34,6 +35,7 @@ IMAGE = "parley:latest"
 VOLUME = "parley-data"
 CONTAINER = "parley"
 UID = 10001
+API_KEY = "sk-test-not-a-real-key"
 
 
 @dataclass
@@ -45,6 +47,9 @@ class Docker:
 
     def __call__(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.engine.docker(*args, check=check, input=input)
+
+    def mountpoint(self, volume: str) -> str:
+        return self("volume", "inspect", "-f", "{{.Mountpoint}}", volume).stdout.strip()
 
     def inspect(self, what: str) -> dict:  # type: ignore[type-arg]
         return json.loads(self("inspect", what).stdout)[0]  # type: ignore[no-any-return]
@@ -151,7 +156,7 @@ def container(docker: Docker, fake_model: FakeOpenAI, tmp_path_factory: pytest.T
     port = free_port()
     overrides = {
         "OPENAI_BASE_URL": fake_model.base_url,
-        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_API_KEY": API_KEY,
         "PARLEY_MAX_RETRIES": "0",
         "PORT": str(port),
         "ADDRESS": "127.0.0.1",
@@ -161,6 +166,7 @@ def container(docker: Docker, fake_model: FakeOpenAI, tmp_path_factory: pytest.T
     started = time.monotonic()
     run = f"run -d --name {CONTAINER} --network host --health-interval 2s -v {VOLUME}:/app/data".split()
     docker(*run, "--env-file", str(env_file), IMAGE)
+    finished = False
     try:
         deadline = time.monotonic() + 120
         while (state := docker.inspect(CONTAINER)["State"])["Health"]["Status"] != "healthy":
@@ -168,7 +174,7 @@ def container(docker: Docker, fake_model: FakeOpenAI, tmp_path_factory: pytest.T
             assert state["Running"] and time.monotonic() < deadline, f"not healthy: {state}\n{logs}"
             time.sleep(0.5)
         docker.timings["start to healthy"] = time.monotonic() - started
-        volume = Path(docker("volume", "inspect", "-f", "{{.Mountpoint}}", VOLUME).stdout.strip())
+        volume = Path(docker.mountpoint(VOLUME))
         yield Container(
             Server(
                 f"http://127.0.0.1:{port}",
@@ -179,13 +185,28 @@ def container(docker: Docker, fake_model: FakeOpenAI, tmp_path_factory: pytest.T
             ),
             volume,
         )
+        finished = True
     finally:
-        # What the container logged goes to the end-of-run secrets check (test_secrets_browser).
         logs = docker("logs", CONTAINER, check=False)
         (folder / "container.log").write_text(logs.stdout + logs.stderr)
-        SERVER_FOLDERS.append(folder)
         docker("rm", "--force", CONTAINER, check=False)
+        # This module may run in its own pytest-xdist worker, so it looks for secrets itself
+        # (as test_secrets_browser does for the rest): in the log and in the volume's database.
+        volume = Path(docker.mountpoint(VOLUME))
+        files = files_to_search([folder, volume])
+        found = leaks(files, [], docker_secrets(env_file), COOKIES_SEEN)
         docker("volume", "rm", VOLUME, check=False)
+        if finished:  # else the error that stopped the module is the one to see
+            assert found == [] and any(path.name == "parley.db" for path in files)
+
+
+def docker_secrets(env_file: Path) -> dict[str, str]:
+    cookie_key = next(line for line in env_file.read_text().splitlines() if line.startswith("PARLEY_COOKIE_KEY="))
+    return {
+        **{f"password of {name}": password for name, password in PASSWORDS.items()},
+        "the cookie key": cookie_key.split("=", 1)[1].strip().strip("'\""),
+        "the API key": API_KEY,
+    }
 
 
 def test_the_container_runs_healthy_as_a_non_root_user(docker: Docker, container: Container) -> None:

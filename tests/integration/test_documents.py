@@ -110,6 +110,7 @@ def test_one_conversation_is_exported_alone_and_someone_elses_or_a_deleted_one_g
         "version": VERSION,
         "user": "bob",
         "conversations": [],
+        "files": {},
     }
     assert user_export(sessions, "alice", gone.id)["conversations"] == []
     assert user_export(sessions, "alice", new_id())["conversations"] == []

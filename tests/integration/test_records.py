@@ -72,5 +72,6 @@ def test_the_export_writes_a_message_as_its_record_and_reads_it_back(sessions: s
         "parent",
         "chosen_at",
         "updated_at",
+        "files",
     }
     assert from_json(ReplyRecord, {k: v for k, v in reply.items() if k in field_names(ReplyRecord)}) == REPLY

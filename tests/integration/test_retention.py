@@ -206,7 +206,7 @@ def test_ended_sign_ins_and_old_login_failures_go_and_the_purge_is_audited(sessi
     assert [(e.actor, e.action, e.at) for e in events] == [("cli", "purge", NOW)]
     assert events[0].target == (
         "1 conversation (2 messages) deleted, 0 conversations (0 messages) inactive, "
-        "2 ended sign-ins, 1 old login failure"
+        "2 ended sign-ins, 1 old login failure, 0 unused files"
     )
     assert not purge(sessions, POLICY, now=NOW).anything
     assert counts(sessions)["audit_events"] == 1  # a purge that removed nothing writes no event

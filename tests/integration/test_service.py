@@ -291,7 +291,9 @@ def test_a_prompt_whose_conversation_cannot_be_read_is_not_sent(
     first, _ = run_turn(service, "hello")
     asked = len(fake_openai.chat_requests)
     with sessions.begin() as session:
-        session.execute(text("DROP TABLE messages"))
+        session.execute(
+            text("DROP TABLE messages CASCADE" if session.bind.dialect.name == "postgresql" else "DROP TABLE messages")
+        )
     with pytest.raises(StorageError, match="could not be saved.*not sent"):
         service.start_turn(username="alice", conversation_id=first.conversation_id, history=[], prompt="again")
     assert len(fake_openai.chat_requests) == asked

@@ -16,6 +16,7 @@ def test_a_finished_reply_is_settled_once() -> None:
     class Done:
         done = True
         save_error = None
+        error = None
         naming = None  # set below: the title the page waits for comes with the settled turn
 
         def as_message(self) -> ChatMessage:

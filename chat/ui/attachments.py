@@ -1,0 +1,73 @@
+"""A prompt's files on the page: pictures as thumbnails, documents as chips (name, size, pages); and
+the files waiting above the prompt box to go with the next message, each with a remove button."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+from streamlit import config
+from streamlit.delta_generator import DeltaGenerator
+
+from chat.domain.attachments import Attachment, size_in_words
+from chat.domain.messages import ChatMessage
+from chat.settings import Settings
+from chat.settings.attachments import MB
+from chat.ui.markdown import plain
+from chat.ui.resources import chat_service, settings_or_stop
+from chat.ui.state import ChatState, chat_state
+
+THUMBNAIL_SIDE = 240  # pixels: the longer side of a picture shown in the chat
+MEBIBYTE = 1024 * 1024  # Streamlit's upload limits count in these
+
+
+def upload_limit(settings: Settings) -> int:
+    """Streamlit's own limit on one upload (MiB, whole), made to follow PARLEY_ATTACHMENT_MAX_MB: its
+    upload route refuses larger bodies (server.maxUploadSize), the chat input warns in the browser."""
+    limit = max(1, math.ceil(settings.attachment_max_mb * MB / MEBIBYTE))
+    if config.get_option("server.maxUploadSize") != limit:
+        config.set_option("server.maxUploadSize", limit)
+    return limit
+
+
+def file_label(attachment: Attachment) -> str:
+    """A document's chip: its name, size and pages."""
+    pages = f" · {attachment.pages} page{'s' if attachment.pages != 1 else ''}" if attachment.pages else ""
+    return f"{attachment.name} · {size_in_words(attachment.size)}{pages}"
+
+
+def draw_files(place: DeltaGenerator, message: ChatMessage, username: str) -> None:
+    """A prompt's files in one element of `place`: its pictures' thumbnails, then its documents."""
+    if not message.attachments:
+        place.empty()
+        return
+    service = chat_service(settings_or_stop())
+    with place.container(horizontal=True, gap="small"):
+        for attachment in message.attachments:
+            if attachment.is_image:
+                picture = service.files.thumbnail(username, attachment, THUMBNAIL_SIDE)
+                if picture is not None:
+                    st.image(picture, caption=plain(attachment.name), width="content")  # captions are Markdown
+                    continue
+            st.markdown(f":material/description: {plain(file_label(attachment))}", width="content")
+
+
+def waiting_chips(chat: ChatState) -> None:
+    """The files kept for the next message, above the prompt box (Streamlit's bottom container)."""
+    if not chat.waiting_files:
+        return
+    with st.bottom, st.container(horizontal=True, gap="small", key="parley_waiting_files"):
+        for index, attachment in enumerate(chat.waiting_files):
+            st.button(
+                plain(attachment.name),
+                key=f"parley_unattach_{index}_{attachment.digest[:12]}",
+                icon=":material/close:",
+                help=f"Remove {plain(attachment.name)}: it will not go with your message",
+                on_click=_remove,
+                args=(attachment.digest, attachment.name),
+            )
+
+
+def _remove(digest: str, name: str) -> None:
+    chat = chat_state()  # the tab's own list: nothing of the log changes
+    chat.waiting_files = [a for a in chat.waiting_files if (a.digest, a.name) != (digest, name)]
