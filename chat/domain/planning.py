@@ -113,6 +113,11 @@ def _newest_turns(turns: Sequence[_Turn], contents: Contents, counter: Counter, 
     )
 
 
+# No token of OpenAI's encodings is longer than this many characters of ordinary text: a document of
+# `chars` characters costs at least `chars // MOST_CHARS_PER_TOKEN` tokens, known without reading it.
+MOST_CHARS_PER_TOKEN = 32
+
+
 @dataclass(frozen=True)
 class _Turn:
     """An earlier prompt (with its files) and what answered it."""
@@ -157,12 +162,14 @@ def _too_long(used: int, budget: int, counter: Counter, pictures: bool) -> Input
 
 def _fit(turn: _Turn, contents: Contents, counter: Counter, room: int) -> _Fitted | None:
     """The turn as it fits `room`: whole, else without its files, else None. Its files' contents
-    are read only if it might fit whole (a picture's cost is known without reading it)."""
+    are read only if it might fit whole (a picture's cost is known without reading it, a lower
+    bound of a document's from its length)."""
     bare = sum(counter.message(m) for m in turn.messages)
     if bare > room:
         return None
     pictures = sum(image_tokens(a.width, a.height) for a in turn.attachments if a.is_image)
-    if turn.attachments and bare + pictures <= room:
+    text = sum(a.chars // MOST_CHARS_PER_TOKEN for a in turn.attachments if not a.is_image)  # at least
+    if turn.attachments and bare + pictures + text <= room:
         parts = with_files(turn.prompt, turn.attachments, contents(turn.attachments))
         whole: list[RequestMessage] = [{"role": "user", "content": parts.content}, *turn.messages[1:]]
         cost = sum(counter.message(m) for m in whole) + parts.image_tokens

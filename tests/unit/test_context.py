@@ -112,3 +112,11 @@ def test_the_offline_demo_model_quotes_the_prompt_alone_and_names_its_files() ->
     assert "You wrote 2 words" in reply and "> Two words" in reply and "secret words" not in reply
     assert "You attached 1 picture and 1 document" in reply
     assert "You attached" not in demo_reply([{"role": "user", "content": "Plain"}])
+
+
+def test_an_earlier_document_that_cannot_fit_is_not_read() -> None:
+    big = document("big.txt", "word " * 100_000)  # 500,000 characters: at least 15,625 tokens
+    get, read = store(big)
+    history = [ChatMessage("user", "read this", attachments=(big[0],)), ChatMessage("assistant", "done")]
+    plan = plan_request(history, "and now?", "", COUNTER, 10_000, contents=get)
+    assert read == [] and plan.files_left_out == ("big.txt",) and plan.left_out == 0
