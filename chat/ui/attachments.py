@@ -53,10 +53,14 @@ def draw_files(place: DeltaGenerator, message: ChatMessage, username: str) -> No
 
 
 def waiting_chips(chat: ChatState) -> None:
-    """The files kept for the next message, above the prompt box (Streamlit's bottom container)."""
-    if not chat.waiting_files:
-        return
+    """The files kept for the next message, above the prompt box (Streamlit's bottom container).
+
+    The container is drawn on every run, empty when there is nothing to show, so the prompt box
+    after it keeps its place and no run leaves chips behind; a prompt about to be sent
+    (`pending_prompt`) takes the files with it, so they are not drawn for its run."""
     with st.bottom, st.container(horizontal=True, gap="small", key="parley_waiting_files"):
+        if chat.pending_prompt is not None:
+            return
         for index, attachment in enumerate(chat.waiting_files):
             st.button(
                 plain(attachment.name),

@@ -74,8 +74,8 @@ def _keep_prompt() -> None:
         return
     chat = chat_state()
     chat.pending_prompt, chat.pending_uploads = text, uploads
-    if chat.conversation_id is None:
-        return  # a new conversation: the whole page, whose sidebar lists it
+    if chat.conversation_id is None or chat.waiting_files:
+        return  # the whole page: a new conversation's sidebar lists it; files above the box go with it
     chat.fold = sum(m.role == "user" for m in chat.history[chat.split :]) >= FOLD_AFTER
     st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT] if chat.fold else TURNS_FRAGMENT)
 

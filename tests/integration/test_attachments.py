@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chat.db import attachments as stored_files
 from chat.db.documents import import_document, user_export
 from chat.db.retention import RetentionPolicy, purge
-from chat.db.tables import FileContent, MessageFile, utcnow
+from chat.db.tables import FileContent, Message, MessageFile, utcnow
 from chat.domain.attachments import Attachment
 from chat.errors import InputError
 from chat.ops.export import as_markdown
@@ -26,7 +26,7 @@ from chat.turns import files as files_module
 from chat.turns.service import ChatService
 from tests import files
 from tests.conftest import service_with
-from tests.fake_openai import FakeOpenAI, FakeReply
+from tests.fake_openai import FakeOpenAI, FakeReply, prompt_tokens
 
 PHOTO = files.picture(3000, 2000, fmt="JPEG", gps=True)
 REPORT = files.pdf(["The launch moves to March.", "Budget: 40,000 euros."])
@@ -289,3 +289,18 @@ def test_files_waiting_above_the_box_count_in_the_message_limit(
     with pytest.raises(InputError, match="PARLEY_MESSAGE_ATTACHMENTS_MAX_MB"):
         service.files.take("alice", [("b.txt", b"b" * 600_000)], waiting=waiting)
     assert service.files.take("alice", [("b.txt", b"b" * 600_000)])  # alone, it fits
+
+
+def test_quotas_count_a_pictures_tokens_as_the_server_reports_them_or_as_estimated(
+    service: ChatService, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    taken = service.files.take("alice", [("photo.jpg", files.picture(512, 512, fmt="JPEG"))])
+    reported = send(service, taken, "With usage")
+    assert reported.prompt_tokens == prompt_tokens(fake_openai.chat_requests[-1].body)  # 100 a picture, the fake's
+    fake_openai.enqueue(FakeReply(usage=False))
+    estimated = send(service, taken, "Without usage")
+    assert estimated.usage_estimated and estimated.prompt_tokens == estimated.plan.tokens
+    assert estimated.plan.image_tokens == 255 and estimated.prompt_tokens > 255  # the picture's estimate counted
+    with sessions() as session:
+        logged = session.scalars(select(Message.prompt_tokens).where(Message.role == "assistant")).all()
+    assert sorted(logged) == sorted([reported.prompt_tokens, estimated.prompt_tokens])  # what quotas add up
