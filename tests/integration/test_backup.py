@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chat.accounts import signins
 from chat.accounts.auth import Accounts
+from chat.db import attachments as stored_files
 from chat.db import store
 from chat.db.search import search_messages
 from chat.db.tables import AuditEvent, AuthSession, Base, Conversation, LoginFailure, Message, utcnow
+from chat.domain.attachments import Attachment, AttachmentKind, Content
 from chat.domain.records import ReplyRecord
 from chat.domain.status import ReplyStatus
 from chat.ops import backup
@@ -79,6 +81,12 @@ def seed(sessions: sessionmaker[Session]) -> dict[str, str]:
         reply = turn(session, "alice", "Plan a climb of Kilimanjaro", "Go in the dry season; Crème brûlée.", trip)
         turn(session, "alice", "And the descent?", "Slowly, via the Mweka route.", trip)
         store.set_feedback(session, reply, "alice", 1)
+        # A file on the first prompt: attachments are rows of the log, so a backup holds them too.
+        notes = Attachment("d" * 64, "notes.txt", AttachmentKind.DOCUMENT, "text/plain", 40, chars=40)
+        stored_files.keep(session, "alice", notes, Content(text="Altitude sickness: climb high, sleep low."))
+        first = session.scalars(select(Message).where(Message.conversation_id == trip.id).order_by(Message.id)).first()
+        assert first is not None
+        stored_files.attach(session, first.id, "alice", [notes])
         gone = new_conversation(session, "bob", model="gpt-4o")
         turn(session, "bob", "Something I regret asking", "No judgement here.", gone)
         store.delete_conversation(session, gone.id, "bob")
@@ -132,6 +140,7 @@ def test_a_round_trip_brings_everything_back(sessions: sessionmaker[Session]) ->
     assert all(row.revoked_at is not None for row in sign_in_rows(sessions))  # see the test below
     assert hits(sessions, "alice", "kilimanjaro") == [["Kilimanjaro"]]
     assert hits(sessions, "alice", "creme brulee") == [["Crème", "brûlée"]]
+    assert hits(sessions, "alice", "altitude") == [["Altitude"]]  # a document's words, found again
     assert hits(sessions, "carol", "serengeti") == [] and hits(sessions, "alice", "overwritten") == []
     with sessions.begin() as session:  # ids go on from the restored rows (PostgreSQL: sequences restored too)
         new_reply = turn(session, "alice", "One more", "Sure.")
