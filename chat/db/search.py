@@ -80,8 +80,19 @@ def search_messages(session: Session, username: str, text: str, *, limit: int = 
     ]
 
 
+def _fts5_query(words: list[str]) -> str:
+    return " ".join(f'"{word}"' for word in words) + "*"
+
+
+def _tsquery(words: list[str]) -> str:
+    # Words are letters and digits only, so quoting them makes a safe tsquery.
+    return " & ".join(f"'{word}'" for word in words) + ":*"
+
+
+_HEADLINE = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
+
+
 def _sqlite_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
-    query = " ".join(f'"{word}"' for word in words) + "*"
     return session.execute(
         sql_text(
             "SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title,"
@@ -92,14 +103,11 @@ def _sqlite_rows(session: Session, username: str, words: list[str], limit: int) 
             " AND NOT m.superseded"
             " ORDER BY messages_fts.rowid DESC LIMIT :limit"  # FTS5 walks its rowids newest first and stops early
         ),
-        {"query": query, "username": username, "limit": limit},
+        {"query": _fts5_query(words), "username": username, "limit": limit},
     ).all()
 
 
 def _postgres_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
-    # Words are letters and digits only, so quoting them makes a safe tsquery.
-    query = " & ".join(f"'{word}'" for word in words) + ":*"
-    options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
     return session.execute(
         sql_text(
             "SELECT hit.id, hit.role, hit.created_at, hit.conversation_id, hit.title,"
@@ -111,7 +119,7 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
             "  ORDER BY m.id DESC LIMIT :limit) AS hit"
             " ORDER BY hit.id DESC"  # snippets only for the rows shown
         ),
-        {"query": query, "username": username, "limit": limit, "options": options},
+        {"query": _tsquery(words), "username": username, "limit": limit, "options": _HEADLINE},
     ).all()
 
 
@@ -119,7 +127,6 @@ def _postgres_rows(session: Session, username: str, words: list[str], limit: int
 
 
 def _sqlite_file_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
-    query = " ".join(f'"{word}"' for word in words) + "*"
     return session.execute(
         sql_text(
             "SELECT m.id, m.role, m.created_at, c.id AS conversation_id, c.title, mf.name,"
@@ -131,13 +138,11 @@ def _sqlite_file_rows(session: Session, username: str, words: list[str], limit: 
             " AND c.deleted_at IS NULL AND NOT m.superseded"
             " ORDER BY m.id DESC LIMIT :limit"
         ),
-        {"query": query, "username": username, "limit": limit},
+        {"query": _fts5_query(words), "username": username, "limit": limit},
     ).all()
 
 
 def _postgres_file_rows(session: Session, username: str, words: list[str], limit: int) -> Sequence[Row[Any]]:
-    query = " & ".join(f"'{word}'" for word in words) + ":*"
-    options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords={SNIPPET_WORDS}, MinWords=5, ShortWord=0"
     return session.execute(
         sql_text(
             "SELECT hit.id, hit.role, hit.created_at, hit.conversation_id, hit.title, hit.name,"
@@ -150,5 +155,5 @@ def _postgres_file_rows(session: Session, username: str, words: list[str], limit
             "  ORDER BY m.id DESC LIMIT :limit) AS hit"
             " ORDER BY hit.id DESC"
         ),
-        {"query": query, "username": username, "limit": limit, "options": options},
+        {"query": _tsquery(words), "username": username, "limit": limit, "options": _HEADLINE},
     ).all()
