@@ -119,6 +119,8 @@ class Message(Base):
     # to fit the budget. `prompt_tokens` is what the server reported.
     context_tokens: Mapped[int | None] = mapped_column(Integer)
     context_left_out: Mapped[int | None] = mapped_column(Integer)
+    # What the request cut or left out of a prompt's files (chat/domain/planning.py), a sentence a line.
+    notices: Mapped[str | None] = mapped_column(Text)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     # True when the server sent no usage and the two counts above are Parley's estimate.

@@ -52,4 +52,5 @@ class ChatMessage:
             feedback=feedback,
             id=id,
             left_out=record.context_left_out or 0,
+            notices=tuple(record.notices.split("\n")) if record.notices else (),
         )

@@ -59,6 +59,7 @@ class ReplyRecord:
     reasoning: str | None = None
     context_tokens: int | None = None  # Parley's count of the request it sent
     context_left_out: int | None = None  # earlier messages left out of that request
+    notices: str | None = None  # what that request cut or left out of a prompt's files, a sentence a line
     duration_ms: int | None = None
 
 

@@ -121,6 +121,7 @@ def new_reply(
         temperature=options.temperature,
         context_tokens=plan.tokens,
         context_left_out=plan.left_out,
+        notices="\n".join(plan.notices()) or None,
     )
     return store.start_reply(session, conversation_id, username, reply, owner=process_owner()).id
 

@@ -229,15 +229,14 @@ class Turn:
         """The reply as the log keeps it, as it stands now (finished once `done`)."""
         state = self._state
         with state.changed:  # one moment's fields: the worker may be ending it meanwhile
-            error = state.error
             return ReplyRecord(
                 content="".join(state.parts),
                 status=state.status,
                 model=self.model,
                 system_prompt=self.options.system_prompt,
                 temperature=state.sent_temperature,
-                error_kind=error.kind if error else None,
-                error_message=error.message if error else None,
+                error_kind=state.error.kind if state.error else None,
+                error_message=state.error.message if state.error else None,
                 prompt_tokens=state.prompt_tokens,
                 completion_tokens=state.completion_tokens,
                 usage_estimated=state.usage_estimated,
@@ -245,6 +244,7 @@ class Turn:
                 reasoning="".join(state.reasoning) or None,
                 context_tokens=state.plan.tokens,
                 context_left_out=state.plan.left_out,
+                notices="\n".join(state.plan.notices()) or None,
                 duration_ms=duration_ms,
                 created_at=self.started_at,
                 finished_at=None if state.status == ReplyStatus.STREAMING else utcnow(),

@@ -304,3 +304,15 @@ def test_quotas_count_a_pictures_tokens_as_the_server_reports_them_or_as_estimat
     with sessions() as session:
         logged = session.scalars(select(Message.prompt_tokens).where(Message.role == "assistant")).all()
     assert sorted(logged) == sorted([reported.prompt_tokens, estimated.prompt_tokens])  # what quotas add up
+
+
+def test_what_a_request_cut_or_left_out_is_said_again_when_the_conversation_reopens(
+    tmp_path: Path, fake_openai: FakeOpenAI, sessions: sessionmaker[Session]
+) -> None:
+    service = service_with(tmp_path, fake_openai, sessions, PARLEY_CONTEXT_TOKENS="1000")
+    long = " ".join(f"word{i}" for i in range(3000)).encode()
+    turn = send(service, service.files.take("alice", [("long.txt", long)]), "Summarise")
+
+    reply = service.open_conversation("alice", turn.conversation_id)[-1]
+    assert reply.notices == turn.plan.cut and reply.notices[0].startswith("long.txt was too long")
+    assert user_export(sessions, "alice")["conversations"][0]["messages"][1]["notices"] == reply.notices[0]

@@ -50,6 +50,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_message_files_message_id", "message_files", ["message_id"])
     op.create_index("ix_message_files_content_id", "message_files", ["content_id"])
+    op.add_column("messages", sa.Column("notices", sa.Text(), nullable=True))
     if op.get_bind().dialect.name == "sqlite":
         # As messages_fts (0001): an external-content FTS5 table, kept in step by triggers (a
         # content's text never changes, so there is no update trigger).
@@ -76,6 +77,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("messages", "notices")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS file_contents_fts")  # its triggers go with `file_contents`
     op.drop_index("ix_message_files_content_id", table_name="message_files")
