@@ -6,8 +6,10 @@ import streamlit as st
 
 from chat.accounts.auth import SignedIn
 from chat.ops.reports import Reports
+from chat.ui.attachments import pictures_of
 from chat.ui.markdown import plain
 from chat.ui.message import Places, draw_message
+from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.state import AUDIT
 
 
@@ -34,11 +36,12 @@ def audit_reader(reports: Reports, admin: SignedIn, usernames: list[str]) -> Non
         if header.button("Close", key="parley_audit_close"):
             st.session_state.pop(AUDIT, None)
             st.rerun()
+        pictures = pictures_of(chat_service(settings_or_stop()), opened.username)  # audited with the rest
         for message in opened.messages:
             box = st.chat_message(message.role)
             with box:
                 places = Places.in_order(box)
                 if message.id in opened.superseded:
                     places.found.caption("Replaced by a later attempt (regenerated or edited).")
-                draw_message(message, places, opened.username)
+                draw_message(message, places, pictures)
                 places.close()

@@ -4,6 +4,7 @@ the files waiting above the prompt box to go with the next message, each with a 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit import config
@@ -13,8 +14,8 @@ from chat.domain.attachments import Attachment, size_in_words
 from chat.domain.messages import ChatMessage
 from chat.settings import Settings
 from chat.settings.attachments import MB
+from chat.turns.service import ChatService
 from chat.ui.markdown import plain
-from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.state import ChatState, chat_state
 
 THUMBNAIL_SIDE = 240  # pixels: the longer side of a picture shown in the chat
@@ -36,16 +37,24 @@ def file_label(attachment: Attachment) -> str:
     return f"{attachment.name} · {size_in_words(attachment.size)}{pages}"
 
 
-def draw_files(place: DeltaGenerator, message: ChatMessage, username: str) -> None:
+# A stored picture made small for the page, None if it is no longer kept.
+Pictures = Callable[[Attachment], bytes | None]
+
+
+def pictures_of(service: ChatService, owner: str) -> Pictures:
+    """The thumbnails of `owner`'s files (made once per process: `Files.thumbnail`)."""
+    return lambda attachment: service.files.thumbnail(owner, attachment, THUMBNAIL_SIDE)
+
+
+def draw_files(place: DeltaGenerator, message: ChatMessage, pictures: Pictures) -> None:
     """A prompt's files in one element of `place`: its pictures' thumbnails, then its documents."""
     if not message.attachments:
         place.empty()
         return
-    service = chat_service(settings_or_stop())
     with place.container(horizontal=True, gap="small"):
         for attachment in message.attachments:
             if attachment.is_image:
-                picture = service.files.thumbnail(username, attachment, THUMBNAIL_SIDE)
+                picture = pictures(attachment)
                 if picture is not None:
                     st.image(picture, caption=plain(attachment.name), width="content")  # captions are Markdown
                     continue

@@ -25,6 +25,7 @@ from chat.accounts.auth import SignedIn
 from chat.settings import Settings
 from chat.turns.service import ChatService, Turn
 from chat.ui.actions import edit_form, prompt_actions, reply_actions
+from chat.ui.attachments import pictures_of
 from chat.ui.components import bring_into_view
 from chat.ui.markdown import GuardedStream, neutralise_images
 from chat.ui.message import Places, draw_ending, draw_message, draw_reasoning
@@ -151,6 +152,7 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
     """The messages from `start` to `end` with their actions."""
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
+    pictures = pictures_of(service, user.username)
     for index in range(start, end):
         message = chat.history[index]
         box = st.chat_message(message.role)
@@ -165,7 +167,7 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
                     edit_form(chat, user, service, message)
                 places.actions.empty()
             else:
-                draw_message(message, places, user.username)
+                draw_message(message, places, pictures)
                 if message.role == "assistant":
                     reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
                 else:

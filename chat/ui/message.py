@@ -18,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from chat.domain.messages import ChatMessage
 from chat.domain.status import ReplyStatus
-from chat.ui.attachments import draw_files
+from chat.ui.attachments import Pictures, draw_files
 from chat.ui.markdown import neutralise_images, plain
 from chat.ui.verbatim import verbatim_html
 from chat.ui.wording import context_note, ending_note
@@ -91,11 +91,11 @@ class Places:
         return self._claim("actions")
 
 
-def draw_message(message: ChatMessage, places: Places, owner: str) -> None:
-    """A message's text, reasoning (a prompt's files, `owner`'s, in that place), ending and notes;
-    its actions place is left to the caller."""
+def draw_message(message: ChatMessage, places: Places, pictures: Pictures) -> None:
+    """A message's text, reasoning (a prompt's files in that place, its pictures from `pictures`),
+    ending and notes; its actions place is left to the caller."""
     if message.role == "user":
-        draw_files(places.reasoning, message, owner)  # a prompt has no reasoning
+        draw_files(places.reasoning, message, pictures)  # a prompt has no reasoning
     else:
         draw_reasoning(places.reasoning, message.reasoning)
     if message.content and message.role == "user":

@@ -27,7 +27,7 @@ def _both_ways() -> None:
                 places = Places.make() if way == "placeholders" else Places.in_order(box)
                 if message.role == "user":
                     places.found.caption("found")  # a place claimed before the others
-                draw_message(message, places, "alice")
+                draw_message(message, places, lambda attachment: None)
                 places.actions.button("Act", key=f"{way}-{id(message)}")
                 places.close()
 

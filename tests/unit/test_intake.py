@@ -4,6 +4,7 @@ documents' text, and every hostile or broken file refused with a sentence that n
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from PIL import Image
@@ -114,8 +115,6 @@ def test_a_word_documents_page_count_is_taken_only_when_it_is_a_plain_number() -
     made = prepare("odd.docx", files.docx(["Text"], pages=None), LIMITS)
     assert made.attachment.pages is None
     odd = files.docx(["Text"], pages=None)
-    import zipfile
-
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(odd)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
@@ -151,8 +150,6 @@ def test_an_image_costs_tokens_as_openai_counts_them() -> None:
 
 
 def _zip_without_document() -> bytes:
-    import zipfile
-
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("readme.txt", "not word")
