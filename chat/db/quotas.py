@@ -113,7 +113,7 @@ def check(
                     select(Message.created_at, tokens_used()).where(
                         Message.username == username, Message.role == "assistant", Message.created_at > now - DAY
                     )
-                ).tuples()
+                )
             ]
         rows = sorted([*rows, *_token_rows(waiting, now - DAY)])
         used = sum(tokens for _, tokens in rows)

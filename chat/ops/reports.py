@@ -79,7 +79,7 @@ def user_reports(
     """One row per user in `usernames` (and per user who left data behind); their quota
     usage counts the turns `waiting` in the spool."""
     conversations = dict(
-        session.execute(select(Conversation.username, func.count()).group_by(Conversation.username)).tuples().all()
+        session.execute(select(Conversation.username, func.count()).group_by(Conversation.username)).all()
     )
     totals = {
         username: (count, tokens, cost, last)
@@ -91,7 +91,7 @@ def user_reports(
                 func.sum(Message.cost_usd),
                 func.max(Message.created_at),
             ).group_by(Message.username)
-        ).tuples()
+        )
     }
     seen = signins.last_seen_by_user(session)
     names = list(dict.fromkeys([*usernames, *sorted(totals)]))
@@ -131,7 +131,7 @@ def daily_usage(session: Session, *, since: datetime) -> list[DailyUsage]:
         .where(Message.created_at >= since)
         .group_by(day, Message.username, model)
         .order_by(day)
-    ).tuples()
+    )
     return [
         DailyUsage(
             day=d if isinstance(d, date) else date.fromisoformat(str(d)),
