@@ -59,25 +59,25 @@ def with_files(prompt: str, attachments: Sequence[Attachment], contents: Mapping
         return Parts(prompt, 0)
     parts: list[ContentPart] = []
     pictures: list[ContentPart] = []
-    named: list[str] = []
+    left_out: list[Attachment] = []
     tokens = 0
     for attachment in attachments:
         content = contents.get(attachment.digest)
         if content is None or not (content.data if attachment.is_image else content.text):
-            named.append(attachment.name)
+            left_out.append(attachment)
         elif attachment.is_image:
             url = f"data:{attachment.media_type};base64,{base64.b64encode(content.data).decode()}"
             pictures.append({"type": "image_url", "image_url": {"url": url}})
             tokens += image_tokens(attachment.width, attachment.height)
         else:
             parts.append({"type": "text", "text": document_block(attachment, content.text)})
-    text = f"{prompt}\n\n[Files attached to this message, left out of this request: {', '.join(named)}]"
-    parts.append({"type": "text", "text": text if named else prompt})
+    parts.append({"type": "text", "text": without_files(prompt, left_out)})
     return Parts([*parts, *pictures], tokens)
 
 
 def without_files(prompt: str, attachments: Sequence[Attachment]) -> str:
-    """An earlier prompt whose files were left out of the request: named, so the model knows."""
+    """A prompt with files left out of the request (all of an earlier prompt's, or the ones no longer
+    kept): named, so the model knows."""
     if not attachments:
         return prompt
     names = ", ".join(a.name for a in attachments)

@@ -73,7 +73,7 @@ class Files:
             if found is None:
                 new[key] = prepare(name, data, self.limits)
                 found = new[key].attachment
-            taken.append(_named(found, clean_name(name)))
+            taken.append(replace(found, name=clean_name(name)))
         self._keep(username, list(new.values()))
         return taken
 
@@ -109,7 +109,3 @@ class Files:
             while len(self._thumbnails) > THUMBNAILS_KEPT:
                 self._thumbnails.popitem(last=False)
         return made
-
-
-def _named(attachment: Attachment, name: str) -> Attachment:
-    return replace(attachment, name=name)

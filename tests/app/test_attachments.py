@@ -11,6 +11,7 @@ from streamlit import config
 from chat.db.tables import FileContent, MessageFile
 from tests import files
 from tests.app.test_accounts import submit
+from tests.app.test_chat import prompt_box
 from tests.apptest_helpers import chat_texts, message_texts, new_app, send, sign_in
 from tests.conftest import AppEnv
 from tests.fake_openai import FakeOpenAI, FakeReply
@@ -25,11 +26,6 @@ def rows(env: AppEnv, table: type[FileContent] | type[MessageFile]) -> int:
         count = session.scalar(select(func.count()).select_from(table)) or 0
     engine.dispose()
     return count
-
-
-def prompt_box(app) -> str | None:  # type: ignore[no-untyped-def]
-    proto = app.chat_input[0].proto
-    return proto.value if proto.set_value else None
 
 
 def test_a_picture_and_a_pdf_go_with_the_prompt_and_stay_with_it(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
