@@ -1860,7 +1860,33 @@ def growth_report(runs: Sequence[Outcome]) -> str:
         for turn in range(1, w.turns + 1)
     ]
     out.append(table(["turn", *(f"{app} {key}" for app, key in figures)], per_turn))
+    out.append(growth_phases(runs, parley))
     return "\n".join(out)
+
+
+# Parley's turn, step by step (`TurnResult`): which of them grows, the server's or the page's.
+PHASES = (
+    ("ws_sent", "sent on the socket"),
+    ("saved", "prompt saved"),
+    ("prompt_in", "its message in"),
+    ("drawn", "prompt drawn"),
+    ("reply_in", "reply's last word in"),
+    ("first", "first word drawn"),
+    ("complete", "last word drawn"),
+)
+
+
+def growth_phases(runs: Sequence[Outcome], window: Growth) -> str:
+    turns = [o.sessions[0].turns if o.sessions else [] for o in runs]
+    rows = []
+    for key, name in PHASES:
+        g = growth_of([[getattr(t, key) if t.outcome == "complete" else math.nan for t in ts] for ts in turns])
+        rows.append([name, ms(g.head), ms(g.tail), f"{g.ratio:.2f}x"])
+    return (
+        f"\nParley's turn step by step (ms from Enter, medians of {window.early} / {window.late}; "
+        '"in": the server\'s WebSocket frame as DevTools stamped it, so a step that grows before it is the '
+        "server's, after it the page's):\n\n" + table(["step", "early", "late", "ratio"], rows)
+    )
 
 
 def reopen_report(o: ReopenOutcome) -> str:

@@ -1,6 +1,6 @@
-"""The chat screen: the sidebar and the options (full runs only), the conversation as two
-fragments, its earlier messages and the last turns a prompt reruns (`chat/ui/chat_area.py`),
-and the prompt box."""
+"""The chat screen: the sidebar and the options (full runs only), the conversation as
+fragments, its earlier messages and a slot per turn since (`chat/ui/chat_area.py`), and the
+prompt box."""
 
 from chat.ui.chat_area import chat_turns, earlier_messages
 from chat.ui.conversation import demo_banner
@@ -21,7 +21,7 @@ follow_url(chat, user, service)
 conversation_sidebar(chat, user, service)
 demo_banner(settings)
 options_panel(chat, user, service)
-prompt_input(chat, settings)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns `chat_turns`
+prompt_input(chat, settings)  # pinned to the bottom by Streamlit (drawn first: a run may stream); reruns turns' slots
 welcome(chat, user)  # a new chat's greeting and suggested prompts
 earlier_messages(settings)
 chat_turns(settings)

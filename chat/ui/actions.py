@@ -2,8 +2,8 @@
 thumbs, copy, usage and Regenerate; a prompt's versions and Edit, and the edit form.
 
 Choosing a version, or sending an edit, may change messages above the last turns, which the
-earlier messages' fragment draws: their callbacks rerun both fragments with `chat.fold` set,
-which moves the line between them (`chat/ui/conversation.py`).
+earlier messages' fragment draws: their callbacks rerun every fragment of the conversation with
+`chat.fold` set, which moves the line between them (`chat/ui/turn_slots.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from chat.errors import ChatError, InputError
 from chat.turns.service import ChatService, clean_prompt
 from chat.ui.components import copy_button
 from chat.ui.markdown import neutralise_images
-from chat.ui.prompt import EARLIER_FRAGMENT, TURNS_FRAGMENT
 from chat.ui.state import ChatState, still_signed_in
+from chat.ui.turn_slots import rerun_conversation
 from chat.ui.wording import usage_label, usage_note
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,8 @@ def _arrow(
 
 
 def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, message_id: int) -> None:
-    """Show another version: the conversation from there on is that version's. Both fragments
-    rerun, as the change may reach above the last turns."""
+    """Show another version: the conversation from there on is that version's. Every fragment of
+    the conversation reruns, as the change may reach above the last turns."""
     if chat.conversation_id is None or not still_signed_in(user):
         return
     if chat.turn is not None:
@@ -144,8 +144,8 @@ def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, messa
     if messages is None:
         chat.not_found = True
     else:
-        chat.history, chat.editing, chat.fold = messages, None, True
-    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
+        chat.history, chat.editing = messages, None
+    rerun_conversation(chat, fold=messages is not None)
 
 
 def _usage(message: ChatMessage) -> None:
@@ -194,10 +194,10 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
 
 
 def _tell(chat: ChatState, notice: str) -> NoReturn:
-    """A sentence for the notices' place, which the last turns' fragment draws: a click in the
-    earlier messages' fragment would rerun only that one."""
+    """A sentence for the notices' place, which the newest turn's slot draws: a click elsewhere
+    would rerun only the fragment it is in."""
     chat.notice = notice
-    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
+    rerun_conversation(chat, fold=False)
 
 
 def _start_editing(chat: ChatState, message_id: int) -> None:
@@ -249,5 +249,5 @@ def _send_edit(chat: ChatState, user: SignedIn, service: ChatService, message_id
         return
     index = next((i for i, m in enumerate(chat.history) if m.id == message_id), len(chat.history))
     chat.history = [*chat.history[:index], turn.prompt_message()]
-    chat.turn, chat.editing, chat.edit_error, chat.fold = turn, None, None, True
-    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT])
+    chat.turn, chat.editing, chat.edit_error = turn, None, None
+    rerun_conversation(chat, fold=True)

@@ -1,17 +1,16 @@
-"""The part of the chat screen that turns change, as two fragments: the earlier messages, and
-the last turns with the reply being streamed and the conversation's usage.
+"""The part of the chat screen that turns change: the earlier messages, and each turn since the
+line between them in a slot of its own (`chat/ui/turn_slots.py`), all fragments.
 
-A prompt (its box is the page's, `chat/ui/prompt.py`), Stop, Regenerate or Edit reruns only
-`chat_turns`, which draws the turns since the line between the two (`chat.split`,
-`chat/ui/conversation.py`): a few, however long the conversation is. Once they pass
-`FOLD_AFTER`, the next prompt reruns both fragments, which moves the line to the last prompt.
-The sidebar's list and the options are drawn by full runs of the page: when it loads or a
-conversation opens, and when the first prompt of a new conversation is sent (the sidebar lists it).
+A prompt (its box is the page's, `chat/ui/prompt.py`) reruns its own slot and the one before;
+Stop, Regenerate, a rating or Edit rerun the slot they are in. The sidebar's list and the
+options are drawn by full runs of the page: when it loads or a conversation opens, and when the
+first prompt of a new conversation is sent (the sidebar lists it).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -20,12 +19,13 @@ from chat.turns.naming import Naming
 from chat.ui.conversation import draw_earlier, draw_turns
 from chat.ui.layout import page_sidebar
 from chat.ui.navigation import sync_url
-from chat.ui.prompt import EARLIER_FRAGMENT, TURNS_FRAGMENT, send
+from chat.ui.prompt import send
 from chat.ui.reruns import check_for_interrupts, rerun_page
 from chat.ui.resources import chat_service
 from chat.ui.sidebar import show_usage
 from chat.ui.signin import fragment_user
 from chat.ui.state import chat_state
+from chat.ui.turn_slots import EARLIER_FRAGMENT, TURN_SLOTS, last_slot, next_slot, ordered, slot_key
 
 TITLE_WAIT = 5.0  # seconds a run waits, after a new conversation's first reply, for its title
 
@@ -36,21 +36,45 @@ def earlier_messages(settings: Settings) -> None:
     draw_earlier(chat_state(), user, chat_service(settings))
 
 
-@st.fragment(key=TURNS_FRAGMENT)
 def chat_turns(settings: Settings) -> None:
+    """The slots, in a full run of the page: placed in order, run with the one that may stream last."""
+    places = [st.container() for _ in range(TURN_SLOTS)]
+    for index in ordered(range(TURN_SLOTS), next_slot(chat_state())):
+        with places[index]:
+            _SLOTS[index](settings)
+
+
+def _draw_slot(settings: Settings, index: int) -> None:
     user = fragment_user(settings)
     service = chat_service(settings)
     chat = chat_state()
     new = chat.conversation_id is None
+    # Whichever slot runs first sends a waiting prompt: the others then draw the turns as they are.
     if send(chat, chat.pending_prompt, user, service) and new:
         rerun_page()  # the sidebar lists the new conversation; the page's run streams the reply
+    # The conversation's usage, below the sidebar's list: Streamlit lets a fragment write outside
+    # itself only where it wrote in the last full run, so every slot keeps a place there.
+    usage = page_sidebar().empty()
+    if index != last_slot(chat):
+        draw_turns(chat, user, service, slot=index)
+        return
     sync_url(chat)
-    usage = page_sidebar().empty()  # below the conversation list, above the account
     show_usage(usage, chat)  # before the reply streams: the place is taken at once
-    draw_turns(chat, user, service, settled=lambda: show_usage(usage, chat))
+    draw_turns(chat, user, service, slot=index, settled=lambda: show_usage(usage, chat))
     naming, chat.naming = chat.naming, None
     if naming is not None:
         _list_under_its_new_title(naming)
+
+
+def _slot(index: int) -> Callable[[Settings], None]:
+    def turn_slot(settings: Settings) -> None:
+        _draw_slot(settings, index)
+
+    turn_slot.__qualname__ = turn_slot.__name__ = f"turn_slot_{index}"
+    return st.fragment(key=slot_key(index))(turn_slot)
+
+
+_SLOTS = [_slot(index) for index in range(TURN_SLOTS)]
 
 
 def _list_under_its_new_title(naming: Naming) -> None:

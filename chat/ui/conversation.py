@@ -33,6 +33,7 @@ from chat.ui.pacing import pace
 from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here, rerun_page
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState
+from chat.ui.turn_slots import last_slot, slot_messages
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wr
 # How many messages a conversation shows before "Show earlier": a long one opens, and a page's
 # run draws, in the same time whatever its length.
 SHOWN = 20
-# How many places the last turns and the earlier messages drew in their last runs (`cover_leftovers`).
+# How many places each turn's slot and the earlier messages drew in their last runs (`cover_leftovers`).
 DRAWN = "parley_conversation_places"
 DRAWN_EARLIER = "parley_earlier_places"
 
@@ -62,9 +63,9 @@ def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> 
 
 def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     """The messages before the last turns ("Show earlier" above them). A full run of the page,
-    or a prompt past `FOLD_AFTER` turns (`chat.fold`), moves the line between them and the last
-    turns (`chat.split`) to the last prompt; their own fragment's other reruns (a rating, "Show
-    earlier") keep it, and a turn does not draw them at all."""
+    or a prompt once the turns' slots are full (`chat.fold`, `chat/ui/turn_slots.py`), moves the
+    line between them and the last turns (`chat.split`) to the last prompt; their own fragment's
+    other reruns (a rating, "Show earlier") keep it, and a turn does not draw them at all."""
     if chat.fold or not in_fragment_rerun():
         chat.fold = False
         chat.settle()
@@ -79,19 +80,31 @@ def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
 
 
 def draw_turns(
-    chat: ChatState, user: SignedIn, service: ChatService, *, settled: Callable[[], None] | None = None
+    chat: ChatState,
+    user: SignedIn,
+    service: ChatService,
+    *,
+    slot: int | None = None,
+    settled: Callable[[], None] | None = None,
 ) -> None:
-    """The turns since the line (`draw_earlier`) with their actions, then the reply that is still
-    streaming, if any; `settled` is called once it has ended."""
+    """A turn since the line (`draw_earlier`), its slot's (`chat/ui/turn_slots.py`), or all of
+    them (`slot` None) with their actions; the newest turn's slot then draws the notices and the
+    reply that is still streaming, if any; `settled` is called once it has ended."""
     try:
         chat.settle()
         _prompt_back(chat)
-        split = min(chat.split, len(chat.history))
+        if slot is None:
+            start, end, newest = min(chat.split, len(chat.history)), len(chat.history), True
+        else:
+            (start, end), newest = slot_messages(chat, slot), slot == last_slot(chat)
         with st.container():
-            _draw_history(chat, user, service, split, len(chat.history))
-            _draw_notices(chat)
-            live = st.chat_message("assistant") if chat.turn is not None else None
-            cover_leftovers(DRAWN, len(chat.history) - split + len(NOTICE_PLACES) + (live is not None))
+            _draw_history(chat, user, service, start, end)
+            live = None
+            if newest:
+                _draw_notices(chat)
+                live = st.chat_message("assistant") if chat.turn is not None else None
+            drawn = end - start + (len(NOTICE_PLACES) + (live is not None) if newest else 0)
+            cover_leftovers(f"{DRAWN}_{slot}", drawn)
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
             if settled is not None:

@@ -3,8 +3,8 @@
 The box is drawn by the page's script, outside the chat's fragments, so that Streamlit pins it
 to the bottom and keeps the page scrolled to the newest message (it does both only for a chat
 input of the page's own body). A submission would rerun the whole page; its callback reruns
-only the fragment of the last turns instead, and the earlier messages' too when the last turns
-have grown past `FOLD_AFTER` (`chat/ui/chat_area.py`).
+only the new turn's fragment and the one before it instead, or every fragment of the
+conversation once its turns' slots are full (`chat/ui/turn_slots.py`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ from chat.turns.service import ChatService, Turn, clean_prompt
 from chat.ui.attachments import upload_limit, waiting_chips
 from chat.ui.reruns import rerun_page
 from chat.ui.state import PROMPT, ChatState, chat_state
+from chat.ui.turn_slots import rerun_for_prompt
 
-# The fragments' keys (`chat/ui/chat_area.py`), for the reruns the prompt box asks for.
-EARLIER_FRAGMENT = "parley_earlier"
-TURNS_FRAGMENT = "parley_turns"
-# How many turns the last turns' fragment draws before a prompt moves them up to the earlier
-# messages' (one run of both fragments then); every other prompt's run draws only these.
-FOLD_AFTER = 4
 # How long a prompt sent as the last reply's last words showed waits for that reply's save.
 SAVE_WAIT = 5.0
 ENDING_WAIT = 1.0  # and for its end, when words may still come: a prompt sent mid-reply is refused after it
@@ -76,8 +71,7 @@ def _keep_prompt() -> None:
     chat.pending_prompt, chat.pending_uploads = text, uploads
     if chat.conversation_id is None or chat.waiting_files:
         return  # the whole page: a new conversation's sidebar lists it; files above the box go with it
-    chat.fold = sum(m.role == "user" for m in chat.history[chat.split :]) >= FOLD_AFTER
-    st.rerun([EARLIER_FRAGMENT, TURNS_FRAGMENT] if chat.fold else TURNS_FRAGMENT)
+    rerun_for_prompt(chat)
 
 
 def send(chat: ChatState, raw: str | None, user: SignedIn, service: ChatService) -> bool:

@@ -53,7 +53,7 @@ class ChatState:
     edit_error: str | None = None  # why the edit just sent was refused, shown under its form
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
-    fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/prompt.py`)
+    fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/turn_slots.py`)
     listed: int = 0  # how many conversations the sidebar lists, once "Show more" was clicked
     naming: Naming | None = None  # a settled first turn's title on its way (`chat/ui/chat_area.py`)
 

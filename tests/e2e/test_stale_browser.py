@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from chat.ui.turn_slots import TURN_SLOTS
 from tests.e2e.conftest import Server
 from tests.e2e.stale import FADE_MS, assert_no_ghosts, ghosts, page_now, stale_records, watch_stale
 from tests.e2e.test_browser import (
@@ -192,6 +193,29 @@ def test_one_stop_control_while_a_reply_streams_and_none_after(page, server: Ser
     one_stop_while_streaming(page, "one59")
     all_settled(page, ended)
     assert stop_controls(page) == []
+
+
+def test_a_prompt_past_the_turns_slots_moves_them_up_with_no_ghost_and_no_gap(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """Each turn since the page's last full run has a fragment of its own (chat/ui/turn_slots.py);
+    the prompt after the last free one redraws the earlier messages with them: nothing fades,
+    nothing is lost or doubled, and Regenerate is on the last reply only."""
+    signed_in(page, server, "bob")
+    for turn in range(TURN_SLOTS):
+        settled_turn(page, server, f"Question {turn} before the move", f"Answer {turn} before the move.")
+    server.fake.enqueue(FakeReply(text=words("moved", 50), delay=0.04))
+    ended, mark = runs_ended(page), page_now(page)
+    send(page, "The prompt past the slots")
+    page.locator(MESSAGES).last.get_by_text("moved49", exact=False).wait_for()
+    all_settled(page, ended)
+    assert_no_ghosts(page, "a prompt past the turns' slots", since=mark)
+    shown = page.locator(MESSAGES).filter(visible=True).all_inner_texts()
+    expected = [
+        *(text for turn in range(TURN_SLOTS) for text in (f"Question {turn}", f"Answer {turn}")),
+        "The prompt past the slots",
+        "moved49",
+    ]
+    assert len(shown) == len(expected) and all(e in s for e, s in zip(expected, shown, strict=True)), shown
+    assert page.get_by_role("button", name="Regenerate").filter(visible=True).count() == 1
 
 
 def stop_mid_reply(page, server: Server, username: str) -> float:  # type: ignore[no-untyped-def]

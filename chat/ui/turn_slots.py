@@ -1,0 +1,85 @@
+"""Where the conversation's messages are drawn: the earlier ones in one fragment, each turn since
+the line between them (`chat.split`) in a fragment of its own, a "slot".
+
+A prompt reruns only its own slot and the one before it (whose reply loses Regenerate and its
+notices), so a turn costs the same whatever the conversation's length. Once the slots are full,
+the next prompt reruns them all with the earlier messages', which moves the line to the last
+prompt (`chat/ui/conversation.py`): a full redraw every `TURN_SLOTS - 1` turns, not every few.
+
+A run that streams a reply lasts as long as the reply, and a slot the run has not reached yet
+would stay on screen stale all that time: the slot that streams always runs last (`ordered`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NoReturn
+
+import streamlit as st
+
+from chat.domain.messages import ChatMessage
+from chat.ui.state import ChatState
+
+EARLIER_FRAGMENT = "parley_earlier"
+# Turns drawn apart from the earlier messages before a prompt folds them in. More slots: fewer
+# full redraws, but a longer page between them (the browser's work per update grows with it).
+TURN_SLOTS = 8
+
+
+def slot_key(index: int) -> str:
+    return f"parley_turn_{index}"
+
+
+def turn_starts(history: Sequence[ChatMessage], split: int) -> list[int]:
+    """Where each turn since the line begins: the line itself, then every prompt after it."""
+    if split >= len(history):
+        return []
+    return [split, *(i for i in range(split + 1, len(history)) if history[i].role == "user")]
+
+
+def slot_messages(chat: ChatState, index: int) -> tuple[int, int]:
+    """The history's range the slot draws: its turn's messages; the last slot takes any turns
+    past it too, so nothing goes undrawn however many turns there are."""
+    end = len(chat.history)
+    starts = turn_starts(chat.history, min(chat.split, end))
+    if index >= len(starts):
+        return end, end
+    stop = starts[index + 1] if index + 1 < len(starts) and index < TURN_SLOTS - 1 else end
+    return starts[index], stop
+
+
+def last_slot(chat: ChatState) -> int:
+    """The newest turn's slot: it draws the notices, the reply being written and Regenerate."""
+    starts = turn_starts(chat.history, min(chat.split, len(chat.history)))
+    return min(max(len(starts) - 1, 0), TURN_SLOTS - 1)
+
+
+def next_slot(chat: ChatState) -> int:
+    """The slot a prompt waiting to be sent will take (the newest turn's, if none waits)."""
+    starts = turn_starts(chat.history, min(chat.split, len(chat.history)))
+    waiting = chat.pending_prompt is not None
+    return min(len(starts) if waiting else max(len(starts) - 1, 0), TURN_SLOTS - 1)
+
+
+def ordered(slots: Iterable[int], live: int) -> list[int]:
+    """The slots to run, `live` (the one that may stream) last."""
+    return [*sorted(set(slots) - {live}), live]
+
+
+def rerun_for_prompt(chat: ChatState) -> NoReturn:
+    """From the prompt's callback: its slot and the one before; once the slots are full, all of
+    them and the earlier messages, with `chat.fold` set (the line moves to the last prompt, so
+    the new turn takes the second slot)."""
+    taken = len(turn_starts(chat.history, min(chat.split, len(chat.history))))
+    if taken >= TURN_SLOTS:
+        chat.fold = True
+        st.rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))])
+    st.rerun([slot_key(i) for i in ordered(range(max(taken - 1, 0), taken + 1), taken)])
+
+
+def rerun_conversation(chat: ChatState, *, fold: bool) -> NoReturn:
+    """From a callback that may change messages anywhere (a version chosen, an edit sent, a
+    sentence to show): the earlier messages and every slot; `fold` moves the line to the last prompt."""
+    chat.fold = chat.fold or fold
+    live = 0 if fold else last_slot(chat)
+    st.rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), live))])
