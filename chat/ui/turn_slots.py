@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from chat.domain.messages import ChatMessage
 from chat.ui.state import ChatState
@@ -73,8 +74,8 @@ def rerun_for_prompt(chat: ChatState) -> NoReturn:
     taken = len(turn_starts(chat.history, min(chat.split, len(chat.history))))
     if taken >= TURN_SLOTS:
         chat.fold = True
-        st.rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))])
-    st.rerun([slot_key(i) for i in ordered(range(max(taken - 1, 0), taken + 1), taken)])
+        _rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))])
+    _rerun([slot_key(i) for i in ordered(range(max(taken - 1, 0), taken + 1), taken)])
 
 
 def rerun_conversation(chat: ChatState, *, fold: bool) -> NoReturn:
@@ -82,4 +83,13 @@ def rerun_conversation(chat: ChatState, *, fold: bool) -> NoReturn:
     sentence to show): the earlier messages and every slot; `fold` moves the line to the last prompt."""
     chat.fold = chat.fold or fold
     live = 0 if fold else last_slot(chat)
-    st.rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), live))])
+    _rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), live))])
+
+
+def _rerun(keys: list[str]) -> NoReturn:
+    """Those fragments, in that order; the whole page if one of them was never drawn (the page's
+    last full run ended before it), which Streamlit refuses to rerun by its key."""
+    try:
+        st.rerun(keys)
+    except StreamlitAPIException:
+        st.rerun()

@@ -85,3 +85,22 @@ def test_a_prompt_reruns_its_slot_and_the_one_before_until_the_slots_are_full(
     full = ChatState(history=conversation(TURN_SLOTS + 1), split=2)
     assert keyed_rerun(full, monkeypatch) == [EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))]
     assert full.fold  # the earlier messages' run moves the line: the new turn takes slot 1
+
+
+def test_a_fragment_never_drawn_makes_it_a_run_of_the_whole_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.errors import StreamlitAPIException
+
+    from chat.ui import turn_slots
+
+    asked: list[object] = []
+
+    def rerun(scope: object = "app") -> None:
+        asked.append(scope)
+        if scope != "app":  # what Streamlit does for a key no run has drawn
+            raise StreamlitAPIException("No fragment found for target")
+        raise Asked(scope)
+
+    monkeypatch.setattr(turn_slots.st, "rerun", rerun)
+    with pytest.raises(Asked):
+        turn_slots.rerun_for_prompt(ChatState(history=conversation(2), split=2))
+    assert asked == [[slot_key(0), slot_key(1)], "app"]
