@@ -163,13 +163,12 @@ def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_
         return
     value = st.session_state.get(f"parley_feedback_{reply_id}")
     try:
-        if not service.set_feedback(user.username, reply_id, value):
-            chat.notice = "That reply is no longer yours to rate."
-            return
+        saved = service.set_feedback(user.username, reply_id, value)
     except ChatError:  # a database error too (the service translates it)
         log.warning("could not save feedback", exc_info=True)
-        chat.notice = "Your rating could not be saved; try again in a moment."
-        return
+        _tell(chat, "Your rating could not be saved; try again in a moment.")
+    if not saved:
+        _tell(chat, "That reply is no longer yours to rate.")
     chat.history = [replace(m, feedback=value) if m.id == reply_id else m for m in chat.history]
 
 
@@ -195,7 +194,7 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
 
 def _tell(chat: ChatState, notice: str) -> NoReturn:
     """A sentence for the notices' place, which the newest turn's slot draws: a click elsewhere
-    would rerun only the fragment it is in."""
+    would rerun only the fragment it is in (a rating's, an older turn's slot)."""
     chat.notice = notice
     rerun_conversation(chat, fold=False)
 
@@ -203,7 +202,9 @@ def _tell(chat: ChatState, notice: str) -> NoReturn:
 def _start_editing(chat: ChatState, message_id: int) -> None:
     if chat.turn is not None:
         _tell(chat, "A reply is still being written: stop it first, or wait for it to end, then edit.")
-    chat.editing, chat.edit_error = message_id, None
+    other, chat.editing, chat.edit_error = chat.editing, message_id, None
+    if other is not None and other != message_id:
+        rerun_conversation(chat, fold=False)  # the other form closes, wherever it is drawn
 
 
 def edit_form(chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage) -> None:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from chat.settings import Settings
 from chat.turns.naming import Naming
@@ -49,12 +51,10 @@ def _draw_slot(settings: Settings, index: int) -> None:
     service = chat_service(settings)
     chat = chat_state()
     new = chat.conversation_id is None
+    usage = _usage_place()
     # Whichever slot runs first sends a waiting prompt: the others then draw the turns as they are.
     if send(chat, chat.pending_prompt, user, service) and new:
         rerun_page()  # the sidebar lists the new conversation; the page's run streams the reply
-    # The conversation's usage, below the sidebar's list: Streamlit lets a fragment write outside
-    # itself only where it wrote in the last full run, so every slot keeps a place there.
-    usage = page_sidebar().empty()
     if index != last_slot(chat):
         draw_turns(chat, user, service, slot=index)
         return
@@ -64,6 +64,17 @@ def _draw_slot(settings: Settings, index: int) -> None:
     naming, chat.naming = chat.naming, None
     if naming is not None:
         _list_under_its_new_title(naming)
+
+
+def _usage_place() -> DeltaGenerator:
+    """The conversation's usage, below the sidebar's list. Streamlit lets a fragment write outside
+    itself only where it wrote in the last full run, so every slot keeps a place there; a full run
+    cut short (by a prompt sent as it began) has not made them: the page runs again, and a waiting
+    prompt waits for it."""
+    try:
+        return page_sidebar().empty()
+    except StreamlitInvalidLayoutContextError:
+        rerun_page()
 
 
 def _slot(index: int) -> Callable[[Settings], None]:

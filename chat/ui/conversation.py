@@ -33,7 +33,7 @@ from chat.ui.pacing import pace
 from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, rerun_here, rerun_page
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState
-from chat.ui.turn_slots import last_slot, slot_messages
+from chat.ui.turn_slots import EARLIER_FRAGMENT, drawing, drawn, last_slot, slot_key, slot_messages
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def demo_banner(settings: Settings) -> None:
 
 
 def draw_conversation(chat: ChatState, user: SignedIn, service: ChatService) -> None:
-    """The whole conversation in one run (a test's or a benchmark's script): what the chat's two
+    """The whole conversation in one run (a test's or a benchmark's script): what the chat's
     fragments draw (`chat/ui/chat_area.py`), one after the other."""
     draw_earlier(chat, user, service)
     draw_turns(chat, user, service)
@@ -66,17 +66,20 @@ def draw_earlier(chat: ChatState, user: SignedIn, service: ChatService) -> None:
     or a prompt once the turns' slots are full (`chat.fold`, `chat/ui/turn_slots.py`), moves the
     line between them and the last turns (`chat.split`) to the last prompt; their own fragment's
     other reruns (a rating, "Show earlier") keep it, and a turn does not draw them at all."""
+    drawing(chat, EARLIER_FRAGMENT)
     if chat.fold or not in_fragment_rerun():
         chat.fold = False
         chat.settle()
         _prompt_back(chat)
         chat.split = max((i for i, m in enumerate(chat.history) if m.role == "user"), default=len(chat.history))
+        chat.layout += 1  # every slot is behind until it draws again
     split = min(chat.split, len(chat.history))
     with st.container():
         start = min(first_drawn(chat), split)
         _show_earlier(chat, start)
         _draw_history(chat, user, service, start, split)
         cover_leftovers(DRAWN_EARLIER, 1 + split - start)
+    drawn(chat, EARLIER_FRAGMENT)
 
 
 def draw_turns(
@@ -96,6 +99,7 @@ def draw_turns(
         if slot is None:
             start, end, newest = min(chat.split, len(chat.history)), len(chat.history), True
         else:
+            drawing(chat, slot_key(slot))
             (start, end), newest = slot_messages(chat, slot), slot == last_slot(chat)
         with st.container():
             _draw_history(chat, user, service, start, end)
@@ -103,8 +107,10 @@ def draw_turns(
             if newest:
                 _draw_notices(chat)
                 live = st.chat_message("assistant") if chat.turn is not None else None
-            drawn = end - start + (len(NOTICE_PLACES) + (live is not None) if newest else 0)
-            cover_leftovers(f"{DRAWN}_{slot}", drawn)
+            places = end - start + (len(NOTICE_PLACES) + (live is not None) if newest else 0)
+            cover_leftovers(f"{DRAWN}_{slot}", places)
+        if slot is not None:
+            drawn(chat, slot_key(slot))
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
             if settled is not None:

@@ -54,6 +54,8 @@ class ChatState:
     first_shown: int | None = None  # "Show earlier" reached back to this message (`first_drawn`)
     split: int = 0  # the messages before it are drawn apart from the last turns (`draw_earlier`)
     fold: bool = False  # the next run of the earlier messages moves the split (`chat/ui/turn_slots.py`)
+    layout: int = 0  # counts the split's moves: what each fragment of the conversation drew for is in `drawn`
+    drawn: dict[str, int] = field(default_factory=dict)  # a fragment's key: the `layout` it last drew
     listed: int = 0  # how many conversations the sidebar lists, once "Show more" was clicked
     naming: Naming | None = None  # a settled first turn's title on its way (`chat/ui/chat_area.py`)
 

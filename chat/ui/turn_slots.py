@@ -67,15 +67,31 @@ def ordered(slots: Iterable[int], live: int) -> list[int]:
     return [*sorted(set(slots) - {live}), live]
 
 
+def drawing(chat: ChatState, key: str) -> None:
+    """A fragment of the conversation starts drawing its part: until `drawn`, it is behind."""
+    chat.drawn.pop(key, None)
+
+
+def drawn(chat: ChatState, key: str) -> None:
+    """... and has drawn it for the line where it is now."""
+    chat.drawn[key] = chat.layout
+
+
 def rerun_for_prompt(chat: ChatState) -> NoReturn:
     """From the prompt's callback: its slot and the one before; once the slots are full, all of
     them and the earlier messages, with `chat.fold` set (the line moves to the last prompt, so
-    the new turn takes the second slot)."""
+    the new turn takes the second slot). Also any fragment that has not drawn its part for the
+    line where it is (a full run cut short by this prompt: the line moved, the slots were not
+    all drawn again), and every one while an edit form is open (it closes)."""
     taken = len(turn_starts(chat.history, min(chat.split, len(chat.history))))
     if taken >= TURN_SLOTS:
         chat.fold = True
         _rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))])
-    _rerun([slot_key(i) for i in ordered(range(max(taken - 1, 0), taken + 1), taken)])
+    if chat.editing is not None:
+        _rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), taken))])
+    behind = [i for i in range(TURN_SLOTS) if chat.drawn.get(slot_key(i)) != chat.layout]
+    earlier = [EARLIER_FRAGMENT] if chat.drawn.get(EARLIER_FRAGMENT) != chat.layout else []
+    _rerun([*earlier, *(slot_key(i) for i in ordered([*behind, *range(max(taken - 1, 0), taken + 1)], taken))])
 
 
 def rerun_conversation(chat: ChatState, *, fold: bool) -> NoReturn:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, update
 
 from chat.accounts import authfile
-from chat.db.tables import Message
+from chat.db.tables import Conversation, Message, utcnow
 from chat.llm.client import demo_reply
 from chat.settings import Settings
 from chat.turns import wiring
@@ -282,6 +282,24 @@ def test_the_chat_regenerates_edits_and_rates(app_env: AppEnv, fake_openai: Fake
     reply_id = rows[-1].id
     app.feedback(key=f"parley_feedback_{reply_id}").set_value(1).run()
     assert logged_messages(app_env.database_url)[-1].feedback == 1
+
+
+def test_a_rating_that_cannot_be_saved_says_so_under_the_newest_turn(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:
+    """The notices are drawn by the newest turn's slot (chat/ui/turn_slots.py): a rating of an
+    earlier reply, whose click reruns only its own slot, must still show its sentence at once."""
+    app = sign_in(new_app())
+    for n in range(3):
+        app = send(app, f"Question {n}?")
+    first_reply = logged_messages(app_env.database_url)[1]
+    engine = create_engine(app_env.database_url)
+    with engine.begin() as connection:  # deleted in another tab
+        connection.execute(
+            update(Conversation).where(Conversation.id == first_reply.conversation_id).values(deleted_at=utcnow())
+        )
+    engine.dispose()
+    app.feedback(key=f"parley_feedback_{first_reply.id}").set_value(1).run()
+    assert [e.value for e in app.error] == ["That reply is no longer yours to rate."]
+    assert logged_messages(app_env.database_url)[1].feedback is None
 
 
 def test_the_chat_says_when_earlier_turns_were_left_out(

@@ -303,6 +303,25 @@ def test_editing_the_last_prompt_leaves_no_ghost(page, server: Server) -> None: 
     assert_no_ghosts(page, "sending an edited prompt", since=mark)
 
 
+def test_a_new_prompt_closes_an_edit_form_left_open_above(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """Each turn is drawn by a fragment of its own: a prompt reruns only its turn's and the one
+    before, so a form open further up must be closed by it too (no form left to send into)."""
+    signed_in(page, server, "alice")
+    for turn in range(3):
+        settled_turn(page, server, f"Question {turn} with a form", f"Answer {turn} with a form.")
+    ended = runs_ended(page)
+    page.locator(MESSAGES).first.get_by_role("button", name="Edit").click()
+    page.get_by_role("textbox", name="Edit your message").wait_for()
+    run_ended_after(page, ended)
+    ended, mark = runs_ended(page), page_now(page)
+    server.fake.enqueue(FakeReply(text=words("after", 30), delay=0.02))
+    send(page, "A new question instead")
+    page.locator(MESSAGES).last.get_by_text("after29", exact=False).wait_for()
+    all_settled(page, ended)
+    assert page.get_by_role("textbox", name="Edit your message").filter(visible=True).count() == 0
+    assert_no_ghosts(page, "a prompt sent with an edit form open above", since=mark)
+
+
 def switch_away_and_back(page, server: Server, username: str, tag: str) -> float:  # type: ignore[no-untyped-def]
     """A conversation left with an error box, thumbs and Regenerate; a new one whose reply
     streams; over to the first while it streams, and back. When it switched away, on the page's clock."""

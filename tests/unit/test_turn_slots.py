@@ -9,6 +9,8 @@ from chat.ui.state import ChatState
 from chat.ui.turn_slots import (
     EARLIER_FRAGMENT,
     TURN_SLOTS,
+    drawing,
+    drawn,
     last_slot,
     next_slot,
     ordered,
@@ -76,15 +78,44 @@ def keyed_rerun(chat: ChatState, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return scope
 
 
+def drawn_chat(history: list[ChatMessage], split: int) -> ChatState:
+    """A chat whose fragments have all drawn their part for the line where it is."""
+    chat = ChatState(history=history, split=split, layout=3)
+    for key in (EARLIER_FRAGMENT, *map(slot_key, range(TURN_SLOTS))):
+        drawn(chat, key)
+    return chat
+
+
 def test_a_prompt_reruns_its_slot_and_the_one_before_until_the_slots_are_full(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chat = ChatState(history=conversation(3), split=2)  # two turns since the line: slots 0 and 1
+    chat = drawn_chat(conversation(3), 2)  # two turns since the line: slots 0 and 1
     assert keyed_rerun(chat, monkeypatch) == [slot_key(1), slot_key(2)] and not chat.fold
-    assert keyed_rerun(ChatState(history=conversation(1), split=2), monkeypatch) == [slot_key(0)]
-    full = ChatState(history=conversation(TURN_SLOTS + 1), split=2)
+    assert keyed_rerun(drawn_chat(conversation(1), 2), monkeypatch) == [slot_key(0)]
+    full = drawn_chat(conversation(TURN_SLOTS + 1), 2)
     assert keyed_rerun(full, monkeypatch) == [EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))]
     assert full.fold  # the earlier messages' run moves the line: the new turn takes slot 1
+
+
+def test_a_prompt_also_reruns_what_has_not_drawn_for_the_line_where_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full run cut short by this prompt: the line moved (`layout`), the slots after 1 not drawn again.
+    moved = drawn_chat(conversation(3), 2)
+    moved.layout += 1
+    for key in (EARLIER_FRAGMENT, slot_key(0), slot_key(1)):
+        drawn(moved, key)
+    assert keyed_rerun(moved, monkeypatch) == [slot_key(i) for i in ordered(range(1, TURN_SLOTS), 2)]
+    cut = drawn_chat(conversation(3), 2)
+    drawing(cut, slot_key(5))  # a slot's run cut short while it drew
+    assert keyed_rerun(cut, monkeypatch) == [slot_key(1), slot_key(5), slot_key(2)]
+    behind_earlier = drawn_chat(conversation(3), 2)
+    drawing(behind_earlier, EARLIER_FRAGMENT)
+    assert keyed_rerun(behind_earlier, monkeypatch) == [EARLIER_FRAGMENT, slot_key(1), slot_key(2)]
+
+
+def test_an_open_edit_form_closes_wherever_it_is_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = drawn_chat(conversation(3), 2)
+    chat.editing = 1  # a prompt in the earlier messages
+    assert keyed_rerun(chat, monkeypatch) == [EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 2))]
 
 
 def test_a_fragment_never_drawn_makes_it_a_run_of_the_whole_page(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,5 +133,5 @@ def test_a_fragment_never_drawn_makes_it_a_run_of_the_whole_page(monkeypatch: py
 
     monkeypatch.setattr(turn_slots.st, "rerun", rerun)
     with pytest.raises(Asked):
-        turn_slots.rerun_for_prompt(ChatState(history=conversation(2), split=2))
+        turn_slots.rerun_for_prompt(drawn_chat(conversation(2), 2))
     assert asked == [[slot_key(0), slot_key(1)], "app"]
