@@ -2,7 +2,8 @@
 line between them in a slot of its own (`chat/ui/turn_slots.py`), all fragments.
 
 A prompt (its box is the page's, `chat/ui/prompt.py`) reruns its own slot and the one before;
-Stop, Regenerate, a rating or Edit rerun the slot they are in. The sidebar's list and the
+Stop, Regenerate, a rating or opening Edit rerun the slot they are in; a version chosen or an edit
+sent, every fragment of the conversation (`chat/ui/actions.py`). The sidebar's list and the
 options are drawn by full runs of the page: when it loads or a conversation opens, and when the
 first prompt of a new conversation is sent (the sidebar lists it).
 """
