@@ -38,11 +38,14 @@ def turn_starts(history: Sequence[ChatMessage], split: int) -> list[int]:
     return [split, *(i for i in range(split + 1, len(history)) if history[i].role == "user")]
 
 
+def _starts(chat: ChatState) -> list[int]:
+    return turn_starts(chat.history, min(chat.split, len(chat.history)))
+
+
 def slot_messages(chat: ChatState, index: int) -> tuple[int, int]:
     """The history's range the slot draws: its turn's messages; the last slot takes any turns
     past it too, so nothing goes undrawn however many turns there are."""
-    end = len(chat.history)
-    starts = turn_starts(chat.history, min(chat.split, end))
+    end, starts = len(chat.history), _starts(chat)
     if index >= len(starts):
         return end, end
     stop = starts[index + 1] if index + 1 < len(starts) and index < TURN_SLOTS - 1 else end
@@ -51,15 +54,12 @@ def slot_messages(chat: ChatState, index: int) -> tuple[int, int]:
 
 def last_slot(chat: ChatState) -> int:
     """The newest turn's slot: it draws the notices, the reply being written and Regenerate."""
-    starts = turn_starts(chat.history, min(chat.split, len(chat.history)))
-    return min(max(len(starts) - 1, 0), TURN_SLOTS - 1)
+    return min(max(len(_starts(chat)) - 1, 0), TURN_SLOTS - 1)
 
 
 def next_slot(chat: ChatState) -> int:
     """The slot a prompt waiting to be sent will take (the newest turn's, if none waits)."""
-    starts = turn_starts(chat.history, min(chat.split, len(chat.history)))
-    waiting = chat.pending_prompt is not None
-    return min(len(starts) if waiting else max(len(starts) - 1, 0), TURN_SLOTS - 1)
+    return min(len(_starts(chat)), TURN_SLOTS - 1) if chat.pending_prompt is not None else last_slot(chat)
 
 
 def ordered(slots: Iterable[int], live: int) -> list[int]:
@@ -83,7 +83,7 @@ def rerun_for_prompt(chat: ChatState) -> NoReturn:
     the new turn takes the second slot). Also any fragment that has not drawn its part for the
     line where it is (a full run cut short by this prompt: the line moved, the slots were not
     all drawn again), and every one while an edit form is open (it closes)."""
-    taken = len(turn_starts(chat.history, min(chat.split, len(chat.history))))
+    taken = len(_starts(chat))
     if taken >= TURN_SLOTS:
         chat.fold = True
         _rerun([EARLIER_FRAGMENT, *map(slot_key, ordered(range(TURN_SLOTS), 1))])
