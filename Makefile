@@ -9,11 +9,13 @@ PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 RUN_ADDRESS  = $(or $(ADDRESS),127.0.0.1)
 PROD_ADDRESS = $(or $(ADDRESS),0.0.0.0)
 # The tiers without a browser run in WORKERS processes (pytest-xdist, a module's tests in one of them;
-# WORKERS=0 for one process), the Docker build beside them; then the browser modules alone, one
-# browser at a time (docs/testing.md says why).
+# WORKERS=0 for one process); then the browser modules alone, one browser at a time. The Docker
+# module runs beside both, at a lower CPU priority: its build mostly waits, and takes the time the
+# others leave (docs/testing.md says why).
 WORKERS  ?= 2
 PARALLEL := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope --no-loadscope-reorder)
-BESIDE   := tests/unit tests/app tests/integration tests/e2e/test_docker.py
+TIERS    := tests/unit tests/app tests/integration
+DOCKER_TESTS := tests/e2e/test_docker.py
 # The process `make run` / `make prod` started here, for `make restart`.
 PIDFILE := .parley.pid
 # Docker: the image's name, its tags (version and commit) and the container's name.
@@ -76,9 +78,12 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 	touch $@
 
 test: $(VENV)/.dev $(AXE) ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
-	@status=0; \
-	$(PY) -m pytest $(PARALLEL) $(BESIDE) || status=1; \
-	$(PY) -m pytest tests/e2e --ignore=tests/e2e/test_docker.py || status=1; \
+	@status=0; docker_log=$$(mktemp); \
+	nice -n 10 $(PY) -m pytest -p no:cacheprovider $(DOCKER_TESTS) > $$docker_log 2>&1 & docker=$$!; \
+	$(PY) -m pytest $(PARALLEL) $(TIERS) || status=1; \
+	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
+	echo "== $(DOCKER_TESTS), run beside the above =="; \
+	wait $$docker || status=1; cat $$docker_log; rm -f $$docker_log; \
 	exit $$status
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint

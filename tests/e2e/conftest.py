@@ -175,8 +175,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake_model: FakeOpenAI) -> 
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
+    """One Chromium for the run (each test has a context of its own: cookies and storage apart)."""
     executable = chromium_path()
     require(executable is not None, "Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -96,16 +96,18 @@ def test_copy_puts_the_raw_markdown_on_the_clipboard(browser, server: Server) ->
 def test_a_server_stopped_mid_reply_saves_it_as_interrupted(browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAI() as fake, running_server(tmp_path, fake) as (server, process):
         fake.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(200)), delay=0.05))
-        page = browser.new_page()
-        page.set_default_timeout(30_000)
-        sign_in(page, server, "alice")
-        send(page, "Keep going")
-        page.get_by_text("w5", exact=False).wait_for()
-        process.send_signal(signal.SIGTERM)  # what `docker stop` and systemd send
-        # uvicorn ends gracefully (Parley's lifespan saves the reply), then re-raises the signal so the
-        # exit status says why it stopped; in Docker, as PID 1, the signal is ignored and it exits 0.
-        assert process.wait(20) in (0, -signal.SIGTERM)
-        reply = last_reply(server, "alice")
-        assert reply.status == "interrupted" and reply.content.startswith("w0 w1 w2")
-        assert reply.error_message is None and reply.finished_at is not None
-        page.close()
+        page = browser.new_page()  # the browser is the run's: this page (and its context) closes either way
+        try:
+            page.set_default_timeout(30_000)
+            sign_in(page, server, "alice")
+            send(page, "Keep going")
+            page.get_by_text("w5", exact=False).wait_for()
+            process.send_signal(signal.SIGTERM)  # what `docker stop` and systemd send
+            # uvicorn ends gracefully (Parley's lifespan saves the reply), then re-raises the signal so the
+            # exit status says why it stopped; in Docker, as PID 1, the signal is ignored and it exits 0.
+            assert process.wait(20) in (0, -signal.SIGTERM)
+            reply = last_reply(server, "alice")
+            assert reply.status == "interrupted" and reply.content.startswith("w0 w1 w2")
+            assert reply.error_message is None and reply.finished_at is not None
+        finally:
+            page.close()
