@@ -15,7 +15,7 @@ which tracemalloc does not see). Streamlit's own chat example takes no files,
 so it has no figure here. Every turn is checked: the reply complete and saved, the request carrying
 the document's text or one picture; otherwise the benchmark exits non-zero with the reason.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): a 1 MB PDF and a
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`): a 1 MB PDF and a
 1,200 x 900 photo, one run each, to prove the benchmark works, not to quote.
 """
 

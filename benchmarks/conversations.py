@@ -11,7 +11,7 @@ what the data holds, the history trimmed to the budget, and the AppTest drawing
 with no exception or error and all 200 messages on screen; a failed one ends the
 benchmark with a non-zero exit and the reason, never a figure.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`):
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`):
 2,000 messages and 3 runs of each operation, to prove the benchmark works, not
 to quote.
 """

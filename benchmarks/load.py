@@ -63,7 +63,7 @@ empty), an SDK request that failed, or Streamlit's example not completing every
 turn: then the report goes to stderr, marked as a failed run's, and the benchmark
 exits non-zero with the reasons.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): burst
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`): burst
 (one session, one turn of 200 tokens), growth (one run of 3 turns) and reopen (a
 20-turn conversation opened once), no warm-up and no memory settling, the SDK and
 Streamlit's example (and so `load_model.py`, `load_sdk.py` and `streamlit_example.py`)

@@ -9,7 +9,7 @@ with the one message, the right one given a session token), and so is every sess
 check; one that did not do its work ends the benchmark with a non-zero exit and the
 reason, never a figure.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): bcrypt
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`): bcrypt
 cost 4, 3 interleaved runs, 20 session checks, to prove the benchmark works, not to quote.
 """
 

@@ -11,7 +11,7 @@ the first start's work done (.env, auth.yaml with the admin, the database); a ru
 that failed ends the benchmark with a non-zero exit, the reason and make's output,
 never a figure.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): one
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`): one
 run, one reload, to prove the benchmark works, not to quote.
 """
 

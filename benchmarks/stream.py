@@ -12,7 +12,7 @@ the SDK's text and Parley's reply must be the server's whole text, the reply
 `complete` and saved, and the database must hold each prompt and its complete
 reply once; otherwise the benchmark exits non-zero with the reason, never a figure.
 
-`--smoke` is the size the test suite runs (`tests/e2e/test_benchmarks.py`): one
+`--smoke` is the size the test suite runs (`tests/benchmark_smokes.py`): one
 turn of each workload with replies of 50 and 20 tokens, to prove the benchmark
 works, not to quote.
 """

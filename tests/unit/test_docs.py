@@ -4,7 +4,7 @@
   `<command> --help` exits 0 (in-process, through click's CliRunner);
 - each `make <target>` names a target of the Makefile (parsed: `make -n run` would build the venv);
 - each `benchmarks/<x>.py` exists, and a script run in a code block declares every option the line uses
-  (read from its source; tests/e2e/test_benchmarks.py runs its `--help` as the line runs it);
+  (read from its source; tests/integration/test_benchmarks.py runs its `--help` as the line runs it);
 - each relative link between README.md and docs/*.md points at a file, and an anchor at a heading;
 - the README stays a front door (under 200 lines) that links every page of docs/.
 
@@ -274,7 +274,7 @@ def options_declared(script: str) -> set[str]:
 
 @pytest.mark.parametrize("script", sorted(RUNS))
 def test_every_option_a_code_block_gives_a_benchmark_is_one_it_declares(script: str) -> None:
-    """Read, not run: each benchmark's `--help`, run as the line runs it, is tests/e2e/test_benchmarks.py's
+    """Read, not run: each benchmark's `--help`, run as the line runs it, is tests/integration/test_benchmarks.py's
     (a benchmark imports most of Parley before it parses its arguments: 5 s of CPU for all of them)."""
     unknown = RUNS[script][1] - options_declared(script)
     assert not unknown, f"{script} has no option {sorted(unknown)}"

@@ -1,16 +1,11 @@
-"""Every benchmark, run once at its smoke size: a broken benchmark turns the suite red.
+"""Every benchmark's smoke run: the size it runs at in the suite, and the lines it must print.
 
-A benchmark checks that what it timed worked (a reply complete with its text, the rows in
-the database, a page without an exception...) and exits non-zero when it did not; here
-each runs as its own process at `--smoke`, the size its docstring gives, and must exit 0
-and print its figure lines. The figures themselves are not checked: a smoke run's are
-not for quoting. Those driving Chromium are marked `browser`; the others stay in this
-module too (`tests/e2e`: processes of their own, about a minute in all).
-
-Each benchmark a code block of the README or docs/ runs also answers `--help` here, run as
-that line runs it (`PYTHONPATH=.` only where the line says so), with every option the line
-uses: `tests/unit/test_docs.py` reads the options from the source, and leaves the running to
-this module (a benchmark imports most of Parley before it parses its arguments).
+A benchmark checks that what it timed worked (a reply complete with its text, the rows in the
+database, a page without an exception...) and exits non-zero when it did not; the suite runs each
+as its own process at `--smoke`, the size its docstring gives, and it must exit 0 and print its
+figure lines. The figures themselves are not checked: a smoke run's are not for quoting. Those
+driving Chromium run with the browser tests (`tests/e2e/test_benchmarks_browser.py`), the others
+in the first phase (`tests/integration/test_benchmarks.py`).
 """
 
 from __future__ import annotations
@@ -19,14 +14,9 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
-
-from tests.conftest import ROOT, chromium_path, require
-from tests.e2e.conftest import free_port
-from tests.unit.test_docs import RUNS
+from tests.conftest import ROOT
 
 FIGURE = r"[\d,]+(?:\.\d+)? "  # a number and its unit's space, as the benchmarks print them
 
@@ -121,13 +111,9 @@ COVERED_THROUGH = {
 }
 
 
-@pytest.mark.parametrize(
-    "smoke", [pytest.param(s, marks=[pytest.mark.browser] if s.browser else [], id=s.script) for s in SMOKES]
-)
-def test_benchmark_runs_at_its_smoke_size(smoke: Smoke) -> None:
-    if smoke.browser:
-        require(chromium_path() is not None, "Debian's chromium is not installed")
-    argv = [arg.format(port=free_port()) for arg in smoke.argv]
+def run_smoke(smoke: Smoke, port: int | None = None) -> None:
+    """The benchmark at its smoke size in a process of its own: exit 0 and every figure line printed."""
+    argv = [arg.format(port=port) for arg in smoke.argv]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PARLEY_")) and k != "DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
@@ -142,51 +128,3 @@ def test_benchmark_runs_at_its_smoke_size(smoke: Smoke) -> None:
     assert done.returncode == 0, f"benchmarks/{smoke.script} {' '.join(argv)} exited {done.returncode}\n{said}"
     missing = [pattern for pattern in smoke.figures if not re.search(pattern, done.stdout)]
     assert not missing, f"benchmarks/{smoke.script} printed no line matching {missing}\n{said}"
-
-
-def test_every_benchmark_is_run_by_the_suite() -> None:
-    """A new benchmark cannot be forgotten: it gets a smoke run above, or says what runs it."""
-    scripts = {path.name for path in (ROOT / "benchmarks").glob("*.py") if path.name != "__init__.py"}
-    run = {smoke.script for smoke in SMOKES}
-    assert scripts - run - set(COVERED_THROUGH) == set(), "benchmarks with no smoke run in this module"
-    assert (run | set(COVERED_THROUGH)) - scripts == set(), "smoke runs of benchmarks that are gone"
-    load = (ROOT / "benchmarks" / "load.py").read_text()
-    for script in COVERED_THROUGH:  # still started by load.py, and so by its smoke run
-        assert f"benchmarks.{script.removesuffix('.py')}" in load or f'"{script}"' in load, script
-    for smoke in SMOKES:  # the smoke size is documented where a reader looks: the docstring
-        text = (ROOT / "benchmarks" / smoke.script).read_text()
-        docstring = text[: text.index('"""', 3)]
-        assert "--smoke" in docstring, f"benchmarks/{smoke.script}'s docstring does not give its smoke size"
-
-
-@pytest.fixture(scope="module")
-def helps() -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Every documented benchmark's `--help`, started at once: most of their time is imports, and they overlap."""
-    started = {}
-    for script, (assigned, _) in RUNS.items():
-        env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-        for name, value in assigned.items():
-            env[name] = str(ROOT / value) if name == "PYTHONPATH" else value
-        started[script] = subprocess.Popen(
-            [sys.executable, script, "--help"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    yield started
-    for process in started.values():
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-
-
-@pytest.mark.parametrize("script", sorted(RUNS))
-def test_every_benchmark_run_in_a_code_block_answers_help_with_its_options(
-    script: str, helps: dict[str, subprocess.Popen[str]]
-) -> None:
-    out, err = helps[script].communicate(timeout=120)
-    assert helps[script].returncode == 0, err[-2000:]
-    for option in RUNS[script][1]:
-        assert option in out, f"{script} --help does not mention {option}"
