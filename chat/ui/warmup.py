@@ -1,13 +1,13 @@
 """What the first reply of a process would otherwise wait for, imported while its page is read.
 
 `st.write_stream` first asks whether what it is given is a dataframe, and the first time a
-process asks, Streamlit imports numpy, pandas and pyarrow to find out (about 1 s of CPU here,
-`python -c "import numpy, pandas, pyarrow"`), after the prompt was sent: the first reply after a
-start waited for it. The chat page, once drawn, has them imported in a thread of its own
-(`warm_once`) while the user reads or types (docs/benchmarks.md has the figures). Not at the
-server's start: there the import held up the first page served by about 350 ms. Then one full
-collection, and what is left (the modules' objects and everything else alive) is frozen out of
-the collector's way, as `app.py` does with the start-up heap: later full collections skip it.
+process asks, Streamlit imports numpy, pandas and pyarrow to find out: about 1 s of CPU here
+(`python -c "import numpy, pandas, pyarrow"`), spent after the prompt was sent, so the first
+reply after every start waited that long for its first word. The chat page, once drawn, has them
+imported in a thread of its own (`warm_once`): the user is reading or typing meanwhile. Not at
+the server's start: there the import held up the first page served by about 350 ms (the sign-in
+page, 597 against 245 ms). Then what they made is frozen out of the collector's way, as `app.py`
+does with the start-up heap.
 """
 
 from __future__ import annotations
@@ -43,5 +43,4 @@ def warm() -> None:
             importlib.import_module(name)
         except ImportError:  # Streamlit requires them: a broken install shows at the first reply anyway
             log.warning("could not import %s ahead of the first reply", name)
-    gc.collect()  # garbage first: what is frozen is never collected
     gc.freeze()
