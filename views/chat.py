@@ -10,7 +10,6 @@ from chat.ui.resources import chat_service, settings_or_stop
 from chat.ui.settings_panel import options_panel
 from chat.ui.sidebar import conversation_sidebar
 from chat.ui.state import chat_state, current_user
-from chat.ui.warmup import warm_once
 from chat.ui.welcome import welcome
 
 settings = settings_or_stop()
@@ -26,4 +25,3 @@ prompt_input(chat, settings)  # pinned to the bottom by Streamlit (drawn first: 
 welcome(chat, user)  # a new chat's greeting and suggested prompts
 earlier_messages(settings)
 chat_turns(settings)
-warm_once()  # what the first reply of the process needs, imported while the page is read

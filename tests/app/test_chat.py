@@ -12,7 +12,6 @@ from chat.db.tables import Conversation, Message, utcnow
 from chat.llm.client import demo_reply
 from chat.settings import Settings
 from chat.turns import wiring
-from chat.ui import warmup
 from chat.ui.identity import TEST_SESSION
 from tests.apptest_helpers import chat_texts, new_app, send, sign_in
 from tests.conftest import AppEnv, logged_messages, parley
@@ -52,17 +51,6 @@ def test_a_run_without_a_session_shows_nothing_and_points_to_sign_in(app_env: Ap
     # No page of the app is registered, so no URL leads anywhere else.
     with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
         app.switch_page("views/chat.py")
-
-
-def test_the_chat_page_has_what_the_first_reply_needs_imported_beside_it(
-    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(warmup, "_thread", None)  # as in a process no chat page has run in yet
-    sign_in(new_app(), "alice")
-    thread = warmup._thread
-    assert thread is not None and thread.name == warmup.THREAD_NAME
-    thread.join(60)
-    assert not thread.is_alive()
 
 
 def test_a_session_signed_out_elsewhere_ends_at_the_next_run(app_env: AppEnv) -> None:

@@ -1,5 +1,5 @@
-"""The chat page has what the first reply of a process would otherwise wait for imported
-beside it (`chat/ui/warmup.py`). Each check runs in a fresh interpreter: this one has imported
+"""The server imports, as it starts, what the first reply would otherwise wait for
+(`chat/web/warmup.py`). Each check runs in a fresh interpreter: this one has imported
 everything long ago."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-from chat.ui.warmup import MODULES
+from chat.web.warmup import MODULES
 from tests.conftest import ROOT
 
 
@@ -38,23 +38,28 @@ def test_the_first_write_stream_question_imports_exactly_what_is_warmed() -> Non
     assert seen == {"before": [], "after": list(MODULES)}
 
 
-def test_one_thread_per_process_imports_them_and_freezes_them() -> None:
+def test_the_server_starting_imports_them_beside_it_and_freezes_them() -> None:
     seen = fresh(
         f"""
-        import gc, json, sys
-        from chat.ui.warmup import warm_once
+        import asyncio, gc, json, sys, threading
+        from chat.web.app import lifespan
+        from chat.web.warmup import THREAD_NAME
         wanted = {list(MODULES)!r}
         before = [m for m in wanted if m in sys.modules]
         frozen = gc.get_freeze_count()
-        first = warm_once()
-        same = warm_once() is first
-        first.join(60)
+
+        async def start_and_stop():
+            async with lifespan(None):
+                for thread in threading.enumerate():
+                    if thread.name == THREAD_NAME:
+                        thread.join(60)
+
+        asyncio.run(start_and_stop())
         print(json.dumps({{
             "before": before,
             "after": [m for m in wanted if m in sys.modules],
-            "one thread": same and warm_once() is first,
             "frozen more": gc.get_freeze_count() > frozen,
         }}))
         """
     )
-    assert seen == {"before": [], "after": list(MODULES), "one thread": True, "frozen more": True}
+    assert seen == {"before": [], "after": list(MODULES), "frozen more": True}
