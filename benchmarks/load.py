@@ -1885,8 +1885,7 @@ def growth_phases(runs: Sequence[Outcome], window: Growth) -> str:
     return (
         f"\nParley's turn step by step (ms from Enter, medians of {window.early} / {window.late}; "
         '"in": the server\'s WebSocket frame as DevTools stamped it, in the browser: a busy page takes a frame '
-        "late, so a step that grows there may be the page's as much as the server's; docs/benchmarks.md):\n\n"
-        + table(["step", "early", "late", "ratio"], rows)
+        "late, so a step that grows there may be the page's as much as the server's; docs/benchmarks.md):\n\n" + table(["step", "early", "late", "ratio"], rows)
     )
 
 
