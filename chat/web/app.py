@@ -22,7 +22,6 @@ from chat.web.pages import render
 from chat.web.password import PasswordRoutes
 from chat.web.signin import SignInRoutes
 from chat.web.sso import SsoRoutes
-from chat.web.warmup import warm_in_background
 
 # One per process: the routes and the gate share it.
 CONTEXT = ProcessContext()
@@ -53,10 +52,8 @@ def exception_handlers() -> dict[Any, Any]:
 
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
-    """The server's life: as it starts, what the first reply needs is imported beside it
-    (`chat/web/warmup.py`); when it stops, the replies still being written end, saved as
+    """The server's life: when it stops, the replies still being written end, saved as
     `interrupted` (uvicorn re-raises SIGTERM once its shutdown is done, so `atexit` never runs)."""
-    warm_in_background()
     try:
         yield
     finally:
