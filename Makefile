@@ -79,11 +79,11 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 
 test: $(VENV)/.dev $(AXE) ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
 	@status=0; docker_log=$$(mktemp); \
-	nice -n 10 $(PY) -m pytest -p no:cacheprovider $(DOCKER_TESTS) > $$docker_log 2>&1 & docker=$$!; \
+	nice -n 10 $(PY) -m pytest -p no:cacheprovider $(DOCKER_TESTS) > "$$docker_log" 2>&1 & docker=$$!; \
 	$(PY) -m pytest $(PARALLEL) $(TIERS) || status=1; \
 	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
 	echo "== $(DOCKER_TESTS), run beside the above =="; \
-	wait $$docker || status=1; cat $$docker_log; rm -f $$docker_log; \
+	wait $$docker || status=1; cat "$$docker_log"; rm -f "$$docker_log"; \
 	exit $$status
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint

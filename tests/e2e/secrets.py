@@ -1,6 +1,6 @@
 """The search for secrets in what a server left behind: its logs, its databases (WAL included)
 and the pages it served. `test_secrets_browser.py` runs it over every browser module's servers at
-the end of the run; the Docker module, which may run in another pytest-xdist worker, over its own."""
+the end of the run; the Docker module, which `make test` runs in a pytest process of its own, over its own."""
 
 from __future__ import annotations
 

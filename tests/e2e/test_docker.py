@@ -190,7 +190,7 @@ def container(docker: Docker, fake_model: FakeOpenAI, tmp_path_factory: pytest.T
         logs = docker("logs", CONTAINER, check=False)
         (folder / "container.log").write_text(logs.stdout + logs.stderr)
         docker("rm", "--force", CONTAINER, check=False)
-        # This module may run in its own pytest-xdist worker, so it looks for secrets itself
+        # `make test` runs this module in a pytest process of its own, so it looks for secrets itself
         # (as test_secrets_browser does for the rest): in the log and in the volume's database.
         volume = Path(docker.mountpoint(VOLUME))
         files = files_to_search([folder, volume])
