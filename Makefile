@@ -8,12 +8,12 @@ PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 # make prod on every interface.
 RUN_ADDRESS  = $(or $(ADDRESS),127.0.0.1)
 PROD_ADDRESS = $(or $(ADDRESS),0.0.0.0)
-# The tiers without a browser run in WORKERS processes (pytest-xdist, a module's tests in one of them;
-# WORKERS=0 for one process); then the browser modules alone, one browser at a time. The Docker
-# module runs beside both, at a lower CPU priority: its build mostly waits, and takes the time the
-# others leave (docs/testing.md says why).
+# The tiers without a browser run in WORKERS processes (pytest-xdist, a module's tests in one of them);
+# then the browser modules, one test at a time. The Docker module runs beside both in a process of
+# its own at a lower CPU priority: its build mostly waits, and takes the time the others leave
+# (docs/testing.md says why). WORKERS=0: the Docker module with the tiers, one test at a time.
 WORKERS  ?= 2
-PARALLEL := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope --no-loadscope-reorder)
+PARALLEL := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
 TIERS    := tests/unit tests/app tests/integration
 DOCKER_TESTS := tests/e2e/test_docker.py
 # The process `make run` / `make prod` started here, for `make restart`.
@@ -78,13 +78,24 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 	touch $@
 
 test: $(VENV)/.dev $(AXE) ## run the whole test suite: unit, AppTest, integration on SQLite and PostgreSQL, browser, Docker
-	@status=0; docker_log=$$(mktemp); \
+ifeq ($(WORKERS),0)
+	@status=0; \
+	$(PY) -m pytest $(TIERS) $(DOCKER_TESTS) || status=1; \
+	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
+	exit $$status
+else
+	@# Ctrl+C reaches every pytest (one process group) and the Docker one's fixtures stop its engine;
+	@# a TERM (a CI timeout) reaches the shell alone, which passes it on as an interrupt.
+	@status=0; docker_log=$$(mktemp) || exit 1; \
 	nice -n 10 $(PY) -m pytest -p no:cacheprovider $(DOCKER_TESTS) > "$$docker_log" 2>&1 & docker=$$!; \
+	ended() { wait $$docker; cat "$$docker_log"; rm -f "$$docker_log"; exit $$1; }; \
+	trap 'ended 130' INT; trap 'kill -INT $$docker 2>/dev/null; ended 143' TERM; \
 	$(PY) -m pytest $(PARALLEL) $(TIERS) || status=1; \
 	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
 	echo "== $(DOCKER_TESTS), run beside the above =="; \
 	wait $$docker || status=1; cat "$$docker_log"; rm -f "$$docker_log"; \
 	exit $$status
+endif
 
 lint: $(VENV)/.dev ## ruff (complexity too), mypy strict, import-linter (the layers), file and function lengths, hadolint
 	$(PY) -m ruff check .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -192,12 +193,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("database_url", ENGINES, indirect=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest that a shell started in the background (`make test`'s Docker module) begins with
+    SIGINT ignored, as POSIX shells start background jobs: Ctrl+C would not stop it, and its
+    fixtures would not stop the Docker engine they started. Take the signal back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The fast tiers stay fast: no PostgreSQL in tests/unit and tests/app, no server in tests/unit.
 
-    The Docker module goes first (its build is the longest unit: `make test`'s pytest-xdist keeps this
-    order with `--no-loadscope-reorder`), the secrets check (`after_all`) after every other browser
-    test. The sort is stable: otherwise collection order."""
+    The Docker module goes first in a run that holds it (`make test` runs it in a process of its
+    own; a run of everything in one process starts with its build, the longest unit), the secrets
+    check (`after_all`) after every other browser test. The sort is stable: otherwise collection order."""
     items.sort(key=lambda item: (item.path.name != "test_docker.py", item.get_closest_marker("after_all") is not None))
     for item in items:
         tier = item.path.parent.name if item.path.parent.parent == ROOT / "tests" else ""
