@@ -1884,8 +1884,9 @@ def growth_phases(runs: Sequence[Outcome], window: Growth) -> str:
         rows.append([name, ms(g.head), ms(g.tail), f"{g.ratio:.2f}x"])
     return (
         f"\nParley's turn step by step (ms from Enter, medians of {window.early} / {window.late}; "
-        '"in": the server\'s WebSocket frame as DevTools stamped it, so a step that grows before it is the '
-        "server's, after it the page's):\n\n" + table(["step", "early", "late", "ratio"], rows)
+        '"in": the server\'s WebSocket frame as DevTools stamped it, in the browser: a busy page takes a frame '
+        "late, so a step that grows there may be the page's as much as the server's; docs/benchmarks.md):\n\n"
+        + table(["step", "early", "late", "ratio"], rows)
     )
 
 
