@@ -209,3 +209,28 @@ def test_the_tables_ship_with_the_package() -> None:
     assert '"chat.domain" = ["tables/*.tiktoken"]' in pyproject
     ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
     assert not [line for line in ignored if "tiktoken" in line or line.startswith(("chat", "**/*.tik"))]
+
+
+def test_counts_are_kept_by_digest_and_are_the_encodings_own() -> None:
+    """A conversation's texts are counted once each (every turn plans the whole branch again);
+    the kept count is the encoding's, per encoding, and the cache holds its size, oldest out."""
+    cache = tokens.CountCache(size=3)
+    o200k, cl100k = tokens.encoding("o200k_base"), tokens.encoding("cl100k_base")
+    assert o200k is not None and cl100k is not None
+    texts = ["Hello, world!", "déjà vu 🙂 " * 40, "", "def f(x):\n    return x * 2\n"]
+    for text in texts[:2]:
+        assert cache.count(o200k, text) == len(o200k.encode_ordinary(text))
+    assert len(cache) == 2
+    assert cache.count(o200k, texts[0]) == len(o200k.encode_ordinary(texts[0])) and len(cache) == 2  # kept
+    assert cache.count(cl100k, texts[1]) == len(cl100k.encode_ordinary(texts[1])) != cache.count(o200k, texts[1])
+    assert len(cache) == 3  # one text, two encodings: two counts
+    for text in texts[2:]:
+        assert cache.count(o200k, text) == len(o200k.encode_ordinary(text))
+    assert len(cache) == 3  # the least recently used went
+
+
+def test_a_counter_counts_a_lone_surrogate_and_keeps_no_text() -> None:
+    counter = TokenCounting().counter("gpt-4o")
+    assert counter.text("a\ud800b") == counter.text("a\ud800b") > 0  # a model's stray half of a pair
+    kept = [key for key in tokens.COUNTS._counts]  # noqa: SLF001 - what the cache holds
+    assert kept and all(isinstance(name, str) and isinstance(digest, bytes) for name, digest in kept)
