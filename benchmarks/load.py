@@ -101,7 +101,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
@@ -646,6 +646,9 @@ class TurnResult:
     first: float = math.nan  # the reply's first word on screen
     complete: float = math.nan  # ... to its last word (or to the error shown)
     settled: float = math.nan  # ... to its Regenerate button (the page's rerun after it)
+    # Seconds the page's main thread was busy from Enter to settled (DevTools' TaskDuration): its
+    # work for the turn, which a loaded machine stretches far less than it does a latency.
+    page_work: float = math.nan
     alerts: list[str] = field(default_factory=list)  # errors, warnings, exceptions that appeared
     updates: int = 0  # times the reply's text changed on screen while it streamed
     sent_at: float = math.nan  # the Enter key, in seconds since the epoch (the browser's clock is this host's)
@@ -661,15 +664,17 @@ class SessionResult:
 
 
 class Tab:
-    """One session's browser context and page, with the WebSocket frames DevTools saw.
+    """One session's browser context and page, with the WebSocket frames DevTools saw and
+    the time its main thread has been busy.
 
-    DevTools stamps a frame when the network stack has it, whatever the page's main
-    thread is doing; so the frame that carries a text tells when the server sent it,
-    and the DOM showing it later tells how far behind the page is."""
+    DevTools stamps a frame when the page's main thread takes it from the network stack, not
+    when it comes off the wire: a busy page stamps frames late (the server's own clock put
+    its writes 100-190 ms before these stamps on a loaded day, docs/benchmarks.md)."""
 
     def __init__(self, context: BrowserContext, page: Page) -> None:
         self.context = context
         self.page = page
+        self.devtools: CDPSession | None = None
         self.sent: list[float] = []  # DevTools seconds, frames to the server
         self.received: list[tuple[float, str]] = []  # (DevTools seconds, base64 payload), frames from it
 
@@ -681,6 +686,15 @@ class Tab:
             lambda event: self.received.append((event["timestamp"], event["response"]["payloadData"])),
         )
         await devtools.send("Network.enable")
+        await devtools.send("Performance.enable")
+        self.devtools = devtools
+
+    async def main_thread_seconds(self) -> float:
+        """Seconds the page's main thread has spent on tasks since the page was made."""
+        if self.devtools is None:
+            return math.nan
+        metrics = await self.devtools.send("Performance.getMetrics")
+        return float(next(m["value"] for m in metrics["metrics"] if m["name"] == "TaskDuration"))
 
     def forget_frames(self) -> None:
         self.sent.clear()
@@ -744,6 +758,7 @@ async def one_turn(tab: Tab, prompt: str, workload: Workload, *, settle_timeout:
     tab.forget_frames()
     box = page.locator(CHAT_INPUT)
     await box.fill(prompt)
+    busy = await tab.main_thread_seconds()
     started = time.monotonic()
     await box.press("Enter")
     outcome_timeout = 60 + 3 * workload.stream_seconds
@@ -754,6 +769,7 @@ async def one_turn(tab: Tab, prompt: str, workload: Workload, *, settle_timeout:
         await page.wait_for_function(
             "() => window.__parleyBench.turn.settled !== null", polling=50, timeout=settle_timeout * 1000
         )
+    page_work = await tab.main_thread_seconds() - busy
     seen = await page.evaluate("() => window.__parleyBench.result()")
     sent = seen["sent"]
 
@@ -784,6 +800,7 @@ async def one_turn(tab: Tab, prompt: str, workload: Workload, *, settle_timeout:
         first=since_sent("first"),
         complete=since_sent("complete"),
         settled=since_sent("settled"),
+        page_work=page_work if seen["settled"] is not None else math.nan,
         alerts=list(seen["alerts"]),
         updates=int(seen["updates"]),
         sent_at=(seen["origin"] + sent) / 1000 if sent is not None else math.nan,
@@ -1878,15 +1895,19 @@ PHASES = (
 
 def growth_phases(runs: Sequence[Outcome], window: Growth) -> str:
     turns = [o.sessions[0].turns if o.sessions else [] for o in runs]
-    rows = []
-    for key, name in PHASES:
+
+    def row(key: str, name: str) -> list[object]:
         g = growth_of([[getattr(t, key) if t.outcome == "complete" else math.nan for t in ts] for ts in turns])
-        rows.append([name, ms(g.head), ms(g.tail), f"{g.ratio:.2f}x"])
+        return [name, ms(g.head), ms(g.tail), f"{g.ratio:.2f}x"]
+
     return (
         f"\nParley's turn step by step (ms from Enter, medians of {window.early} / {window.late}; "
         '"in": the server\'s WebSocket frame as DevTools stamped it, in the browser: a busy page takes a frame '
         "late, so a step that grows there may be the page's as much as the server's; docs/benchmarks.md):\n\n"
-        + table(["step", "early", "late", "ratio"], rows)
+        + table(["step", "early", "late", "ratio"], [row(key, name) for key, name in PHASES])
+        + "\n\nThe page's own work for a turn (ms its main thread was busy, Enter to settled: DevTools' "
+        "TaskDuration, which a loaded machine stretches less than a latency):\n\n"
+        + table(["", "early", "late", "ratio"], [row("page_work", "main thread busy")])
     )
 
 
