@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = "Conversation not found. It may have been deleted, or the link is wrong."
 # How many messages a conversation shows before "Show earlier": a long one opens, and a page's
-# run draws, in the same time whatever its length.
-SHOWN = 20
+# run draws, in the same time whatever its length. Twelve, not twenty: the page a late turn
+# redraws is that much shorter (docs/benchmarks.md, "Twelve messages shown").
+SHOWN = 12
 # How many places each turn's slot and the earlier messages drew in their last runs (`cover_leftovers`).
 DRAWN = "parley_conversation_places"
 DRAWN_EARLIER = "parley_earlier_places"

@@ -64,6 +64,17 @@ def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def run_over(page) -> None:  # type: ignore[no-untyped-def]
+    """No run is under way now: for a run that has visibly drawn something already (so it has
+    begun). `run_ended_after` cannot see a run that short: React may commit its "running" and
+    "notRunning" in one go, and the attribute then never changes (a one-slot rerun, the edit
+    form opening, timed out so on a loaded machine)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
+        " === 'notRunning'"
+    )
+
+
 def open_menu(page, cid: str) -> None:  # type: ignore[no-untyped-def]
     """Open a conversation's menu in the sidebar (rename, export, delete) and wait until it has
     finished opening: a click on what it holds while it still moves can land beside it (seen

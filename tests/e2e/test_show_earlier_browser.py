@@ -49,10 +49,11 @@ def test_a_long_conversation_shows_its_last_messages_and_earlier_ones_on_request
     comes_on_screen(page, last)  # opened at its newest message: Streamlit keeps the page at its bottom
     assert page.locator(MESSAGES).count() == SHOWN
     assert texts(page)[0] == f"Question {TURNS - SHOWN // 2 + 1}"
-    for shown in range(2 * SHOWN, 2 * TURNS + 1, SHOWN):  # each click: `SHOWN` more, above
-        before = 2 * TURNS - shown + SHOWN
-        assert page.get_by_role("button", name=EARLIER).inner_text().strip().endswith(f"({before})")
+    shown = SHOWN
+    while shown < 2 * TURNS:  # each click: `SHOWN` more, above, down to the first
+        assert page.get_by_role("button", name=EARLIER).inner_text().strip().endswith(f"({2 * TURNS - shown})")
         page.get_by_role("button", name=EARLIER).click()
+        shown = min(shown + SHOWN, 2 * TURNS)
         page.wait_for_function(f'() => document.querySelectorAll("{MESSAGES}").length === {shown}')
         assert texts(page)[0] == f"Question {TURNS - shown // 2 + 1}" and texts(page)[-1] == f"Answer {TURNS}"
     assert page.get_by_role("button", name=EARLIER).count() == 0
