@@ -84,12 +84,13 @@ ifeq ($(WORKERS),0)
 	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
 	exit $$status
 else
-	@# Ctrl+C reaches every pytest (one process group) and the Docker one's fixtures stop its engine;
-	@# a TERM (a CI timeout) reaches the shell alone, which passes it on as an interrupt.
+	@# Ctrl+C, or a TERM to the process group, reaches every pytest, whose fixtures then stop what they
+	@# started (tests/conftest.py: a TERM is an interrupt, once). A TERM to this shell alone reaches the
+	@# Docker module once the running phase has ended: a shell runs its traps between commands.
 	@status=0; docker_log=$$(mktemp) || exit 1; \
 	nice -n 10 $(PY) -m pytest -p no:cacheprovider $(DOCKER_TESTS) > "$$docker_log" 2>&1 & docker=$$!; \
 	ended() { wait $$docker; cat "$$docker_log"; rm -f "$$docker_log"; exit $$1; }; \
-	trap 'ended 130' INT; trap 'kill -INT $$docker 2>/dev/null; ended 143' TERM; \
+	trap 'ended 130' INT; trap 'kill -TERM $$docker 2>/dev/null; ended 143' TERM; \
 	$(PY) -m pytest $(PARALLEL) $(TIERS) || status=1; \
 	$(PY) -m pytest tests/e2e --ignore=$(DOCKER_TESTS) || status=1; \
 	echo "== $(DOCKER_TESTS), run beside the above =="; \

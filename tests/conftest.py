@@ -196,9 +196,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """A pytest that a shell started in the background (`make test`'s Docker module) begins with
     SIGINT ignored, as POSIX shells start background jobs: Ctrl+C would not stop it, and its
-    fixtures would not stop the Docker engine they started. Take the signal back."""
+    fixtures would not stop the Docker engine they started. Take the signal back. A TERM (a CI
+    timeout, `make test`'s trap) would end Python with no teardown at all: it is an interrupt too."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt_once)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """The first TERM stops the run as Ctrl+C does; later ones (the group's and `make test`'s trap
+    both send one) are ignored, so they do not cut short the fixtures stopping their servers."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
