@@ -1898,7 +1898,7 @@ def growth_phases(runs: Sequence[Outcome], window: Growth) -> str:
 
     def row(key: str, name: str) -> list[object]:
         g = growth_of([[getattr(t, key) if t.outcome == "complete" else math.nan for t in ts] for ts in turns])
-        return [name, ms(g.head), ms(g.tail), f"{g.ratio:.2f}x"]
+        return [name, ms(g.head), ms(g.tail), "–" if math.isnan(g.ratio) else f"{g.ratio:.2f}x"]
 
     return (
         f"\nParley's turn step by step (ms from Enter, medians of {window.early} / {window.late}; "

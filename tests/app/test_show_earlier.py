@@ -46,9 +46,11 @@ def test_a_long_conversation_opens_at_its_last_messages_and_shows_earlier_ones_o
     assert (
         len(chat_texts(app)) == 2 * SHOWN and earlier_button(app) == f"Show earlier messages ({2 * TURNS - 2 * SHOWN})"
     )
-    for _ in range(2 * TURNS // SHOWN):  # `SHOWN` more a click, down to the first
-        if earlier_button(app) is not None:
-            app.button(key="parley_show_earlier").click().run()
+    shown = 2 * SHOWN
+    while shown < 2 * TURNS:  # `SHOWN` more a click, down to the first
+        app.button(key="parley_show_earlier").click().run()
+        shown = min(shown + SHOWN, 2 * TURNS)
+        assert len(chat_texts(app)) == shown
     assert chat_texts(app)[0] == ("user", "Question 1") and earlier_button(app) is None
     # Shown once, the earlier messages stay while the conversation goes on.
     fake_openai.enqueue(FakeReply(text="Answer 31."))

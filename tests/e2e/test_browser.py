@@ -66,9 +66,10 @@ def run_ended_after(page, ended: int) -> None:  # type: ignore[no-untyped-def]
 
 def run_over(page) -> None:  # type: ignore[no-untyped-def]
     """No run is under way now: for a run that has visibly drawn something already (so it has
-    begun). `run_ended_after` cannot see a run that short: React may commit its "running" and
-    "notRunning" in one go, and the attribute then never changes (a one-slot rerun, the edit
-    form opening, timed out so on a loaded machine)."""
+    begun) and reruns nothing after it (a run that ends in `st.rerun` shows "notRunning" too,
+    before the next). `run_ended_after` cannot see a run that short: React may commit its
+    "running" and "notRunning" in one go, and the attribute then never changes (a one-slot
+    rerun, the edit form opening, timed out so on a loaded machine)."""
     page.wait_for_function(
         "() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
         " === 'notRunning'"
