@@ -94,6 +94,7 @@ def draw_turns(
     """A turn since the line (`draw_earlier`), its slot's (`chat/ui/turn_slots.py`), or all of
     them (`slot` None) with their actions; the newest turn's slot then draws the notices and the
     reply that is still streaming, if any; `settled` is called once it has ended."""
+    served = _served()
     try:
         chat.settle()
         _prompt_back(chat)
@@ -121,7 +122,7 @@ def draw_turns(
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the
         # reply to its worker. A rerun (RerunException) is not caught: the next run picks the
         # same turn up.
-        if chat.turn is not None and _stopped_by_the_user():
+        if chat.turn is not None and _stopped_by_the_user(served):
             chat.turn.stop()
         raise
 
@@ -212,7 +213,14 @@ def _draw_notices(chat: ChatState) -> None:
         chat.warning = None
 
 
-def _stopped_by_the_user() -> bool:
+def _served() -> bool:
+    """Whether a server holds this run's session: not so under AppTest, even in a process where
+    another test has made a Runtime (which AppTest's sessions are never part of)."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and Runtime.exists() and Runtime.instance().is_active_session(ctx.session_id)
+
+
+def _stopped_by_the_user(served: bool) -> bool:
     """Whether the script was stopped by the user rather than by its session going away.
 
     Streamlit stops a session's script when its browser disconnects or the server
@@ -222,9 +230,10 @@ def _stopped_by_the_user() -> bool:
     beside, a reload's session was dropped more than 150 ms after its script stopped,
     and a reply that should have gone on was stopped. The reply's own Stop is a button
     (`_stream`), not this path: only Streamlit's hidden Stop waits the whole second.
+    `served`: whether a server held the session when the run began (`_served`).
     """
     ctx = get_script_run_ctx()
-    if ctx is None or not Runtime.exists():
+    if ctx is None or not served:
         return True  # no server around it (AppTest): only a Stop can have done it
     runtime = Runtime.instance()
     deadline = time.monotonic() + 1.0
