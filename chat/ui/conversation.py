@@ -214,10 +214,14 @@ def _draw_notices(chat: ChatState) -> None:
 
 
 def _served() -> bool:
-    """Whether a server holds this run's session: not so under AppTest, even in a process where
-    another test has made a Runtime (which AppTest's sessions are never part of)."""
+    """Whether a server holds this run's session. Not under AppTest, which puts a stand-in (a
+    mock of `Runtime`, whose every answer is truthy) in place while it runs: with it, a Stop
+    waited out `_stopped_by_the_user`'s whole second, and a test's reply ended meanwhile."""
     ctx = get_script_run_ctx()
-    return ctx is not None and Runtime.exists() and Runtime.instance().is_active_session(ctx.session_id)
+    if ctx is None or not Runtime.exists():
+        return False
+    runtime = Runtime.instance()
+    return type(runtime) is Runtime and runtime.is_active_session(ctx.session_id)
 
 
 def _stopped_by_the_user(served: bool) -> bool:
