@@ -31,7 +31,7 @@ def test_the_admin_page_fits_1280_px_and_reads_well(browser, server: Server) -> 
         send(page, "Fail me")
         wait_until(lambda: any(m.status == "error" for m in rows(server)), 10, "the failed reply in the log")
         page.get_by_role("link", name="Admin").click()
-        page.get_by_role("heading", name="Users").wait_for()
+        page.get_by_role("heading", name="Users", exact=True).wait_for()
 
         grid = page.locator("[data-testid='stDataFrame']").first
         grid.wait_for()
