@@ -94,7 +94,6 @@ def draw_turns(
     """A turn since the line (`draw_earlier`), its slot's (`chat/ui/turn_slots.py`), or all of
     them (`slot` None) with their actions; the newest turn's slot then draws the notices and the
     reply that is still streaming, if any; `settled` is called once it has ended."""
-    served = _served()
     try:
         chat.settle()
         _prompt_back(chat)
@@ -122,7 +121,7 @@ def draw_turns(
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the
         # reply to its worker. A rerun (RerunException) is not caught: the next run picks the
         # same turn up.
-        if chat.turn is not None and _stopped_by_the_user(served):
+        if chat.turn is not None and _stopped_by_the_user():
             chat.turn.stop()
         raise
 
@@ -214,17 +213,13 @@ def _draw_notices(chat: ChatState) -> None:
 
 
 def _served() -> bool:
-    """Whether a server holds this run's session. Not under AppTest, which puts a stand-in (a
-    mock of `Runtime`, whose every answer is truthy) in place while it runs: with it, a Stop
-    waited out `_stopped_by_the_user`'s whole second, and a test's reply ended meanwhile."""
-    ctx = get_script_run_ctx()
-    if ctx is None or not Runtime.exists():
-        return False
-    runtime = Runtime.instance()
-    return type(runtime) is Runtime and runtime.is_active_session(ctx.session_id)
+    """Whether a server runs this script. Not under AppTest, which puts a stand-in (a mock of
+    `Runtime`, whose every answer is truthy) in place while it runs: with it, a Stop waited out
+    `_stopped_by_the_user`'s whole second, and a test's reply ended meanwhile."""
+    return Runtime.exists() and type(Runtime.instance()) is Runtime
 
 
-def _stopped_by_the_user(served: bool) -> bool:
+def _stopped_by_the_user() -> bool:
     """Whether the script was stopped by the user rather than by its session going away.
 
     Streamlit stops a session's script when its browser disconnects or the server
@@ -234,10 +229,9 @@ def _stopped_by_the_user(served: bool) -> bool:
     beside, a reload's session was dropped more than 150 ms after its script stopped,
     and a reply that should have gone on was stopped. The reply's own Stop is a button
     (`_stream`), not this path: only Streamlit's hidden Stop waits the whole second.
-    `served`: whether a server held the session when the run began (`_served`).
     """
     ctx = get_script_run_ctx()
-    if ctx is None or not served:
+    if ctx is None or not _served():
         return True  # no server around it (AppTest): only a Stop can have done it
     runtime = Runtime.instance()
     deadline = time.monotonic() + 1.0
