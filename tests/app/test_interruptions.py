@@ -58,17 +58,19 @@ def page(request: str, model_asked: "Callable[[], object]" = lambda: True) -> No
                 return
             if request == "stop-early":
                 wait_until(model_asked, 10, "the request at the model")
-                # Stopped where a stop button's run would be: following the reply, not drawing the
-                # messages above it (a stop there is a page going away, and leaves the reply be).
-                wait_until(lambda: following(script), 10, "the script following the reply")
-                assert not turn.has_text  # stopped while the model is silent
-                requests.request_stop()
-                return
-            wait_until(lambda: len(turn.text) >= 40, 10, "40 characters of the reply")
-            if request == "stop":
-                requests.request_stop()
             else:
+                wait_until(lambda: len(turn.text) >= 40, 10, "40 characters of the reply")
+            if request == "rerun":
                 requests.request_rerun(RerunData())
+                return
+            # Stopped where a stop button's run would be: following the reply, not drawing the
+            # messages above it (a stop there is a page going away, and leaves the reply be; a
+            # slow first run was still drawing them when 40 characters had come, and the reply
+            # went on to its end).
+            wait_until(lambda: following(script), 10, "the script following the reply")
+            if request == "stop-early":
+                assert not turn.has_text  # stopped while the model is silent
+            requests.request_stop()
 
         script = threading.current_thread()
 
