@@ -22,18 +22,28 @@ from chat.errors import ChatError, InputError
 from chat.turns.service import ChatService, clean_prompt
 from chat.ui.components import copy_button
 from chat.ui.markdown import neutralise_images
+from chat.ui.reruns import in_fragment_rerun
+from chat.ui.signin import fragment_user
 from chat.ui.state import ChatState, still_signed_in
-from chat.ui.turn_slots import rerun_conversation
+from chat.ui.turn_slots import regenerate_key, rerun_conversation, rerun_newest
 from chat.ui.wording import usage_label, usage_note
 
 log = logging.getLogger(__name__)
 
 
 def reply_actions(
-    chat: ChatState, user: SignedIn, service: ChatService, message: ChatMessage, place: DeltaGenerator, *, last: bool
+    chat: ChatState,
+    user: SignedIn,
+    service: ChatService,
+    message: ChatMessage,
+    place: DeltaGenerator,
+    *,
+    last: bool,
+    so_far: str | None = None,
 ) -> None:
-    """Its versions, thumbs (not on an error), copy, usage on demand, and for the last reply,
-    regenerate: a row of five places on one line."""
+    """Its versions, thumbs (not on an error), copy, usage on demand (with `so_far`, the
+    conversation's total by then), and for the last reply, regenerate (in a fragment of its own,
+    `regenerate_key`): a row of five places on one line."""
     if message.id is None or message.status == ReplyStatus.STREAMING:
         place.empty()
         return
@@ -54,18 +64,32 @@ def reply_actions(
             copy_button(message.content, key=f"parley_copy_{message.id}")
         else:
             st.empty()
-        _usage(message)
+        _usage(message, so_far)
         if last:
-            st.button(
-                "Regenerate",
-                key="parley_regenerate",
-                icon=":material/refresh:",
-                type="tertiary",
-                on_click=_regenerate,
-                args=(chat, user, service),
-            )
+            # As wide as the button, like the row's other places; no room at all once it holds none
+            # (`chat/ui/components.py`).
+            with st.container(width="content", key=f"parley_regenerate_place_{message.id}"):
+                st.fragment(key=regenerate_key(message.id))(_regenerate_place)(chat, user, service, message.id)
         else:
             st.empty()  # where the last reply's Regenerate is: an earlier run's is drawn over
+
+
+def _regenerate_place(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
+    """Regenerate, while this reply is the last one and nothing is being written or sent."""
+    if in_fragment_rerun():
+        user = fragment_user(service.settings)  # its own rerun (a prompt's) does not pass through router.py
+    last = chat.history[-1] if chat.history else None
+    if chat.turn is not None or chat.pending_prompt is not None or last is None or last.id != reply_id:
+        st.empty()
+        return
+    st.button(
+        "Regenerate",
+        key="parley_regenerate",
+        icon=":material/refresh:",
+        type="tertiary",
+        on_click=_regenerate,
+        args=(chat, user, service),
+    )
 
 
 def prompt_actions(
@@ -148,14 +172,18 @@ def _choose_version(chat: ChatState, user: SignedIn, service: ChatService, messa
     rerun_conversation(chat, fold=messages is not None)
 
 
-def _usage(message: ChatMessage) -> None:
-    """The reply's tokens on a small button; its cost and the split, when it is opened."""
+def _usage(message: ChatMessage, so_far: str | None) -> None:
+    """The reply's tokens on a small button; its cost and the split, when it is opened, and the
+    conversation's total by then. (Not a line in the sidebar: each turn's slot would keep one
+    there, and the turn before would have to run again to take its line away.)"""
     label, note = usage_label(message), usage_note(message)
     if label is None or note is None:
         st.empty()
         return
     with st.popover(label, icon=":material/data_usage:", type="tertiary", key=f"parley_usage_{message.id}"):
         st.caption(note)
+        if so_far is not None:
+            st.caption(f"This conversation so far: {so_far}")
 
 
 def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_id: int) -> None:
@@ -173,8 +201,10 @@ def _save_feedback(chat: ChatState, user: SignedIn, service: ChatService, reply_
 
 
 def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
+    """A new version of the last reply, streamed by the newest turn's slot (the button's own
+    fragment holds only the button); a refusal is a notice there."""
     if chat.conversation_id is None or chat.turn is not None or not still_signed_in(user):
-        return
+        rerun_newest(chat)
     last = chat.history[-1] if chat.history and chat.history[-1].role == "assistant" else None
     try:
         turn = service.regenerate(
@@ -186,10 +216,11 @@ def _regenerate(chat: ChatState, user: SignedIn, service: ChatService) -> None:
         )
     except ChatError as error:
         chat.notice = error.message
-        return
+        rerun_newest(chat)
     while chat.history and chat.history[-1].role == "assistant":
         chat.history.pop()  # a version now: in the log, out of the chat
     chat.turn, chat.editing = turn, None
+    rerun_newest(chat)
 
 
 def _tell(chat: ChatState, notice: str) -> NoReturn:

@@ -14,18 +14,14 @@ import time
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
-from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from chat.settings import Settings
 from chat.turns.naming import Naming
 from chat.ui.conversation import draw_earlier, draw_turns
-from chat.ui.layout import page_sidebar
 from chat.ui.navigation import sync_url
 from chat.ui.prompt import send
 from chat.ui.reruns import check_for_interrupts, rerun_page
 from chat.ui.resources import chat_service
-from chat.ui.sidebar import show_usage
 from chat.ui.signin import fragment_user
 from chat.ui.state import chat_state
 from chat.ui.turn_slots import EARLIER_FRAGMENT, TURN_SLOTS, last_slot, next_slot, ordered, slot_key
@@ -52,7 +48,6 @@ def _draw_slot(settings: Settings, index: int) -> None:
     service = chat_service(settings)
     chat = chat_state()
     new = chat.conversation_id is None
-    usage = _usage_place()
     # Whichever slot runs first sends a waiting prompt: the others then draw the turns as they are.
     if send(chat, chat.pending_prompt, user, service) and new:
         rerun_page()  # the sidebar lists the new conversation; the page's run streams the reply
@@ -60,22 +55,10 @@ def _draw_slot(settings: Settings, index: int) -> None:
         draw_turns(chat, user, service, slot=index)
         return
     sync_url(chat)
-    show_usage(usage, chat)  # before the reply streams: the place is taken at once
-    draw_turns(chat, user, service, slot=index, settled=lambda: show_usage(usage, chat))
+    draw_turns(chat, user, service, slot=index)
     naming, chat.naming = chat.naming, None
     if naming is not None:
         _list_under_its_new_title(naming)
-
-
-def _usage_place() -> DeltaGenerator:
-    """The conversation's usage, below the sidebar's list. Streamlit lets a fragment write outside
-    itself only where it wrote in the last full run, so every slot keeps a place there; a full run
-    cut short (by a prompt sent as it began) has not made them: the page runs again, and a waiting
-    prompt waits for it."""
-    try:
-        return page_sidebar().empty()
-    except StreamlitInvalidLayoutContextError:
-        rerun_page()
 
 
 def _slot(index: int) -> Callable[[Settings], None]:

@@ -142,6 +142,7 @@ _TITLE = '[class*="st-key-parley_open_"]'
 _MENU = '[class*="st-key-parley_menu_"]'
 _VERSION = '[class*="st-key-parley_version_"]'  # a message's "previous / next version" arrows
 _PROMPT_ACTIONS = '[class*="st-key-parley_prompt_actions_"]'
+_REGENERATE = '[class*="st-key-parley_regenerate_place_"]'
 _PAGE_CSS += (
     f" {_ITEM} {{ flex-wrap: nowrap; border-radius: 0.5rem; }}"
     f" {_ITEM} > div:first-child {{ flex: 1 1 0; min-width: 0; }}"
@@ -159,6 +160,8 @@ _PAGE_CSS += (
     f" {_VERSION} button {{ padding: 0 0.15rem; min-height: 1.5rem; }}"
     # A prompt's actions (Edit, its versions): a short line close under it, on every prompt.
     f" {_PROMPT_ACTIONS} {{ margin-top: -0.75rem; }} {_PROMPT_ACTIONS} button {{ min-height: 1.75rem; }}"
+    # An earlier reply's Regenerate place, emptied by the next prompt (chat/ui/actions.py): no gap.
+    f' div:has(> {_REGENERATE} [data-testid="stEmpty"]) {{ display: none; }}'
 )
 # Inside a message (issue 20, point 5): headings a step below the page's own, and what is wider than
 # the message (a table, a code line, display maths, a long word) scrolls or wraps inside it, so the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -22,6 +22,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from chat.accounts.auth import SignedIn
+from chat.domain.messages import ChatMessage
 from chat.settings import Settings
 from chat.turns.service import ChatService, Turn
 from chat.ui.actions import edit_form, prompt_actions, reply_actions
@@ -34,6 +35,7 @@ from chat.ui.reruns import check_for_interrupts, give_way, in_fragment_rerun, re
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState
 from chat.ui.turn_slots import EARLIER_FRAGMENT, drawing, drawn, last_slot, slot_key, slot_messages
+from chat.ui.wording import running_usage
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,10 @@ def draw_turns(
     service: ChatService,
     *,
     slot: int | None = None,
-    settled: Callable[[], None] | None = None,
 ) -> None:
     """A turn since the line (`draw_earlier`), its slot's (`chat/ui/turn_slots.py`), or all of
     them (`slot` None) with their actions; the newest turn's slot then draws the notices and the
-    reply that is still streaming, if any; `settled` is called once it has ended."""
+    reply that is still streaming, if any."""
     try:
         chat.settle()
         _prompt_back(chat)
@@ -106,7 +107,7 @@ def draw_turns(
             _draw_history(chat, user, service, start, end)
             live = None
             if newest:
-                _draw_notices(chat)
+                chat.noticed = _draw_notices(chat)
                 live = st.chat_message("assistant") if chat.turn is not None else None
             places = end - start + (len(NOTICE_PLACES) + (live is not None) if newest else 0)
             cover_leftovers(f"{DRAWN}_{slot}", places)
@@ -114,8 +115,6 @@ def draw_turns(
             drawn(chat, slot_key(slot))
         if chat.turn is not None and live is not None:
             _stream(chat, chat.turn, user, service, live)
-            if settled is not None:
-                settled()
     except StopException:
         # Streamlit's own Stop (a reload, a closed tab, the server stopping), wherever the run
         # was: a stop by the user ends the reply and keeps what arrived; the others leave the
@@ -173,6 +172,7 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
     pictures = pictures_of(service, user.username)
+    totals = _totals_so_far(chat.history[:end])
     for index in range(start, end):
         message = chat.history[index]
         box = st.chat_message(message.role)
@@ -189,19 +189,29 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
             else:
                 draw_message(message, places, pictures)
                 if message.role == "assistant":
-                    reply_actions(chat, user, service, message, places.actions, last=idle and index == last_reply)
+                    last = idle and index == last_reply
+                    reply_actions(chat, user, service, message, places.actions, last=last, so_far=totals[index])
                 else:
                     prompt_actions(chat, user, service, message, places.actions)
             places.close()
 
 
+def _totals_so_far(messages: Sequence[ChatMessage]) -> list[str | None]:
+    """The conversation's total by each message, from its second reply with a usage on (by the
+    first, it is that reply's own)."""
+    totals = running_usage(messages)
+    first = next((i for i, total in enumerate(totals) if total is not None), len(totals))
+    return [None if i <= first else total for i, total in enumerate(totals)]
+
+
 NOTICE_PLACES = ("not found", "notice", "warning")
 
 
-def _draw_notices(chat: ChatState) -> None:
+def _draw_notices(chat: ChatState) -> bool:
     """What went wrong or was set aside, below the messages and above the reply; each shown once,
-    each in a place of its own (there whether or not it has anything to say)."""
+    each in a place of its own (there whether or not it has anything to say). Whether any was."""
     not_found, notice, warning = (st.empty() for _ in NOTICE_PLACES)
+    shown = chat.not_found or bool(chat.notice) or bool(chat.warning)
     if chat.not_found:
         not_found.error(NOT_FOUND, icon=":material/search_off:")
     if chat.notice:
@@ -210,6 +220,7 @@ def _draw_notices(chat: ChatState) -> None:
     if chat.warning:
         warning.warning(chat.warning, icon=":material/save:")
         chat.warning = None
+    return shown
 
 
 def _served() -> bool:
@@ -287,4 +298,6 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
     _prompt_back(chat)
     if chat.notice or chat.warning:
         rerun_here()  # the sentence goes where every run shows it, above the input box
-    reply_actions(chat, user, service, message, places.actions, last=True)
+    totals = _totals_so_far(chat.history)
+    so_far = totals[-1] if chat.history and chat.history[-1].id == message.id else None
+    reply_actions(chat, user, service, message, places.actions, last=True, so_far=so_far)

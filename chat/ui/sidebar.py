@@ -23,7 +23,6 @@ from chat.ui.markdown import neutralise_images, plain
 from chat.ui.navigation import open_conversation
 from chat.ui.skeleton import cover_leftovers
 from chat.ui.state import ChatState, still_signed_in
-from chat.ui.wording import conversation_usage
 
 # How many places the sidebar and its list drew in the last run (`cover_leftovers`).
 DRAWN = "parley_sidebar_places"
@@ -127,15 +126,6 @@ def _item(chat: ChatState, user: SignedIn, service: ChatService, conversation: C
             key=f"parley_menu_{conversation.id}",
         ):
             _manage_conversation(chat, user, service, conversation.id, conversation.title)
-
-
-def show_usage(slot: DeltaGenerator, chat: ChatState) -> None:
-    """The open conversation's tokens and cost so far."""
-    usage = conversation_usage(chat.history) if chat.conversation_id else None
-    if usage:
-        slot.caption(f"This conversation: {usage}")
-    else:
-        slot.empty()
 
 
 def _manage_conversation(chat: ChatState, user: SignedIn, service: ChatService, cid: str, title: str) -> None:

@@ -46,6 +46,7 @@ class ChatState:
     resend_of: int | None = None  # a prompt refused for its pictures: the next prompt replaces it
     url_id: str | None = None  # the conversation id this session last put in the URL
     confirm_delete: str | None = None
+    noticed: bool = False  # the newest turn's slot shows a notice: the next prompt's run takes it away
     options: ConversationOptions | None = None  # the open conversation's, or those chosen for a new one
     not_found: bool = False  # shown until the user opens or starts something else
     focus: int | None = None  # a message opened from search results

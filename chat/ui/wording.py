@@ -1,5 +1,5 @@
 """How the screens word a reply: why it ended, what its request left out, its tokens and cost,
-and a conversation's totals. The page, the admin's reader and the history share these sentences."""
+and the conversation's totals up to it. The page, the admin's reader and the history share these sentences."""
 
 from __future__ import annotations
 
@@ -64,20 +64,32 @@ def usage_label(message: ChatMessage) -> str | None:
 
 
 def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
-    """The conversation's total tokens and cost, for the sidebar."""
-    replies = [m for m in messages if m.role == "assistant" and m.prompt_tokens is not None]
-    if not replies:
-        return None
-    tokens = sum((m.prompt_tokens or 0) + (m.completion_tokens or 0) for m in replies)
-    known = [m.cost for m in replies if m.cost is not None]
-    about = "≈ " if any(m.usage_estimated for m in replies) else ""
+    """The conversation's total tokens and cost."""
+    return running_usage(messages)[-1] if messages else None
+
+
+def running_usage(messages: Sequence[ChatMessage]) -> list[str | None]:
+    """`conversation_usage` of the messages up to each one, in one pass: what each reply's usage
+    says the conversation had cost by then (None before the first reply with a usage)."""
+    tokens, replies, known, cost, estimated = 0, 0, 0, 0.0, False
+    totals: list[str | None] = []
+    for m in messages:
+        if m.role == "assistant" and m.prompt_tokens is not None:
+            replies += 1
+            tokens += m.prompt_tokens + (m.completion_tokens or 0)
+            estimated = estimated or m.usage_estimated
+            if m.cost is not None:
+                known, cost = known + 1, cost + m.cost
+        totals.append(_total(tokens, replies, known, cost, estimated) if replies else None)
+    return totals
+
+
+def _total(tokens: int, replies: int, known: int, cost: float, estimated: bool) -> str:
+    about = "≈ " if estimated else ""
     if not known:
         return f"{about}{tokens:,} tokens"  # no price configured: no cost line (never "$0")
-    if len(known) < len(replies):
-        cost = f"{about}{format_cost(sum(known))} + unknown"
-    else:
-        cost = about + format_cost(sum(known))
-    return f"{about}{tokens:,} tokens · {cost}"
+    priced = about + format_cost(cost) + (" + unknown" if known < replies else "")
+    return f"{about}{tokens:,} tokens · {priced}"
 
 
 def when(moment: datetime) -> str:

@@ -60,8 +60,10 @@ def test_usage_and_cost_are_shown_per_reply_and_per_conversation(
     app = send(app, "Second?")
     captions = [c.value for c in app.caption]
     assert any(c.startswith("≈ ") and "(estimated) · ≈ $" in c for c in captions), captions
-    total = [c.value for c in app.sidebar.caption if c.value.startswith("This conversation:")]
-    assert len(total) == 1 and total[0].startswith("This conversation: ≈ ") and "$0.000" in total[0]
+    # The conversation's total by each reply, behind its usage button from the second reply on.
+    totals = [c.value for c in app.caption if c.value.startswith("This conversation so far:")]
+    assert len(totals) == 1 and totals[0].startswith("This conversation so far: ≈ ") and "$0.000" in totals[0]
+    assert not any("This conversation" in c.value for c in app.sidebar.caption)
 
 
 def test_a_reply_shows_its_usage_on_demand_and_an_error_has_no_rating(app_env: AppEnv, fake_openai: FakeOpenAI) -> None:

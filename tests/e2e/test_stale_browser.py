@@ -186,6 +186,47 @@ def test_sending_a_prompt_leaves_no_ghost(page, server: Server) -> None:  # type
     assert_no_ghosts(page, "sending a prompt under an earlier turn", since=mark)
 
 
+def test_a_prompt_leaves_the_turn_before_as_it_was(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """A prompt reruns its own turn's slot and the last reply's Regenerate (a fragment of its own,
+    `chat/ui/turn_slots.py`), not the turn before: the server sends none of that turn's elements
+    again, and its Regenerate goes (`all_settled`: one, on the last reply)."""
+    frames: list[bytes | str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(frame)))
+    signed_in(page, server, "alice")
+    settled_turn(page, server, "First question, left alone", "First answer, left alone.")
+    settled_turn(page, server, "Second question, left alone", "Second answer, left alone.")
+    server.fake.enqueue(FakeReply(text=words("third", 30), delay=0.02))
+    ended, mark, before = runs_ended(page), page_now(page), len(frames)
+    send(page, "Third question")
+    page.locator(MESSAGES).last.get_by_text("third29", exact=False).wait_for()
+    all_settled(page, ended)
+    sent = [frame for frame in frames[before:] if isinstance(frame, bytes)]
+    assert any(b"third29" in frame for frame in sent)  # the frames are read as they come
+    assert not [frame for frame in sent if b"left alone" in frame]
+    assert_no_ghosts(page, "a prompt under two turns", since=mark)
+
+
+def test_a_notice_goes_with_the_next_prompt(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """A notice is drawn by the newest turn's slot: the next prompt, which reruns the new turn's
+    slot, reruns that one too, and the notice goes."""
+    signed_in(page, server, "alice")
+    settled_turn(page, server, "A prompt to edit later", "Its answer.")
+    server.fake.enqueue(FakeReply(text=words("busy", 60), delay=0.03))
+    ended = runs_ended(page)
+    send(page, "Keep busy for a while")
+    page.locator(MESSAGES).last.get_by_text("busy2", exact=False).wait_for()
+    page.locator(MESSAGES).first.get_by_role("button", name="Edit").click()  # refused while it streams
+    notice = page.get_by_text("A reply is still being written")
+    notice.wait_for()
+    page.locator(MESSAGES).last.get_by_text("busy59", exact=False).wait_for()
+    all_settled(page, ended)
+    assert notice.is_visible()  # until the next action
+    ended, mark = runs_ended(page), page_now(page)
+    settled_turn(page, server, "The next prompt", "The next answer.")
+    assert notice.count() == 0 or not notice.is_visible()
+    assert_no_ghosts(page, "a prompt under a notice", since=mark)
+
+
 def test_one_stop_control_while_a_reply_streams_and_none_after(page, server: Server) -> None:  # type: ignore[no-untyped-def]
     signed_in(page, server, "alice")
     server.fake.enqueue(FakeReply(text=words("one", 60), delay=0.04))
