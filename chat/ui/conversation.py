@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -22,7 +22,6 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from chat.accounts.auth import SignedIn
-from chat.domain.messages import ChatMessage
 from chat.settings import Settings
 from chat.turns.service import ChatService, Turn
 from chat.ui.actions import edit_form, prompt_actions, reply_actions
@@ -172,7 +171,9 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
     last_reply = len(chat.history) - 1 if chat.history and chat.history[-1].role == "assistant" else -1
     idle = chat.turn is None and chat.conversation_id is not None
     pictures = pictures_of(service, user.username)
-    totals = _totals_so_far(chat.history[:end])
+    # The conversation's total by each reply, from its second reply with a usage on (by the first,
+    # it is that reply's own).
+    totals = running_usage(chat.history[:end], start=start, least=2)
     for index in range(start, end):
         message = chat.history[index]
         box = st.chat_message(message.role)
@@ -190,18 +191,10 @@ def _draw_history(chat: ChatState, user: SignedIn, service: ChatService, start: 
                 draw_message(message, places, pictures)
                 if message.role == "assistant":
                     last = idle and index == last_reply
-                    reply_actions(chat, user, service, message, places.actions, last=last, so_far=totals[index])
+                    reply_actions(chat, user, service, message, places.actions, last=last, so_far=totals[index - start])
                 else:
                     prompt_actions(chat, user, service, message, places.actions)
             places.close()
-
-
-def _totals_so_far(messages: Sequence[ChatMessage]) -> list[str | None]:
-    """The conversation's total by each message, from its second reply with a usage on (by the
-    first, it is that reply's own)."""
-    totals = running_usage(messages)
-    first = next((i for i, total in enumerate(totals) if total is not None), len(totals))
-    return [None if i <= first else total for i, total in enumerate(totals)]
 
 
 NOTICE_PLACES = ("not found", "notice", "warning")
@@ -298,6 +291,6 @@ def _stream(chat: ChatState, turn: Turn, user: SignedIn, service: ChatService, l
     _prompt_back(chat)
     if chat.notice or chat.warning:
         rerun_here()  # the sentence goes where every run shows it, above the input box
-    totals = _totals_so_far(chat.history)
-    so_far = totals[-1] if chat.history and chat.history[-1].id == message.id else None
+    settled = chat.history and chat.history[-1].id == message.id
+    so_far = running_usage(chat.history, start=len(chat.history) - 1, least=2)[0] if settled else None
     reply_actions(chat, user, service, message, places.actions, last=True, so_far=so_far)

@@ -2,9 +2,9 @@
 sign-in check, before any page runs) but belongs at the bottom of the sidebar.
 
 The sign-in check reserves a container for the page (`reserve_page_sidebar`) before it draws
-the account; the page draws into it (`page_sidebar`). The container is kept in the session, so
-a fragment's rerun writes into the place the last full run reserved (Streamlit keeps a slot
-there for it)."""
+the account; the page's full run draws into it (`page_sidebar`), which finds it in the session.
+No fragment writes there: each fragment's writes outside itself would be a place of its own,
+which only that fragment's rerun could take away."""
 
 from __future__ import annotations
 

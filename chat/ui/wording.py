@@ -65,22 +65,24 @@ def usage_label(message: ChatMessage) -> str | None:
 
 def conversation_usage(messages: Sequence[ChatMessage]) -> str | None:
     """The conversation's total tokens and cost."""
-    return running_usage(messages)[-1] if messages else None
+    return running_usage(messages, start=len(messages) - 1)[-1] if messages else None
 
 
-def running_usage(messages: Sequence[ChatMessage]) -> list[str | None]:
-    """`conversation_usage` of the messages up to each one, in one pass: what each reply's usage
-    says the conversation had cost by then (None before the first reply with a usage)."""
+def running_usage(messages: Sequence[ChatMessage], *, start: int = 0, least: int = 1) -> list[str | None]:
+    """`conversation_usage` of the messages up to each one from `start` on, in one pass: what each
+    reply's usage says the conversation had cost by then (None until `least` replies have a
+    usage). Only those from `start` are worded: a page draws its last messages of a long one."""
     tokens, replies, known, cost, estimated = 0, 0, 0, 0.0, False
     totals: list[str | None] = []
-    for m in messages:
+    for index, m in enumerate(messages):
         if m.role == "assistant" and m.prompt_tokens is not None:
             replies += 1
             tokens += m.prompt_tokens + (m.completion_tokens or 0)
             estimated = estimated or m.usage_estimated
             if m.cost is not None:
                 known, cost = known + 1, cost + m.cost
-        totals.append(_total(tokens, replies, known, cost, estimated) if replies else None)
+        if index >= start:
+            totals.append(_total(tokens, replies, known, cost, estimated) if replies >= least else None)
     return totals
 
 
