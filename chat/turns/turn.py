@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -47,6 +46,9 @@ class _State:
     notices: list[str]
     changed: threading.Condition = field(default_factory=threading.Condition)
     done: threading.Event = field(default_factory=threading.Event)
+    # Set with `reading_ended` and `done`: what `follow` waits on between redraws. Waiting on
+    # `changed` there woke the page's thread for every piece, 2,000 times in a fast reply.
+    ended: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     parts: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
@@ -199,7 +201,9 @@ class Turn:
                 yield "".join(pieces)
             if finished and sent == len(self._state.parts):
                 return
-            self._gather(time.monotonic() + pace())
+            # Let text gather for the pace, but not past the reading's end: the reply's last
+            # words go out the moment the model has sent them.
+            self._state.ended.wait(pace())
 
     def _arrived(self, sent: int, on_idle: Callable[[], None] | None) -> tuple[list[str], bool]:
         """The pieces after the first `sent`, waiting for one; and whether the reply had ended."""
@@ -213,17 +217,6 @@ class Turn:
                     finally:
                         state.changed.acquire()
             return state.parts[sent:], state.done.is_set()
-
-    def _gather(self, deadline: float) -> None:
-        # Let text gather until `deadline`, but not past the reading's end: the reply's
-        # last words go out the moment the model has sent them.
-        state = self._state
-        with state.changed:
-            while not state.reading_ended and not state.done.is_set():
-                pause = deadline - time.monotonic()
-                if pause <= 0:
-                    break
-                state.changed.wait(pause)
 
     def reply_record(self, duration_ms: int | None = None) -> ReplyRecord:
         """The reply as the log keeps it, as it stands now (finished once `done`)."""
@@ -373,6 +366,7 @@ class TurnWriter:
         """Nothing more will arrive: `follow` hands out what is left at once."""
         with self._state.changed:
             self._state.reading_ended = True
+            self._state.ended.set()
             self._state.changed.notify_all()
 
     def end_as(
@@ -397,4 +391,5 @@ class TurnWriter:
         """The worker is done with the turn: `done`, `wait` and `follow` return."""
         with self._state.changed:
             self._state.done.set()
+            self._state.ended.set()
             self._state.changed.notify_all()
