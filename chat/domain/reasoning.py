@@ -9,17 +9,16 @@ apart, collapsed, and never sent back as context.
 
 from __future__ import annotations
 
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from collections.abc import Mapping
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 OPEN, CLOSE = "<think>", "</think>"
 
 
-def delta_reasoning(delta: ChoiceDelta) -> str | None:
-    """The reasoning a delta carries in a field of its own, if any."""
-    extra = delta.model_extra or {}
+def delta_reasoning(delta: Mapping[str, object]) -> str | None:
+    """The reasoning a stream event's delta (its JSON) carries in a field of its own, if any."""
     for name in REASONING_FIELDS:
-        value = extra.get(name)
+        value = delta.get(name)
         if isinstance(value, str) and value:
             return value
     return None

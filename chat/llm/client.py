@@ -1,9 +1,9 @@
 """Where replies come from: an OpenAI-compatible server, or the offline demo model.
 
-Both yield the SDK's own `ChatCompletionChunk` objects (the demo model builds
-them itself, usage chunk included), so everything downstream is the same code
-whether a real model is connected or not. Errors leave this module as
-`UpstreamError`s whose message is a sentence for the user.
+Both yield Parley's own `Chunk` records (`chat/llm/chunks.py`; the demo model builds
+them itself, usage included), so everything downstream is the same code whether a
+real model is connected or not. Errors leave this module as `UpstreamError`s whose
+message is a sentence for the user.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Protocol
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionChunk, ChatCompletionContentPartParam, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
 
 from chat.domain.context import ContentPart, text_of
 from chat.domain.planning import RequestMessage
 from chat.domain.titles import TITLE_REQUEST, demo_title
 from chat.errors import IMAGES_REFUSED, UpstreamError
+from chat.llm.chunks import Chunk, TokenUsage, read_chunk
 from chat.settings import Settings
 
 # Sent when OPENAI_BASE_URL is set without a key (Ollama, vLLM, LM Studio ignore it);
@@ -41,15 +42,21 @@ class Sampling:
     # Sent as `max_tokens`, or as `max_completion_tokens` for models that refuse the former.
     max_tokens_field: str = "max_tokens"
 
-    def limit(self, field: str) -> int | openai.Omit:
-        return self.max_tokens if self.max_tokens is not None and field == self.max_tokens_field else openai.omit
+    def fields(self) -> dict[str, float | int]:
+        """The request's sampling fields: those set, under the names the model takes."""
+        fields: dict[str, float | int] = {}
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            fields[self.max_tokens_field] = self.max_tokens
+        return fields
 
 
 DEFAULT_SAMPLING = Sampling()
 
 
 class ChunkStream(Protocol):
-    def __iter__(self) -> Iterator[ChatCompletionChunk]: ...
+    def __iter__(self) -> Iterator[Chunk]: ...
 
     def close(self) -> None: ...
 
@@ -83,15 +90,20 @@ class OpenAIChatModel:
     def stream(
         self, messages: Sequence[RequestMessage], *, model: str, sampling: Sampling = DEFAULT_SAMPLING
     ) -> ChunkStream:
+        body = {
+            "model": model,
+            "messages": [_sdk_message(m) for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **sampling.fields(),
+        }
         try:
-            stream = self.client.chat.completions.create(
-                model=model,
-                messages=[_sdk_message(m) for m in messages],
-                stream=True,
-                stream_options={"include_usage": True},
-                temperature=openai.omit if sampling.temperature is None else sampling.temperature,
-                max_tokens=sampling.limit("max_tokens"),
-                max_completion_tokens=sampling.limit("max_completion_tokens"),
+            # `chat.completions.create` with the events left as JSON (`Stream[object]`): the SDK's
+            # request, retries, status errors, event decoding and `error` events, without its
+            # pydantic object per event, which cost more than the rest of a reply's reading
+            # (chat/llm/chunks.py).
+            stream = self.client.post(
+                "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.Stream[object]
             )
         except Exception as error:  # translated, or re-raised when not an upstream failure
             raise self.translate(error, model=model) from error
@@ -242,14 +254,15 @@ def _server_message(error: openai.APIError) -> str:
 class _TranslatingStream:
     """The SDK stream, with its mid-stream failures translated like the opening ones."""
 
-    def __init__(self, stream: openai.Stream[ChatCompletionChunk], owner: OpenAIChatModel, model: str) -> None:
+    def __init__(self, stream: openai.Stream[object], owner: OpenAIChatModel, model: str) -> None:
         self._stream = stream
         self._owner = owner
         self._model = model
 
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+    def __iter__(self) -> Iterator[Chunk]:
         try:
-            yield from self._stream
+            for data in self._stream:
+                yield read_chunk(data)
         except openai.APIConnectionError as error:
             if isinstance(error, openai.APITimeoutError):
                 raise self._owner.translate(error, model=self._model) from error
@@ -352,35 +365,15 @@ class _DemoStream:
         self._delay = delay
         self._closed = False
 
-    def _chunk(self, **fields: object) -> ChatCompletionChunk:
-        return ChatCompletionChunk.model_validate(
-            {
-                "id": "demo",
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": DEMO_MODEL,
-                **fields,
-            }
-        )
-
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        yield self._chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+    def __iter__(self) -> Iterator[Chunk]:
         for piece in self._pieces:
             if self._closed:
                 return
             if self._delay:
                 time.sleep(self._delay)
-            yield self._chunk(choices=[{"index": 0, "delta": {"content": piece}}])
-        yield self._chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
-        completion = len(self._pieces)
-        yield self._chunk(
-            choices=[],
-            usage={
-                "prompt_tokens": self._prompt_tokens,
-                "completion_tokens": completion,
-                "total_tokens": self._prompt_tokens + completion,
-            },
-        )
+            yield Chunk(content=piece)
+        yield Chunk(finish_reason="stop")
+        yield Chunk(usage=TokenUsage(self._prompt_tokens, len(self._pieces)))
 
     def close(self) -> None:
         self._closed = True

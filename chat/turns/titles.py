@@ -75,8 +75,7 @@ class Titler:
         answer = ""
         try:
             for chunk in stream:
-                for choice in chunk.choices:
-                    answer += choice.delta.content or ""
+                answer += chunk.content
                 if len(answer) > ANSWER_CHARACTERS:
                     break
         finally:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
-
-from openai.types.chat.chat_completion_chunk import Choice
+from collections.abc import Sequence
 
 from chat.domain.messages import ChatMessage
-from chat.domain.reasoning import ThinkSplitter, delta_reasoning
+from chat.domain.reasoning import ThinkSplitter
 from chat.domain.status import ReplyStatus
 from chat.errors import ChatError, UpstreamError
 from chat.llm.client import ChunkStream
@@ -89,7 +87,12 @@ class Worker:
         for chunk in stream:
             if chunk.usage is not None:
                 writer.record_usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            _read_choices(writer, chunk.choices, think)
+            if chunk.reasoning:
+                writer.add_reasoning(chunk.reasoning)
+            if chunk.content:
+                writer.add_split(*think.feed(chunk.content))
+            if chunk.finish_reason:
+                writer.record_finish_reason(chunk.finish_reason)
             if writer.turn.stop_requested:
                 break
 
@@ -106,17 +109,6 @@ class Worker:
         finally:
             self._running.ended(writer.turn)
             writer.finish()
-
-
-def _read_choices(writer: TurnWriter, choices: Iterable[Choice], think: ThinkSplitter) -> None:
-    for choice in choices:
-        reasoning = delta_reasoning(choice.delta)
-        if reasoning:
-            writer.add_reasoning(reasoning)
-        if choice.delta.content:
-            writer.add_split(*think.feed(choice.delta.content))
-        if choice.finish_reason:
-            writer.record_finish_reason(choice.finish_reason)
 
 
 def _end_of_stream(writer: TurnWriter) -> None:
