@@ -2043,6 +2043,15 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _beside_the_example(over_sdk: float, over_example: float | None, budget: float) -> str:
+    """Issue 19 takes a first token within `budget` of the SDK's, or the figure beside Streamlit's
+    example, whose own round trip no Streamlit app can go under: met there when Parley adds at
+    most `budget` to it."""
+    if over_sdk <= budget:
+        return "met"
+    return "met beside the example" if over_example is not None and over_example <= budget else "**missed**"
+
+
 def _sdk_medians(o: Outcome) -> tuple[float, float]:
     """The SDK's median first token and median complete reply."""
     return median([f for f, _ in o.sdk]), median([c for _, c in o.sdk])
@@ -2072,10 +2081,10 @@ def _paced_targets(o: Outcome) -> list[list[str]]:
     rows = [
         ["paced: first token within 60 ms of the SDK", f"{signed_ms(f - sf)} ms", _verdict(f - sf <= 0.060)],
         [
-            "paced: first token within 30 ms of the SDK (issue 19), or beside Streamlit's example",
+            "paced: first token within 30 ms of the SDK (issue 19), or of Streamlit's example (beside it)",
             f"{signed_ms(f - sf)} ms; Streamlit's example {signed_ms(ef - sf)} ms, Parley − example "
             f"{signed_ms(f - ef)} ms",
-            _verdict(f - sf <= 0.030),
+            _beside_the_example(f - sf, f - ef if o.example else None, 0.030),
         ],
         [
             "paced: complete within 1 % (or 60 ms) of the SDK",
