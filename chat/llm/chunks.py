@@ -49,14 +49,22 @@ def read_chunk(data: object) -> Chunk:
             continue
         delta = choice.get("delta")
         if isinstance(delta, Mapping):
-            text = delta.get("content")
-            if isinstance(text, str):
-                content.append(text)
             reasoning.append(delta_reasoning(delta) or "")
+            content.append(_text(delta.get("content")))
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             finish_reason = reason
     return Chunk("".join(content), "".join(reasoning), finish_reason, _usage(data.get("usage")))
+
+
+def _text(content: object) -> str:
+    """A delta's words: a string, or (as some servers send them) a list of parts, of which the text ones."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = (part for part in content if isinstance(part, Mapping) and part.get("type") == "text")
+    return "".join(text for part in parts if isinstance(text := part.get("text"), str))
 
 
 def _usage(usage: object) -> TokenUsage | None:

@@ -103,7 +103,12 @@ class OpenAIChatModel:
             # pydantic object per event, which cost more than the rest of a reply's reading
             # (chat/llm/chunks.py).
             stream = self.client.post(
-                "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.Stream[object]
+                "/chat/completions",
+                body=body,
+                options={"security": {"bearer_auth": True}},  # the key `create` sends, never another
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.Stream[object],
             )
         except Exception as error:  # translated, or re-raised when not an upstream failure
             raise self.translate(error, model=model) from error

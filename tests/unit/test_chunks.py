@@ -46,5 +46,12 @@ def test_a_field_of_the_wrong_type_is_read_as_absent(fields: dict[str, object]) 
     assert read_chunk(event(**fields)) == Chunk()
 
 
+def test_words_sent_as_a_list_of_parts_are_read_from_its_text_parts() -> None:
+    parts = [{"type": "text", "text": "Bonjour"}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "!"}]
+    assert read_chunk(event(choices=[{"index": 0, "delta": {"content": parts}}])) == Chunk(content="Bonjour!")
+    odd = [{"type": "text", "text": 3}, "x"]
+    assert read_chunk(event(choices=[{"index": 0, "delta": {"content": odd}}])) == Chunk()
+
+
 def test_an_event_that_is_not_an_object_carries_nothing() -> None:
     assert read_chunk([1, 2]) == Chunk() and read_chunk("text") == Chunk() and read_chunk(None) == Chunk()
