@@ -5,7 +5,9 @@ same fake server, in one run.
     PYTHONPATH=. .venv/bin/python benchmarks/stream.py [--turns 7] [--smoke]
 
 The fake OpenAI server runs in its own process. Prints medians of first-token and
-complete times per workload, and Parley's overhead. Figures, not a test: the machine
+complete times per workload, and Parley's overhead (a ratio under 1 when Parley reads
+a fast stream quicker than the SDK does: it takes the events as JSON, not as the SDK's
+pydantic objects, chat/llm/chunks.py). Figures, not a test: the machine
 is shared, so quote medians from one run. (Browser rendering is the load
 benchmark's subject; this is the server side only.) Every timed turn is checked:
 the SDK's text and Parley's reply must be the server's whole text, the reply
